@@ -1,0 +1,47 @@
+{
+  # The CPU addon. Built for the base ISA of each platform: the SIMD files enable their own
+  # instructions with target pragmas (csrc/kernels/common/target.h) and runtime dispatch
+  # picks them, so one binary serves every CPU. Never add -march=native here.
+  "targets": [
+    {
+      "target_name": "embedkit",
+      "sources": [
+        "csrc/kernels/common/cpu_features.cc",
+        "csrc/kernels/common/index_array.cc",
+        "csrc/kernels/common/isa.cc",
+        "csrc/kernels/common/kernel_stats.cc",
+        "csrc/kernels/common/parallel.cc",
+        "csrc/kernels/gather/gather.cc",
+        "csrc/kernels/gather/ref.cc",
+        "csrc/kernels/gather/validate.cc",
+        "csrc/kernels/gather/avx2.cc",
+        "csrc/kernels/gather/avx512.cc",
+        "csrc/kernels/gather/neon.cc",
+        "csrc/binding/args.cc",
+        "csrc/binding/system.cc",
+        "csrc/binding/gather.cc",
+        "csrc/binding/addon.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "EMBEDKIT_VERSION=\"<!(node -p \"require('./package.json').version\")\"", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions", "-O2"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags": ["-O3"],
+      "conditions": [
+        ["OS=='linux'", {
+          "ldflags": ["-Wl,--gc-sections", "-pthread"],
+          "cflags_cc": ["-ffunction-sections", "-fdata-sections", "-pthread"]
+        }],
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "MACOSX_DEPLOYMENT_TARGET": "11.0",
+            "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fvisibility=hidden"]
+          }
+        }]
+      ]
+    }
+  ]
+}

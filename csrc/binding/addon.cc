@@ -1,0 +1,12 @@
+// The CPU addon's entry point. Runs once per JS environment (main thread and each worker).
+#include <napi.h>
+
+#include "family.h"
+
+static Napi::Object InitEmbedkit(Napi::Env env, Napi::Object exports) {
+  embedkit::binding::register_system(env, exports);
+  embedkit::binding::register_gather(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(embedkit, InitEmbedkit)

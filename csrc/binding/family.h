@@ -1,0 +1,15 @@
+// Each family's binding file adds its functions to the addon's exports.
+#pragma once
+
+#include <napi.h>
+
+namespace embedkit::binding {
+
+// Bumped whenever the native call signatures change; lib/native.ts checks it so that a
+// stale or foreign binary is refused instead of being called with the wrong arguments.
+constexpr int kBindingAbi = 1;
+
+void register_system(Napi::Env env, Napi::Object exports);
+void register_gather(Napi::Env env, Napi::Object exports);
+
+}  // namespace embedkit::binding

@@ -1,0 +1,32 @@
+// 8 x float32 in a YMM register. Include only inside EMBEDKIT_TARGET_BEGIN("avx2,fma").
+#pragma once
+
+#include <immintrin.h>
+
+namespace embedkit::simd {
+
+struct Avx2F32 {
+  using Reg = __m256;
+  using Mask = __m256i;  // lane i active when its int32 is negative
+  static constexpr int kLanes = 8;
+
+  static inline Reg zero() { return _mm256_setzero_ps(); }
+  static inline Reg set1(float v) { return _mm256_set1_ps(v); }
+  static inline Reg load(const float* p) { return _mm256_loadu_ps(p); }
+  static inline void store(float* p, Reg v) { _mm256_storeu_ps(p, v); }
+  // First n lanes, 0 < n < kLanes.
+  static inline Mask tail_mask(int n) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+  }
+  static inline Reg load_masked(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static inline void store_masked(float* p, Reg v, Mask m) { _mm256_maskstore_ps(p, m, v); }
+  static inline Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
+  static inline Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
+  static inline Reg div(Reg a, Reg b) { return _mm256_div_ps(a, b); }
+  static inline Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+  // x > acc ? x : acc, lane-wise (maxps returns its second operand on NaN or equality).
+  static inline Reg max_gt(Reg x, Reg acc) { return _mm256_max_ps(x, acc); }
+};
+
+}  // namespace embedkit::simd

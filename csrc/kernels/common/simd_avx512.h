@@ -1,0 +1,31 @@
+// 16 x float32 in a ZMM register. Include only inside
+// EMBEDKIT_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma").
+#pragma once
+
+#include <immintrin.h>
+
+namespace embedkit::simd {
+
+struct Avx512F32 {
+  using Reg = __m512;
+  using Mask = __mmask16;
+  static constexpr int kLanes = 16;
+
+  static inline Reg zero() { return _mm512_setzero_ps(); }
+  static inline Reg set1(float v) { return _mm512_set1_ps(v); }
+  static inline Reg load(const float* p) { return _mm512_loadu_ps(p); }
+  static inline void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
+  // First n lanes, 0 < n < kLanes. Masked-off lanes are neither read nor written, so a
+  // row's last partial vector never touches memory past the row.
+  static inline Mask tail_mask(int n) { return static_cast<Mask>((1u << n) - 1u); }
+  static inline Reg load_masked(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static inline void store_masked(float* p, Reg v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
+  static inline Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
+  static inline Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
+  static inline Reg div(Reg a, Reg b) { return _mm512_div_ps(a, b); }
+  static inline Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  // x > acc ? x : acc, lane-wise (vmaxps returns its second operand on NaN or equality).
+  static inline Reg max_gt(Reg x, Reg acc) { return _mm512_max_ps(x, acc); }
+};
+
+}  // namespace embedkit::simd

@@ -1,0 +1,38 @@
+// 4 x float32 in a Q register (Advanced SIMD, baseline on arm64).
+#pragma once
+
+#include <arm_neon.h>
+
+namespace embedkit::simd {
+
+struct NeonF32 {
+  using Reg = float32x4_t;
+  using Mask = int;  // number of leading lanes
+  static constexpr int kLanes = 4;
+
+  static inline Reg zero() { return vdupq_n_f32(0.0f); }
+  static inline Reg set1(float v) { return vdupq_n_f32(v); }
+  static inline Reg load(const float* p) { return vld1q_f32(p); }
+  static inline void store(float* p, Reg v) { vst1q_f32(p, v); }
+  static inline Mask tail_mask(int n) { return n; }
+  // NEON has no masked memory access: go through a stack buffer so no byte past the row
+  // is read or written.
+  static inline Reg load_masked(const float* p, Mask n) {
+    float buf[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int i = 0; i < n; ++i) buf[i] = p[i];
+    return vld1q_f32(buf);
+  }
+  static inline void store_masked(float* p, Reg v, Mask n) {
+    float buf[4];
+    vst1q_f32(buf, v);
+    for (int i = 0; i < n; ++i) p[i] = buf[i];
+  }
+  static inline Reg add(Reg a, Reg b) { return vaddq_f32(a, b); }
+  static inline Reg mul(Reg a, Reg b) { return vmulq_f32(a, b); }
+  static inline Reg div(Reg a, Reg b) { return vdivq_f32(a, b); }
+  static inline Reg fma(Reg a, Reg b, Reg c) { return vfmaq_f32(c, a, b); }
+  // x > acc ? x : acc. Not vmaxq_f32, which differs on NaN and on -0 vs +0.
+  static inline Reg max_gt(Reg x, Reg acc) { return vbslq_f32(vcgtq_f32(x, acc), x, acc); }
+};
+
+}  // namespace embedkit::simd

@@ -1,0 +1,94 @@
+// Dispatch and work splitting for the gather family. Work is cut by index count, not by
+// bag count, so skewed bag sizes still balance; a bag is always pooled by one task in
+// index order, which keeps results identical for any thread count. When there are too few
+// bags to feed the threads (one huge bag), the columns are split instead.
+#include <algorithm>
+
+#include "../common/kernel_stats.h"
+#include "../common/parallel.h"
+#include "gather.h"
+
+namespace embedkit::gather {
+namespace {
+
+// Below this many floats moved, a task is not worth a thread hand-off (~32 KiB).
+constexpr int64_t kMinFloatsPerTask = 8192;
+// Column splits are whole cache lines.
+constexpr int64_t kColumnQuantum = 16;
+
+// The first bag b with cost(b) >= target, where cost(b) = start(b) + b counts each index
+// and each bag (an empty bag still writes its output row).
+int64_t first_bag_with_cost(const Bags& bags, int64_t target) {
+  int64_t lo = 0, hi = bags.num_bags;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (bags.start(mid) + mid < target) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+}  // namespace
+
+const Kernels& kernels_for(Isa isa) {
+  const Kernels* k = nullptr;
+  switch (isa) {
+    case Isa::Avx2: k = avx2_kernels(); break;
+    case Isa::Avx512: k = avx512_kernels(); break;
+    case Isa::Neon: k = neon_kernels(); break;
+    case Isa::Scalar: break;
+  }
+  return k != nullptr ? *k : reference_kernels();
+}
+
+void gather(const Table& table, const IndexArray& indices, float* out) {
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
+  const int64_t n = indices.length;
+  if (n == 0 || table.dim == 0) return;
+  const int64_t tasks = task_count_for(n * table.dim, kMinFloatsPerTask);
+  parallel_for(tasks, [&](int64_t t) {
+    k.gather_rows(table, indices, n * t / tasks, n * (t + 1) / tasks, out);
+  });
+}
+
+void embedding_bag(const BagArgs& args) {
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
+  const int64_t dim = args.table.dim;
+  const int64_t num_bags = args.bags.num_bags;
+  if (num_bags == 0 || dim == 0) return;
+  const int64_t total_cost = args.bags.num_indices + num_bags;
+  const int64_t tasks = task_count_for(total_cost * dim, kMinFloatsPerTask);
+  if (tasks == 1) {
+    k.pool_bags(args, 0, num_bags, 0, dim);
+    return;
+  }
+  if (num_bags >= tasks) {
+    // Split bags into `tasks` ranges of about equal cost.
+    parallel_for(tasks, [&](int64_t t) {
+      const int64_t b0 = t == 0 ? 0 : first_bag_with_cost(args.bags, total_cost * t / tasks);
+      const int64_t b1 =
+          t + 1 == tasks ? num_bags : first_bag_with_cost(args.bags, total_cost * (t + 1) / tasks);
+      if (b0 < b1) k.pool_bags(args, b0, b1, 0, dim);
+    });
+    return;
+  }
+  // Few, large bags: every bag gets the whole column range split into slices.
+  const int64_t quanta = (dim + kColumnQuantum - 1) / kColumnQuantum;
+  const int64_t slices = std::max<int64_t>(1, std::min<int64_t>(tasks / num_bags + 1, quanta));
+  parallel_for(num_bags * slices, [&](int64_t t) {
+    const int64_t b = t / slices;
+    const int64_t s = t % slices;
+    const int64_t c0 = std::min(dim, quanta * s / slices * kColumnQuantum);
+    const int64_t c1 = std::min(dim, quanta * (s + 1) / slices * kColumnQuantum);
+    if (c0 < c1) k.pool_bags(args, b, b + 1, c0, c1);
+  });
+}
+
+}  // namespace embedkit::gather

@@ -1,0 +1,90 @@
+// The gather family's contract: copy table rows by index (gather) and pool them per bag
+// (embedding_bag with sum / mean / max, per-sample weights and a padding index), with
+// PyTorch's semantics. Callers validate first (validate_bags, find_index_out_of_range);
+// kernels assume valid input and never fail.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "../common/index_array.h"
+#include "../common/isa.h"
+
+namespace embedkit::gather {
+
+// Row-major rows x dim float32 matrix, read in place.
+struct Table {
+  const float* data = nullptr;
+  int64_t rows = 0;
+  int64_t dim = 0;
+};
+
+enum class PoolMode : int { Sum = 0, Mean = 1, Max = 2 };
+
+// Bag b covers index positions [start(b), end(b)). `bounds` holds either num_bags starts
+// (PyTorch offsets: the last bag ends at num_indices) or num_bags + 1 boundaries.
+struct Bags {
+  IndexArray bounds;
+  int64_t num_bags = 0;
+  int64_t num_indices = 0;
+
+  int64_t start(int64_t b) const { return bounds.at(b); }
+  int64_t end(int64_t b) const {
+    return b + 1 < bounds.length ? bounds.at(b + 1) : num_indices;
+  }
+};
+
+struct BagArgs {
+  Table table;
+  IndexArray indices;
+  Bags bags;
+  PoolMode mode = PoolMode::Sum;
+  const float* weights = nullptr;  // one per index, or null; Sum and Mean only
+  int64_t padding_idx = -1;        // a row id in [0, rows) to skip, or -1
+  float* out = nullptr;            // num_bags x dim
+};
+
+// One ISA's kernels. Each call handles a slice of the work and is independent of how the
+// rest is split, which is what makes results identical for any thread count.
+struct Kernels {
+  // out rows [begin, end) of a gather; out points at the whole output.
+  void (*gather_rows)(const Table& table, const IndexArray& indices, int64_t begin,
+                      int64_t end, float* out);
+  // Bags [bag_begin, bag_end), columns [col_begin, col_end) of each.
+  void (*pool_bags)(const BagArgs& args, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
+                    int64_t col_end);
+};
+
+const Kernels& reference_kernels();  // ref.cc: the scalar oracle
+const Kernels* avx2_kernels();       // null where not compiled in (non-x86 builds)
+const Kernels* avx512_kernels();
+const Kernels* neon_kernels();
+// The table for `isa`; `isa` must be available.
+const Kernels& kernels_for(Isa isa);
+
+// Whole operations on the active ISA, split over the thread pool.
+void gather(const Table& table, const IndexArray& indices, float* out);
+void embedding_bag(const BagArgs& args);
+
+// --- validation, for callers --------------------------------------------------------
+
+enum class BagError : int {
+  None = 0,
+  FirstNotZero,    // bounds[0] != 0
+  Decreasing,      // bounds[position] < bounds[position - 1]
+  PastEnd,         // bounds[position] > num_indices
+  LastNotEnd,      // bounds[num_bags] != num_indices (boundaries form)
+  NegativeLength,  // lengths[position] < 0
+  LengthSum,       // the lengths do not add up to num_indices
+};
+struct BagCheck {
+  BagError error = BagError::None;
+  int64_t position = -1;
+};
+// Checks bag boundaries. `with_end` means bounds has num_bags + 1 entries.
+BagCheck validate_offsets(const IndexArray& bounds, bool with_end, int64_t num_indices);
+// Checks per-bag lengths and, when valid, returns their num_bags + 1 boundaries.
+BagCheck offsets_from_lengths(const IndexArray& lengths, int64_t num_indices,
+                              std::vector<int64_t>* bounds);
+
+}  // namespace embedkit::gather

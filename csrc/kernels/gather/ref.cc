@@ -1,0 +1,54 @@
+// The scalar reference: the oracle every SIMD path is tested against, and the "scalar"
+// path itself. Written for clarity; it follows PyTorch's embedding_bag semantics exactly.
+#include <cstring>
+
+#include "gather.h"
+
+namespace embedkit::gather {
+namespace {
+
+void gather_rows_ref(const Table& table, const IndexArray& indices, int64_t begin, int64_t end,
+                     float* out) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float* row = table.data + indices.at(i) * table.dim;
+    std::memcpy(out + i * table.dim, row, static_cast<size_t>(table.dim) * sizeof(float));
+  }
+}
+
+void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
+                   int64_t col_end) {
+  const int64_t dim = a.table.dim;
+  for (int64_t b = bag_begin; b < bag_end; ++b) {
+    float* out = a.out + b * dim;
+    for (int64_t c = col_begin; c < col_end; ++c) out[c] = 0.0f;
+    int64_t count = 0;
+    for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
+      const int64_t idx = a.indices.at(p);
+      if (idx == a.padding_idx) continue;
+      const float* row = a.table.data + idx * dim;
+      if (a.mode == PoolMode::Max) {
+        // The first row initializes; later rows replace an element only when greater.
+        for (int64_t c = col_begin; c < col_end; ++c) {
+          if (count == 0 || row[c] > out[c]) out[c] = row[c];
+        }
+      } else {
+        const float w = a.weights != nullptr ? a.weights[p] : 1.0f;
+        for (int64_t c = col_begin; c < col_end; ++c) out[c] += w * row[c];
+      }
+      ++count;
+    }
+    if (a.mode == PoolMode::Mean && count > 0) {
+      const float n = static_cast<float>(count);
+      for (int64_t c = col_begin; c < col_end; ++c) out[c] /= n;
+    }
+  }
+}
+
+}  // namespace
+
+const Kernels& reference_kernels() {
+  static const Kernels kernels{gather_rows_ref, pool_bags_ref};
+  return kernels;
+}
+
+}  // namespace embedkit::gather

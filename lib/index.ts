@@ -1,0 +1,5 @@
+export { gather, gatherAsync, embeddingBag, embeddingBagAsync } from './gather';
+export type { GatherOptions, EmbeddingBagOptions, PoolMode } from './gather';
+export { capabilities, setIsa, setThreads, getThreads } from './system';
+export type { Capabilities, Isa } from './system';
+export type { IndexArray } from './options';

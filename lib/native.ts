@@ -1,0 +1,107 @@
+// Loads the CPU addon once and checks that it is this package's own build. node-gyp-build
+// looks in build/Release (a source build) and then prebuilds/<platform>-<arch>/; a binary
+// built from another version of the package, or for another binding ABI, is refused with
+// the fix, never called.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Bumped with csrc/binding/family.h kBindingAbi whenever native signatures change. */
+export const BINDING_ABI = 1;
+
+/** The raw addon surface. Positional arguments; lib/ validates the option objects. */
+export interface NativeAddon {
+  abi: number;
+  version: string;
+  capabilities(): NativeCapabilities;
+  setIsa(isa: string): string;
+  setThreads(n: number): number;
+  getThreads(): number;
+  gather(...args: unknown[]): Float32Array;
+  gatherAsync(...args: unknown[]): Promise<Float32Array>;
+  embeddingBag(...args: unknown[]): Float32Array;
+  embeddingBagAsync(...args: unknown[]): Promise<Float32Array>;
+}
+
+export interface NativeCapabilities {
+  isa: string;
+  best: string;
+  available: string[];
+  features: Record<string, boolean>;
+  threads: number;
+  kernelCalls: Record<string, number>;
+}
+
+function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const candidate = path.join(dir, 'package.json');
+    if (fs.existsSync(candidate)) {
+      try {
+        const pkg = JSON.parse(fs.readFileSync(candidate, 'utf8')) as { name?: string };
+        if (pkg.name === 'embedkit') return dir;
+      } catch {
+        // not ours; keep looking upward
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`embedkit: cannot find the package root above ${__dirname}`);
+    dir = parent;
+  }
+}
+
+function libcDescription(): string {
+  if (process.platform !== 'linux') return 'n/a';
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  const glibc = report?.header?.glibcVersionRuntime;
+  return glibc ? `glibc ${glibc}` : 'musl or unknown';
+}
+
+function loadError(root: string, cause: unknown): Error {
+  const tried = [
+    path.join(root, 'build', 'Release', 'embedkit.node'),
+    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, '*.node'),
+  ];
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new Error(
+    `embedkit: no native binary loads on platform=${process.platform} arch=${process.arch} ` +
+      `libc=${libcDescription()} node=${process.versions.node} (N-API ${process.versions.napi}).\n` +
+      `Tried: ${tried.join(', ')}.\nCause: ${reason}\n` +
+      'Fix: a prebuilt binary ships for the supported platforms; elsewhere embedkit builds from ' +
+      'source, which needs python3, make and a C++17 compiler. Run `npm rebuild embedkit` (approve ' +
+      "its install script if your package manager blocks scripts, e.g. npm's allowScripts or " +
+      "pnpm's onlyBuiltDependencies), and if you bundle your code, mark embedkit as external so " +
+      'its .node file stays next to its package.json.',
+  );
+}
+
+function load(): NativeAddon {
+  const root = packageRoot();
+  let addon: NativeAddon;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon;
+    addon = nodeGypBuild(root);
+  } catch (error) {
+    if (error instanceof Error && /EMBEDKIT_ISA/.test(error.message)) throw error;
+    throw loadError(root, error);
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pkg = require(path.join(root, 'package.json')) as { version: string };
+  if (addon.abi !== BINDING_ABI || addon.version !== pkg.version) {
+    throw new Error(
+      `embedkit: the native binary found under ${root} is stale or foreign (binary version ` +
+        `${String(addon.version)}, binding ABI ${String(addon.abi)}; this package is ` +
+        `${pkg.version}, ABI ${BINDING_ABI}). Rebuild it with \`npm rebuild embedkit\` ` +
+        '(or `npm run build:native` in a checkout), or delete its build/ folder.',
+    );
+  }
+  return addon;
+}
+
+let cached: NativeAddon | undefined;
+
+/** The addon, loaded on first use. */
+export function native(): NativeAddon {
+  if (cached === undefined) cached = load();
+  return cached;
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/gpu/**', 'node_modules/**'],
+    // The kernels use their own thread pool; one test file at a time keeps timings and
+    // thread-count tests honest on a 2-core machine.
+    fileParallelism: false,
+    testTimeout: 60_000,
+  },
+});
