@@ -3,3 +3,4 @@ export type { GatherOptions, EmbeddingBagOptions, PoolMode } from './gather';
 export { capabilities, setIsa, setThreads, getThreads } from './system';
 export type { Capabilities, Isa } from './system';
 export type { IndexArray } from './options';
+export { adviseHugePages, allocFloat32 } from './memory';

@@ -16,6 +16,7 @@ export interface NativeAddon {
   setIsa(isa: string): string;
   setThreads(n: number): number;
   getThreads(): number;
+  adviseHugePages(array: ArrayBufferView): number;
   gather(...args: unknown[]): Float32Array;
   gatherAsync(...args: unknown[]): Promise<Float32Array>;
   embeddingBag(...args: unknown[]): Float32Array;

@@ -4,6 +4,7 @@
 #include "../kernels/common/cpu_features.h"
 #include "../kernels/common/isa.h"
 #include "../kernels/common/kernel_stats.h"
+#include "../kernels/common/memory.h"
 #include "../kernels/common/parallel.h"
 #include "args.h"
 #include "family.h"
@@ -73,6 +74,18 @@ Napi::Value GetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), thread_count());
 }
 
+Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) {
+    throw_type_error(env, "array must be a typed array, got " + describe_value(info[0]));
+  }
+  const ArrayView view = get_typed_array(env, info[0], "array",
+                                         info[0].As<Napi::TypedArray>().TypedArrayType(),
+                                         "typed array");
+  const size_t advised = advise_huge_pages(view.data, static_cast<size_t>(view.byte_length));
+  return Napi::Number::New(env, static_cast<double>(advised));
+}
+
 }  // namespace
 
 void register_system(Napi::Env env, Napi::Object exports) {
@@ -84,6 +97,7 @@ void register_system(Napi::Env env, Napi::Object exports) {
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
+  exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
 }
 
 }  // namespace embedkit::binding
