@@ -1,9 +1,12 @@
 // Allocation helpers for large tables.
 import { native } from './native';
 
+const CACHE_LINE = 64;
+const HUGE_PAGE_THRESHOLD = 4 << 20;
+
 /**
  * Asks the OS to back `array`'s memory with transparent huge pages (Linux; a no-op
- * elsewhere). Random row reads from a table larger than the TLB reach (a few MiB with
+ * elsewhere). Random row reads from a table larger than the TLB's reach (a few MiB with
  * 4 KiB pages) then miss the TLB far less often. Pages already written are converted only
  * later, by the kernel's background collapsing, so call it before filling the array, or
  * use {@link allocFloat32}. Returns the number of bytes advised.
@@ -12,12 +15,20 @@ export function adviseHugePages(array: ArrayBufferView): number {
   return native().adviseHugePages(array);
 }
 
-/** A zero-filled Float32Array of `length` elements, advised for huge pages before first use. */
+/**
+ * A zero-filled Float32Array of `length` elements for a table: it starts on a 64-byte cache
+ * line (so a 128-byte row spans two lines, not three) and, from 4 MiB up, is advised for
+ * huge pages before first use. It is a view into a slightly larger ArrayBuffer.
+ */
 export function allocFloat32(length: number): Float32Array {
   if (!Number.isSafeInteger(length) || length < 0) {
     throw new RangeError(`length must be a non-negative safe integer, got ${String(length)}`);
   }
-  const array = new Float32Array(length);
-  if (length * 4 >= 4 << 20) native().adviseHugePages(array);
+  const slack = CACHE_LINE / 4;
+  const backing = new Float32Array(length + slack);
+  const offset = native().cacheLineOffset(backing);
+  const skip = offset === 0 ? 0 : (CACHE_LINE - offset) / 4;
+  const array = backing.subarray(skip, skip + length);
+  if (length * 4 >= HUGE_PAGE_THRESHOLD) native().adviseHugePages(array);
   return array;
 }

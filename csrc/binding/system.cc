@@ -86,6 +86,18 @@ Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(advised));
 }
 
+// The array's start address modulo 64 (a cache line), so JS can align big tables.
+Napi::Value CacheLineOffset(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) {
+    throw_type_error(env, "array must be a typed array, got " + describe_value(info[0]));
+  }
+  const ArrayView view = get_typed_array(env, info[0], "array",
+                                         info[0].As<Napi::TypedArray>().TypedArrayType(),
+                                         "typed array");
+  return Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(view.data) & 63));
+}
+
 }  // namespace
 
 void register_system(Napi::Env env, Napi::Object exports) {
@@ -97,6 +109,7 @@ void register_system(Napi::Env env, Napi::Object exports) {
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
+  exports.Set("cacheLineOffset", Napi::Function::New(env, CacheLineOffset, "cacheLineOffset"));
   exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
 }
 

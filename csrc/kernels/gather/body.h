@@ -19,9 +19,14 @@ constexpr int kBlockVectors = 8;
 constexpr int64_t kPrefetchDistance = 12;
 constexpr int64_t kCacheLine = 64;
 
+// Every cache line the row touches: rows need not start on a line boundary (a JS
+// ArrayBuffer usually starts 16 bytes into one), so a 128-byte row can span three lines.
 inline void prefetch_row(const float* row, int64_t bytes) {
-  const char* p = reinterpret_cast<const char*>(row);
-  for (int64_t off = 0; off < bytes; off += kCacheLine) __builtin_prefetch(p + off, 0, 3);
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(row);
+  const uintptr_t end = begin + static_cast<uintptr_t>(bytes);
+  for (uintptr_t line = begin & ~uintptr_t{kCacheLine - 1}; line < end; line += kCacheLine) {
+    __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 3);
+  }
 }
 
 template <class Idx>
