@@ -19,6 +19,7 @@
         "csrc/kernels/gather/avx512.cc",
         "csrc/kernels/gather/neon.cc",
         "csrc/binding/args.cc",
+        "csrc/binding/env_data.cc",
         "csrc/binding/system.cc",
         "csrc/binding/gather.cc",
         "csrc/binding/addon.cc"

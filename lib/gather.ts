@@ -43,8 +43,8 @@ const OFFSETS = 0;
 const OFFSETS_WITH_END = 1;
 const LENGTHS = 2;
 
-function gatherArgs(o: GatherOptions): unknown[] {
-  requireOptions(o, 'gather');
+function gatherArgs(o: GatherOptions, op: string): unknown[] {
+  requireOptions(o, op);
   return [o.table, o.dim, o.indices, o.out];
 }
 
@@ -69,13 +69,13 @@ function bagArgs(o: EmbeddingBagOptions, op: string): unknown[] {
 
 /** Copies `table` rows `indices[i]` into row i of the output. */
 export function gather(options: GatherOptions): Float32Array {
-  return native().gather(...gatherArgs(options));
+  return native().gather(...gatherArgs(options, 'gather'));
 }
 
 /** {@link gather} on the libuv thread pool; the arrays are held until the promise settles. */
 export function gatherAsync(options: GatherOptions): Promise<Float32Array> {
   try {
-    return native().gatherAsync(...gatherArgs(options));
+    return native().gatherAsync(...gatherArgs(options, 'gatherAsync'));
   } catch (error) {
     return Promise.reject(error);
   }

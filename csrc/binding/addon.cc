@@ -1,9 +1,11 @@
 // The CPU addon's entry point. Runs once per JS environment (main thread and each worker).
 #include <napi.h>
 
+#include "env_data.h"
 #include "family.h"
 
 static Napi::Object InitEmbedkit(Napi::Env env, Napi::Object exports) {
+  embedkit::binding::init_env_data(env);
   embedkit::binding::register_system(env, exports);
   embedkit::binding::register_gather(env, exports);
   return exports;

@@ -1,5 +1,7 @@
 #include "args.h"
 
+#include "env_data.h"
+
 #include <cmath>
 
 namespace embedkit::binding {
@@ -164,26 +166,18 @@ ArrayView output_float32(Napi::Env env, const Napi::Value& out_arg, int64_t n,
     }
     return out;
   }
-  // A JS typed array holds at most 2^53 - 1 elements; V8's own limit is lower and is
-  // reported by the allocation itself.
+  // Allocated through the JS Float32Array constructor: when memory runs out it throws a
+  // RangeError, where napi_create_arraybuffer would abort the whole process.
   if (n > kMaxSafeInteger / 4) {
     throw_range_error(env, "the output (" + shape_description + ") is too large to allocate");
   }
-  Napi::ArrayBuffer buffer;
-  napi_value raw;
-  if (napi_create_arraybuffer(env, static_cast<size_t>(n) * sizeof(float), nullptr, &raw) !=
-      napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value ignored;
-      napi_get_and_clear_last_exception(env, &ignored);
-    }
+  Napi::Value array;
+  try {
+    array = float32_constructor(env).New({Napi::Number::New(env, static_cast<double>(n))});
+  } catch (const Napi::Error&) {
     throw_range_error(env, "cannot allocate the output of " + std::to_string(n) +
                                " floats (" + shape_description + ")");
   }
-  buffer = Napi::ArrayBuffer(env, raw);
-  Napi::Float32Array array = Napi::Float32Array::New(env, static_cast<size_t>(n), buffer, 0);
   return view_of(env, array, "out");
 }
 

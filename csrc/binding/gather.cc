@@ -77,6 +77,7 @@ enum class BoundsKind : int { Offsets = 0, OffsetsWithEnd = 1, Lengths = 2 };
 struct BagCall {
   TableArg table;
   ArrayView indices_view, bounds_view, weights_view, out;
+  const char* bounds_name = "offsets";
   std::vector<int64_t> bounds_from_lengths;  // set when lengths were given
   BagArgs args;
   void run() const { gather::embedding_bag(args); }
@@ -123,6 +124,7 @@ std::unique_ptr<BagCall> prepare_bag(const Napi::CallbackInfo& info) {
   c->indices_view = get_index_array(env, info[2], "indices", &a.indices);
   const auto kind = static_cast<BoundsKind>(get_integer(env, info[4], "boundsKind", 0, 2));
   const char* bounds_name = kind == BoundsKind::Lengths ? "lengths" : "offsets";
+  c->bounds_name = bounds_name;
   IndexArray bounds;
   c->bounds_view = get_index_array(env, info[3], bounds_name, &bounds);
   a.mode = static_cast<PoolMode>(get_integer(env, info[5], "mode", 0, 2));
@@ -193,9 +195,9 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
 
 Napi::Value GatherAsync(const Napi::CallbackInfo& info) {
   GatherCall c = prepare_gather(info);
-  Napi::Value out = c.out.value;
-  std::vector<Napi::Value> keep{c.table.view.value, c.indices_view.value};
-  return KernelWorker::Start(info.Env(), [c] { c.run(); }, out, keep);
+  const std::vector<HeldArray> held{
+      {"table", c.table.view.value}, {"indices", c.indices_view.value}, {"out", c.out.value}};
+  return KernelWorker::Start(info.Env(), "gatherAsync", [c] { c.run(); }, c.out.value, held);
 }
 
 Napi::Value EmbeddingBag(const Napi::CallbackInfo& info) {
@@ -207,11 +209,13 @@ Napi::Value EmbeddingBag(const Napi::CallbackInfo& info) {
 Napi::Value EmbeddingBagAsync(const Napi::CallbackInfo& info) {
   std::shared_ptr<BagCall> c = prepare_bag(info);
   // The call object (with any lengths-derived bounds) lives on the heap until the worker ends.
-  Napi::Value out = c->out.value;
-  std::vector<Napi::Value> keep{c->table.view.value, c->indices_view.value,
-                                c->bounds_view.value};
-  if (c->weights_view.present) keep.push_back(c->weights_view.value);
-  return KernelWorker::Start(info.Env(), [c] { c->run(); }, out, keep);
+  std::vector<HeldArray> held{{"table", c->table.view.value},
+                              {"indices", c->indices_view.value},
+                              {c->bounds_name, c->bounds_view.value},
+                              {"out", c->out.value}};
+  if (c->weights_view.present) held.push_back({"weights", c->weights_view.value});
+  return KernelWorker::Start(info.Env(), "embeddingBagAsync", [c] { c->run(); }, c->out.value,
+                             held);
 }
 
 }  // namespace

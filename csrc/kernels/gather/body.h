@@ -59,7 +59,7 @@ inline void pool_block(const PoolState& s, int64_t p_begin, int64_t p_end, int64
   auto prefetch_ahead = [&](int64_t p) {
     if (s.prefetch_bytes != 0 && p + kPrefetchDistance < s.prefetch_limit) {
       const int64_t ahead = index_at<Idx>(a.indices, p + kPrefetchDistance);
-      prefetch_row(a.table.data + ahead * dim, s.prefetch_bytes);
+      prefetch_row(table + ahead * dim, s.prefetch_bytes);  // this call's columns, from col
     }
   };
   auto load = [&](const float* row, int k) {

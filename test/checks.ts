@@ -1,0 +1,61 @@
+// Shared assertions: run an op, compare with the float64 reference, check that every output
+// element was written (the output is poisoned with NaN first) and that inputs are untouched.
+import { expect } from 'vitest';
+import { embeddingBag, gather } from '../lib/index';
+import { bytesOf, sameBytes, firstMismatch, firstNaN, poisoned, refEmbeddingBag, refEmbeddingBagAbs, conditionNumber, refGather, relErr, type BagProblem, type IndexArray } from './reference';
+
+/**
+ * Relative error bound for 'sum' and 'mean' (float32 accumulation of short bags). Where the
+ * random signs make a sum cancel, it is scaled by the sum's condition number (see checkBag).
+ */
+export const BOUND = 1e-6;
+
+export function checkGather(table: Float32Array, dim: number, indices: IndexArray, ctx: string, outGiven: boolean) {
+  const ref = refGather(table, dim, indices);
+  const tableBefore = bytesOf(table);
+  const indicesBefore = bytesOf(indices);
+  const out = outGiven ? poisoned(ref.length) : undefined;
+  const got = gather({ table, dim, indices, out });
+  expect(got, ctx).toBeInstanceOf(Float32Array);
+  if (out) expect(got === out, `${ctx}: returns the given out`).toBe(true);
+  expect(got.length, ctx).toBe(ref.length);
+  expect(firstNaN(got), `${ctx}: every output element written`).toBe(-1);
+  expect(firstMismatch(got, ref), `${ctx}: gather copies rows exactly`).toBe(-1);
+  expect(sameBytes(bytesOf(table), tableBefore), `${ctx}: table untouched`).toBe(true);
+  expect(sameBytes(bytesOf(indices), indicesBefore), `${ctx}: indices untouched`).toBe(true);
+}
+
+/** Runs embeddingBag on `o` and checks it against the reference. */
+export function checkBag(o: BagProblem, ctx: string, outGiven: boolean): Float32Array {
+  const ref = refEmbeddingBag(o);
+  const tableBefore = bytesOf(o.table);
+  const out = outGiven ? poisoned(ref.length) : undefined;
+  const got = embeddingBag({ ...o, out });
+  expect(got, ctx).toBeInstanceOf(Float32Array);
+  if (out) expect(got === out, `${ctx}: returns the given out`).toBe(true);
+  expect(got.length, ctx).toBe(ref.length);
+  expect(firstNaN(got), `${ctx}: every output element written`).toBe(-1);
+  if (o.mode === 'max') {
+    expect(firstMismatch(got, ref), `${ctx}: max selects table values exactly`).toBe(-1);
+  }
+  // Bound: ||out - ref|| / ||ref|| < BOUND x cond, where cond = ||refAbs|| / ||ref|| is the
+  // condition number of the sums (exactly 1 for max, and for sums that do not cancel).
+  const cond = o.mode === 'max' ? 1 : conditionNumber(ref, refEmbeddingBagAbs(o));
+  expect(relErr(got, ref), `${ctx}: relative error bound ${BOUND} x cond ${cond.toPrecision(3)}`).toBeLessThan(BOUND * cond);
+  expect(sameBytes(bytesOf(o.table), tableBefore), `${ctx}: table untouched`).toBe(true);
+  return got;
+}
+
+
+/** Asserts `got` is within the bag bound of the reference for `o` (see checkBag). */
+export function expectBagClose(got: Float32Array, o: BagProblem | Parameters<typeof refEmbeddingBag>[0], ctx: string): void {
+  const ref = refEmbeddingBag(o);
+  expect(got.length, ctx).toBe(ref.length);
+  expect(firstNaN(got), `${ctx}: every output element written`).toBe(-1);
+  if (o.mode === 'max') {
+    expect(firstMismatch(got, ref), `${ctx}: max selects table values exactly`).toBe(-1);
+    return;
+  }
+  const cond = conditionNumber(ref, refEmbeddingBagAbs(o));
+  expect(relErr(got, ref), `${ctx}: relative error bound ${BOUND} x cond ${cond.toPrecision(3)}`).toBeLessThan(BOUND * cond);
+}

@@ -1,0 +1,94 @@
+// A tiny self-contained test harness for the native C++ tests (no gtest).
+//
+//   TEST(name) { CHECK(x == 1); CHECK_EQ(a, b); REQUIRE(ok); }
+//
+// Every test gets its own seed, derived from the run's base seed and the test's name, so a
+// failure is replayed with EMBEDKIT_TEST_SEED=<base> <binary> <test name>. Failures print
+// the test, file:line, the expression, the active SCOPED_CONTEXT strings and the seeds.
+// The run ends with a line "N passed, N failed"; the exit code is non-zero on any failure.
+//
+// Environment: EMBEDKIT_TEST_SEED (base seed), EMBEDKIT_TEST_QUICK=1 (smaller shapes, for
+// emulators), EMBEDKIT_TEST_TIMEOUT (seconds per test before the watchdog aborts; 600).
+#pragma once
+
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace harness {
+
+using TestFn = void (*)();
+struct TestCase {
+  const char* name;
+  TestFn fn;
+};
+std::vector<TestCase>& registry();
+struct Register {
+  Register(const char* name, TestFn fn) { registry().push_back({name, fn}); }
+};
+
+uint64_t base_seed();  // the run's seed (EMBEDKIT_TEST_SEED, else fresh)
+uint64_t test_seed();  // the running test's seed
+bool quick();          // EMBEDKIT_TEST_QUICK=1: smaller shapes
+
+// Thread-safe; returns false so CHECK expressions can be used in conditions.
+bool report_failure(const char* file, int line, const std::string& what);
+// Failures so far in the running test.
+int64_t failures_in_test();
+
+// Context strings printed with every failure raised on this thread while alive.
+class ScopedContext {
+ public:
+  explicit ScopedContext(std::string text);
+  ~ScopedContext();
+  ScopedContext(const ScopedContext&) = delete;
+  ScopedContext& operator=(const ScopedContext&) = delete;
+};
+
+// Concatenates anything printable with operator<<.
+template <class... Args>
+std::string str(const Args&... args) {
+  std::ostringstream os;
+  (os << ... << args);
+  return os.str();
+}
+
+}  // namespace harness
+
+#define HARNESS_CAT2(a, b) a##b
+#define HARNESS_CAT(a, b) HARNESS_CAT2(a, b)
+
+#define TEST(name)                                                                   \
+  static void harness_test_##name();                                                 \
+  static const ::harness::Register harness_register_##name(#name, &harness_test_##name); \
+  static void harness_test_##name()
+
+#define SCOPED_CONTEXT(...) \
+  ::harness::ScopedContext HARNESS_CAT(harness_context_, __LINE__)(::harness::str(__VA_ARGS__))
+
+// CHECK(cond) / CHECK_MSG(cond, parts...): record a failure and go on.
+#define CHECK(cond) \
+  ((cond) ? true : ::harness::report_failure(__FILE__, __LINE__, "CHECK(" #cond ")"))
+#define CHECK_MSG(cond, ...)                                                               \
+  ((cond) ? true                                                                         \
+          : ::harness::report_failure(__FILE__, __LINE__,                                \
+                                      ::harness::str("CHECK(" #cond "): ", __VA_ARGS__)))
+#define CHECK_EQ(a, b)                                                                     \
+  do {                                                                                     \
+    const auto& harness_a_ = (a);                                                          \
+    const auto& harness_b_ = (b);                                                          \
+    if (!(harness_a_ == harness_b_)) {                                                     \
+      ::harness::report_failure(                                                           \
+          __FILE__, __LINE__,                                                              \
+          ::harness::str("CHECK_EQ(" #a ", " #b "): ", harness_a_, " != ", harness_b_));   \
+    }                                                                                      \
+  } while (0)
+// REQUIRE(cond): record a failure and return from the (void) test function.
+#define REQUIRE(cond)                                                        \
+  do {                                                                       \
+    if (!(cond)) {                                                           \
+      ::harness::report_failure(__FILE__, __LINE__, "REQUIRE(" #cond ")");   \
+      return;                                                                \
+    }                                                                        \
+  } while (0)
