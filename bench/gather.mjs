@@ -1,0 +1,455 @@
+// The gather family suite: gather and embeddingBag (sum / mean / max / weighted sum) against
+// a pure-JS loop, onnxruntime-node, each ISA, and 1 thread vs all threads.
+//
+// Bytes each call must move (the GB/s column):
+//   gather          N·dim·4 rows read + N·dim·4 rows written              (roof: copy)
+//   embeddingBag    N·dim·4 rows read + B·dim·4 written + N·4 index bytes
+//                   (+ N·4 weight bytes for per-sample weights)            (roof: read)
+// rows/s counts table rows fetched (pooled), N per call, as FBGEMM reports it.
+import { fillRandom, measure, randomIndices } from './common.mjs';
+import * as ortb from './ort.mjs';
+
+// ---- pure-JS baselines: what a user would write --------------------------------------------
+function jsGather(table, dim, idx, out) {
+  const n = idx.length;
+  for (let i = 0; i < n; i++) {
+    const s = idx[i] * dim;
+    const o = i * dim;
+    for (let d = 0; d < dim; d++) out[o + d] = table[s + d];
+  }
+}
+
+function jsGatherSet(table, dim, idx, out) {
+  const n = idx.length;
+  for (let i = 0; i < n; i++) {
+    const s = idx[i] * dim;
+    out.set(table.subarray(s, s + dim), i * dim);
+  }
+}
+
+function jsBagSum(table, dim, idx, offsets, out) {
+  const bags = offsets.length;
+  const n = idx.length;
+  for (let b = 0; b < bags; b++) {
+    const start = offsets[b];
+    const end = b + 1 < bags ? offsets[b + 1] : n;
+    const o = b * dim;
+    for (let d = 0; d < dim; d++) out[o + d] = 0;
+    for (let j = start; j < end; j++) {
+      const s = idx[j] * dim;
+      for (let d = 0; d < dim; d++) out[o + d] += table[s + d];
+    }
+  }
+}
+
+function jsBagWeightedSum(table, dim, idx, offsets, weights, out) {
+  const bags = offsets.length;
+  const n = idx.length;
+  for (let b = 0; b < bags; b++) {
+    const start = offsets[b];
+    const end = b + 1 < bags ? offsets[b + 1] : n;
+    const o = b * dim;
+    for (let d = 0; d < dim; d++) out[o + d] = 0;
+    for (let j = start; j < end; j++) {
+      const s = idx[j] * dim;
+      const w = weights[j];
+      for (let d = 0; d < dim; d++) out[o + d] += w * table[s + d];
+    }
+  }
+}
+
+function jsBagMean(table, dim, idx, offsets, out) {
+  const bags = offsets.length;
+  const n = idx.length;
+  for (let b = 0; b < bags; b++) {
+    const start = offsets[b];
+    const end = b + 1 < bags ? offsets[b + 1] : n;
+    const o = b * dim;
+    for (let d = 0; d < dim; d++) out[o + d] = 0;
+    for (let j = start; j < end; j++) {
+      const s = idx[j] * dim;
+      for (let d = 0; d < dim; d++) out[o + d] += table[s + d];
+    }
+    if (end > start) {
+      const count = end - start;
+      for (let d = 0; d < dim; d++) out[o + d] /= count;
+    }
+  }
+}
+
+function jsBagMax(table, dim, idx, offsets, out) {
+  const bags = offsets.length;
+  const n = idx.length;
+  for (let b = 0; b < bags; b++) {
+    const start = offsets[b];
+    const end = b + 1 < bags ? offsets[b + 1] : n;
+    const o = b * dim;
+    if (end <= start) {
+      for (let d = 0; d < dim; d++) out[o + d] = 0;
+      continue;
+    }
+    const s0 = idx[start] * dim;
+    for (let d = 0; d < dim; d++) out[o + d] = table[s0 + d];
+    for (let j = start + 1; j < end; j++) {
+      const s = idx[j] * dim;
+      for (let d = 0; d < dim; d++) {
+        const v = table[s + d];
+        if (v > out[o + d]) out[o + d] = v;
+      }
+    }
+  }
+}
+
+// ---- op descriptions ------------------------------------------------------------------------
+const OPS = {
+  gather: { name: 'gather', roofKind: 'copy' },
+  sum: { name: 'embeddingBag/sum', mode: 'sum', roofKind: 'read' },
+  mean: { name: 'embeddingBag/mean', mode: 'mean', roofKind: 'read' },
+  max: { name: 'embeddingBag/max', mode: 'max', roofKind: 'read' },
+  wsum: { name: 'embeddingBag/sum+w', mode: 'sum', weighted: true, roofKind: 'read' },
+};
+
+function rowsLabel(rows) {
+  if (rows % 1_000_000 === 0) return `${rows / 1_000_000}M`;
+  if (rows % 1000 === 0) return `${rows / 1000}k`;
+  return String(rows);
+}
+
+function bytesMoved(op, n, bags, dim) {
+  if (op.name === 'gather') return 2 * n * dim * 4;
+  return n * dim * 4 + bags * dim * 4 + n * 4 + (op.weighted ? n * 4 : 0);
+}
+
+/** Relative L2 error of `got` against `ref` (rows sampled with `stride`). */
+function relError(got, ref, dim, stride = 1) {
+  let num = 0;
+  let den = 0;
+  const rows = ref.length / dim;
+  for (let r = 0; r < rows; r += stride) {
+    const o = r * dim;
+    for (let d = 0; d < dim; d++) {
+      const e = got[o + d] - ref[o + d];
+      num += e * e;
+      den += ref[o + d] * ref[o + d];
+    }
+  }
+  if (Number.isNaN(num)) return Infinity;
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+/**
+ * One op on one shape: every implementation, the JS loop first (the ratio's denominator).
+ * Pushes records to ctx.records; `shown` says whether the filter selected them.
+ */
+async function runGroup(ctx, g) {
+  const { ek, profile, roof, log } = ctx;
+  const { op, table, rows, dim, indices, offsets, weights, bags, shape } = g;
+  const n = indices.length;
+  const outLen = op.name === 'gather' ? n * dim : bags * dim;
+  const bytes = bytesMoved(op, n, bags, dim);
+  const roofGbps = roof[op.roofKind];
+
+  const impls = [];
+  const jsFn = {
+    gather: () => jsGather(table, dim, indices, g.jsOut),
+    'embeddingBag/sum': () => jsBagSum(table, dim, indices, offsets, g.jsOut),
+    'embeddingBag/mean': () => jsBagMean(table, dim, indices, offsets, g.jsOut),
+    'embeddingBag/max': () => jsBagMax(table, dim, indices, offsets, g.jsOut),
+    'embeddingBag/sum+w': () => jsBagWeightedSum(table, dim, indices, offsets, weights, g.jsOut),
+  }[op.name];
+  impls.push({ impl: 'js', threads: 1, isa: 'js', run: jsFn, isRef: true });
+  if (op.name === 'gather') {
+    impls.push({ impl: 'js-set', threads: 1, isa: 'js', run: (out) => jsGatherSet(table, dim, indices, out) });
+  }
+  for (const isa of ctx.isas) {
+    for (const threads of ctx.threadCounts) {
+      const call =
+        op.name === 'gather'
+          ? (out) => ek.gather({ table, dim, indices, out })
+          : (out) => ek.embeddingBag({ table, dim, indices, offsets, mode: op.mode, weights: op.weighted ? weights : undefined, out });
+      impls.push({ impl: `embedkit/${isa}`, threads, isa, run: call, ek: true });
+    }
+  }
+  if (ctx.ortAvailable) {
+    for (const threads of ctx.threadCounts) impls.push({ impl: 'ort', threads, isa: 'ort', ort: true });
+  }
+
+  const selected = impls.map((im) => ctx.matches(op.name, im.impl, shape));
+  if (!selected.some(Boolean)) return;
+
+  const out = new Float32Array(outLen);
+  g.jsOut = new Float32Array(outLen);
+  let jsMs;
+  const stride = op.name === 'gather' ? 61 : 1;
+  for (let k = 0; k < impls.length; k++) {
+    const im = impls[k];
+    if (!im.isRef && !selected[k]) continue;
+    const rec = {
+      op: op.name,
+      impl: im.impl,
+      shape,
+      threads: im.threads,
+      isa: im.isa,
+      dim,
+      tableRows: rows,
+      indices: n,
+      bags: op.name === 'gather' ? undefined : bags,
+      bytes,
+      roofKind: op.roofKind,
+      roofGbps,
+      shown: selected[k],
+    };
+    let fn;
+    let target = out;
+    let note = '';
+    try {
+      if (im.isRef) {
+        target = g.jsOut;
+        fn = im.run;
+      } else if (im.ek) {
+        ek.setIsa(im.isa);
+        ek.setThreads(im.threads);
+        fn = () => im.run(out);
+      } else if (im.ort) {
+        const ort = ortb.loadOrt();
+        const gatherOp = op.name === 'gather';
+        const kind = gatherOp ? 'gather' : `bag-${op.mode}${op.weighted ? '-w' : ''}`;
+        const sess = await ortb.session(kind, im.threads, () =>
+          gatherOp ? ortb.gatherModel() : ortb.bagModel(op.mode, op.weighted),
+        );
+        const feeds = {
+          table: new ort.Tensor('float32', table, [rows, dim]),
+          idx: gatherOp ? new ort.Tensor('int32', indices, [n]) : new ort.Tensor('int32', indices, [bags, n / bags]),
+        };
+        if (op.weighted) feeds.w = new ort.Tensor('float32', weights, [bags, n / bags, 1]);
+        out.fill(NaN);
+        const runner = await ortb.makeRunner(sess, feeds, out, gatherOp ? [n, dim] : [bags, dim]);
+        if (!runner.preallocated) note = 'ORT allocates its output (copy included)';
+        fn = runner.run;
+      } else {
+        fn = () => im.run(out);
+      }
+      if (!im.isRef && !im.ort) out.fill(NaN);
+      const before = im.ek ? ek.capabilities().kernelCalls[im.isa] : 0;
+      const m = await measure(fn, profile);
+      if (im.ek) {
+        const after = ek.capabilities().kernelCalls[im.isa];
+        if (!(after > before)) note = `kernelCalls.${im.isa} did not move: path not taken?`;
+      }
+      Object.assign(rec, {
+        ms: m.ms,
+        madMs: m.mad,
+        samples: m.samples,
+        ownCores: m.ownCores,
+        otherCores: m.otherCores,
+        stealPct: m.stealPct,
+        gbps: bytes / m.ms / 1e6,
+        rowsPerSec: n / (m.ms / 1000),
+        callsPerSec: 1000 / m.ms,
+      });
+      rec.roofPct = (100 * rec.gbps) / roofGbps;
+      if (im.isRef) {
+        jsMs = m.ms;
+      } else {
+        const err = relError(target, g.jsOut, dim, stride);
+        rec.relErrVsJs = err;
+        if (!(err <= 1e-5)) note = `${note ? `${note}; ` : ''}WRONG RESULT: rel. error vs JS ${err.toExponential(2)}`;
+      }
+    } catch (error) {
+      note = `error: ${error instanceof Error ? error.message : String(error)}`;
+      Object.assign(rec, { ms: NaN, gbps: NaN, roofPct: NaN });
+    } finally {
+      if (im.ek) {
+        ek.setIsa(ctx.defaultIsa);
+        ek.setThreads(ctx.allThreads);
+      }
+    }
+    if (note) {
+      rec.note = note;
+      if (rec.shown) log(`  ! ${op.name} ${shape} ${im.impl} t=${im.threads}: ${note}`);
+    }
+    ctx.records.push(rec);
+  }
+  for (const rec of ctx.records) {
+    if (rec.op === op.name && rec.shape === shape && rec.ratioVsJs === undefined) {
+      rec.ratioVsJs = jsMs && rec.ms ? jsMs / rec.ms : NaN;
+    }
+  }
+  g.jsOut = null;
+  ctx.progress?.(`${op.name} ${shape}`);
+}
+
+/** The per-call overhead probe: 1 bag × 8 indices at dim 64 (and an 8-row gather). */
+async function runTiny(ctx, base, rows) {
+  const { ek, profile } = ctx;
+  const dim = 64;
+  const table = base.subarray(0, rows * dim);
+  const indices = randomIndices(8, rows, 0x7157);
+  const offsets = new Int32Array([0]);
+  const shape = `tiny ${rowsLabel(rows)}x${dim} n=1x8`;
+  const batchSync = 2000;
+  const batchOrt = 50;
+  const ops = [
+    {
+      op: 'embeddingBag/sum',
+      js: (out) => jsBagSum(table, dim, indices, offsets, out),
+      ek: (out) => ek.embeddingBag({ table, dim, indices, offsets, mode: 'sum', out }),
+      model: () => ortb.bagModel('sum'),
+      kind: 'bag-sum',
+      idxDims: [1, 8],
+      outLen: dim,
+      outDims: [1, dim],
+      bytes: 8 * dim * 4 + dim * 4 + 8 * 4,
+      roofKind: 'read',
+    },
+    {
+      op: 'gather',
+      js: (out) => jsGather(table, dim, indices, out),
+      ek: (out) => ek.gather({ table, dim, indices, out }),
+      model: () => ortb.gatherModel(),
+      kind: 'gather',
+      idxDims: [8],
+      outLen: 8 * dim,
+      outDims: [8, dim],
+      bytes: 2 * 8 * dim * 4,
+      roofKind: 'copy',
+    },
+  ];
+  for (const o of ops) {
+    const impls = [
+      { impl: 'js', threads: 1, isa: 'js' },
+      { impl: `embedkit/${ctx.defaultIsa}`, threads: ctx.allThreads, isa: ctx.defaultIsa },
+    ];
+    if (ctx.ortAvailable) impls.push({ impl: 'ort', threads: 1, isa: 'ort' });
+    const selected = impls.map((im) => ctx.matches(o.op, im.impl, shape));
+    if (!selected.some(Boolean)) continue;
+    const out = new Float32Array(o.outLen);
+    let jsMs;
+    for (let k = 0; k < impls.length; k++) {
+      const im = impls[k];
+      if (im.impl !== 'js' && !selected[k]) continue;
+      const rec = {
+        op: o.op, impl: im.impl, shape, threads: im.threads, isa: im.isa, dim, tableRows: rows,
+        indices: 8, bags: o.op === 'gather' ? undefined : 1, bytes: o.bytes, roofKind: o.roofKind,
+        roofGbps: ctx.roof[o.roofKind], tiny: true, shown: selected[k],
+      };
+      try {
+        let fn;
+        let batch;
+        if (im.impl === 'js') {
+          batch = batchSync;
+          fn = () => { for (let i = 0; i < batchSync; i++) o.js(out); };
+        } else if (im.isa === 'ort') {
+          const ort = ortb.loadOrt();
+          const sess = await ortb.session(o.kind, 1, o.model);
+          const feeds = {
+            table: new ort.Tensor('float32', table, [rows, dim]),
+            idx: new ort.Tensor('int32', indices, o.idxDims),
+          };
+          const runner = await ortb.makeRunner(sess, feeds, out, o.outDims);
+          batch = batchOrt;
+          fn = async () => { for (let i = 0; i < batchOrt; i++) await runner.run(); };
+        } else {
+          batch = batchSync;
+          fn = () => { for (let i = 0; i < batchSync; i++) o.ek(out); };
+        }
+        const m = await measure(fn, profile, { batch });
+        Object.assign(rec, {
+          ms: m.ms, madMs: m.mad, samples: m.samples, batch, ownCores: m.ownCores, otherCores: m.otherCores, stealPct: m.stealPct,
+          gbps: o.bytes / m.ms / 1e6, rowsPerSec: 8 / (m.ms / 1000), callsPerSec: 1000 / m.ms,
+        });
+        rec.roofPct = (100 * rec.gbps) / rec.roofGbps;
+        if (im.impl === 'js') jsMs = m.ms;
+      } catch (error) {
+        rec.note = `error: ${error instanceof Error ? error.message : String(error)}`;
+        Object.assign(rec, { ms: NaN, gbps: NaN, roofPct: NaN });
+        if (rec.shown) ctx.log(`  ! ${o.op} ${shape} ${im.impl}: ${rec.note}`);
+      }
+      ctx.records.push(rec);
+    }
+    for (const rec of ctx.records) {
+      if (rec.op === o.op && rec.shape === shape) rec.ratioVsJs = jsMs / rec.ms;
+    }
+    ctx.progress?.(`${o.op} ${shape}`);
+  }
+}
+
+/** The suite. ctx: { ek, quick, profile, roof, matches, records, log, gc, isas, ... }. */
+export async function runGatherSuite(ctx) {
+  const { quick, gc } = ctx;
+  const rows = quick ? 250_000 : 1_000_000;
+  const bags = quick ? 4096 : 16384;
+  const perBag = 32;
+  const dims = [32, 64, 128, 256];
+  const maxDim = Math.max(...dims);
+
+  // One random rows x 256 block; the table for dim d is its first rows*d floats.
+  let base = fillRandom(new Float32Array(rows * maxDim), 0x5eed);
+  const indices = randomIndices(bags * perBag, rows, 0x1dc5);
+  const offsets = Int32Array.from({ length: bags }, (_, b) => b * perBag);
+  const weights = fillRandom(new Float32Array(bags * perBag), 0x3e1);
+  for (let i = 0; i < weights.length; i++) weights[i] = 0.5 + 0.5 * weights[i];
+
+  for (const dim of dims) {
+    const table = base.subarray(0, rows * dim);
+    const ops = [OPS.gather, OPS.sum, OPS.mean, OPS.max];
+    if (dim === 128) ops.push(OPS.wsum);
+    for (const op of ops) {
+      const shape =
+        op.name === 'gather'
+          ? `${rowsLabel(rows)}x${dim} idx=${bags * perBag}`
+          : `${rowsLabel(rows)}x${dim} bags=${bags}x${perBag}`;
+      await runGroup(ctx, { op, table, rows, dim, indices, offsets, weights, bags, shape });
+      gc();
+    }
+  }
+
+  await runTiny(ctx, base, rows);
+
+  // The table that fits in no cache and stresses the TLB: 10M x 128 floats (5.12 GB).
+  const bigRows = 10_000_000;
+  const bigDim = 128;
+  const bigShape = (op) =>
+    op.name === 'gather'
+      ? `${rowsLabel(bigRows)}x${bigDim} idx=${bags * perBag}`
+      : `${rowsLabel(bigRows)}x${bigDim} bags=${bags}x${perBag}`;
+  const bigOps = [OPS.gather, OPS.sum, OPS.mean, OPS.max];
+  const bigWanted = bigOps.some((op) =>
+    ['js', 'ort', ...ctx.isas.map((i) => `embedkit/${i}`)].some((impl) => ctx.matches(op.name, impl, bigShape(op))),
+  );
+  if (quick) {
+    ctx.skipped.push(`${rowsLabel(bigRows)}x${bigDim} table (5.12 GB): skipped in --quick mode`);
+    base = null;
+    gc();
+    return;
+  }
+  if (!bigWanted) {
+    base = null;
+    gc();
+    return;
+  }
+  const t0 = performance.now();
+  let big = new Float32Array(bigRows * bigDim);
+  for (let off = 0; off < big.length; off += base.length) {
+    big.set(base.subarray(0, Math.min(base.length, big.length - off)), off);
+  }
+  base = null;
+  gc();
+  ctx.notes.push(`allocated and filled the ${rowsLabel(bigRows)}x${bigDim} table in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const bigIdx = randomIndices(bags * perBag, bigRows, 0xb16);
+  for (const op of bigOps) {
+    await runGroup(ctx, {
+      op, table: big, rows: bigRows, dim: bigDim, indices: bigIdx, offsets, weights, bags, shape: bigShape(op),
+    });
+    gc();
+  }
+  big = null;
+  await ortb.releaseSessions();
+  gc();
+}
+
+export const FBGEMM_QUOTE = {
+  label: 'FBGEMM (quoted from the issue, not measured here)',
+  note: "AVX-512 JIT EmbeddingSpMDM sum, similar machine",
+  rowsPerSec: { 128: { 1: 13.5e6, 2: 28.7e6 }, 32: { 1: 88e6, 2: 186e6 } },
+};
