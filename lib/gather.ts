@@ -1,6 +1,6 @@
 // The gather family: gather rows by index, and pool them per bag (PyTorch embedding_bag).
 import { native } from './native';
-import { enumCode, requireOptions, type IndexArray } from './options';
+import { enumCode, freshOutput, lengthOf, requireOptions, type IndexArray } from './options';
 
 export interface GatherOptions {
   /** Row-major table of `rows x dim` float32 values, read in place. */
@@ -43,12 +43,21 @@ const OFFSETS = 0;
 const OFFSETS_WITH_END = 1;
 const LENGTHS = 2;
 
-function gatherArgs(o: GatherOptions, op: string): unknown[] {
+// The binding's positional signatures. Options are unpacked here, without temporary arrays:
+// a tiny call costs well under a microsecond, so the wrapper must too.
+type NativeGather<R> = (table: unknown, dim: unknown, indices: unknown, out: unknown) => R;
+type NativeBag<R> = (
+  table: unknown, dim: unknown, indices: unknown, bounds: unknown, boundsKind: number, mode: number,
+  weights: unknown, paddingIdx: unknown, out: unknown,
+) => R;
+
+function callGather<R>(fn: NativeGather<R>, o: GatherOptions, op: string): R {
   requireOptions(o, op);
-  return [o.table, o.dim, o.indices, o.out];
+  const out = o.out ?? freshOutput(lengthOf(o.indices), o.dim, 'indices.length x dim');
+  return fn(o.table, o.dim, o.indices, out);
 }
 
-function bagArgs(o: EmbeddingBagOptions, op: string): unknown[] {
+function callBag<R>(fn: NativeBag<R>, o: EmbeddingBagOptions, op: string): R {
   requireOptions(o, op);
   const mode = enumCode(o.mode, POOL_MODES, 'mode');
   const hasOffsets = o.offsets !== undefined && o.offsets !== null;
@@ -64,18 +73,20 @@ function bagArgs(o: EmbeddingBagOptions, op: string): unknown[] {
   }
   const kind = hasLengths ? LENGTHS : o.includeLastOffset ? OFFSETS_WITH_END : OFFSETS;
   const bounds = hasLengths ? o.lengths : o.offsets;
-  return [o.table, o.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, o.out];
+  const bags = lengthOf(bounds) - (kind === OFFSETS_WITH_END ? 1 : 0);
+  const out = o.out ?? freshOutput(bags, o.dim, 'bags x dim');
+  return fn(o.table, o.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, out);
 }
 
 /** Copies `table` rows `indices[i]` into row i of the output. */
 export function gather(options: GatherOptions): Float32Array {
-  return native().gather(...gatherArgs(options, 'gather'));
+  return callGather(native().gather, options, 'gather');
 }
 
 /** {@link gather} on the libuv thread pool; the arrays are held until the promise settles. */
 export function gatherAsync(options: GatherOptions): Promise<Float32Array> {
   try {
-    return native().gatherAsync(...gatherArgs(options, 'gatherAsync'));
+    return callGather(native().gatherAsync, options, 'gatherAsync');
   } catch (error) {
     return Promise.reject(error);
   }
@@ -87,13 +98,13 @@ export function gatherAsync(options: GatherOptions): Promise<Float32Array> {
  * PyTorch). Empty bags, and bags of padding only, give zeros.
  */
 export function embeddingBag(options: EmbeddingBagOptions): Float32Array {
-  return native().embeddingBag(...bagArgs(options, 'embeddingBag'));
+  return callBag(native().embeddingBag, options, 'embeddingBag');
 }
 
 /** {@link embeddingBag} on the libuv thread pool; the arrays are held until the promise settles. */
 export function embeddingBagAsync(options: EmbeddingBagOptions): Promise<Float32Array> {
   try {
-    return native().embeddingBagAsync(...bagArgs(options, 'embeddingBagAsync'));
+    return callBag(native().embeddingBagAsync, options, 'embeddingBagAsync');
   } catch (error) {
     return Promise.reject(error);
   }

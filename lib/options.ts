@@ -25,3 +25,24 @@ export function describe(value: unknown): string {
   if (value === null || value === undefined || typeof value !== 'object') return String(value);
   return value.constructor?.name ?? 'object';
 }
+
+/** The element count of a typed array, or -1 for anything else (the binding reports it). */
+export function lengthOf(value: unknown): number {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView) ? (value as Int32Array).length : -1;
+}
+
+/**
+ * A fresh output of rows x dim floats, allocated here because a JS allocation is far cheaper
+ * than one made from native code. When the shape is not plausible this returns undefined and
+ * the binding names the bad argument; when memory runs out it is a RangeError.
+ */
+export function freshOutput(rows: number, dim: unknown, shape: string): Float32Array | undefined {
+  if (rows < 0 || typeof dim !== 'number' || !Number.isSafeInteger(dim) || dim < 1) return undefined;
+  const n = rows * dim;
+  if (!Number.isSafeInteger(n)) return undefined;
+  try {
+    return new Float32Array(n);
+  } catch {
+    throw new RangeError(`cannot allocate the output of ${n} floats (${shape} = ${rows} x ${dim})`);
+  }
+}

@@ -14,7 +14,10 @@ void throw_range_error(Napi::Env env, const std::string& message) {
   throw Napi::RangeError::New(env, message);
 }
 
-bool is_absent(const Napi::Value& v) { return v.IsUndefined() || v.IsNull(); }
+bool is_absent(const Napi::Value& v) {
+  napi_valuetype type;
+  return napi_typeof(v.Env(), v, &type) != napi_ok || type == napi_undefined || type == napi_null;
+}
 
 const char* typed_array_type_name(napi_typedarray_type type) {
   switch (type) {
@@ -49,42 +52,57 @@ std::string describe_value(const Napi::Value& v) {
 
 namespace {
 
-ArrayView view_of(Napi::Env env, const Napi::Value& v, const char* name) {
-  napi_typedarray_type type;
+int64_t element_size(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int16_array:
+    case napi_uint16_array: return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array: return 4;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array: return 8;
+    default: return 1;
+  }
+}
+
+// One N-API call reads type, length and address; false when v is not a typed array. This
+// is the per-call hot path of every op, so it makes as few N-API calls as it can.
+bool try_view(Napi::Env env, const Napi::Value& v, ArrayView* view) {
   size_t length = 0;
   void* data = nullptr;
   napi_value buffer;
   size_t byte_offset = 0;
-  napi_status status =
-      napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &byte_offset);
-  if (status != napi_ok) throw_type_error(env, std::string(name) + " must be a typed array");
-  bool detached = false;
-  // A SharedArrayBuffer cannot be detached; the check reports an error for it.
-  if (napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached) {
-    throw_type_error(env, std::string(name) + "'s ArrayBuffer is detached");
+  if (napi_get_typedarray_info(env, v, &view->type, &length, &data, &buffer, &byte_offset) !=
+      napi_ok) {
+    return false;
   }
-  ArrayView view;
-  view.value = v;
-  view.type = type;
-  view.data = data;
-  view.length = static_cast<int64_t>(length);
-  int64_t element_size = 1;
-  switch (type) {
-    case napi_int16_array:
-    case napi_uint16_array: element_size = 2; break;
-    case napi_int32_array:
-    case napi_uint32_array:
-    case napi_float32_array: element_size = 4; break;
-    case napi_float64_array:
-    case napi_bigint64_array:
-    case napi_biguint64_array: element_size = 8; break;
-    default: break;
-  }
-  view.byte_length = view.length * element_size;
-  view.present = true;
-  if (view.data == nullptr && view.length != 0) {
+  view->value = v;
+  view->data = data;
+  view->length = static_cast<int64_t>(length);
+  view->byte_length = view->length * element_size(view->type);
+  view->present = true;
+  view->buffer = buffer;
+  return true;
+}
+
+// A detached buffer's views report length 0, so only an empty view needs the check. (A
+// SharedArrayBuffer cannot be detached; the check reports an error status for it.)
+void require_attached(Napi::Env env, const ArrayView& view, const char* name) {
+  if (view.length == 0) {
+    bool detached = false;
+    if (napi_is_detached_arraybuffer(env, view.buffer, &detached) == napi_ok && detached) {
+      throw_type_error(env, std::string(name) + "'s ArrayBuffer is detached");
+    }
+  } else if (view.data == nullptr) {
     throw_type_error(env, std::string(name) + "'s memory is not accessible");
   }
+}
+
+ArrayView view_of(Napi::Env env, const Napi::Value& v, const char* name) {
+  ArrayView view;
+  if (!try_view(env, v, &view)) throw_type_error(env, std::string(name) + " must be a typed array");
+  require_attached(env, view, name);
   return view;
 }
 
@@ -92,11 +110,13 @@ ArrayView view_of(Napi::Env env, const Napi::Value& v, const char* name) {
 
 ArrayView get_typed_array(Napi::Env env, const Napi::Value& v, const char* name,
                           napi_typedarray_type type, const char* type_name) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
+  ArrayView view;
+  if (!try_view(env, v, &view) || view.type != type) {
     throw_type_error(env, std::string(name) + " must be a " + type_name + ", got " +
                               describe_value(v));
   }
-  return view_of(env, v, name);
+  require_attached(env, view, name);
+  return view;
 }
 
 ArrayView get_float32_array(Napi::Env env, const Napi::Value& v, const char* name) {
@@ -110,17 +130,17 @@ ArrayView get_optional_float32_array(Napi::Env env, const Napi::Value& v, const 
 
 ArrayView get_index_array(Napi::Env env, const Napi::Value& v, const char* name,
                           IndexArray* out) {
-  if (v.IsTypedArray()) {
-    const napi_typedarray_type t = v.As<Napi::TypedArray>().TypedArrayType();
-    if (t == napi_int32_array || t == napi_uint32_array || t == napi_bigint64_array) {
-      ArrayView view = view_of(env, v, name);
-      out->data = view.data;
-      out->length = view.length;
-      out->type = t == napi_int32_array    ? IndexType::Int32
-                  : t == napi_uint32_array ? IndexType::Uint32
-                                           : IndexType::Int64;
-      return view;
-    }
+  ArrayView view;
+  if (try_view(env, v, &view) && (view.type == napi_int32_array ||
+                                  view.type == napi_uint32_array ||
+                                  view.type == napi_bigint64_array)) {
+    require_attached(env, view, name);
+    out->data = view.data;
+    out->length = view.length;
+    out->type = view.type == napi_int32_array    ? IndexType::Int32
+                : view.type == napi_uint32_array ? IndexType::Uint32
+                                                 : IndexType::Int64;
+    return view;
   }
   throw_type_error(env, std::string(name) +
                             " must be an Int32Array, Uint32Array or BigInt64Array, got " +
@@ -129,10 +149,10 @@ ArrayView get_index_array(Napi::Env env, const Napi::Value& v, const char* name,
 
 int64_t get_integer(Napi::Env env, const Napi::Value& v, const char* name, int64_t min,
                     int64_t max) {
-  if (!v.IsNumber()) {
+  double d = 0;
+  if (napi_get_value_double(env, v, &d) != napi_ok) {
     throw_type_error(env, std::string(name) + " must be a number, got " + describe_value(v));
   }
-  const double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || d != std::floor(d)) {
     throw_range_error(env, std::string(name) + " must be an integer, got " +
                                v.ToString().Utf8Value());

@@ -27,6 +27,7 @@ struct ArrayView {
   int64_t length = 0;    // elements
   int64_t byte_length = 0;
   bool present = false;  // false when the argument was undefined / null and optional
+  napi_value buffer = nullptr;  // the underlying ArrayBuffer (or SharedArrayBuffer)
 };
 
 bool is_absent(const Napi::Value& v);
