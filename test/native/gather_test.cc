@@ -108,7 +108,11 @@ float from_bits(uint32_t u) {
   std::memcpy(&f, &u, sizeof f);
   return f;
 }
-std::string show(float f) { return str(f, " (0x", std::hex, bits(f), ")"); }
+std::string show(float f) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.9g (0x%08x)", static_cast<double>(f), bits(f));
+  return buf;
+}
 
 // A quiet NaN with a payload that no kernel produces from the test's data: an output element
 // still holding it was never written.
@@ -654,8 +658,9 @@ TEST(pool_bags_max_special_values) {
                           bits(o[dim + c]) == 0u &&
                           bits(o[2 * dim + c]) == bits(want10[c % 6]) &&
                           bits(o[3 * dim + c]) == 0u;
-          if (!CHECK_MSG(ok, "column ", c, ": ", show(o[c]), " ", show(o[dim + c]), " ",
-                         show(o[2 * dim + c]), " ", show(o[3 * dim + c]))) {
+          if (!CHECK_MSG(ok, "column ", c, ": bags got ", show(o[c]), ", ", show(o[dim + c]),
+                         ", ", show(o[2 * dim + c]), ", ", show(o[3 * dim + c]), "; want ",
+                         show(want01[c % 6]), ", +0, ", show(want10[c % 6]), ", +0")) {
             break;
           }
         }

@@ -108,6 +108,23 @@ class Watchdog {
 
 }  // namespace
 
+Msg& Msg::operator<<(const char* s) { text_ += s != nullptr ? s : "(null)"; return *this; }
+Msg& Msg::operator<<(const std::string& s) { text_ += s; return *this; }
+Msg& Msg::operator<<(char c) { text_ += c; return *this; }
+Msg& Msg::operator<<(bool b) { text_ += b ? "true" : "false"; return *this; }
+Msg& Msg::operator<<(int v) { return *this << static_cast<long long>(v); }
+Msg& Msg::operator<<(long v) { return *this << static_cast<long long>(v); }
+Msg& Msg::operator<<(long long v) { text_ += std::to_string(v); return *this; }
+Msg& Msg::operator<<(unsigned v) { return *this << static_cast<unsigned long long>(v); }
+Msg& Msg::operator<<(unsigned long v) { return *this << static_cast<unsigned long long>(v); }
+Msg& Msg::operator<<(unsigned long long v) { text_ += std::to_string(v); return *this; }
+Msg& Msg::operator<<(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  text_ += buf;
+  return *this;
+}
+
 std::vector<TestCase>& registry() {
   static std::vector<TestCase> tests;
   return tests;
