@@ -8,5 +8,8 @@ export default defineConfig({
     // thread-count tests honest on a 2-core machine.
     fileParallelism: false,
     testTimeout: 60_000,
+    // The JSON report lets .ci/run print one closing 'N passed, N failed' line for the whole run.
+    reporters: ['default', 'json'],
+    outputFile: { json: './test-results/vitest.json' },
   },
 });

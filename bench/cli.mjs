@@ -21,10 +21,12 @@ const USAGE = `usage: npm run bench -- [--quick] [--filter <substring>] [--json 
   --quick              fewer iterations and smaller shapes (CI; well under 2 minutes)
   --filter <substring> only records whose op, impl or shape contains it (case-insensitive)
   --json <file>        write the selected records as a JSON array
-  --no-ort             skip the onnxruntime-node baselines`;
+  --no-ort             skip the onnxruntime-node baselines
+  --plain-alloc        allocate tables with new Float32Array instead of embedkit's
+                       allocFloat32 (cache-line aligned, advised for huge pages)`;
 
 function parseArgs(argv) {
-  const opts = { quick: false, filter: '', json: null, ort: true };
+  const opts = { quick: false, filter: '', json: null, ort: true, plainAlloc: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const eq = a.indexOf('=');
@@ -39,6 +41,7 @@ function parseArgs(argv) {
       case '--filter': opts.filter = value(); break;
       case '--json': opts.json = value(); break;
       case '--no-ort': opts.ort = false; break;
+      case '--plain-alloc': opts.plainAlloc = true; break;
       case '-h': case '--help': console.log(USAGE); process.exit(0); break;
       default: throw new Error(`unknown argument ${a}`);
     }
@@ -170,6 +173,7 @@ async function main() {
   console.log(`machine : ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB.toFixed(1)} GiB, ${machine.platform}`);
   console.log(`embedkit: isa ${caps.isa} (best ${caps.best}; available ${caps.available.join(', ')}), ${caps.threads} threads`);
   console.log(`runtime : node ${machine.node}; baselines: pure JS, ${ortNote}`);
+  console.log(`tables  : ${opts.plainAlloc ? 'new Float32Array (--plain-alloc)' : 'allocFloat32 (64-byte aligned, huge pages advised); --plain-alloc for new Float32Array'}; every impl reads the same table`);
   console.log(`mode    : ${opts.quick ? 'quick' : 'full'}${opts.filter ? `, filter "${opts.filter}"` : ''}; ` +
     `load average at start ${loadAvg()}`);
 
@@ -181,6 +185,7 @@ async function main() {
   const ctx = {
     ek,
     quick: opts.quick,
+    allocTable: opts.plainAlloc ? (n) => new Float32Array(n) : (n) => ek.allocFloat32(n),
     profile: timingProfile(opts.quick),
     roof,
     matches,

@@ -384,7 +384,7 @@ export async function runGatherSuite(ctx) {
   const maxDim = Math.max(...dims);
 
   // One random rows x 256 block; the table for dim d is its first rows*d floats.
-  let base = fillRandom(new Float32Array(rows * maxDim), 0x5eed);
+  let base = fillRandom(ctx.allocTable(rows * maxDim), 0x5eed);
   const indices = randomIndices(bags * perBag, rows, 0x1dc5);
   const offsets = Int32Array.from({ length: bags }, (_, b) => b * perBag);
   const weights = fillRandom(new Float32Array(bags * perBag), 0x3e1);
@@ -429,7 +429,7 @@ export async function runGatherSuite(ctx) {
     return;
   }
   const t0 = performance.now();
-  let big = new Float32Array(bigRows * bigDim);
+  let big = ctx.allocTable(bigRows * bigDim);
   for (let off = 0; off < big.length; off += base.length) {
     big.set(base.subarray(0, Math.min(base.length, big.length - off)), off);
   }

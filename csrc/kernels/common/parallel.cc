@@ -15,6 +15,16 @@
 namespace embedkit {
 namespace {
 
+// True on a pool worker and on a caller while it runs a job's tasks: a parallel_for issued
+// from there runs inline (the pool is busy with the enclosing job).
+thread_local bool t_in_parallel_job = false;
+
+struct ParallelJobScope {
+  bool saved = t_in_parallel_job;
+  ParallelJobScope() { t_in_parallel_job = true; }
+  ~ParallelJobScope() { t_in_parallel_job = saved; }
+};
+
 int default_thread_count() {
   const char* env = std::getenv("EMBEDKIT_THREADS");
   if (env != nullptr && env[0] != '\0') {
@@ -50,11 +60,13 @@ class ThreadPool {
 
   void run(int64_t num_tasks, void (*call)(void*, int64_t), void* ctx) {
     const int threads = configured_.load(std::memory_order_relaxed);
-    std::unique_lock<std::mutex> job_lock(job_mutex_, std::try_to_lock);
-    if (num_tasks < 2 || threads < 2 || !job_lock.owns_lock()) {
+    auto run_inline = [&] {
       for (int64_t t = 0; t < num_tasks; ++t) call(ctx, t);
-      return;
-    }
+    };
+    if (num_tasks < 2 || threads < 2 || t_in_parallel_job) return run_inline();
+    std::unique_lock<std::mutex> job_lock(job_mutex_, std::try_to_lock);
+    if (!job_lock.owns_lock()) return run_inline();  // another thread's job is running
+    ParallelJobScope scope;
     start_workers(threads - 1);
     const int helpers = static_cast<int>(std::min<int64_t>(num_tasks - 1, workers_.size()));
     {
@@ -83,6 +95,7 @@ class ThreadPool {
   }
 
   void worker_loop() {
+    t_in_parallel_job = true;
     uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
@@ -151,6 +164,7 @@ ThreadPool& pool() {
 int thread_count() { return pool().threads(); }
 
 std::string set_thread_count(int n) {
+  if (t_in_parallel_job) return "threads cannot change from inside a parallel task";
   if (n < 1 || n > kMaxThreads) {
     return "threads must be an integer from 1 to " + std::to_string(kMaxThreads) + ", got " +
            std::to_string(n);

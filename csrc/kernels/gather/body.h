@@ -12,6 +12,10 @@
 #include "gather.h"
 
 namespace embedkit::gather::simd_body {
+// Internal linkage for everything here: each ISA's translation unit compiles these helpers
+// for its own target, and shared (inline) symbols would let the linker keep one ISA's copy
+// for all of them, which could run AVX-512 code on an AVX2-only CPU.
+namespace {
 
 constexpr int kBlockVectors = 8;
 // How many index positions ahead the row stream is prefetched: far enough to cover DRAM
@@ -204,4 +208,5 @@ Kernels make_kernels() {
   return k;
 }
 
+}  // namespace
 }  // namespace embedkit::gather::simd_body

@@ -28,8 +28,10 @@ void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t
       const float* row = a.table.data + idx * dim;
       if (a.mode == PoolMode::Max) {
         // The first row initializes; later rows replace an element only when greater.
-        for (int64_t c = col_begin; c < col_end; ++c) {
-          if (count == 0 || row[c] > out[c]) out[c] = row[c];
+        if (count == 0) {
+          for (int64_t c = col_begin; c < col_end; ++c) out[c] = row[c];
+        } else {
+          for (int64_t c = col_begin; c < col_end; ++c) out[c] = row[c] > out[c] ? row[c] : out[c];
         }
       } else {
         const float w = a.weights != nullptr ? a.weights[p] : 1.0f;
