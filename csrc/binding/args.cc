@@ -99,13 +99,6 @@ void require_attached(Napi::Env env, const ArrayView& view, const char* name) {
   }
 }
 
-ArrayView view_of(Napi::Env env, const Napi::Value& v, const char* name) {
-  ArrayView view;
-  if (!try_view(env, v, &view)) throw_type_error(env, std::string(name) + " must be a typed array");
-  require_attached(env, view, name);
-  return view;
-}
-
 }  // namespace
 
 ArrayView get_typed_array(Napi::Env env, const Napi::Value& v, const char* name,
@@ -114,6 +107,15 @@ ArrayView get_typed_array(Napi::Env env, const Napi::Value& v, const char* name,
   if (!try_view(env, v, &view) || view.type != type) {
     throw_type_error(env, std::string(name) + " must be a " + type_name + ", got " +
                               describe_value(v));
+  }
+  require_attached(env, view, name);
+  return view;
+}
+
+ArrayView get_any_typed_array(Napi::Env env, const Napi::Value& v, const char* name) {
+  ArrayView view;
+  if (!try_view(env, v, &view)) {
+    throw_type_error(env, std::string(name) + " must be a typed array, got " + describe_value(v));
   }
   require_attached(env, view, name);
   return view;
@@ -198,7 +200,7 @@ ArrayView output_float32(Napi::Env env, const Napi::Value& out_arg, int64_t n,
     throw_range_error(env, "cannot allocate the output of " + std::to_string(n) +
                                " floats (" + shape_description + ")");
   }
-  return view_of(env, array, "out");
+  return get_float32_array(env, array, "out");
 }
 
 }  // namespace embedkit::binding

@@ -38,6 +38,8 @@ std::string describe_value(const Napi::Value& v);
 ArrayView get_typed_array(Napi::Env env, const Napi::Value& v, const char* name,
                           napi_typedarray_type type, const char* type_name);
 ArrayView get_float32_array(Napi::Env env, const Napi::Value& v, const char* name);
+// A typed array of any element type, not detached.
+ArrayView get_any_typed_array(Napi::Env env, const Napi::Value& v, const char* name);
 // Like get_float32_array, but undefined / null gives present == false.
 ArrayView get_optional_float32_array(Napi::Env env, const Napi::Value& v, const char* name);
 // Int32Array, Uint32Array or BigInt64Array.

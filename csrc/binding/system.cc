@@ -75,27 +75,16 @@ Napi::Value GetThreads(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) {
-    throw_type_error(env, "array must be a typed array, got " + describe_value(info[0]));
-  }
-  const ArrayView view = get_typed_array(env, info[0], "array",
-                                         info[0].As<Napi::TypedArray>().TypedArrayType(),
-                                         "typed array");
+  const ArrayView view = get_any_typed_array(info.Env(), info[0], "array");
   const size_t advised = advise_huge_pages(view.data, static_cast<size_t>(view.byte_length));
-  return Napi::Number::New(env, static_cast<double>(advised));
+  return Napi::Number::New(info.Env(), static_cast<double>(advised));
 }
 
 // The array's start address modulo 64 (a cache line), so JS can align big tables.
 Napi::Value CacheLineOffset(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) {
-    throw_type_error(env, "array must be a typed array, got " + describe_value(info[0]));
-  }
-  const ArrayView view = get_typed_array(env, info[0], "array",
-                                         info[0].As<Napi::TypedArray>().TypedArrayType(),
-                                         "typed array");
-  return Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(view.data) & 63));
+  const ArrayView view = get_any_typed_array(info.Env(), info[0], "array");
+  return Napi::Number::New(info.Env(),
+                           static_cast<double>(reinterpret_cast<uintptr_t>(view.data) & 63));
 }
 
 }  // namespace
