@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { fmtMs, fmtNum, getGc, loadAvg, machineInfo, table, timingProfile } from './common.mjs';
 import { measureRoof } from './roof.mjs';
 import { FBGEMM_QUOTE, runGatherSuite } from './gather.mjs';
+import { ropeTargets, runRopeSuite } from './rope.mjs';
 import * as ortb from './ort.mjs';
 
 const require = createRequire(import.meta.url);
@@ -216,6 +217,18 @@ async function main() {
   }
   await ortb.releaseSessions();
   gc();
+  try {
+    progress('rope suite');
+    await runRopeSuite(ctx);
+  } catch (error) {
+    console.error(`bench: rope suite failed: ${error.stack ?? error}`);
+    failed = true;
+  } finally {
+    ek.setIsa(ctx.defaultIsa);
+    ek.setThreads(ctx.allThreads);
+  }
+  await ortb.releaseSessions();
+  gc();
 
   // A second roof probe after the suites (full runs): the roof is what the machine can do, so
   // the better of the two measurements defines it; both are printed.
@@ -261,6 +274,8 @@ async function main() {
   console.log('  with other processes meanwhile (noise: another job on this machine; from /proc/stat).');
   console.log('  ort: Gather (gather), Gather + Reduce{Sum,Mean,Max} over axis 1 (fixed-length bags; materializes');
   console.log('  [bags, 32, dim]), Mul by weights for sum+w. js-set: out.set(table.subarray(...)) per row.');
+  console.log('  rope: GB/s counts q and k read once and written once (copy roof); rows/s = tokens/s; in place;');
+  console.log('  decode = 1 token x 32 heads x 128 (q only), batched calls; ort = com.microsoft RotaryEmbedding with a cos/sin cache.');
 
   const shown = ctx.records.filter((r) => r.shown);
   const groups = new Map();
@@ -275,7 +290,7 @@ async function main() {
   for (const s of ctx.notes) console.log(`\nnote: ${s}`);
 
   console.log('\ntargets (from this run)');
-  for (const line of targets(ctx.records, ctx)) console.log(`  ${line}`);
+  for (const line of [...targets(ctx.records, ctx), ...ropeTargets(ctx.records, ctx)]) console.log(`  ${line}`);
   const others = ctx.records.map((r) => r.otherCores).filter(Number.isFinite);
   if (others.length) {
     const mean = others.reduce((a, b) => a + b, 0) / others.length;

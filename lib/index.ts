@@ -1,5 +1,17 @@
 export { gather, gatherAsync, embeddingBag, embeddingBagAsync } from './gather';
 export type { GatherOptions, EmbeddingBagOptions, PoolMode } from './gather';
+export { rope, ropeAsync, ropeFrequencies, ropeRerotate, ropeRerotateAsync } from './rope';
+export type {
+  PositionArray,
+  RopeFrequencies,
+  RopeFrequenciesOptions,
+  RopeLayout,
+  RopeOptions,
+  RopeRerotateOptions,
+  RopeResult,
+  RopeScaling,
+  RopeScalingType,
+} from './rope';
 export { capabilities, setIsa, setThreads, getThreads } from './system';
 export type { Capabilities, Isa } from './system';
 export type { IndexArray } from './options';

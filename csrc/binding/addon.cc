@@ -8,6 +8,7 @@ static Napi::Object InitEmbedkit(Napi::Env env, Napi::Object exports) {
   embedkit::binding::init_env_data(env);
   embedkit::binding::register_system(env, exports);
   embedkit::binding::register_gather(env, exports);
+  embedkit::binding::register_rope(env, exports);
   return exports;
 }
 

@@ -23,6 +23,9 @@ struct Avx2F32 {
   static inline void store_masked(float* p, Reg v, Mask m) { _mm256_maskstore_ps(p, m, v); }
   static inline Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
   static inline Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
+  static inline Reg sub(Reg a, Reg b) { return _mm256_sub_ps(a, b); }
+  // Swaps lanes 2i and 2i + 1: [x0, x1, x2, x3, ...] -> [x1, x0, x3, x2, ...].
+  static inline Reg swap_pairs(Reg a) { return _mm256_permute_ps(a, 0xB1); }
   static inline Reg div(Reg a, Reg b) { return _mm256_div_ps(a, b); }
   static inline Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
   // x > acc ? x : acc, lane-wise (maxps returns its second operand on NaN or equality).

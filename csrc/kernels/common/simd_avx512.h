@@ -22,6 +22,9 @@ struct Avx512F32 {
   static inline void store_masked(float* p, Reg v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
   static inline Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
   static inline Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
+  static inline Reg sub(Reg a, Reg b) { return _mm512_sub_ps(a, b); }
+  // Swaps lanes 2i and 2i + 1: [x0, x1, x2, x3, ...] -> [x1, x0, x3, x2, ...].
+  static inline Reg swap_pairs(Reg a) { return _mm512_permute_ps(a, 0xB1); }
   static inline Reg div(Reg a, Reg b) { return _mm512_div_ps(a, b); }
   static inline Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   // x > acc ? x : acc, lane-wise (vmaxps returns its second operand on NaN or equality).

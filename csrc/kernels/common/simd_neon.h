@@ -29,6 +29,9 @@ struct NeonF32 {
   }
   static inline Reg add(Reg a, Reg b) { return vaddq_f32(a, b); }
   static inline Reg mul(Reg a, Reg b) { return vmulq_f32(a, b); }
+  static inline Reg sub(Reg a, Reg b) { return vsubq_f32(a, b); }
+  // Swaps lanes 2i and 2i + 1: [x0, x1, x2, x3] -> [x1, x0, x3, x2].
+  static inline Reg swap_pairs(Reg a) { return vrev64q_f32(a); }
   static inline Reg div(Reg a, Reg b) { return vdivq_f32(a, b); }
   static inline Reg fma(Reg a, Reg b, Reg c) { return vfmaq_f32(c, a, b); }
   // x > acc ? x : acc. Not vmaxq_f32, which differs on NaN and on -0 vs +0.

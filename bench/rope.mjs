@@ -1,0 +1,266 @@
+// The RoPE suite: rope in place on q (tokens x 32 heads x 128) and k (8 KV heads), NeoX,
+// prefill (4096 tokens; 1024 with --quick) and decode (1 token, q only: per-call overhead),
+// with default, YaRN and Llama-3 frequencies, against a fast pure-JS loop, onnxruntime-node's
+// com.microsoft RotaryEmbedding (1 thread and all threads), each ISA, 1 thread vs all.
+//
+// Bytes each call must move (the GB/s column): every element of q and k read once and
+// written once, 2 * (q.length + k.length) * 4 (roof: copy). The angle tables (O(tokens *
+// rotaryDim / 2)) are not counted.
+import { measure } from './common.mjs';
+import * as ortb from './ort.mjs';
+
+// ---- pure-JS baseline: what a user would write (cos/sin once per token, all heads) ----------
+function jsRope(q, numHeads, k, numKv, headDim, positions, invFreq, af, cos, sin) {
+  const half = invFreq.length;
+  const tokens = positions.length;
+  for (let t = 0; t < tokens; t++) {
+    const p = positions[t];
+    for (let i = 0; i < half; i++) {
+      const th = p * invFreq[i];
+      cos[i] = af * Math.cos(th);
+      sin[i] = af * Math.sin(th);
+    }
+    for (let pass = 0; pass < 2; pass++) {
+      const x = pass === 0 ? q : k;
+      const heads = pass === 0 ? numHeads : numKv;
+      if (x === null) continue;
+      for (let h = 0; h < heads; h++) {
+        const b = (t * heads + h) * headDim;
+        for (let i = 0; i < half; i++) {
+          const x1 = x[b + i];
+          const x2 = x[b + half + i];
+          const c = cos[i];
+          const s = sin[i];
+          x[b + i] = x1 * c - x2 * s;
+          x[b + half + i] = x2 * c + x1 * s;
+        }
+      }
+    }
+  }
+}
+
+// ---- onnxruntime com.microsoft RotaryEmbedding, hand-encoded ---------------------------------
+function varint(n) {
+  const out = [];
+  let v = BigInt(n);
+  do {
+    let byte = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v !== 0n) byte |= 0x80;
+    out.push(byte);
+  } while (v !== 0n);
+  return out;
+}
+const tag = (field, wire) => varint((field << 3) | wire);
+const fInt = (field, n) => [...tag(field, 0), ...varint(n)];
+const fBytes = (field, bytes) => [...tag(field, 2), ...varint(bytes.length), ...bytes];
+const fStr = (field, s) => fBytes(field, [...Buffer.from(s, 'utf8')]);
+const fMsg = (field, parts) => fBytes(field, parts.flat());
+
+function valueInfo(name, elemType, dims) {
+  const tensor = [fInt(1, elemType), fMsg(2, dims.map((d) => fMsg(1, [typeof d === 'number' ? fInt(1, d) : fStr(2, d)])))];
+  return [fStr(1, name), fMsg(2, [fMsg(1, tensor)])];
+}
+
+function rotaryNode(input, output, numHeads, interleaved) {
+  // NodeProto{input=1, output=2, name=3, op_type=4, attribute=5, domain=7}
+  const attr = (name, i) => fMsg(5, [fStr(1, name), fInt(3, i), fInt(20, 2)]);
+  return [
+    ...[input, 'pos', 'cos', 'sin'].map((s) => fStr(1, s)), fStr(2, output), fStr(3, `rope_${output}`),
+    fStr(4, 'RotaryEmbedding'), attr('num_heads', numHeads), attr('interleaved', interleaved ? 1 : 0), fStr(7, 'com.microsoft'),
+  ];
+}
+
+/** q [1, S, Hq*D], k [1, S, Hk*D], pos [1, S] int64, cos/sin [P, D/2] -> q_out, k_out. */
+export function ortRopeModel(numHeads, numKv, headDim, withK) {
+  const F = 1;
+  const I64 = 7;
+  const nodes = [rotaryNode('q', 'q_out', numHeads, false)];
+  const inputs = [valueInfo('q', F, [1, 'S', numHeads * headDim])];
+  const outputs = [valueInfo('q_out', F, [1, 'S', numHeads * headDim])];
+  if (withK) {
+    nodes.push(rotaryNode('k', 'k_out', numKv, false));
+    inputs.push(valueInfo('k', F, [1, 'S', numKv * headDim]));
+    outputs.push(valueInfo('k_out', F, [1, 'S', numKv * headDim]));
+  }
+  inputs.push(valueInfo('pos', I64, [1, 'S']), valueInfo('cos', F, ['P', headDim / 2]), valueInfo('sin', F, ['P', headDim / 2]));
+  const graph = [...nodes.map((n) => fMsg(1, n)), fStr(2, 'embedkit_rope'), ...inputs.map((v) => fMsg(11, v)), ...outputs.map((v) => fMsg(12, v))];
+  const m = [fInt(1, 8), fStr(2, 'embedkit-bench'), fMsg(7, graph), fMsg(8, [fStr(1, ''), fInt(2, 17)]), fMsg(8, [fStr(1, 'com.microsoft'), fInt(2, 1)])];
+  return Uint8Array.from(m.flat());
+}
+
+function relError(got, ref) {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const e = got[i] - ref[i];
+    num += e * e;
+    den += ref[i] * ref[i];
+  }
+  return Number.isNaN(num) ? Infinity : Math.sqrt(num / den);
+}
+
+function fill(a, seed) {
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < a.length; i++) {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    a[i] = s / 2147483648 - 1;
+  }
+  return a;
+}
+
+/** One group: op x shape, every implementation, JS first (the ratio's denominator). */
+async function runGroup(ctx, g) {
+  const { ek, profile, roof } = ctx;
+  const { op, shape, tokens, numHeads, numKv, headDim, scaling, base, decode } = g;
+  const withK = numKv > 0;
+  const qLen = tokens * numHeads * headDim;
+  const kLen = tokens * numKv * headDim;
+  const bytes = 2 * (qLen + kLen) * 4;
+  const q0 = fill(new Float32Array(qLen), 0x51);
+  const k0 = withK ? fill(new Float32Array(kLen), 0x52) : null;
+  const positions = Int32Array.from({ length: tokens }, (_, t) => (decode ? 4000 : t));
+  const freq = ek.ropeFrequencies({ rotaryDim: headDim, base, scaling });
+  const cos = new Float64Array(headDim / 2);
+  const sin = new Float64Array(headDim / 2);
+  // The reference output (JS on copies) for the correctness column.
+  const refQ = q0.slice();
+  const refK = withK ? k0.slice() : null;
+  jsRope(refQ, numHeads, refK, numKv, headDim, positions, freq.invFreq, freq.attentionFactor, cos, sin);
+
+  const impls = [{ impl: 'js', threads: 1, isa: 'js', isRef: true }];
+  const isas = decode || scaling ? [ctx.defaultIsa] : ctx.isas;
+  for (const isa of isas) for (const threads of decode ? [ctx.allThreads] : ctx.threadCounts) impls.push({ impl: `embedkit/${isa}`, threads, isa, ek: true });
+  if (ctx.ortAvailable && !scaling) for (const threads of decode ? [1] : [...new Set([1, ctx.allThreads])]) impls.push({ impl: 'ort', threads, isa: 'ort', ort: true });
+  const selected = impls.map((im) => ctx.matches(op, im.impl, shape));
+  if (!selected.some(Boolean)) return;
+  const batch = decode ? 2000 : 1;
+
+  let jsMs;
+  for (let idx = 0; idx < impls.length; idx++) {
+    const im = impls[idx];
+    if (!im.isRef && !selected[idx]) continue;
+    const rec = {
+      op, impl: im.impl, shape, threads: im.threads, isa: im.isa, dim: headDim, tokens, bytes, roofKind: 'copy',
+      roofGbps: roof.copy, tiny: decode, shown: selected[idx],
+    };
+    const q = q0.slice();
+    const k = withK ? k0.slice() : undefined;
+    let note = '';
+    try {
+      let fn;
+      let check; // one out-of-place (or fresh) run on the original data, compared with JS
+      if (im.isRef) {
+        fn = () => { for (let b = 0; b < batch; b++) jsRope(q, numHeads, k ?? null, numKv, headDim, positions, freq.invFreq, freq.attentionFactor, cos, sin); };
+      } else if (im.ek) {
+        ek.setIsa(im.isa);
+        ek.setThreads(im.threads);
+        const o = { q, k, numHeads, numKvHeads: withK ? numKv : undefined, headDim, positions, layout: 'neox', base, scaling };
+        fn = () => { for (let b = 0; b < batch; b++) ek.rope(o); };
+        const out = new Float32Array(qLen);
+        const outK = withK ? new Float32Array(kLen) : undefined;
+        ek.rope({ ...o, q: q0, k: k0 ?? undefined, out, outK });
+        check = [out, outK];
+      } else {
+        const ort = ortb.loadOrt();
+        const sess = await ortb.session(`rope-${numHeads}-${numKv}-${headDim}`, im.threads, () => ortRopeModel(numHeads, numKv, headDim, withK));
+        const maxPos = Math.max(...positions) + 1;
+        const cosCache = new Float32Array(maxPos * headDim / 2);
+        const sinCache = new Float32Array(maxPos * headDim / 2);
+        for (let p = 0; p < maxPos; p++) for (let i = 0; i < headDim / 2; i++) {
+          cosCache[p * headDim / 2 + i] = Math.cos(p * freq.invFreq[i]);
+          sinCache[p * headDim / 2 + i] = Math.sin(p * freq.invFreq[i]);
+        }
+        const feeds = {
+          q: new ort.Tensor('float32', q0, [1, tokens, numHeads * headDim]),
+          pos: new ort.Tensor('int64', BigInt64Array.from(positions, BigInt), [1, tokens]),
+          cos: new ort.Tensor('float32', cosCache, [maxPos, headDim / 2]),
+          sin: new ort.Tensor('float32', sinCache, [maxPos, headDim / 2]),
+        };
+        if (withK) feeds.k = new ort.Tensor('float32', k0, [1, tokens, numKv * headDim]);
+        const fetches = { q_out: new ort.Tensor('float32', q, [1, tokens, numHeads * headDim]) };
+        if (withK) fetches.k_out = new ort.Tensor('float32', k, [1, tokens, numKv * headDim]);
+        let run;
+        try {
+          await sess.run(feeds, fetches);
+          run = () => sess.run(feeds, fetches);
+          check = [q, k];
+        } catch {
+          const r = await sess.run(feeds);
+          check = [r.q_out.data, withK ? r.k_out.data : undefined];
+          run = () => sess.run(feeds);
+          note = 'ORT allocates its outputs (copy included)';
+        }
+        fn = decode ? async () => { for (let b = 0; b < 50; b++) await run(); } : run;
+        rec.batchOverride = decode ? 50 : 1;
+      }
+      const before = im.ek ? ek.capabilities().kernelCalls[im.isa] : 0;
+      const m = await measure(fn, profile, { batch: rec.batchOverride ?? batch });
+      if (im.ek && !(ek.capabilities().kernelCalls[im.isa] > before)) note = `kernelCalls.${im.isa} did not move: path not taken?`;
+      Object.assign(rec, {
+        ms: m.ms, madMs: m.mad, samples: m.samples, ownCores: m.ownCores, otherCores: m.otherCores, stealPct: m.stealPct,
+        gbps: bytes / m.ms / 1e6, rowsPerSec: tokens / (m.ms / 1000), callsPerSec: 1000 / m.ms,
+      });
+      rec.roofPct = (100 * rec.gbps) / roof.copy;
+      delete rec.batchOverride;
+      if (im.isRef) jsMs = m.ms;
+      else if (check) {
+        const err = Math.max(relError(check[0], refQ), withK ? relError(check[1], refK) : 0);
+        rec.relErrVsJs = err;
+        if (!(err <= 1e-5)) note = `${note ? `${note}; ` : ''}WRONG RESULT: rel. error vs JS ${err.toExponential(2)}`;
+      }
+    } catch (error) {
+      note = `error: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+      Object.assign(rec, { ms: NaN, gbps: NaN, roofPct: NaN });
+    } finally {
+      if (im.ek) {
+        ek.setIsa(ctx.defaultIsa);
+        ek.setThreads(ctx.allThreads);
+      }
+    }
+    if (note) {
+      rec.note = note;
+      if (rec.shown) ctx.log(`  ! ${op} ${shape} ${im.impl} t=${im.threads}: ${note}`);
+    }
+    ctx.records.push(rec);
+  }
+  for (const rec of ctx.records) {
+    if (rec.op === op && rec.shape === shape && rec.ratioVsJs === undefined) rec.ratioVsJs = jsMs && rec.ms ? jsMs / rec.ms : NaN;
+  }
+  ctx.progress?.(`${op} ${shape}`);
+}
+
+/** The suite. ctx: { ek, quick, profile, roof, matches, records, log, gc, isas, ... }. */
+export async function runRopeSuite(ctx) {
+  const tokens = ctx.quick ? 1024 : 4096;
+  const yarn = { type: 'yarn', factor: 4, originalMaxPosition: 4096 };
+  const llama3 = { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPosition: 8192 };
+  const prefill = `${tokens}x(32+8)x128`;
+  await runGroup(ctx, { op: 'rope/neox', shape: prefill, tokens, numHeads: 32, numKv: 8, headDim: 128, base: 1e4 });
+  ctx.gc();
+  await runGroup(ctx, { op: 'rope/neox+yarn', shape: prefill, tokens, numHeads: 32, numKv: 8, headDim: 128, base: 1e4, scaling: yarn });
+  await runGroup(ctx, { op: 'rope/neox+llama3', shape: prefill, tokens, numHeads: 32, numKv: 8, headDim: 128, base: 5e5, scaling: llama3 });
+  ctx.gc();
+  await runGroup(ctx, { op: 'rope/neox', shape: 'decode 1x32x128', tokens: 1, numHeads: 32, numKv: 0, headDim: 128, base: 1e4, decode: true });
+  await ortb.releaseSessions();
+  ctx.gc();
+}
+
+/** Target lines for the RoPE issue, from this run's records. */
+export function ropeTargets(all, ctx) {
+  const lines = [];
+  const ekImpl = `embedkit/${ctx.defaultIsa}`;
+  const find = (shapePrefix, impl, threads) => all.find((r) => r.op === 'rope/neox' && r.shape.startsWith(shapePrefix) && r.impl === impl && r.threads === threads && Number.isFinite(r.ms));
+  const pre = all.find((r) => r.op === 'rope/neox' && !r.tiny && r.impl === ekImpl && r.threads === ctx.allThreads && Number.isFinite(r.ms));
+  if (pre) {
+    const js = find(pre.shape, 'js', 1);
+    const ort1 = find(pre.shape, 'ort', 1);
+    lines.push(`${pre.roofPct >= 70 ? 'PASS' : 'MISS'}  rope prefill ${pre.shape}, ${ctx.allThreads} threads: ${pre.roofPct.toFixed(1)}% of the copy roof (>= 70%; ${pre.gbps.toFixed(2)} GB/s)`);
+    if (js) lines.push(`${js.ms / pre.ms >= 3 ? 'PASS' : 'MISS'}  rope prefill vs pure JS: ${(js.ms / pre.ms).toFixed(2)}x (>= 3x)`);
+    lines.push(ort1 ? `${ort1.ms / pre.ms >= 6 ? 'PASS' : 'MISS'}  rope prefill vs onnxruntime RotaryEmbedding (1 thread): ${(ort1.ms / pre.ms).toFixed(2)}x (>= 6x)` : 'n/a   rope prefill vs onnxruntime (not measured in this run)');
+  } else lines.push('n/a   rope prefill (not measured in this run)');
+  const dec = all.find((r) => r.op === 'rope/neox' && r.tiny && r.impl === ekImpl && Number.isFinite(r.ms));
+  if (dec) lines.push(`${dec.callsPerSec >= 500_000 ? 'PASS' : 'MISS'}  rope decode 1x32x128: ${Math.round(dec.callsPerSec).toLocaleString('en-US')} calls/s (>= 500,000)`);
+  else lines.push('n/a   rope decode (not measured in this run)');
+  return lines;
+}
