@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmtMs, fmtNum, getGc, loadAvg, machineInfo, table, timingProfile } from './common.mjs';
 import { measureRoof } from './roof.mjs';
-import { FBGEMM_QUOTE, runGatherSuite } from './gather.mjs';
+import { FBGEMM_REFERENCES, runGatherSuite } from './gather.mjs';
 import { ropeTargets, runRopeSuite } from './rope.mjs';
 import * as ortb from './ort.mjs';
 
@@ -80,10 +80,11 @@ function printGroup(recs, roof) {
     Number.isFinite(r.otherCores) ? r.otherCores.toFixed(2) : '-',
     r.note ?? '',
   ]);
-  const fb = FBGEMM_QUOTE.rowsPerSec[r0.dim];
-  if (r0.op === 'embeddingBag/sum' && fb && !r0.tiny) {
+  for (const ref of r0.op === 'embeddingBag/sum' && !r0.tiny ? FBGEMM_REFERENCES : []) {
+    const fb = ref.rowsPerSec[r0.dim];
+    if (!fb) continue;
     for (const t of Object.keys(fb)) {
-      rows.push([FBGEMM_QUOTE.label, t, '', '', '', fmtNum(fb[t]), '', '', '', '', '', FBGEMM_QUOTE.note]);
+      rows.push([ref.label, t, '', '', '', fmtNum(fb[t]), '', '', '', '', '', ref.note]);
     }
   }
   const headers = ['impl', 'thr', 'ms (median)', '±MAD', 'calls/s', 'rows/s', 'GB/s', 'roof', 'vs JS', 'cpu', 'other', 'note'];

@@ -448,8 +448,22 @@ export async function runGatherSuite(ctx) {
   gc();
 }
 
-export const FBGEMM_QUOTE = {
-  label: 'FBGEMM (quoted from the issue, not measured here)',
-  note: "AVX-512 JIT EmbeddingSpMDM sum, similar machine",
-  rowsPerSec: { 128: { 1: 13.5e6, 2: 28.7e6 }, 32: { 1: 88e6, 2: 186e6 } },
-};
+// Reference rows printed under embeddingBag sum. Not measured by this script: FBGEMM is not a
+// dependency (it is built from source beside the project, never committed).
+export const FBGEMM_REFERENCES = [
+  {
+    label: 'FBGEMM AVX2 JIT (measured offline on this machine type)',
+    note: 'fp32 EmbeddingSpMDM sum, commit 71d6f8b, C++ driver, huge-page table; median of 4 runs, 2026-11-26',
+    rowsPerSec: {
+      32: { 1: 48.2e6, 2: 57.8e6 },
+      64: { 1: 25.5e6, 2: 43.8e6 },
+      128: { 1: 11.95e6, 2: 22.8e6 },
+      256: { 1: 6.06e6, 2: 11.1e6 },
+    },
+  },
+  {
+    label: 'FBGEMM AVX-512 JIT (quoted from the issue, other machine)',
+    note: 'not measured here; a machine with a 480 MiB L3',
+    rowsPerSec: { 128: { 1: 13.5e6, 2: 28.7e6 }, 32: { 1: 88e6, 2: 186e6 } },
+  },
+];
