@@ -207,31 +207,26 @@ async function main() {
     mainRows: opts.quick ? 250_000 : 1_000_000,
   };
 
+  // One suite per kernel family; a failing suite is reported and the others still run.
+  const suites = [
+    ['gather', runGatherSuite],
+    ['rope', runRopeSuite],
+  ];
   let failed = false;
-  try {
-    progress('gather suite');
-    await runGatherSuite(ctx);
-  } catch (error) {
-    console.error(`bench: gather suite failed: ${error.stack ?? error}`);
-    failed = true;
-  } finally {
-    ek.setIsa(ctx.defaultIsa);
-    ek.setThreads(ctx.allThreads);
+  for (const [name, run] of suites) {
+    try {
+      progress(`${name} suite`);
+      await run(ctx);
+    } catch (error) {
+      console.error(`bench: ${name} suite failed: ${error.stack ?? error}`);
+      failed = true;
+    } finally {
+      ek.setIsa(ctx.defaultIsa);
+      ek.setThreads(ctx.allThreads);
+    }
+    await ortb.releaseSessions();
+    gc();
   }
-  await ortb.releaseSessions();
-  gc();
-  try {
-    progress('rope suite');
-    await runRopeSuite(ctx);
-  } catch (error) {
-    console.error(`bench: rope suite failed: ${error.stack ?? error}`);
-    failed = true;
-  } finally {
-    ek.setIsa(ctx.defaultIsa);
-    ek.setThreads(ctx.allThreads);
-  }
-  await ortb.releaseSessions();
-  gc();
 
   // A second roof probe after the suites (full runs): the roof is what the machine can do, so
   // the better of the two measurements defines it; both are printed.

@@ -33,11 +33,11 @@ const fStr = (field, s) => fBytes(field, [...Buffer.from(s, 'utf8')]);
 const fMsg = (field, parts) => fBytes(field, parts.flat());
 
 // onnx.proto field numbers
-const ELEM = { float: 1, int32: 6, int64: 7 };
+export const ELEM = { float: 1, int32: 6, int64: 7 };
 const ATTR_INT = 2;
 const ATTR_INTS = 7;
 
-function valueInfo(name, elemType, dims) {
+export function valueInfo(name, elemType, dims) {
   // ValueInfoProto{name=1, type=2}; TypeProto{tensor_type=1}; Tensor{elem_type=1, shape=2}
   // TensorShapeProto{dim=1}; Dimension{dim_value=1 | dim_param=2}
   const tensor = [fInt(1, elemType)];
@@ -52,8 +52,8 @@ function valueInfo(name, elemType, dims) {
   return [fStr(1, name), fMsg(2, [fMsg(1, tensor)])];
 }
 
-function node(opType, inputs, outputs, attrs = []) {
-  // NodeProto{input=1, output=2, name=3, op_type=4, attribute=5}
+export function node(opType, inputs, outputs, attrs = [], domain = '') {
+  // NodeProto{input=1, output=2, name=3, op_type=4, attribute=5, domain=7}
   // AttributeProto{name=1, i=3, ints=8, type=20}
   const parts = [...inputs.map((s) => fStr(1, s)), ...outputs.map((s) => fStr(2, s))];
   parts.push(fStr(3, `${opType}_${outputs[0]}`), fStr(4, opType));
@@ -64,10 +64,12 @@ function node(opType, inputs, outputs, attrs = []) {
       parts.push(fMsg(5, [fStr(1, a.name), fInt(3, a.i), fInt(20, ATTR_INT)]));
     }
   }
+  if (domain) parts.push(fStr(7, domain));
   return parts;
 }
 
-function model({ nodes, inputs, outputs }) {
+/** opsets: [domain, version] pairs; the default domain at opset 11 unless given. */
+export function model({ nodes, inputs, outputs, irVersion = 7, opsets = [['', 11]] }) {
   // GraphProto{node=1, name=2, input=11, output=12}
   const graph = [
     ...nodes.map((n) => fMsg(1, n)),
@@ -77,7 +79,7 @@ function model({ nodes, inputs, outputs }) {
   ];
   // ModelProto{ir_version=1, producer_name=2, graph=7, opset_import=8}
   // OperatorSetIdProto{domain=1, version=2}
-  const m = [fInt(1, 7), fStr(2, 'embedkit-bench'), fMsg(7, graph), fMsg(8, [fStr(1, ''), fInt(2, 11)])];
+  const m = [fInt(1, irVersion), fStr(2, 'embedkit-bench'), fMsg(7, graph), ...opsets.map(([d, v]) => fMsg(8, [fStr(1, d), fInt(2, v)]))];
   return Uint8Array.from(m.flat());
 }
 

@@ -39,54 +39,25 @@ function jsRope(q, numHeads, k, numKv, headDim, positions, invFreq, af, cos, sin
   }
 }
 
-// ---- onnxruntime com.microsoft RotaryEmbedding, hand-encoded ---------------------------------
-function varint(n) {
-  const out = [];
-  let v = BigInt(n);
-  do {
-    let byte = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v !== 0n) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0n);
-  return out;
-}
-const tag = (field, wire) => varint((field << 3) | wire);
-const fInt = (field, n) => [...tag(field, 0), ...varint(n)];
-const fBytes = (field, bytes) => [...tag(field, 2), ...varint(bytes.length), ...bytes];
-const fStr = (field, s) => fBytes(field, [...Buffer.from(s, 'utf8')]);
-const fMsg = (field, parts) => fBytes(field, parts.flat());
-
-function valueInfo(name, elemType, dims) {
-  const tensor = [fInt(1, elemType), fMsg(2, dims.map((d) => fMsg(1, [typeof d === 'number' ? fInt(1, d) : fStr(2, d)])))];
-  return [fStr(1, name), fMsg(2, [fMsg(1, tensor)])];
-}
-
-function rotaryNode(input, output, numHeads, interleaved) {
-  // NodeProto{input=1, output=2, name=3, op_type=4, attribute=5, domain=7}
-  const attr = (name, i) => fMsg(5, [fStr(1, name), fInt(3, i), fInt(20, 2)]);
-  return [
-    ...[input, 'pos', 'cos', 'sin'].map((s) => fStr(1, s)), fStr(2, output), fStr(3, `rope_${output}`),
-    fStr(4, 'RotaryEmbedding'), attr('num_heads', numHeads), attr('interleaved', interleaved ? 1 : 0), fStr(7, 'com.microsoft'),
-  ];
-}
+// ---- onnxruntime com.microsoft RotaryEmbedding, hand-encoded (bench/ort.mjs) ------------------
+const rotaryNode = (input, output, numHeads) =>
+  ortb.node('RotaryEmbedding', [input, 'pos', 'cos', 'sin'], [output],
+    [{ name: 'num_heads', i: numHeads }, { name: 'interleaved', i: 0 }], 'com.microsoft');
 
 /** q [1, S, Hq*D], k [1, S, Hk*D], pos [1, S] int64, cos/sin [P, D/2] -> q_out, k_out. */
 export function ortRopeModel(numHeads, numKv, headDim, withK) {
-  const F = 1;
-  const I64 = 7;
-  const nodes = [rotaryNode('q', 'q_out', numHeads, false)];
-  const inputs = [valueInfo('q', F, [1, 'S', numHeads * headDim])];
-  const outputs = [valueInfo('q_out', F, [1, 'S', numHeads * headDim])];
+  const { float: F, int64: I64 } = ortb.ELEM;
+  const nodes = [rotaryNode('q', 'q_out', numHeads)];
+  const inputs = [ortb.valueInfo('q', F, [1, 'S', numHeads * headDim])];
+  const outputs = [ortb.valueInfo('q_out', F, [1, 'S', numHeads * headDim])];
   if (withK) {
-    nodes.push(rotaryNode('k', 'k_out', numKv, false));
-    inputs.push(valueInfo('k', F, [1, 'S', numKv * headDim]));
-    outputs.push(valueInfo('k_out', F, [1, 'S', numKv * headDim]));
+    nodes.push(rotaryNode('k', 'k_out', numKv));
+    inputs.push(ortb.valueInfo('k', F, [1, 'S', numKv * headDim]));
+    outputs.push(ortb.valueInfo('k_out', F, [1, 'S', numKv * headDim]));
   }
-  inputs.push(valueInfo('pos', I64, [1, 'S']), valueInfo('cos', F, ['P', headDim / 2]), valueInfo('sin', F, ['P', headDim / 2]));
-  const graph = [...nodes.map((n) => fMsg(1, n)), fStr(2, 'embedkit_rope'), ...inputs.map((v) => fMsg(11, v)), ...outputs.map((v) => fMsg(12, v))];
-  const m = [fInt(1, 8), fStr(2, 'embedkit-bench'), fMsg(7, graph), fMsg(8, [fStr(1, ''), fInt(2, 17)]), fMsg(8, [fStr(1, 'com.microsoft'), fInt(2, 1)])];
-  return Uint8Array.from(m.flat());
+  inputs.push(ortb.valueInfo('pos', I64, [1, 'S']), ortb.valueInfo('cos', F, ['P', headDim / 2]),
+    ortb.valueInfo('sin', F, ['P', headDim / 2]));
+  return ortb.model({ nodes, inputs, outputs, irVersion: 8, opsets: [['', 17], ['com.microsoft', 1]] });
 }
 
 function relError(got, ref) {

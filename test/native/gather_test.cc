@@ -67,7 +67,6 @@ const int64_t kDims[] = {1, 3, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 100, 127, 1
 const ek::IndexType kIndexTypes[] = {ek::IndexType::Int32, ek::IndexType::Uint32,
                                      ek::IndexType::Int64};
 const g::PoolMode kModes[] = {g::PoolMode::Sum, g::PoolMode::Mean, g::PoolMode::Max};
-const ek::Isa kAllIsas[] = {ek::Isa::Scalar, ek::Isa::Avx2, ek::Isa::Avx512, ek::Isa::Neon};
 
 const char* type_name(ek::IndexType t) {
   switch (t) {
@@ -121,13 +120,6 @@ constexpr uint32_t kPoison = 0x7fc0beefu;
 // Per-ISA record of what was exercised, printed at the end of the run.
 std::atomic<int64_t> g_comparisons[ek::kNumIsas];
 
-std::vector<ek::Isa> runnable_isas() {
-  std::vector<ek::Isa> out;
-  for (ek::Isa isa : kAllIsas) {
-    if (ek::isa_available(isa)) out.push_back(isa);
-  }
-  return out;
-}
 
 // Caller-owned indices of one element type.
 class TypedIndices {

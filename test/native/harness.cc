@@ -224,3 +224,14 @@ int main(int argc, char** argv) {
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 && passed > 0 ? 0 : 1;
 }
+
+const embedkit::Isa kAllIsas[embedkit::kNumIsas] = {embedkit::Isa::Scalar, embedkit::Isa::Avx2,
+                                                    embedkit::Isa::Avx512, embedkit::Isa::Neon};
+
+std::vector<embedkit::Isa> runnable_isas() {
+  std::vector<embedkit::Isa> out;
+  for (embedkit::Isa isa : kAllIsas) {
+    if (embedkit::isa_available(isa)) out.push_back(isa);
+  }
+  return out;
+}

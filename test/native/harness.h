@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "common/isa.h"
+
 namespace harness {
 
 using TestFn = void (*)();
@@ -114,3 +116,7 @@ std::string str(const Args&... args) {
       return;                                                                \
     }                                                                        \
   } while (0)
+
+// Every ISA, and those this CPU (and build) can run, scalar first: shared by the families' tests.
+extern const embedkit::Isa kAllIsas[embedkit::kNumIsas];
+std::vector<embedkit::Isa> runnable_isas();

@@ -59,16 +59,8 @@ float from_bits(uint32_t u) {
   return f;
 }
 constexpr uint32_t kPoison = 0x7fc0beefu;
-const ek::Isa kAllIsas[] = {ek::Isa::Scalar, ek::Isa::Avx2, ek::Isa::Avx512, ek::Isa::Neon};
 int64_t g_rope_comparisons[ek::kNumIsas];
 
-std::vector<ek::Isa> runnable() {
-  std::vector<ek::Isa> out;
-  for (ek::Isa isa : kAllIsas) {
-    if (ek::isa_available(isa)) out.push_back(isa);
-  }
-  return out;
-}
 
 // A buffer of n floats with poisoned guard zones on both sides, starting one float past
 // an aligned start (no alignment beyond the element).
@@ -195,7 +187,7 @@ TEST(rope_tables_every_isa) {
     CHECK_MSG(bits(rc[i]) == bits(static_cast<float>(c * 1.5)), "i=", i, " x=", theta[i]);
     CHECK_MSG(bits(rs[i]) == bits(static_cast<float>(s * -1.5)), "i=", i, " x=", theta[i]);
   }
-  for (ek::Isa isa : runnable()) {
+  for (ek::Isa isa : runnable_isas()) {
     SCOPED_CONTEXT("isa ", ek::isa_name(isa));
     std::vector<float> c(n + 1, from_bits(kPoison)), s(n + 1, from_bits(kPoison));
     rp::kernels_for(isa).tables(theta.data(), n, 1.5, -1.5, c.data(), s.data());
@@ -264,7 +256,7 @@ TEST(rope_row_kernels_match_reference) {
             CHECK(bits(ref.data()[h * hd + j]) == bits(x.data()[h * hd + j]));
           }
         }
-        for (ek::Isa isa : runnable()) {
+        for (ek::Isa isa : runnable_isas()) {
           SCOPED_CONTEXT("isa ", ek::isa_name(isa));
           const rp::Kernels& k = rp::kernels_for(isa);
           Buf out(n);
@@ -309,7 +301,7 @@ TEST(rope_apply_threads_and_isas) {
     CHECK_EQ(ek::set_thread_count(1), std::string());
     Buf rq(tokens * qh * hd), rk(tokens * kh * hd);
     rp::apply(r, tokens, rp::Tensor{q.data(), rq.data(), qh}, rp::Tensor{k.data(), rk.data(), kh});
-    for (ek::Isa isa : runnable()) {
+    for (ek::Isa isa : runnable_isas()) {
       CHECK_EQ(ek::set_active_isa(isa), std::string());
       for (int threads : {1, 2, 3}) {
         SCOPED_CONTEXT("isa ", ek::isa_name(isa), " threads ", threads);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "../common/kernel_stats.h"
+#include "../common/kernel_table.h"
 #include "../common/parallel.h"
 #include "gather.h"
 
@@ -34,14 +35,7 @@ int64_t first_bag_with_cost(const Bags& bags, int64_t target) {
 }  // namespace
 
 const Kernels& kernels_for(Isa isa) {
-  const Kernels* k = nullptr;
-  switch (isa) {
-    case Isa::Avx2: k = avx2_kernels(); break;
-    case Isa::Avx512: k = avx512_kernels(); break;
-    case Isa::Neon: k = neon_kernels(); break;
-    case Isa::Scalar: break;
-  }
-  return k != nullptr ? *k : reference_kernels();
+  return select_kernels(isa, reference_kernels(), avx2_kernels, avx512_kernels, neon_kernels);
 }
 
 void gather(const Table& table, const IndexArray& indices, float* out) {

@@ -1,13 +1,6 @@
 // AVX-512 (F, BW, VL, DQ) instantiation of the RoPE kernels.
 #include "rope.h"
-// The exact float32 operation order of body.h / ref.cc: no contraction into fused
-// multiply-adds (GCC contracts across statements by default in C++), so every path gives
-// the reference's bits.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "exact_fp.h"
 
 #include "../common/target.h"
 

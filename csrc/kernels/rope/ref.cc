@@ -3,14 +3,7 @@
 // the SIMD bodies (x1*c - x2*s, x2*c + x1*s; no fused multiply-add), so every path gives
 // the same bits.
 #include "rope.h"
-// The exact float32 operation order of body.h / ref.cc: no contraction into fused
-// multiply-adds (GCC contracts across statements by default in C++), so every path gives
-// the reference's bits.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "exact_fp.h"
 
 #include "sincos_body.h"
 

@@ -7,14 +7,10 @@
 #include <vector>
 
 #include "../common/kernel_stats.h"
+#include "../common/kernel_table.h"
 #include "../common/parallel.h"
 #include "rope.h"
-// No contraction into fused multiply-adds here either: sincos64 gives the kernels' bits.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "exact_fp.h"
 #include "sincos_body.h"
 
 namespace embedkit::rope {
@@ -75,14 +71,7 @@ void token_tables(const Kernels& k, const Rotation& r, int64_t t, double* theta,
 }
 
 const Kernels& kernels_for(Isa isa) {
-  const Kernels* k = nullptr;
-  switch (isa) {
-    case Isa::Avx2: k = avx2_kernels(); break;
-    case Isa::Avx512: k = avx512_kernels(); break;
-    case Isa::Neon: k = neon_kernels(); break;
-    case Isa::Scalar: break;
-  }
-  return k != nullptr ? *k : reference_kernels();
+  return select_kernels(isa, reference_kernels(), avx2_kernels, avx512_kernels, neon_kernels);
 }
 
 namespace {
