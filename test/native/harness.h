@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -120,3 +121,15 @@ std::string str(const Args&... args) {
 // Every ISA, and those this CPU (and build) can run, scalar first: shared by the families' tests.
 extern const embedkit::Isa kAllIsas[embedkit::kNumIsas];
 std::vector<embedkit::Isa> runnable_isas();
+
+// A float's bit pattern and back: exact comparisons (NaN payloads, -0.0) and poison values.
+inline uint32_t bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+inline float from_bits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}

@@ -48,16 +48,6 @@ class Rng {
   uint64_t state_;
 };
 
-uint32_t bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
-float from_bits(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
 constexpr uint32_t kPoison = 0x7fc0beefu;
 int64_t g_rope_comparisons[ek::kNumIsas];
 
