@@ -163,3 +163,68 @@ export function table(headers, rows, left = 1) {
     cells.map((c, i) => (i < left ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
+
+/**
+ * Times one implementation of an op x shape group and records it. `prepare()` returns
+ * `{ fn, batch?, note? }` (for embedkit impls it has already applied setIsa / setThreads);
+ * `verify()` returns the relative error against the pure-JS reference (never called for the
+ * reference itself); `units` is what rows/s counts. A forced embedkit path must move its
+ * kernelCalls counter (proof it ran); errors become the record's note; the default ISA and
+ * thread count are restored afterwards.
+ */
+export async function timeImpl(ctx, rec, im, { prepare, verify, units }) {
+  const { ek } = ctx;
+  let note = '';
+  const addNote = (s) => {
+    note = note ? `${note}; ${s}` : s;
+  };
+  try {
+    const prepared = await prepare();
+    if (prepared.note) addNote(prepared.note);
+    const before = im.ek ? ek.capabilities().kernelCalls[im.isa] : 0;
+    const m = await measure(prepared.fn, ctx.profile, { batch: prepared.batch ?? 1 });
+    if (im.ek && !(ek.capabilities().kernelCalls[im.isa] > before)) {
+      addNote(`kernelCalls.${im.isa} did not move: path not taken?`);
+    }
+    Object.assign(rec, {
+      ms: m.ms,
+      madMs: m.mad,
+      samples: m.samples,
+      ownCores: m.ownCores,
+      otherCores: m.otherCores,
+      stealPct: m.stealPct,
+      gbps: rec.bytes / m.ms / 1e6,
+      rowsPerSec: units / (m.ms / 1000),
+      callsPerSec: 1000 / m.ms,
+    });
+    rec.roofPct = (100 * rec.gbps) / rec.roofGbps;
+    if (!im.isRef) {
+      const err = verify();
+      rec.relErrVsJs = err;
+      if (!(err <= 1e-5)) addNote(`WRONG RESULT: rel. error vs JS ${err.toExponential(2)}`);
+    }
+  } catch (error) {
+    addNote(`error: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    Object.assign(rec, { ms: NaN, gbps: NaN, roofPct: NaN });
+  } finally {
+    if (im.ek) {
+      ek.setIsa(ctx.defaultIsa);
+      ek.setThreads(ctx.allThreads);
+    }
+  }
+  if (note) {
+    rec.note = note;
+    if (rec.shown) ctx.log(`  ! ${rec.op} ${rec.shape} ${im.impl} t=${im.threads}: ${note}`);
+  }
+  ctx.records.push(rec);
+}
+
+/** Sets ratioVsJs on every record of an op x shape group from its pure-JS record's time. */
+export function fillRatiosVsJs(records, op, shape) {
+  const js = records.find((r) => r.op === op && r.shape === shape && r.impl === 'js');
+  for (const r of records) {
+    if (r.op === op && r.shape === shape && r.ratioVsJs === undefined) {
+      r.ratioVsJs = js?.ms && r.ms ? js.ms / r.ms : NaN;
+    }
+  }
+}

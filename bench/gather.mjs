@@ -6,7 +6,7 @@
 //   embeddingBag    N·dim·4 rows read + B·dim·4 written + N·4 index bytes
 //                   (+ N·4 weight bytes for per-sample weights)            (roof: read)
 // rows/s counts table rows fetched (pooled), N per call, as FBGEMM reports it.
-import { fillRandom, measure, randomIndices } from './common.mjs';
+import { fillRandom, fillRatiosVsJs, measure, randomIndices, timeImpl } from './common.mjs';
 import * as ortb from './ort.mjs';
 
 // ---- pure-JS baselines: what a user would write --------------------------------------------
@@ -142,7 +142,7 @@ function relError(got, ref, dim, stride = 1) {
  * Pushes records to ctx.records; `shown` says whether the filter selected them.
  */
 async function runGroup(ctx, g) {
-  const { ek, profile, roof, log } = ctx;
+  const { ek, roof } = ctx;
   const { op, table, rows, dim, indices, offsets, weights, bags, shape } = g;
   const n = indices.length;
   const outLen = op.name === 'gather' ? n * dim : bags * dim;
@@ -179,7 +179,6 @@ async function runGroup(ctx, g) {
 
   const out = new Float32Array(outLen);
   g.jsOut = new Float32Array(outLen);
-  let jsMs;
   const stride = op.name === 'gather' ? 61 : 1;
   for (let k = 0; k < impls.length; k++) {
     const im = impls[k];
@@ -199,18 +198,19 @@ async function runGroup(ctx, g) {
       roofGbps,
       shown: selected[k],
     };
-    let fn;
     let target = out;
-    let note = '';
-    try {
+    const prepare = async () => {
       if (im.isRef) {
         target = g.jsOut;
-        fn = im.run;
-      } else if (im.ek) {
+        return { fn: im.run };
+      }
+      if (im.ek) {
         ek.setIsa(im.isa);
         ek.setThreads(im.threads);
-        fn = () => im.run(out);
-      } else if (im.ort) {
+        out.fill(NaN);
+        return { fn: () => im.run(out) };
+      }
+      if (im.ort) {
         const ort = ortb.loadOrt();
         const gatherOp = op.name === 'gather';
         const kind = gatherOp ? 'gather' : `bag-${op.mode}${op.weighted ? '-w' : ''}`;
@@ -224,57 +224,14 @@ async function runGroup(ctx, g) {
         if (op.weighted) feeds.w = new ort.Tensor('float32', weights, [bags, n / bags, 1]);
         out.fill(NaN);
         const runner = await ortb.makeRunner(sess, feeds, out, gatherOp ? [n, dim] : [bags, dim]);
-        if (!runner.preallocated) note = 'ORT allocates its output (copy included)';
-        fn = runner.run;
-      } else {
-        fn = () => im.run(out);
+        return { fn: runner.run, note: runner.preallocated ? '' : 'ORT allocates its output (copy included)' };
       }
-      if (!im.isRef && !im.ort) out.fill(NaN);
-      const before = im.ek ? ek.capabilities().kernelCalls[im.isa] : 0;
-      const m = await measure(fn, profile);
-      if (im.ek) {
-        const after = ek.capabilities().kernelCalls[im.isa];
-        if (!(after > before)) note = `kernelCalls.${im.isa} did not move: path not taken?`;
-      }
-      Object.assign(rec, {
-        ms: m.ms,
-        madMs: m.mad,
-        samples: m.samples,
-        ownCores: m.ownCores,
-        otherCores: m.otherCores,
-        stealPct: m.stealPct,
-        gbps: bytes / m.ms / 1e6,
-        rowsPerSec: n / (m.ms / 1000),
-        callsPerSec: 1000 / m.ms,
-      });
-      rec.roofPct = (100 * rec.gbps) / roofGbps;
-      if (im.isRef) {
-        jsMs = m.ms;
-      } else {
-        const err = relError(target, g.jsOut, dim, stride);
-        rec.relErrVsJs = err;
-        if (!(err <= 1e-5)) note = `${note ? `${note}; ` : ''}WRONG RESULT: rel. error vs JS ${err.toExponential(2)}`;
-      }
-    } catch (error) {
-      note = `error: ${error instanceof Error ? error.message : String(error)}`;
-      Object.assign(rec, { ms: NaN, gbps: NaN, roofPct: NaN });
-    } finally {
-      if (im.ek) {
-        ek.setIsa(ctx.defaultIsa);
-        ek.setThreads(ctx.allThreads);
-      }
-    }
-    if (note) {
-      rec.note = note;
-      if (rec.shown) log(`  ! ${op.name} ${shape} ${im.impl} t=${im.threads}: ${note}`);
-    }
-    ctx.records.push(rec);
+      out.fill(NaN);
+      return { fn: () => im.run(out) };
+    };
+    await timeImpl(ctx, rec, im, { prepare, verify: () => relError(target, g.jsOut, dim, stride), units: n });
   }
-  for (const rec of ctx.records) {
-    if (rec.op === op.name && rec.shape === shape && rec.ratioVsJs === undefined) {
-      rec.ratioVsJs = jsMs && rec.ms ? jsMs / rec.ms : NaN;
-    }
-  }
+  fillRatiosVsJs(ctx.records, op.name, shape);
   g.jsOut = null;
   ctx.progress?.(`${op.name} ${shape}`);
 }

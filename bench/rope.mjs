@@ -6,7 +6,7 @@
 // Bytes each call must move (the GB/s column): every element of q and k read once and
 // written once, 2 * (q.length + k.length) * 4 (roof: copy). The angle tables (O(tokens *
 // rotaryDim / 2)) are not counted.
-import { measure } from './common.mjs';
+import { fillRatiosVsJs, timeImpl } from './common.mjs';
 import * as ortb from './ort.mjs';
 
 // ---- pure-JS baseline: what a user would write (cos/sin once per token, all heads) ----------
@@ -82,7 +82,7 @@ function fill(a, seed) {
 
 /** One group: op x shape, every implementation, JS first (the ratio's denominator). */
 async function runGroup(ctx, g) {
-  const { ek, profile, roof } = ctx;
+  const { ek, roof } = ctx;
   const { op, shape, tokens, numHeads, numKv, headDim, scaling, base, decode } = g;
   const withK = numKv > 0;
   const qLen = tokens * numHeads * headDim;
@@ -107,7 +107,6 @@ async function runGroup(ctx, g) {
   if (!selected.some(Boolean)) return;
   const batch = decode ? 2000 : 1;
 
-  let jsMs;
   for (let idx = 0; idx < impls.length; idx++) {
     const im = impls[idx];
     if (!im.isRef && !selected[idx]) continue;
@@ -117,87 +116,61 @@ async function runGroup(ctx, g) {
     };
     const q = q0.slice();
     const k = withK ? k0.slice() : undefined;
-    let note = '';
-    try {
-      let fn;
-      let check; // one out-of-place (or fresh) run on the original data, compared with JS
+    let check; // one out-of-place (or fresh) run on the original data, compared with JS
+    const prepare = async () => {
       if (im.isRef) {
-        fn = () => { for (let b = 0; b < batch; b++) jsRope(q, numHeads, k ?? null, numKv, headDim, positions, freq.invFreq, freq.attentionFactor, cos, sin); };
-      } else if (im.ek) {
+        return { fn: () => { for (let b = 0; b < batch; b++) jsRope(q, numHeads, k ?? null, numKv, headDim, positions, freq.invFreq, freq.attentionFactor, cos, sin); }, batch };
+      }
+      if (im.ek) {
         ek.setIsa(im.isa);
         ek.setThreads(im.threads);
         const o = { q, k, numHeads, numKvHeads: withK ? numKv : undefined, headDim, positions, layout: 'neox', base, scaling };
-        fn = () => { for (let b = 0; b < batch; b++) ek.rope(o); };
         const out = new Float32Array(qLen);
         const outK = withK ? new Float32Array(kLen) : undefined;
         ek.rope({ ...o, q: q0, k: k0 ?? undefined, out, outK });
         check = [out, outK];
-      } else {
-        const ort = ortb.loadOrt();
-        const sess = await ortb.session(`rope-${numHeads}-${numKv}-${headDim}`, im.threads, () => ortRopeModel(numHeads, numKv, headDim, withK));
-        const maxPos = Math.max(...positions) + 1;
-        const cosCache = new Float32Array(maxPos * headDim / 2);
-        const sinCache = new Float32Array(maxPos * headDim / 2);
-        for (let p = 0; p < maxPos; p++) for (let i = 0; i < headDim / 2; i++) {
-          cosCache[p * headDim / 2 + i] = Math.cos(p * freq.invFreq[i]);
-          sinCache[p * headDim / 2 + i] = Math.sin(p * freq.invFreq[i]);
-        }
-        const feeds = {
-          q: new ort.Tensor('float32', q0, [1, tokens, numHeads * headDim]),
-          pos: new ort.Tensor('int64', BigInt64Array.from(positions, BigInt), [1, tokens]),
-          cos: new ort.Tensor('float32', cosCache, [maxPos, headDim / 2]),
-          sin: new ort.Tensor('float32', sinCache, [maxPos, headDim / 2]),
-        };
-        if (withK) feeds.k = new ort.Tensor('float32', k0, [1, tokens, numKv * headDim]);
-        const fetches = { q_out: new ort.Tensor('float32', q, [1, tokens, numHeads * headDim]) };
-        if (withK) fetches.k_out = new ort.Tensor('float32', k, [1, tokens, numKv * headDim]);
-        let run;
-        try {
-          await sess.run(feeds, fetches);
-          run = () => sess.run(feeds, fetches);
-          check = [q, k];
-        } catch {
-          const r = await sess.run(feeds);
-          check = [r.q_out.data, withK ? r.k_out.data : undefined];
-          run = () => sess.run(feeds);
-          note = 'ORT allocates its outputs (copy included)';
-        }
-        fn = decode ? async () => { for (let b = 0; b < 50; b++) await run(); } : run;
-        rec.batchOverride = decode ? 50 : 1;
+        return { fn: () => { for (let b = 0; b < batch; b++) ek.rope(o); }, batch };
       }
-      const before = im.ek ? ek.capabilities().kernelCalls[im.isa] : 0;
-      const m = await measure(fn, profile, { batch: rec.batchOverride ?? batch });
-      if (im.ek && !(ek.capabilities().kernelCalls[im.isa] > before)) note = `kernelCalls.${im.isa} did not move: path not taken?`;
-      Object.assign(rec, {
-        ms: m.ms, madMs: m.mad, samples: m.samples, ownCores: m.ownCores, otherCores: m.otherCores, stealPct: m.stealPct,
-        gbps: bytes / m.ms / 1e6, rowsPerSec: tokens / (m.ms / 1000), callsPerSec: 1000 / m.ms,
-      });
-      rec.roofPct = (100 * rec.gbps) / roof.copy;
-      delete rec.batchOverride;
-      if (im.isRef) jsMs = m.ms;
-      else if (check) {
-        const err = Math.max(relError(check[0], refQ), withK ? relError(check[1], refK) : 0);
-        rec.relErrVsJs = err;
-        if (!(err <= 1e-5)) note = `${note ? `${note}; ` : ''}WRONG RESULT: rel. error vs JS ${err.toExponential(2)}`;
+      const ort = ortb.loadOrt();
+      const sess = await ortb.session(`rope-${numHeads}-${numKv}-${headDim}`, im.threads, () => ortRopeModel(numHeads, numKv, headDim, withK));
+      const maxPos = Math.max(...positions) + 1;
+      const cosCache = new Float32Array(maxPos * headDim / 2);
+      const sinCache = new Float32Array(maxPos * headDim / 2);
+      for (let p = 0; p < maxPos; p++) for (let i = 0; i < headDim / 2; i++) {
+        cosCache[p * headDim / 2 + i] = Math.cos(p * freq.invFreq[i]);
+        sinCache[p * headDim / 2 + i] = Math.sin(p * freq.invFreq[i]);
       }
-    } catch (error) {
-      note = `error: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
-      Object.assign(rec, { ms: NaN, gbps: NaN, roofPct: NaN });
-    } finally {
-      if (im.ek) {
-        ek.setIsa(ctx.defaultIsa);
-        ek.setThreads(ctx.allThreads);
+      const feeds = {
+        q: new ort.Tensor('float32', q0, [1, tokens, numHeads * headDim]),
+        pos: new ort.Tensor('int64', BigInt64Array.from(positions, BigInt), [1, tokens]),
+        cos: new ort.Tensor('float32', cosCache, [maxPos, headDim / 2]),
+        sin: new ort.Tensor('float32', sinCache, [maxPos, headDim / 2]),
+      };
+      if (withK) feeds.k = new ort.Tensor('float32', k0, [1, tokens, numKv * headDim]);
+      const fetches = { q_out: new ort.Tensor('float32', q, [1, tokens, numHeads * headDim]) };
+      if (withK) fetches.k_out = new ort.Tensor('float32', k, [1, tokens, numKv * headDim]);
+      let run;
+      let ortNote = '';
+      try {
+        await sess.run(feeds, fetches);
+        run = () => sess.run(feeds, fetches);
+        check = [q, k];
+      } catch {
+        const r = await sess.run(feeds);
+        check = [r.q_out.data, withK ? r.k_out.data : undefined];
+        run = () => sess.run(feeds);
+        ortNote = 'ORT allocates its outputs (copy included)';
       }
-    }
-    if (note) {
-      rec.note = note;
-      if (rec.shown) ctx.log(`  ! ${op} ${shape} ${im.impl} t=${im.threads}: ${note}`);
-    }
-    ctx.records.push(rec);
+      return {
+        fn: decode ? async () => { for (let b = 0; b < 50; b++) await run(); } : run,
+        batch: decode ? 50 : 1,
+        note: ortNote,
+      };
+    };
+    const verify = () => Math.max(relError(check[0], refQ), withK ? relError(check[1], refK) : 0);
+    await timeImpl(ctx, rec, im, { prepare, verify, units: tokens });
   }
-  for (const rec of ctx.records) {
-    if (rec.op === op && rec.shape === shape && rec.ratioVsJs === undefined) rec.ratioVsJs = jsMs && rec.ms ? jsMs / rec.ms : NaN;
-  }
+  fillRatiosVsJs(ctx.records, op, shape);
   ctx.progress?.(`${op} ${shape}`);
 }
 
