@@ -36,32 +36,11 @@ namespace {
 
 namespace ek = embedkit;
 namespace g = embedkit::gather;
+using harness::Rng;
 using harness::str;
 
 // ---- utilities ---------------------------------------------------------------------------
 
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n); 0 when n <= 0.
-  int64_t below(int64_t n) { return n <= 0 ? 0 : static_cast<int64_t>(next() % uint64_t(n)); }
-  int64_t between(int64_t lo, int64_t hi) { return lo + below(hi - lo + 1); }  // inclusive
-  bool coin(double p) { return static_cast<double>(next() >> 11) * 0x1p-53 < p; }
-  float uniform(float lo, float hi) {
-    return lo + (hi - lo) * static_cast<float>(static_cast<double>(next() >> 40) * 0x1p-24);
-  }
-  // Never zero: magnitude in [0.1, 2), random sign.
-  float nonzero() { return (coin(0.5) ? -1.0f : 1.0f) * uniform(0.1f, 2.0f); }
-
- private:
-  uint64_t state_;
-};
 
 const int64_t kDims[] = {1, 3, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 100, 127, 128, 129, 200, 256, 1000};
 const ek::IndexType kIndexTypes[] = {ek::IndexType::Int32, ek::IndexType::Uint32,

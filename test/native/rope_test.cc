@@ -27,26 +27,7 @@ namespace {
 namespace ek = embedkit;
 namespace rp = embedkit::rope;
 
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed ^ 0x5851f42d4c957f2dull) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  int64_t below(int64_t n) { return n <= 0 ? 0 : static_cast<int64_t>(next() % uint64_t(n)); }
-  int64_t between(int64_t lo, int64_t hi) { return lo + below(hi - lo + 1); }
-  double unit() { return static_cast<double>(next() >> 11) * 0x1p-53; }
-  float nonzero() {
-    const float m = 0.1f + 1.9f * static_cast<float>(unit());
-    return (next() & 1) ? m : -m;
-  }
-
- private:
-  uint64_t state_;
-};
+using Rng = harness::Rng;
 
 constexpr uint32_t kPoison = 0x7fc0beefu;
 int64_t g_rope_comparisons[ek::kNumIsas];
