@@ -27,6 +27,18 @@ inline void copy_columns(const float* src, float* dst, int64_t n) {
   }
 }
 
+// The rotated pair, in ref.cc's exact operation order: x1*c - x2*s and x2*c + x1*s.
+template <class V>
+inline typename V::Reg rotated_first(typename V::Reg x1, typename V::Reg x2, typename V::Reg c,
+                                     typename V::Reg s) {
+  return V::sub(V::mul(x1, c), V::mul(x2, s));
+}
+template <class V>
+inline typename V::Reg rotated_second(typename V::Reg x1, typename V::Reg x2, typename V::Reg c,
+                                      typename V::Reg s) {
+  return V::add(V::mul(x2, c), V::mul(x1, s));
+}
+
 template <class V>
 void rotate_neox(const float* src, float* dst, int64_t rows, int64_t head_dim,
                  int64_t rotary_dim, const float* cos, const float* sin) {
@@ -44,16 +56,16 @@ void rotate_neox(const float* src, float* dst, int64_t rows, int64_t head_dim,
       const Reg s = V::load(sin + i);
       const Reg x1 = V::load(x + i);
       const Reg x2 = V::load(x + half + i);
-      V::store(y + i, V::sub(V::mul(x1, c), V::mul(x2, s)));
-      V::store(y + half + i, V::add(V::mul(x2, c), V::mul(x1, s)));
+      V::store(y + i, rotated_first<V>(x1, x2, c, s));
+      V::store(y + half + i, rotated_second<V>(x1, x2, c, s));
     }
     if (tail != 0) {
       const Reg c = V::load_masked(cos + full, m);
       const Reg s = V::load_masked(sin + full, m);
       const Reg x1 = V::load_masked(x + full, m);
       const Reg x2 = V::load_masked(x + half + full, m);
-      V::store_masked(y + full, V::sub(V::mul(x1, c), V::mul(x2, s)), m);
-      V::store_masked(y + half + full, V::add(V::mul(x2, c), V::mul(x1, s)), m);
+      V::store_masked(y + full, rotated_first<V>(x1, x2, c, s), m);
+      V::store_masked(y + half + full, rotated_second<V>(x1, x2, c, s), m);
     }
     if (copy && rotary_dim < head_dim) {
       copy_columns<V>(x + rotary_dim, y + rotary_dim, head_dim - rotary_dim);
