@@ -1,8 +1,10 @@
 export { gather, gatherAsync, embeddingBag, embeddingBagAsync } from './gather';
 export type { GatherOptions, EmbeddingBagOptions, PoolMode } from './gather';
-export { rope, ropeAsync, ropeFrequencies, ropeRerotate, ropeRerotateAsync } from './rope';
+export { rope, ropeAsync, ropeCache, ropeFrequencies, ropeRerotate, ropeRerotateAsync } from './rope';
 export type {
   PositionArray,
+  RopeCache,
+  RopeCacheOptions,
   RopeFrequencies,
   RopeFrequenciesOptions,
   RopeLayout,

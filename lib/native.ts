@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** Bumped with csrc/binding/family.h kBindingAbi whenever native signatures change. */
-export const BINDING_ABI = 2;
+export const BINDING_ABI = 3;
 
 /** The raw addon surface. Positional arguments; lib/ validates the option objects. */
 export interface NativeAddon {
@@ -26,6 +26,7 @@ export interface NativeAddon {
   ropeAsync(...args: unknown[]): Promise<Float32Array>;
   ropeRerotate(...args: unknown[]): Float32Array;
   ropeRerotateAsync(...args: unknown[]): Promise<Float32Array>;
+  ropeCacheFill(...args: unknown[]): void;
 }
 
 export interface NativeCapabilities {

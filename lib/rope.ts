@@ -343,6 +343,12 @@ export interface RopeOptions {
   scaling?: RopeScaling;
   /** From {@link ropeFrequencies}: precomputed inverse frequencies and attention factor. */
   frequencies?: RopeFrequencies;
+  /**
+   * From {@link ropeCache}: precomputed cos/sin tables (instead of base / frequencies). Gives
+   * the same bits as the frequencies it was made from; every position must be below
+   * `cache.maxPosition`.
+   */
+  cache?: RopeCache;
   /** Rotate by -theta (with the same attention factor): the transpose, i.e. the backward pass. */
   inverse?: boolean;
   /** Destination for q's result (q is then only read). */
@@ -361,14 +367,39 @@ export interface RopeResult {
 type NativeRope<R> = (
   q: unknown, k: unknown, numHeads: unknown, numKvHeads: unknown, headDim: unknown, rotaryDim: unknown, layout: number,
   positions: unknown, offset: unknown, invFreq: unknown, attentionFactor: unknown, inverse: unknown, out: unknown, outK: unknown,
+  cacheCos?: unknown, cacheSin?: unknown,
 ) => R;
 
 function callRope<R>(fn: NativeRope<R>, o: RopeOptions, op: string): R {
   requireOptions(o, op);
   const layout = enumCode(o.layout, LAYOUTS, 'layout');
+  if (o.cache !== undefined && o.cache !== null) {
+    const c = cacheFor(o, op);
+    return fn(o.q, o.k, o.numHeads, o.numKvHeads, o.headDim, o.rotaryDim, layout, o.positions, o.offset,
+      undefined, undefined, o.inverse ?? false, o.out, o.outK, c.cos, c.sin);
+  }
   const f = frequenciesFor(o, op);
   return fn(o.q, o.k, o.numHeads, o.numKvHeads, o.headDim, o.rotaryDim, layout, o.positions, o.offset,
     f.invFreq, f.attentionFactor, o.inverse ?? false, o.out, o.outK);
+}
+
+// The cache of a rope call, checked against the call's rotaryDim (the binding checks the
+// arrays' lengths and the positions against them).
+function cacheFor(o: RopeOptions, op: string): RopeCache {
+  if (o.base !== undefined || o.frequencies !== undefined || o.scaling !== undefined) {
+    throw new TypeError(`${op}: give base / scaling / frequencies or cache, not both`);
+  }
+  const c = o.cache as unknown;
+  if (typeof c !== 'object' || c === null) {
+    throw new TypeError(`cache must be an object from ropeCache, got ${describe(c)}`);
+  }
+  const cache = c as RopeCache;
+  const given = o.rotaryDim !== undefined && o.rotaryDim !== null;
+  const d = given ? o.rotaryDim : o.headDim;
+  if (cache.rotaryDim !== d) {
+    throw new RangeError(`cache.rotaryDim ${String(cache.rotaryDim)} must equal the call's ${given ? 'rotaryDim' : 'headDim'} ${String(d)}`);
+  }
+  return cache;
 }
 
 /**
@@ -392,6 +423,57 @@ export function ropeAsync(options: RopeOptions): Promise<RopeResult> {
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+// ---- cos/sin cache ------------------------------------------------------------------------
+
+/** Precomputed RoPE tables for positions 0 .. maxPosition - 1 (from {@link ropeCache}). */
+export interface RopeCache {
+  readonly rotaryDim: number;
+  readonly maxPosition: number;
+  /** The attention factor, already multiplied into cos and sin. */
+  readonly attentionFactor: number;
+  /** maxPosition x rotaryDim / 2: row p holds `attentionFactor * cos(p * invFreq[i])`, rounded to float32. */
+  readonly cos: Float32Array;
+  /** maxPosition x rotaryDim / 2: row p holds `attentionFactor * sin(p * invFreq[i])`, rounded to float32. */
+  readonly sin: Float32Array;
+}
+
+export interface RopeCacheOptions {
+  rotaryDim: number;
+  /** Rows: positions 0 .. maxPosition - 1 can be looked up. */
+  maxPosition: number;
+  /** The RoPE base; give this (with optional `scaling`) or `frequencies`. */
+  base?: number;
+  scaling?: RopeScaling;
+  frequencies?: RopeFrequencies;
+}
+
+/**
+ * Precomputes the cos/sin tables of positions 0 .. maxPosition - 1 (angles in float64 as
+ * {@link rope} computes them, attention factor included), trading `maxPosition x rotaryDim x
+ * 4` bytes for the per-token sin/cos. `rope({ ..., cache })` then gives exactly the bits of
+ * `rope({ ..., frequencies })`. Built on the thread pool.
+ */
+export function ropeCache(options: RopeCacheOptions): RopeCache {
+  requireOptions(options, 'ropeCache');
+  const d = rotaryDimOf(options.rotaryDim, 'rotaryDim');
+  const maxPosition = requireNumber(options.maxPosition, 'maxPosition');
+  if (!Number.isSafeInteger(maxPosition) || maxPosition < 1) {
+    throw new RangeError(`maxPosition must be a positive integer, got ${maxPosition}`);
+  }
+  const f = frequenciesFor({ rotaryDim: d, headDim: d, base: options.base, scaling: options.scaling, frequencies: options.frequencies }, 'ropeCache');
+  const n = maxPosition * (d / 2);
+  let cos: Float32Array;
+  let sin: Float32Array;
+  try {
+    cos = new Float32Array(n);
+    sin = new Float32Array(n);
+  } catch {
+    throw new RangeError(`cannot allocate a cache of 2 x ${n} floats (maxPosition ${maxPosition} x rotaryDim / 2 ${d / 2})`);
+  }
+  native().ropeCacheFill(cos, sin, d, f.invFreq, f.attentionFactor);
+  return Object.freeze({ rotaryDim: d, maxPosition, attentionFactor: f.attentionFactor, cos, sin });
 }
 
 // ---- rerotate ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import {
   getThreads,
   rope,
   ropeAsync,
+  ropeCache,
   ropeFrequencies,
   ropeRerotate,
   ropeRerotateAsync,
@@ -19,6 +20,7 @@ import {
   type Isa,
   type PositionArray,
   type RopeLayout,
+  type RopeCache,
   type RopeScaling,
 } from '../lib/index';
 import { Rng, bytesOf, firstBitMismatch, firstNaN, freshSeed, poisoned, randomTable, relErr, sameBits, sameBytes } from './reference';
@@ -355,6 +357,96 @@ describe('threads', () => {
   });
 });
 
+describe('cos/sin cache (ropeCache)', () => {
+  it('tables: row p holds attentionFactor * cos / sin of p * invFreq, rounded to float32', () => {
+    const scaling: RopeScaling = { type: 'yarn', factor: 8, originalMaxPosition: 4096 };
+    const c = ropeCache({ rotaryDim: 96, base: 5e5, scaling, maxPosition: 3001 });
+    const f = refFrequencies(96, 5e5, scaling);
+    expect([c.rotaryDim, c.maxPosition, c.cos.length, c.sin.length]).toEqual([96, 3001, 3001 * 48, 3001 * 48]);
+    expect(c.attentionFactor).toBeCloseTo(f.attentionFactor, 12);
+    expect(Object.isFrozen(c)).toBe(true);
+    let worst = 0;
+    for (const p of [0, 1, 2, 1000, 2999, 3000]) {
+      for (let i = 0; i < 48; i++) {
+        const th = p * f.invFreq[i];
+        worst = Math.max(worst, Math.abs(c.cos[p * 48 + i] - f.attentionFactor * Math.cos(th)), Math.abs(c.sin[p * 48 + i] - f.attentionFactor * Math.sin(th)));
+      }
+    }
+    expect(worst).toBeLessThan(1e-7 * f.attentionFactor);
+  });
+
+  for (const layout of LAYOUTS) {
+    it(`${layout}: rope with a cache gives the bits of rope with the frequencies (every scaling, partial rotary, inverse, offset, q + k, out)`, () => {
+      const seed = freshSeed();
+      const rng = new Rng(seed);
+      for (const type of SCALING_TYPES) {
+        const headDim = rng.pick([64, 80, 128]);
+        const rotaryDim = rng.bool() ? headDim : 2 * rng.int(1, headDim / 2);
+        const scaling = scalingFor(type, rotaryDim, rng);
+        const frequencies = ropeFrequencies({ rotaryDim, base: 1e4, scaling });
+        const cache = ropeCache({ rotaryDim, frequencies, maxPosition: 5000 });
+        const p = makeProblem(rng, { tokens: rng.int(1, 30), numHeads: 3, numKvHeads: 1, headDim, rotaryDim, layout }, 4999);
+        for (const inverse of [false, true]) {
+          for (const where of ['positions', 'offset'] as const) {
+            const pos = where === 'positions' ? { positions: Int32Array.from(p.positions) } : { offset: 5000 - p.tokens };
+            const common = { q: p.q, k: p.k, numHeads: 3, numKvHeads: 1, headDim, rotaryDim, layout, inverse, ...pos };
+            const want = rope({ ...common, frequencies, out: poisoned(p.q.length), outK: poisoned(p.k.length) });
+            const got = rope({ ...common, cache, out: poisoned(p.q.length), outK: poisoned(p.k.length) });
+            const ctx = `seed=${seed} ${type} rot=${rotaryDim}/${headDim} inverse=${inverse} ${where}`;
+            expect(firstBitMismatch(got.q, want.q), `${ctx}: q`).toBe(-1);
+            expect(firstBitMismatch(got.k!, want.k!), `${ctx}: k`).toBe(-1);
+          }
+        }
+        // In place.
+        const q1 = p.q.slice();
+        const q2 = p.q.slice();
+        rope({ q: q1, numHeads: 3, headDim, rotaryDim, layout, positions: Int32Array.from(p.positions), frequencies });
+        rope({ q: q2, numHeads: 3, headDim, rotaryDim, layout, positions: Int32Array.from(p.positions), cache });
+        expect(firstBitMismatch(q2, q1), `seed=${seed} ${type} in place`).toBe(-1);
+      }
+    });
+  }
+
+  it('the cache is the same on every ISA and thread count; ropeAsync with a cache gives the sync bits', async () => {
+    const available = capabilities().available as Isa[];
+    const make = () => ropeCache({ rotaryDim: 128, base: 1e4, scaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPosition: 8192 }, maxPosition: 20000 });
+    setIsa('scalar');
+    setThreads(1);
+    const want = make();
+    for (const isa of available) {
+      for (const t of [1, 2]) {
+        setIsa(isa);
+        setThreads(t);
+        const before = capabilities().kernelCalls[isa];
+        const c = make();
+        expect(capabilities().kernelCalls[isa] - before, `${isa}: kernelCalls`).toBe(1);
+        expect(firstBitMismatch(c.cos, want.cos), `${isa} x${t} cos`).toBe(-1);
+        expect(firstBitMismatch(c.sin, want.sin), `${isa} x${t} sin`).toBe(-1);
+      }
+    }
+    setIsa(initialIsa);
+    setThreads(initialThreads);
+    const rng = new Rng(freshSeed());
+    const p = makeProblem(rng, { tokens: 40, numHeads: 4, numKvHeads: 2, headDim: 128, rotaryDim: 128, layout: 'gptj' }, 19999);
+    const o = { q: p.q, k: p.k, numHeads: 4, numKvHeads: 2, headDim: 128, layout: 'gptj' as const, positions: BigInt64Array.from(p.positions.map(BigInt)), cache: want };
+    const s = rope({ ...o, out: poisoned(p.q.length), outK: poisoned(p.k.length) });
+    const a = await ropeAsync({ ...o, out: poisoned(p.q.length), outK: poisoned(p.k.length) });
+    expect(firstBitMismatch(a.q, s.q)).toBe(-1);
+    expect(firstBitMismatch(a.k!, s.k!)).toBe(-1);
+  });
+
+  it('ropeCache rejects bad options', () => {
+    expect(() => ropeCache({ rotaryDim: 64, base: 1e4, maxPosition: 0 })).toThrow(/maxPosition must be a positive integer, got 0/);
+    expect(() => ropeCache({ rotaryDim: 64, base: 1e4, maxPosition: 1.5 })).toThrow(RangeError);
+    expect(() => ropeCache({ rotaryDim: 64, base: 1e4, maxPosition: NaN })).toThrow(/maxPosition/);
+    expect(() => ropeCache({ rotaryDim: 63, base: 1e4, maxPosition: 8 })).toThrow(/rotaryDim must be even, got 63/);
+    expect(() => ropeCache({ rotaryDim: 64, maxPosition: 8 })).toThrow(/needs exactly one of base and frequencies/);
+    expect(() => ropeCache({ rotaryDim: 64, base: 1e4, maxPosition: 2 ** 40 })).toThrow(/cannot allocate a cache/);
+    expect(() => ropeCache({ rotaryDim: 64, frequencies: { invFreq: new Float64Array(32).fill(Infinity), attentionFactor: 1 }, maxPosition: 8 })).toThrow(/invFreq\[0\] = Infinity is not finite/);
+    expect(() => (ropeCache as (o: unknown) => RopeCache)(undefined)).toThrow(/ropeCache expects an options object/);
+  });
+});
+
 describe('ropeRerotate', () => {
   for (const layout of LAYOUTS) {
     it(`${layout}: keys rotated at from, re-rotated to to, equal keys rotated at to`, () => {
@@ -425,6 +517,8 @@ describe('async forms', () => {
 
 type Opts = Record<string, unknown>;
 const ARRAYS = ['q', 'k', 'positions', 'out', 'outK', 'fromPositions', 'toPositions'];
+const cache8 = ropeCache({ rotaryDim: 64, base: 1e4, maxPosition: 8 });
+const cachedBase = () => ({ ...ropeBase(), base: undefined, cache: cache8 });
 
 function ropeBase(): Opts {
   const q = new Float32Array(2 * 64).map((_, i) => 1 + i);
@@ -520,6 +614,15 @@ describe('bad input throws, names the argument, writes nothing', () => {
     ['out is k', 'rope', R((o) => ({ out: o.k })), TypeError, /must not share memory with/],
     ['k overlaps q', 'rope', R(() => { const b = new Float32Array(192).fill(2); return { q: b.subarray(0, 128), k: b.subarray(64, 192) }; }), TypeError, /k must not share memory with q/],
     ['out overlaps positions', 'rope', R(() => { const b = new Float32Array(130); return { out: b.subarray(0, 128), positions: new Int32Array(b.buffer, 504, 2) }; }), TypeError, /out must not share memory with positions/],
+    ['cache and base', 'rope', R({ cache: cache8 }), TypeError, /give base \/ scaling \/ frequencies or cache, not both/],
+    ['cache not an object', 'rope', patch(cachedBase, { cache: 'cos' }), TypeError, /cache must be an object from ropeCache, got 'cos'/],
+    ['cache for another rotaryDim', 'rope', patch(cachedBase, { cache: ropeCache({ rotaryDim: 32, base: 1e4, maxPosition: 8 }) }), RangeError, /cache.rotaryDim 32 must equal the call's headDim 64/],
+    ['position beyond the cache', 'rope', patch(cachedBase, { positions: Int32Array.of(7, 8) }), RangeError, /positions\[1\] = 8 is beyond the cache: cache.maxPosition is 8/],
+    ['offset beyond the cache', 'rope', patch(cachedBase, { positions: undefined, offset: 7 }), RangeError, /offset 7 \+ tokens 2 exceeds cache.maxPosition 8/],
+    ['cache.cos too short', 'rope', patch(cachedBase, { cache: { ...cache8, cos: new Float32Array(31) } }), RangeError, /cache.cos.length must be a positive multiple of rotaryDim \/ 2 = 32, got 31/],
+    ['cache.sin shorter than cos', 'rope', patch(cachedBase, { cache: { ...cache8, sin: new Float32Array(32) } }), RangeError, /cache.sin.length must equal cache.cos.length 256, got 32/],
+    ['cache.sin Float64Array', 'rope', patch(cachedBase, { cache: { ...cache8, sin: new Float64Array(256) } }), TypeError, /cache.sin must be a Float32Array, got Float64Array/],
+    ['out overlaps cache.cos', 'rope', patch(cachedBase, (o) => { const b = new Float32Array(1024); return { out: b.subarray(0, (o.q as Float32Array).length), cache: { ...cache8, cos: b.subarray(0, 256) } }; }), TypeError, /out must not share memory with cache.cos/],
     ['rerotate: k length', 'rerotate', patch(rerotateBase, { k: new Float32Array(100) }), RangeError, /k.length 100 is not a multiple of numKvHeads 2 x headDim 64 = 128/],
     ['rerotate: fromPositions negative', 'rerotate', patch(rerotateBase, { fromPositions: Int32Array.of(0, -2) }), RangeError, /fromPositions\[1\] = -2 is out of range/],
     ['rerotate: toPositions wrong length', 'rerotate', patch(rerotateBase, { toPositions: Int32Array.of(0) }), RangeError, /toPositions.length must equal the number of tokens 2, got 1/],

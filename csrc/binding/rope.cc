@@ -3,6 +3,7 @@
 // aliasing); only then is any array written. Angles and frequencies are computed by the
 // kernels and by lib/rope.ts; nothing here does arithmetic on data.
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -92,7 +93,9 @@ PositionSource parse_positions(Napi::Env env, const Napi::Value& array_arg,
   return p;
 }
 
-// A Float64Array of rotaryDim / 2 finite inverse frequencies.
+// A Float64Array of rotaryDim / 2 finite inverse frequencies. Checked on every call (the
+// array is the caller's and may change), so the check is one branch-free integer pass: an
+// exponent field of all ones (Inf or NaN) carries into bit 63 when 2^52 is added to it.
 ArrayView parse_inv_freq(Napi::Env env, const Napi::Value& v, const char* name, int64_t half) {
   ArrayView view = get_typed_array(env, v, name, napi_float64_array, "Float64Array");
   if (view.length != half) {
@@ -100,6 +103,15 @@ ArrayView parse_inv_freq(Napi::Env env, const Napi::Value& v, const char* name, 
                                ", got " + num(view.length));
   }
   const double* f = static_cast<const double*>(view.data);
+  constexpr uint64_t kExponent = 0x7ff0000000000000ull;
+  constexpr uint64_t kExponentOne = 0x0010000000000000ull;
+  uint64_t carry = 0;
+  for (int64_t i = 0; i < half; ++i) {
+    uint64_t b;
+    std::memcpy(&b, f + i, sizeof b);
+    carry |= (b & kExponent) + kExponentOne;
+  }
+  if ((carry >> 63) == 0) return view;
   for (int64_t i = 0; i < half; ++i) {
     if (!std::isfinite(f[i])) {
       throw_range_error(env, std::string(name) + "[" + num(i) + "] = " +
@@ -108,6 +120,38 @@ ArrayView parse_inv_freq(Napi::Env env, const Napi::Value& v, const char* name, 
     }
   }
   return view;
+}
+
+// A cache from ropeCache: cos and sin Float32Arrays of maxPosition x rotaryDim / 2 floats.
+// Returns maxPosition.
+int64_t parse_cache(Napi::Env env, const Napi::Value& cos_arg, const Napi::Value& sin_arg,
+                    int64_t half, ArrayView* cos, ArrayView* sin) {
+  *cos = get_float32_array(env, cos_arg, "cache.cos");
+  *sin = get_float32_array(env, sin_arg, "cache.sin");
+  if (cos->length == 0 || cos->length % half != 0) {
+    throw_range_error(env, "cache.cos.length must be a positive multiple of rotaryDim / 2 = " +
+                               num(half) + ", got " + num(cos->length) +
+                               " (was the cache made for another rotaryDim?)");
+  }
+  if (sin->length != cos->length) {
+    throw_range_error(env, "cache.sin.length must equal cache.cos.length " + num(cos->length) +
+                               ", got " + num(sin->length));
+  }
+  return cos->length / half;
+}
+
+// Every position of `p` (tokens of them) must have a row in a cache of max_position rows.
+void require_cached(Napi::Env env, const PositionSource& p, int64_t tokens, int64_t max_position) {
+  if (p.has_array) {
+    const int64_t bad = find_index_out_of_range(p.array, max_position);
+    if (bad >= 0) {
+      throw_range_error(env, "positions[" + num(bad) + "] = " + num(p.array.at(bad)) +
+                                 " is beyond the cache: cache.maxPosition is " + num(max_position));
+    }
+  } else if (tokens > 0 && p.offset + tokens > max_position) {
+    throw_range_error(env, "offset " + num(p.offset) + " + tokens " + num(tokens) +
+                               " exceeds cache.maxPosition " + num(max_position));
+  }
 }
 
 double parse_factor(Napi::Env env, const Napi::Value& v, const char* name) {
@@ -137,7 +181,8 @@ ArrayView parse_destination(Napi::Env env, const Napi::Value& out_arg, const cha
 }
 
 struct RopeCall {
-  ArrayView q, k, positions, inv_freq, from_positions, from_inv_freq, out, out_k;
+  ArrayView q, k, positions, inv_freq, from_positions, from_inv_freq, out, out_k, cache_cos,
+      cache_sin;
   Rotation rot;
   int64_t tokens = 0;
   Tensor tq, tk;
@@ -165,7 +210,8 @@ void check_aliasing(Napi::Env env, const Named* dsts, int num_dsts, const Named*
 }
 
 // args: q, k?, numHeads, numKvHeads?, headDim, rotaryDim?, layout, positions?, offset?,
-//       invFreq, attentionFactor, inverse, out?, outK?
+//       invFreq?, attentionFactor?, inverse, out?, outK?, cacheCos?, cacheSin?
+// Exactly one of invFreq (with attentionFactor) and the cache (cacheCos, cacheSin).
 void prepare_rope(const Napi::CallbackInfo& info, RopeCall* c) {
   Napi::Env env = info.Env();
   c->q = get_float32_array(env, info[0], "q");
@@ -193,9 +239,18 @@ void prepare_rope(const Napi::CallbackInfo& info, RopeCall* c) {
   r.head_dim = s.head_dim;
   r.rotary_dim = s.rotary_dim;
   r.to = parse_positions(env, info[7], info[8], "positions", "offset", c->tokens, &c->positions);
-  c->inv_freq = parse_inv_freq(env, info[9], "invFreq", s.rotary_dim / 2);
-  r.to_freq = static_cast<const double*>(c->inv_freq.data);
-  r.scale = parse_factor(env, info[10], "attentionFactor");
+  if (!is_absent(info[14])) {
+    if (!is_absent(info[9])) throw_type_error(env, "give frequencies or a cache, not both");
+    const int64_t max_position =
+        parse_cache(env, info[14], info[15], s.rotary_dim / 2, &c->cache_cos, &c->cache_sin);
+    require_cached(env, r.to, c->tokens, max_position);
+    r.cache_cos = static_cast<const float*>(c->cache_cos.data);
+    r.cache_sin = static_cast<const float*>(c->cache_sin.data);
+  } else {
+    c->inv_freq = parse_inv_freq(env, info[9], "invFreq", s.rotary_dim / 2);
+    r.to_freq = static_cast<const double*>(c->inv_freq.data);
+    r.scale = parse_factor(env, info[10], "attentionFactor");
+  }
   if (!info[11].IsBoolean()) {
     throw_type_error(env, "inverse must be a boolean, got " + describe_value(info[11]));
   }
@@ -209,8 +264,9 @@ void prepare_rope(const Napi::CallbackInfo& info, RopeCall* c) {
   Named dsts[2] = {{&c->out, c->out.data == c->q.data ? "q" : "out"}, {}};
   int num_dsts = 1;
   if (c->k.present) dsts[num_dsts++] = {&c->out_k, c->out_k.data == c->k.data ? "k" : "outK"};
-  Named others[4] = {{&c->positions, "positions"}, {&c->inv_freq, "invFreq"}, {}, {}};
-  int num_others = 2;
+  Named others[6] = {{&c->positions, "positions"}, {&c->inv_freq, "invFreq"},
+                     {&c->cache_cos, "cache.cos"}, {&c->cache_sin, "cache.sin"}, {}, {}};
+  int num_others = 4;
   if (c->out.data != c->q.data) others[num_others++] = {&c->q, "q"};
   if (c->k.present && c->out_k.data != c->k.data) others[num_others++] = {&c->k, "k"};
   check_aliasing(env, dsts, num_dsts, others, num_others);
@@ -266,7 +322,7 @@ std::vector<HeldArray> held_arrays(const RopeCall& c) {
   const std::pair<const ArrayView*, const char*> all[] = {
       {&c.q, "q"}, {&c.k, "k"}, {&c.positions, "positions"}, {&c.from_positions, "fromPositions"},
       {&c.inv_freq, "invFreq"}, {&c.from_inv_freq, "fromInvFreq"}, {&c.out, "out"},
-      {&c.out_k, "outK"}};
+      {&c.out_k, "outK"}, {&c.cache_cos, "cache.cos"}, {&c.cache_sin, "cache.sin"}};
   for (const auto& a : all) {
     if (a.first->present) held.push_back({a.second, a.first->value});
   }
@@ -301,6 +357,24 @@ Napi::Value RopeRerotateAsync(const Napi::CallbackInfo& info) {
                              held_arrays(*c));
 }
 
+// args: cacheCos, cacheSin, rotaryDim, invFreq, attentionFactor. Fills both (maxPosition x
+// rotaryDim / 2 floats, allocated by lib/rope.ts) with the tables of positions 0, 1, ...
+Napi::Value RopeCacheFill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t rotary_dim = get_integer(env, info[2], "rotaryDim", 2, kMaxSafeInteger);
+  if (rotary_dim % 2 != 0) throw_range_error(env, "rotaryDim must be even, got " + num(rotary_dim));
+  ArrayView cos, sin;
+  const int64_t max_position = parse_cache(env, info[0], info[1], rotary_dim / 2, &cos, &sin);
+  require_disjoint(env, sin, "cache.sin", cos, "cache.cos");
+  const ArrayView inv_freq = parse_inv_freq(env, info[3], "invFreq", rotary_dim / 2);
+  Rotation r;
+  r.rotary_dim = rotary_dim;
+  r.to_freq = static_cast<const double*>(inv_freq.data);
+  r.scale = parse_factor(env, info[4], "attentionFactor");
+  rope::fill_cache(r, max_position, static_cast<float*>(cos.data), static_cast<float*>(sin.data));
+  return env.Undefined();
+}
+
 }  // namespace
 
 void register_rope(Napi::Env env, Napi::Object exports) {
@@ -308,6 +382,7 @@ void register_rope(Napi::Env env, Napi::Object exports) {
   exports.Set("ropeAsync", Napi::Function::New(env, RopeAsync, "ropeAsync"));
   exports.Set("ropeRerotate", Napi::Function::New(env, RopeRerotate, "ropeRerotate"));
   exports.Set("ropeRerotateAsync", Napi::Function::New(env, RopeRerotateAsync, "ropeRerotateAsync"));
+  exports.Set("ropeCacheFill", Napi::Function::New(env, RopeCacheFill, "ropeCacheFill"));
 }
 
 }  // namespace embedkit::binding

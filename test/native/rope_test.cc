@@ -9,6 +9,7 @@
 //   reference vs float64:     per row ||y - y64|| / ||y64|| < 1e-6.
 //   apply, any thread count:  bitwise identical; guard zones untouched; the partial-rotary
 //                             tail untouched in place and copied exactly out of place.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -21,6 +22,9 @@
 #include "common/parallel.h"
 #include "harness.h"
 #include "rope/rope.h"
+// The expected two-set angle 3 * x - 2 * y must be computed without a fused multiply-add, as
+// the kernels compute it (GCC contracts by default on arm64).
+#include "rope/exact_fp.h"
 
 namespace {
 
@@ -102,7 +106,6 @@ TEST(rope_token_tables) {
     const std::vector<double> f = default_inv_freq(rot, 10000.0);
     std::vector<int64_t> pos{0, 1, 7, 4095, 1 << 20, (1 << 22) - 1, 1 << 22};
     std::vector<float> cs(rot / 2), sn(rot / 2);
-    std::vector<double> theta(rot / 2);
     for (int negate = 0; negate < 2; ++negate) {
       rp::Rotation r;
       r.rotary_dim = rot;
@@ -113,7 +116,7 @@ TEST(rope_token_tables) {
       r.scale = 1.25;
       r.negate = negate != 0;
       for (int64_t t = 0; t < static_cast<int64_t>(pos.size()); ++t) {
-        rp::token_tables(rp::reference_kernels(), r, t, theta.data(), cs.data(), sn.data());
+        rp::token_tables(rp::reference_kernels(), r, t, cs.data(), sn.data());
         for (int64_t i = 0; i < rot / 2; ++i) {
           const long double th = static_cast<long double>(pos[t]) * f[i];
           const double ec = std::fabs(cs[i] - 1.25 * static_cast<double>(std::cos(th)));
@@ -134,8 +137,8 @@ TEST(rope_token_tables) {
     b.to.offset = -1000003;  // at t = 3: -1000000 (negative is fine for the kernel, not the API)
     b.to_freq = f.data();
     std::vector<float> c2(rot / 2), s2(rot / 2);
-    rp::token_tables(rp::reference_kernels(), a, 3, theta.data(), cs.data(), sn.data());
-    rp::token_tables(rp::reference_kernels(), b, 3, theta.data(), c2.data(), s2.data());
+    rp::token_tables(rp::reference_kernels(), a, 3, cs.data(), sn.data());
+    rp::token_tables(rp::reference_kernels(), b, 3, c2.data(), s2.data());
     CHECK(std::memcmp(cs.data(), c2.data(), cs.size() * 4) == 0);
     CHECK(std::memcmp(sn.data(), s2.data(), sn.size() * 4) == 0);
     (void)rng;
@@ -150,22 +153,55 @@ TEST(rope_tables_every_isa) {
     theta[i] = (rng.unit() - 0.5) * std::pow(2.0, 55.0 * rng.unit() - 30.0);  // |x| < 2^24 (< 6e7)
     if (i % 7 == 0) theta[i] = static_cast<double>(rng.below(1 << 22)) * rng.unit();
   }
+  // As one token's angles: position 1 times "frequencies" theta.
+  rp::Angles a;
+  a.to_pos = 1.0;
+  a.to_freq = theta.data();
   std::vector<float> rc(n), rs(n);
-  rp::reference_kernels().tables(theta.data(), n, 1.5, -1.5, rc.data(), rs.data());
+  CHECK(rp::reference_kernels().tables(a, n, 1.5, -1.5, rc.data(), rs.data()));
   for (int64_t i = 0; i < n; ++i) {
     double s, c;
     rp::sincos64(theta[i], &s, &c);
     CHECK_MSG(bits(rc[i]) == bits(static_cast<float>(c * 1.5)), "i=", i, " x=", theta[i]);
     CHECK_MSG(bits(rs[i]) == bits(static_cast<float>(s * -1.5)), "i=", i, " x=", theta[i]);
   }
+  // Two frequency sets: theta_i = 3 * theta[i] - 2 * g[i].
+  std::vector<double> g(n);
+  for (int64_t i = 0; i < n; ++i) g[i] = theta[(i * 7) % n];
+  rp::Angles two;
+  two.to_pos = 3.0;
+  two.to_freq = theta.data();
+  two.from_pos = 2.0;
+  two.from_freq = g.data();
+  std::vector<float> tc(n), ts(n);
+  CHECK(rp::reference_kernels().tables(two, n, 1.0, 1.0, tc.data(), ts.data()));
+  for (int64_t i = 0; i < n; ++i) {
+    double s, c;
+    rp::sincos64(3.0 * theta[i] - 2.0 * g[i], &s, &c);
+    CHECK_MSG(bits(tc[i]) == bits(static_cast<float>(c)) && bits(ts[i]) == bits(static_cast<float>(s)),
+              "two sets, i=", i);
+  }
+  // One angle beyond the fast reduction: reported, so that the caller takes libm's path.
+  std::vector<double> far(theta);
+  far[n / 2] = 7.0e7;
+  std::vector<float> fc(n), fs(n);
+  rp::Angles beyond = a;
+  beyond.to_freq = far.data();
+  CHECK(!rp::reference_kernels().tables(beyond, n, 1.0, 1.0, fc.data(), fs.data()));
   for (ek::Isa isa : runnable_isas()) {
     SCOPED_CONTEXT("isa ", ek::isa_name(isa));
     std::vector<float> c(n + 1, from_bits(kPoison)), s(n + 1, from_bits(kPoison));
-    rp::kernels_for(isa).tables(theta.data(), n, 1.5, -1.5, c.data(), s.data());
+    CHECK(rp::kernels_for(isa).tables(a, n, 1.5, -1.5, c.data(), s.data()));
     CHECK(std::memcmp(c.data(), rc.data(), n * 4) == 0);
     CHECK(std::memcmp(s.data(), rs.data(), n * 4) == 0);
     CHECK(bits(c[n]) == kPoison && bits(s[n]) == kPoison);
-    g_rope_comparisons[static_cast<int>(isa)] += 1;
+    std::fill(c.begin(), c.begin() + n, 0.0f);
+    std::fill(s.begin(), s.begin() + n, 0.0f);
+    CHECK(rp::kernels_for(isa).tables(two, n, 1.0, 1.0, c.data(), s.data()));
+    CHECK(std::memcmp(c.data(), tc.data(), n * 4) == 0);
+    CHECK(std::memcmp(s.data(), ts.data(), n * 4) == 0);
+    CHECK(!rp::kernels_for(isa).tables(beyond, n, 1.0, 1.0, c.data(), s.data()));
+    g_rope_comparisons[static_cast<int>(isa)] += 2;
   }
 }
 
@@ -309,6 +345,60 @@ TEST(rope_apply_threads_and_isas) {
       }
     }
     CHECK_MSG(std::sqrt(num / den) < 1e-6, "inverse(forward(x)) rel err ", std::sqrt(num / den));
+  }
+  CHECK_EQ(ek::set_thread_count(2), std::string());
+  CHECK_EQ(ek::set_active_isa(ek::best_isa()), std::string());
+}
+
+// A filled cache gives the computed path's bits, forward and inverse, on every ISA and
+// thread count (the cache itself is filled on each ISA and must not depend on it).
+TEST(rope_cache_matches_computed) {
+  Rng rng(harness::test_seed());
+  const int64_t tokens = harness::quick() ? 90 : 400, max_position = 5003;
+  for (int layout = 0; layout < 2; ++layout) {
+    const int64_t hd = layout ? 96 : 80, rot = layout ? 96 : 46, qh = 3;
+    const int64_t half = rot / 2;
+    const std::vector<double> f = default_inv_freq(rot, 500000.0);
+    std::vector<int64_t> pos(static_cast<size_t>(tokens));
+    for (auto& p : pos) p = static_cast<int64_t>(rng.below(max_position));
+    pos[0] = max_position - 1;
+    Buf q(tokens * qh * hd);
+    for (int64_t e = 0; e < tokens * qh * hd; ++e) q.data()[e] = rng.nonzero();
+    for (int negate = 0; negate < 2; ++negate) {
+      rp::Rotation r;
+      r.layout = layout ? rp::Layout::Gptj : rp::Layout::Neox;
+      r.head_dim = hd;
+      r.rotary_dim = rot;
+      r.to.array = ek::IndexArray{pos.data(), tokens, ek::IndexType::Int64};
+      r.to.has_array = true;
+      r.to_freq = f.data();
+      r.scale = 0.87;
+      r.negate = negate != 0;
+      SCOPED_CONTEXT(layout ? "gptj" : "neox", negate ? " inverse" : "");
+      CHECK_EQ(ek::set_active_isa(ek::Isa::Scalar), std::string());
+      Buf want(tokens * qh * hd);
+      rp::apply(r, tokens, rp::Tensor{q.data(), want.data(), qh}, rp::Tensor{});
+      for (ek::Isa isa : runnable_isas()) {
+        CHECK_EQ(ek::set_active_isa(isa), std::string());
+        for (int threads : {1, 2}) {
+          SCOPED_CONTEXT("isa ", ek::isa_name(isa), " threads ", threads);
+          CHECK_EQ(ek::set_thread_count(threads), std::string());
+          Buf cos(max_position * half), sin(max_position * half);
+          rp::fill_cache(r, max_position, cos.data(), sin.data());
+          CHECK(cos.guards_intact() && sin.guards_intact());
+          rp::Rotation cached = r;
+          cached.to_freq = nullptr;
+          cached.scale = 0.0;  // unused with a cache
+          cached.cache_cos = cos.data();
+          cached.cache_sin = sin.data();
+          Buf got(tokens * qh * hd);
+          rp::apply(cached, tokens, rp::Tensor{q.data(), got.data(), qh}, rp::Tensor{});
+          CHECK(got.same_bits(want));
+          CHECK(got.guards_intact());
+          g_rope_comparisons[static_cast<int>(isa)] += 1;
+        }
+      }
+    }
   }
   CHECK_EQ(ek::set_thread_count(2), std::string());
   CHECK_EQ(ek::set_active_isa(ek::best_isa()), std::string());

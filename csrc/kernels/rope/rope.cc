@@ -18,9 +18,10 @@ namespace {
 
 // Below this many floats rotated, a task is not worth a thread hand-off (~32 KiB).
 constexpr int64_t kMinFloatsPerTask = 8192;
-// Tables up to this many floats (and angles up to this many doubles) live on the stack.
+// Tables up to this many floats live on the stack.
 constexpr int64_t kStackTableFloats = 3 * 1024;
-constexpr int64_t kStackAngles = 512;
+// Cache rows per task when filling a cache (a row is rotary_dim / 2 sin/cos pairs).
+constexpr int64_t kMinCacheRowsPerTask = 256;
 
 }  // namespace
 
@@ -34,37 +35,42 @@ void sincos64(double x, double* s, double* c) {
   trig::sincos_reduced(x, s, c);
 }
 
-void token_tables(const Kernels& k, const Rotation& r, int64_t t, double* theta, float* cos,
-                  float* sin) {
+void token_tables(const Kernels& k, const Rotation& r, int64_t t, float* cos, float* sin) {
   const int64_t half = r.rotary_dim / 2;
   const int64_t to = r.to.at(t);
+  if (r.cache_cos != nullptr) {
+    // Negating a rounded value is exact, so this is the bits of the computed path.
+    const float* c = r.cache_cos + to * half;
+    const float* s = r.cache_sin + to * half;
+    for (int64_t i = 0; i < half; ++i) cos[i] = c[i];
+    if (r.negate) {
+      for (int64_t i = 0; i < half; ++i) sin[i] = -s[i];
+    } else {
+      for (int64_t i = 0; i < half; ++i) sin[i] = s[i];
+    }
+    return;
+  }
+  Angles a;
+  a.to_freq = r.to_freq;
   if (!r.has_from) {
-    const double p = static_cast<double>(to);
-    for (int64_t i = 0; i < half; ++i) theta[i] = p * r.to_freq[i];
+    a.to_pos = static_cast<double>(to);
   } else if (r.from_freq == nullptr) {
     // One frequency set: R(to * f) R(from * f)^T = R((to - from) * f), the difference
     // taken exactly in integers first.
-    const double d = static_cast<double>(to - r.from.at(t));
-    for (int64_t i = 0; i < half; ++i) theta[i] = d * r.to_freq[i];
+    a.to_pos = static_cast<double>(to - r.from.at(t));
   } else {
-    const double pt = static_cast<double>(to);
-    const double pf = static_cast<double>(r.from.at(t));
-    for (int64_t i = 0; i < half; ++i) theta[i] = pt * r.to_freq[i] - pf * r.from_freq[i];
+    a.to_pos = static_cast<double>(to);
+    a.from_pos = static_cast<double>(r.from.at(t));
+    a.from_freq = r.from_freq;
   }
   const double scale_cos = r.scale;
   const double scale_sin = r.negate ? -r.scale : r.scale;
-  bool in_range = true;
-  for (int64_t i = 0; i < half; ++i) {
-    const double a = theta[i] < 0 ? -theta[i] : theta[i];
-    in_range &= a < trig::kReduceLimit;
-  }
-  if (in_range) {
-    k.tables(theta, half, scale_cos, scale_sin, cos, sin);
-    return;
-  }
+  if (k.tables(a, half, scale_cos, scale_sin, cos, sin)) return;
+  // Some angle is beyond the fast reduction: per angle, which gives the same bits for the
+  // angles within it.
   for (int64_t i = 0; i < half; ++i) {
     double s, c;
-    sincos64(theta[i], &s, &c);
+    sincos64(trig::angle(a, i), &s, &c);
     cos[i] = static_cast<float>(c * scale_cos);
     sin[i] = static_cast<float>(s * scale_sin);
   }
@@ -82,18 +88,11 @@ void rotate_range(const Kernels& k, const Rotation& r, const Tensor& q, const Te
   const int64_t half = rot / 2;
   const int64_t hd = r.head_dim;
   float stack[kStackTableFloats];
-  double theta_stack[kStackAngles];
   std::vector<float> heap;
-  std::vector<double> theta_heap;
   float* tables = stack;
-  double* theta = theta_stack;
   if (3 * rot > kStackTableFloats) {
     heap.resize(static_cast<size_t>(3 * rot));
     tables = heap.data();
-  }
-  if (half > kStackAngles) {
-    theta_heap.resize(static_cast<size_t>(half));
-    theta = theta_heap.data();
   }
   float* cos = tables;
   float* sin = tables + half;
@@ -101,7 +100,7 @@ void rotate_range(const Kernels& k, const Rotation& r, const Tensor& q, const Te
   float* sin2 = tables + 2 * rot;
   const bool gptj = r.layout == Layout::Gptj;
   for (int64_t t = t_begin; t < t_end; ++t) {
-    token_tables(k, r, t, theta, cos, sin);
+    token_tables(k, r, t, cos, sin);
     if (gptj) {
       for (int64_t i = 0; i < half; ++i) {
         cos2[2 * i] = cos[i];
@@ -138,6 +137,30 @@ void apply(const Rotation& r, int64_t tokens, const Tensor& q, const Tensor& k) 
   }
   parallel_for(tasks, [&](int64_t t) {
     rotate_range(kernels, r, q, k, tokens * t / tasks, tokens * (t + 1) / tasks);
+  });
+}
+
+void fill_cache(const Rotation& r, int64_t positions, float* cache_cos, float* cache_sin) {
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& kernels = kernels_for(isa);
+  const int64_t half = r.rotary_dim / 2;
+  Rotation fill;
+  fill.rotary_dim = r.rotary_dim;
+  fill.to_freq = r.to_freq;
+  fill.scale = r.scale;
+  const int64_t tasks = task_count_for(positions, kMinCacheRowsPerTask);
+  auto fill_range = [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      token_tables(kernels, fill, p, cache_cos + p * half, cache_sin + p * half);
+    }
+  };
+  if (tasks <= 1) {
+    fill_range(0, positions);
+    return;
+  }
+  parallel_for(tasks, [&](int64_t t) {
+    fill_range(positions * t / tasks, positions * (t + 1) / tasks);
   });
 }
 

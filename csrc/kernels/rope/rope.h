@@ -29,6 +29,15 @@ struct PositionSource {
   int64_t at(int64_t t) const { return has_array ? array.at(t) : offset + t; }
 };
 
+// The angles of one token: theta_i = to_pos * to_freq[i], or with two frequency sets
+// to_pos * to_freq[i] - from_pos * from_freq[i] (from_freq non-null).
+struct Angles {
+  double to_pos = 0;
+  const double* to_freq = nullptr;
+  double from_pos = 0;
+  const double* from_freq = nullptr;
+};
+
 struct Rotation {
   Layout layout = Layout::Neox;
   int64_t head_dim = 0;
@@ -40,6 +49,11 @@ struct Rotation {
   const double* from_freq = nullptr;  // null: the same set as to_freq
   double scale = 1.0;           // multiplies cos and sin (the attention factor, or a ratio)
   bool negate = false;          // rotate by -theta (the inverse / transpose)
+  // A precomputed cache (rope only, no from): row p holds the tables of position p, scale
+  // included: cache_cos[p * half + i], cache_sin[p * half + i]. When set, to_freq and
+  // scale are unused and every to(t) is below the cache's row count (callers check).
+  const float* cache_cos = nullptr;
+  const float* cache_sin = nullptr;
 };
 
 // One tensor: rows of head_dim floats per token, `heads` rows per token. dst == src is in
@@ -60,9 +74,10 @@ struct Kernels {
   // sin2[2i+1] = s_i. Pair (2i, 2i + 1): y = x * cos2 + swap_pairs(x) * sin2.
   void (*rotate_gptj)(const float* src, float* dst, int64_t rows, int64_t head_dim,
                       int64_t rotary_dim, const float* cos2, const float* sin2);
-  // cos[i] = (float)(cos(theta[i]) * scale_cos), sin[i] = (float)(sin(theta[i]) * scale_sin)
-  // in float64 (sincos_body.h; the same bits on every path); every |theta[i]| < 6e7.
-  void (*tables)(const double* theta, int64_t n, double scale_cos, double scale_sin, float* cos,
+  // cos[i] = (float)(cos(theta_i) * scale_cos), sin[i] = (float)(sin(theta_i) * scale_sin)
+  // in float64 (sincos_body.h; the same bits on every path). Returns false, tables
+  // unspecified, when some |theta_i| >= 6e7 (beyond the fast range reduction).
+  bool (*tables)(const Angles& angles, int64_t n, double scale_cos, double scale_sin, float* cos,
                  float* sin);
 };
 
@@ -77,10 +92,15 @@ const Kernels& kernels_for(Isa isa);
 void sincos64(double x, double* s, double* c);
 
 // Token t's tables: cos[i] = scale * cos(theta_i), sin[i] = scale * sin(theta_i) (theta
-// negated when r.negate), rounded to float32; rotary_dim / 2 entries each. `theta` is
-// scratch for rotary_dim / 2 doubles. The bits do not depend on the ISA.
-void token_tables(const Kernels& k, const Rotation& r, int64_t t, double* theta, float* cos,
-                  float* sin);
+// negated when r.negate), rounded to float32; rotary_dim / 2 entries each; from the cache
+// when r has one. The bits do not depend on the ISA, nor on whether a cache was used when
+// the cache was filled by fill_cache with the same frequencies and scale.
+void token_tables(const Kernels& k, const Rotation& r, int64_t t, float* cos, float* sin);
+
+// Fills a cache of `positions` rows (Rotation::cache_cos / cache_sin) with the tables of
+// positions 0 .. positions - 1 under r (its to_freq and scale; r.to, r.from, r.negate
+// unused), split over the thread pool.
+void fill_cache(const Rotation& r, int64_t positions, float* cache_cos, float* cache_sin);
 
 // The whole operation on the active ISA, tokens split over the thread pool. k.heads may be
 // 0 (no k). Output is identical for any thread count.

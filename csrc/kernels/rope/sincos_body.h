@@ -11,6 +11,8 @@
 
 #include <cstdint>
 
+#include "rope.h"
+
 namespace embedkit::rope::trig {
 namespace {
 
@@ -50,16 +52,41 @@ inline void sincos_reduced(double x, double* s_out, double* c_out) {
   *c_out = ((q + 1) & 2) ? -c : c;
 }
 
-// cos[i] = (float)(cos(theta[i]) * scale_cos), sin[i] = (float)(sin(theta[i]) * scale_sin);
-// every |theta[i]| < kReduceLimit.
-inline void sincos_tables(const double* theta, int64_t n, double scale_cos, double scale_sin,
-                          float* cos, float* sin) {
+// Angle i of one token (rope.h, Angles), in float64 and in this order on every path.
+template <bool kTwoSets>
+inline double angle_of(const Angles& a, int64_t i) {
+  return kTwoSets ? a.to_pos * a.to_freq[i] - a.from_pos * a.from_freq[i] : a.to_pos * a.to_freq[i];
+}
+inline double angle(const Angles& a, int64_t i) {
+  return a.from_freq == nullptr ? angle_of<false>(a, i) : angle_of<true>(a, i);
+}
+
+// One token's tables: cos[i] = (float)(cos(theta_i) * scale_cos), sin[i] = (float)(sin(theta_i)
+// * scale_sin). Returns false, with the tables unspecified, when some |theta_i| is not below
+// kReduceLimit (the caller then takes the per-angle path). The two loops differ only in the
+// angle expression; each is branch-free so that it vectorizes.
+template <bool kTwoSets>
+inline bool sincos_tables_of(const Angles& a, int64_t n, double scale_cos, double scale_sin,
+                             float* cos, float* sin) {
+  // Locals, not loads through `a` inside the loop: the stores to cos/sin would otherwise
+  // force a reload each iteration and keep the loop scalar.
+  const Angles local = a;
+  int out_of_range = 0;
   for (int64_t i = 0; i < n; ++i) {
+    const double theta = angle_of<kTwoSets>(local, i);
+    out_of_range |= !((theta < kReduceLimit) & (theta > -kReduceLimit));
     double s, c;
-    sincos_reduced(theta[i], &s, &c);
+    sincos_reduced(theta, &s, &c);
     cos[i] = static_cast<float>(c * scale_cos);
     sin[i] = static_cast<float>(s * scale_sin);
   }
+  return out_of_range == 0;
+}
+
+inline bool sincos_tables(const Angles& a, int64_t n, double scale_cos, double scale_sin,
+                          float* cos, float* sin) {
+  return a.from_freq == nullptr ? sincos_tables_of<false>(a, n, scale_cos, scale_sin, cos, sin)
+                                : sincos_tables_of<true>(a, n, scale_cos, scale_sin, cos, sin);
 }
 
 }  // namespace
