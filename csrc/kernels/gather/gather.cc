@@ -57,6 +57,12 @@ void embedding_bag(const BagArgs& args) {
   const int64_t dim = args.table.dim;
   const int64_t num_bags = args.bags.num_bags;
   if (num_bags == 0 || dim == 0) return;
+  if (args.bags.num_indices == 0) {
+    // Every bag is empty (an empty table has no valid index, so this is also the only case
+    // where the table may have no memory at all: the kernels never see a null table).
+    std::fill(args.out, args.out + num_bags * dim, 0.0f);
+    return;
+  }
   const int64_t total_cost = args.bags.num_indices + num_bags;
   const int64_t tasks = task_count_for(total_cost * dim, kMinFloatsPerTask);
   if (tasks == 1) {
