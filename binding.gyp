@@ -36,9 +36,12 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2"],
       "cflags_cc": ["-std=c++17", "-O3", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags": ["-O3"],
+      # -z nodelete: Node unloads an addon when the last worker thread that loaded it exits,
+      # and a thread-exit destructor of the statically linked C++ runtime (the prebuilds link
+      # libc++ statically) would then run unmapped code. The addon stays mapped instead.
       "conditions": [
         ["OS=='linux'", {
-          "ldflags": ["-Wl,--gc-sections", "-pthread"],
+          "ldflags": ["-Wl,--gc-sections", "-Wl,-z,nodelete", "-pthread"],
           "cflags_cc": ["-ffunction-sections", "-fdata-sections", "-pthread"]
         }],
         ["OS=='mac'", {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // embedkit benchmarks: `npm run bench [-- --quick] [--filter <substring>] [--json <file>]`.
 //
-// Runs every suite against the built package (dist/cjs/index.js; run `npm run build` first),
+// Runs every suite against the built package (dist/cjs/index.js; run `npm run compile` first),
 // measures this machine's memory roof in the same run (bench/roof.mjs), and prints one table
 // per op and shape: median time, calls/s, rows/s, effective GB/s, % of the roof and the ratio
 // against the pure-JS baseline measured in the same run. --json writes the records.
@@ -53,7 +53,7 @@ function parseArgs(argv) {
 function loadEmbedkit() {
   const entry = path.join(root, 'dist', 'cjs', 'index.js');
   if (!fs.existsSync(entry)) {
-    throw new Error(`${entry} does not exist: run \`npm run build\` first`);
+    throw new Error(`${entry} does not exist: run \`npm run compile\` first`);
   }
   return require(entry);
 }

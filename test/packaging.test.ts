@@ -1,4 +1,4 @@
-// The built package (npm run build): CommonJS and ES module entry points load, expose the same
+// The built package (npm run compile): CommonJS and ES module entry points load, expose the same
 // functions and share one addon; the ESM import resolves through package.json's exports map;
 // the type declarations exist where package.json points.
 import { execFileSync } from 'node:child_process';
