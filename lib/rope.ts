@@ -112,10 +112,14 @@ function optionalNumber(v: unknown, name: string): number | undefined {
   return v === undefined || v === null ? undefined : requireNumber(v, name);
 }
 
+// The widest rotary width frequencies are computed for: far beyond any model (head dims are
+// at most a few hundred), small enough that a mistaken size cannot allocate gigabytes.
+const MAX_ROTARY_DIM = 65536;
+
 function rotaryDimOf(v: unknown, name: string): number {
   const d = requireNumber(v, name);
   if (!Number.isInteger(d)) throw new RangeError(`${name} must be an integer, got ${d}`);
-  if (d < 2 || d > 2 ** 31) throw new RangeError(`${name} must be from 2 to ${2 ** 31}, got ${d}`);
+  if (d < 2 || d > MAX_ROTARY_DIM) throw new RangeError(`${name} must be from 2 to ${MAX_ROTARY_DIM}, got ${d}`);
   if (d % 2 !== 0) throw new RangeError(`${name} must be even, got ${d}`);
   return d;
 }

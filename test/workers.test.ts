@@ -133,4 +133,37 @@ describe('worker_threads', () => {
       stderr: '',
     });
   });
+
+  // In a child process whose main thread never loads the addon: a worker loads it, runs a
+  // threaded gather (the pool starts its threads), and exits; the pool must go with it.
+  it.skipIf(process.platform !== 'linux')('a worker that loaded the addon alone leaves no pool threads behind when it exits', () => {
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const fs = require('node:fs');
+      const threads = () => parseInt(fs.readFileSync('/proc/self/status', 'utf8').split('Threads:')[1], 10);
+      const source = \`
+        const { parentPort } = require('node:worker_threads');
+        const fs = require('node:fs');
+        const e = require(${JSON.stringify(CJS)});
+        e.setThreads(3);
+        const table = new Float32Array(4000 * 64).fill(1);
+        const indices = new Int32Array(400000).map((_, i) => (i * 7) % 4000);
+        e.gather({ table, dim: 64, indices });
+        parentPort.postMessage(parseInt(fs.readFileSync('/proc/self/status', 'utf8').split('Threads:')[1], 10));
+      \`;
+      const w0 = new Worker('0', { eval: true });  // a worker's own threads, for the baseline
+      w0.on('exit', () => {
+        const before = threads();
+        const w = new Worker(source, { eval: true });
+        let during = 0;
+        w.on('message', (n) => { during = n; });
+        w.on('exit', () => setTimeout(() => process.stdout.write(JSON.stringify({ before, during, after: threads() })), 200));
+      });
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toBe('');
+    const { before, during, after } = JSON.parse(r.stdout) as { before: number; during: number; after: number };
+    expect(during, 'the worker and the pool threads while it runs').toBeGreaterThanOrEqual(before + 3);
+    expect(after, 'after the worker exits').toBe(before);
+  });
 });

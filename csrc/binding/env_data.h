@@ -6,6 +6,10 @@
 namespace embedkit::binding {
 
 struct EnvData {
+  EnvData();
+  ~EnvData();  // at the environment's teardown; the last one releases the thread pool
+  EnvData(const EnvData&) = delete;
+  EnvData& operator=(const EnvData&) = delete;
   Napi::FunctionReference float32_array;  // the environment's Float32Array constructor
 };
 

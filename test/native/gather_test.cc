@@ -975,6 +975,20 @@ TEST(parallel_for_runs_every_task_once) {
   CHECK_EQ(ek::set_thread_count(2), std::string());
 }
 
+TEST(release_threads_joins_the_pool_and_it_comes_back) {
+  CHECK_EQ(ek::set_thread_count(3), std::string());
+  std::atomic<int64_t> sum{0};
+  ek::parallel_for(64, [&](int64_t t) { sum += t; });
+  CHECK(ek::live_pool_threads() == 2);
+  ek::release_threads();
+  CHECK(ek::live_pool_threads() == 0);
+  ek::parallel_for(64, [&](int64_t t) { sum += t; });  // starts them again
+  CHECK(ek::live_pool_threads() == 2);
+  CHECK(sum.load() == 2 * (63 * 64 / 2));
+  ek::release_threads();
+  CHECK_EQ(ek::set_thread_count(2), std::string());
+}
+
 TEST(parallel_for_nested_runs_inline) {
   for (int threads = 1; threads <= 5; ++threads) {
     CHECK_EQ(ek::set_thread_count(threads), std::string());

@@ -58,6 +58,17 @@ class ThreadPool {
     configured_.store(n);
   }
 
+  // Joins the worker threads (after the running job, if any); the next job starts them again.
+  void release() {
+    std::lock_guard<std::mutex> job_lock(job_mutex_);
+    stop_workers();
+  }
+
+  int live_workers() {
+    std::lock_guard<std::mutex> job_lock(job_mutex_);
+    return static_cast<int>(workers_.size());
+  }
+
   void run(int64_t num_tasks, void (*call)(void*, int64_t), void* ctx) {
     const int threads = configured_.load(std::memory_order_relaxed);
     auto run_inline = [&] {
@@ -162,6 +173,10 @@ ThreadPool& pool() {
 }  // namespace
 
 int thread_count() { return pool().threads(); }
+
+void release_threads() { pool().release(); }
+
+int live_pool_threads() { return pool().live_workers(); }
 
 std::string set_thread_count(int n) {
   if (t_in_parallel_job) return "threads cannot change from inside a parallel task";

@@ -15,6 +15,13 @@ int thread_count();
 std::string set_thread_count(int n);
 constexpr int kMaxThreads = 1024;
 
+// Joins the pool's worker threads, waiting for a running parallel call to finish; the next
+// parallel call starts them again. The addon calls it when the last JS environment that
+// loaded it (the main thread or a worker) shuts down, so no thread outlives its users.
+void release_threads();
+// Worker threads the pool holds now (0 before the first parallel call and after release).
+int live_pool_threads();
+
 // Calls fn(task) for every task in [0, num_tasks). Runs on the calling thread alone when
 // num_tasks < 2, when one thread is configured, or when the pool is already busy with
 // another call (a nested call, or a second JS thread): that is always correct, and never

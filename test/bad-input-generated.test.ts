@@ -1,0 +1,194 @@
+// Generated bad input over every public function (fast-check): start from a valid call,
+// replace one option with a hostile value (wrong types, lengths off by one, NaN / Infinity /
+// negative / fractional / 2^53 sizes, BigInt for a number and the reverse, detached,
+// resizable and shared buffers, an output aliasing an input, indices at the 32-bit
+// boundary), and call it. Each call must throw a TypeError or RangeError with every array it
+// was given unchanged, or succeed; the sync and Async forms must agree on which. A crash
+// takes the test process down, which fails the run. Rerun a failure with TEST_SEED=<seed>.
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as ek from '../lib/index';
+import { bytesOf, freshSeed, sameBytes } from './reference';
+
+const initialThreads = ek.getThreads();
+const initialIsa = ek.capabilities().isa;
+afterAll(() => {
+  ek.setThreads(initialThreads);
+  ek.setIsa(initialIsa);
+});
+
+type Options = Record<string, unknown>;
+
+function detached(): Float32Array {
+  const a = new Float32Array(16);
+  structuredClone(a.buffer, { transfer: [a.buffer] });
+  return a;
+}
+
+function resizable(n: number, grownTo: number): Float32Array {
+  const AB = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void };
+  const buf = new AB(n * 4, { maxByteLength: Math.max(n, grownTo) * 4 + 64 });
+  const view = new Float32Array(buf); // length-tracking
+  view.fill(1);
+  buf.resize(grownTo * 4);
+  return view;
+}
+
+function shared(n: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(n * 4)).fill(0.5);
+}
+
+/**
+ * Hostile replacements for one option, as makers (each call gets fresh arrays); `o` is the
+ * valid call, to make near-misses of it, and the maker gets the call being built, for
+ * aliases of its own arrays.
+ */
+type Maker = { label: string; make: (call: Options) => unknown };
+function hostile(o: Options, key: string): fc.Arbitrary<Maker> {
+  const v = o[key];
+  const len = ArrayBuffer.isView(v) ? (v as Float32Array).length : 8;
+  const near: Array<() => unknown> = [
+    () => new Float32Array(Math.max(0, len - 1)),
+    () => new Float32Array(len + 1),
+    () => new Float64Array(len),
+    () => new Int16Array(len),
+    () => new Int32Array(len),
+    () => new Uint32Array(len).fill(2 ** 31),
+    () => new Int32Array(len).fill(-(2 ** 31)),
+    () => new BigInt64Array(len).fill(2n ** 32n),
+    () => new BigInt64Array(len).fill(-1n),
+    () => Array.from({ length: len }, () => 0),
+    () => detached(),
+    () => resizable(len, Math.max(0, len - 3)),
+    () => resizable(len, len + 5),
+    () => shared(len),
+    () => new DataView(new ArrayBuffer(len * 4)),
+    () => new Float32Array(new ArrayBuffer(len * 4 + 4), 4, len), // offset view, right length
+  ];
+  const scalars: unknown[] = [NaN, Infinity, -Infinity, -1, 0, -0, 0.5, 1.5, 2 ** 31, 2 ** 32, 2 ** 53, -(2 ** 53), Number.MAX_VALUE, 3n, -1n, 2n ** 64n, '3', '', true, null, {}, [], () => 1, Symbol('s')];
+  // An array of the same call in this option's place (an output aliasing an input).
+  const aliases: Maker[] = Object.keys(o).filter((k) => k !== key && ArrayBuffer.isView(o[k])).map((k) => ({ label: `the call's ${k}`, make: (call) => call[k] }));
+  const arrays: Maker[] = near.map((make) => ({ label: '', make }));
+  const values: Maker[] = [...scalars, undefined].map((v) => ({ label: typeof v === 'symbol' ? 'a symbol' : typeof v === 'bigint' ? `${v}n` : String(v), make: () => v }));
+  return fc.constantFrom(...arrays, ...aliases, ...values);
+}
+
+function arraysOf(o: unknown, into: Map<string, ArrayBufferView> = new Map(), prefix = ''): Map<string, ArrayBufferView> {
+  if (o === null || typeof o !== 'object') return into;
+  for (const [k, v] of Object.entries(o as Options)) {
+    if (ArrayBuffer.isView(v)) into.set(prefix + k, v);
+    else if (v && typeof v === 'object' && !Array.isArray(v)) arraysOf(v, into, `${prefix}${k}.`);
+  }
+  return into;
+}
+
+function snapshot(o: Options): Map<string, Uint8Array | null> {
+  const m = new Map<string, Uint8Array | null>();
+  for (const [k, v] of arraysOf(o)) {
+    try {
+      m.set(k, bytesOf(v));
+    } catch {
+      m.set(k, null); // detached
+    }
+  }
+  return m;
+}
+
+function unchanged(o: Options, before: Map<string, Uint8Array | null>): string | null {
+  for (const [k, v] of arraysOf(o)) {
+    const b = before.get(k);
+    if (b === null || b === undefined) continue;
+    if (!sameBytes(bytesOf(v), b)) return k;
+  }
+  return null;
+}
+
+type Outcome = { kind: 'ok' } | { kind: 'error'; cls: string; message: string };
+
+function classify(e: unknown): Outcome {
+  if (e instanceof TypeError || e instanceof RangeError) return { kind: 'error', cls: e.constructor.name, message: e.message };
+  return { kind: 'error', cls: `unexpected ${String((e as Error)?.constructor?.name ?? typeof e)}`, message: String((e as Error)?.message ?? e) };
+}
+
+interface Target {
+  name: string;
+  call: (o: Options) => unknown;
+  callAsync?: (o: Options) => Promise<unknown>;
+  base: () => Options;
+}
+
+const table = () => new Float32Array(10 * 4).map((_, i) => i);
+const TARGETS: Target[] = [
+  { name: 'gather', call: (o) => ek.gather(o as never), callAsync: (o) => ek.gatherAsync(o as never), base: () => ({ table: table(), dim: 4, indices: Int32Array.of(1, 9, 0), out: new Float32Array(12) }) },
+  {
+    name: 'embeddingBag', call: (o) => ek.embeddingBag(o as never), callAsync: (o) => ek.embeddingBagAsync(o as never),
+    base: () => ({ table: table(), dim: 4, indices: Int32Array.of(1, 9, 0, 3), offsets: Int32Array.of(0, 1), mode: 'sum', weights: Float32Array.of(1, 2, 3, 4), paddingIdx: 3, out: new Float32Array(8) }),
+  },
+  {
+    name: 'rope', call: (o) => ek.rope(o as never), callAsync: (o) => ek.ropeAsync(o as never),
+    base: () => ({ q: new Float32Array(2 * 2 * 8).fill(1), k: new Float32Array(2 * 8).fill(2), numHeads: 2, numKvHeads: 1, headDim: 8, rotaryDim: 6, positions: Int32Array.of(4, 7), layout: 'neox', base: 1e4, out: new Float32Array(32), outK: new Float32Array(16) }),
+  },
+  {
+    name: 'rope (cache)', call: (o) => ek.rope(o as never), callAsync: (o) => ek.ropeAsync(o as never),
+    base: () => ({ q: new Float32Array(2 * 8).fill(1), numHeads: 1, headDim: 8, offset: 3, layout: 'gptj', cache: ek.ropeCache({ rotaryDim: 8, base: 1e4, maxPosition: 6 }) }),
+  },
+  {
+    name: 'ropeRerotate', call: (o) => ek.ropeRerotate(o as never), callAsync: (o) => ek.ropeRerotateAsync(o as never),
+    base: () => ({ k: new Float32Array(2 * 8).fill(1), numKvHeads: 1, headDim: 8, fromPositions: Int32Array.of(9, 2), toPositions: Int32Array.of(0, 1), layout: 'gptj', base: 1e4 }),
+  },
+  { name: 'ropeFrequencies', call: (o) => ek.ropeFrequencies(o as never), base: () => ({ rotaryDim: 8, base: 1e4, scaling: { type: 'yarn', factor: 4, originalMaxPosition: 64 } }) },
+  { name: 'ropeCache', call: (o) => ek.ropeCache(o as never), base: () => ({ rotaryDim: 8, base: 1e4, maxPosition: 5 }) },
+  { name: 'allocFloat32', call: (o) => ek.allocFloat32(o.length as never), base: () => ({ length: 16 }) },
+  { name: 'setThreads', call: (o) => ek.setThreads(o.n as never), base: () => ({ n: 2 }) },
+  { name: 'setIsa', call: (o) => ek.setIsa(o.isa as never), base: () => ({ isa: 'scalar' }) },
+];
+
+describe('generated bad input: a documented error with nothing written, or a result; never a crash', () => {
+  for (const t of TARGETS) {
+    it(t.name, async () => {
+      const seed = freshSeed();
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...Object.keys(t.base())).chain((key) => hostile(t.base(), key).map((maker) => ({ key, maker }))),
+          async ({ key, maker }) => {
+            const make = () => {
+              const o = t.base();
+              o[key] = maker.make(o);
+              return o;
+            };
+            const o = make();
+            const value = o[key];
+            const before = snapshot(o);
+            let sync: Outcome = { kind: 'ok' };
+            try {
+              t.call(o);
+            } catch (e) {
+              sync = classify(e);
+            }
+            const shown = maker.label || (ArrayBuffer.isView(value) ? `${value.constructor.name}(${(value as Float32Array).length ?? '?'})` : String(value));
+            const ctx = `seed=${seed} ${t.name}: ${key} = ${shown}`;
+            if (sync.kind === 'error') {
+              expect(sync.cls, `${ctx}: ${sync.message}`).toMatch(/^(TypeError|RangeError)$/);
+              expect(unchanged(o, before), `${ctx}: wrote an array before throwing`).toBeNull();
+            }
+            if (t.callAsync) {
+              const o2 = make();
+              const before2 = snapshot(o2);
+              let asyncOutcome: Outcome = { kind: 'ok' };
+              try {
+                await t.callAsync(o2);
+              } catch (e) {
+                asyncOutcome = classify(e);
+              }
+              expect(asyncOutcome.kind, `${ctx}: sync ${sync.kind}, async ${asyncOutcome.kind}`).toBe(sync.kind);
+              if (asyncOutcome.kind === 'error') expect(unchanged(o2, before2), `${ctx}: async wrote before rejecting`).toBeNull();
+            }
+          },
+        ),
+        { numRuns: 300, seed },
+      );
+      ek.setThreads(initialThreads);
+      ek.setIsa(initialIsa);
+    });
+  }
+});
