@@ -1,6 +1,6 @@
 // The gather family: gather rows by index, and pool them per bag (PyTorch embedding_bag).
 import { native } from './native';
-import { enumCode, freshOutput, lengthOf, requireOptions, type IndexArray } from './options';
+import { enumCode, freshOutput, lengthOf, requireOptions, startAsync, type IndexArray } from './options';
 
 export interface GatherOptions {
   /** Row-major table of `rows x dim` float32 values, read in place. */
@@ -85,11 +85,7 @@ export function gather(options: GatherOptions): Float32Array {
 
 /** {@link gather} on the libuv thread pool; the arrays are held until the promise settles. */
 export function gatherAsync(options: GatherOptions): Promise<Float32Array> {
-  try {
-    return callGather(native().gatherAsync, options, 'gatherAsync');
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  return startAsync(options, 'gatherAsync', () => callGather(native().gatherAsync, options, 'gatherAsync'));
 }
 
 /**
@@ -103,9 +99,5 @@ export function embeddingBag(options: EmbeddingBagOptions): Float32Array {
 
 /** {@link embeddingBag} on the libuv thread pool; the arrays are held until the promise settles. */
 export function embeddingBagAsync(options: EmbeddingBagOptions): Promise<Float32Array> {
-  try {
-    return callBag(native().embeddingBagAsync, options, 'embeddingBagAsync');
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  return startAsync(options, 'embeddingBagAsync', () => callBag(native().embeddingBagAsync, options, 'embeddingBagAsync'));
 }

@@ -10,6 +10,35 @@ export function requireOptions(options: unknown, op: string): void {
   }
 }
 
+/**
+ * Starts an async call: the options' arrays must keep their memory until it settles. A
+ * resizable ArrayBuffer can shrink, and give its pages back, while the kernel runs on a
+ * libuv thread, so async calls refuse views of one (a TypeError, as a rejection); sync calls
+ * take them, since no JS runs during a sync call. Growable SharedArrayBuffers never shrink.
+ * Arrays one object deep (a cache, a frequencies object, a matrix) are checked too.
+ */
+export function startAsync<R>(options: unknown, op: string, start: () => Promise<R>): Promise<R> {
+  try {
+    requireFixedBuffers(options, op, '');
+    return start();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function requireFixedBuffers(o: unknown, op: string, prefix: string): void {
+  if (o === null || typeof o !== 'object' || ArrayBuffer.isView(o)) return;
+  for (const [key, v] of Object.entries(o)) {
+    if (ArrayBuffer.isView(v)) {
+      if ((v.buffer as { resizable?: boolean }).resizable === true) {
+        throw new TypeError(`${op}: ${prefix}${key}'s ArrayBuffer is resizable, and could shrink while the call runs; pass a fixed-size copy, or use the sync form`);
+      }
+    } else if (prefix === '' && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      requireFixedBuffers(v, op, `${key}.`);
+    }
+  }
+}
+
 /** The position of `value` in `names`, or a TypeError naming the option and its choices. */
 export function enumCode<T extends string>(value: unknown, names: readonly T[], option: string): number {
   const code = names.indexOf(value as T);

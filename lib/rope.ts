@@ -6,7 +6,7 @@
 // attention factor, compute each token's angles position x frequency in float64 (range
 // reduction and sin/cos included) once per token and rotate every head in float32.
 import { native } from './native';
-import { describe, enumCode, requireOptions } from './options';
+import { describe, enumCode, requireOptions, startAsync } from './options';
 
 /** Per-token positions: one non-negative position per token. */
 export type PositionArray = Int32Array | Uint32Array | BigInt64Array;
@@ -420,13 +420,11 @@ export function rope(options: RopeOptions): RopeResult {
 
 /** {@link rope} on the libuv thread pool; the arrays are held until the promise settles. */
 export function ropeAsync(options: RopeOptions): Promise<RopeResult> {
-  try {
+  return startAsync(options, 'ropeAsync', () => {
     const promise = callRope(native().ropeAsync, options, 'ropeAsync');
     const k = options.k === undefined || options.k === null ? undefined : (options.outK ?? options.k);
     return promise.then((q) => ({ q, k }));
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  });
 }
 
 // ---- cos/sin cache ------------------------------------------------------------------------
@@ -550,9 +548,5 @@ export function ropeRerotate(options: RopeRerotateOptions): Float32Array {
 
 /** {@link ropeRerotate} on the libuv thread pool. */
 export function ropeRerotateAsync(options: RopeRerotateOptions): Promise<Float32Array> {
-  try {
-    return callRerotate(native().ropeRerotateAsync, options, 'ropeRerotateAsync');
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  return startAsync(options, 'ropeRerotateAsync', () => callRerotate(native().ropeRerotateAsync, options, 'ropeRerotateAsync'));
 }

@@ -240,3 +240,24 @@ describe('inputs dropped by the caller stay alive until the call settles', () =>
     expect(r.stdout).toMatch(new RegExp(`^rejected TypeError: ${field}'s ArrayBuffer was detached while embeddingBagAsync was in flight`));
   });
 });
+
+describe('resizable buffers', () => {
+  // Run in a child process: before the fix, shrinking the table's buffer while the kernel
+  // read it was a segmentation fault (the pages go away), which would kill the test runner.
+  it.each(['gatherAsync', 'embeddingBagAsync'])('%s refuses a resizable ArrayBuffer (it could shrink mid-call); the sync form takes it', (op) => {
+    const script = `
+      const e = require(${JSON.stringify(CJS)});
+      const buf = new ArrayBuffer(64 << 20, { maxByteLength: 64 << 20 });
+      const table = new Float32Array(buf).fill(1);
+      const indices = new Int32Array(1 << 20).map((_, i) => (i * 7919) % (16 << 20));
+      const o = { table, dim: 1, indices, offsets: Int32Array.of(0), mode: 'sum' };
+      const sync = e.${op.replace('Async', '')}(o);
+      const p = e.${op}(o);
+      buf.resize(0);
+      p.then(() => process.stdout.write('resolved'), (err) => process.stdout.write(err.constructor.name + ': ' + err.message + ' | sync ' + sync.length));
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr.slice(0, 300) }).toEqual({ status: 0, signal: null, stderr: '' });
+    expect(r.stdout).toMatch(new RegExp(`^TypeError: ${op}: table's ArrayBuffer is resizable.* \\| sync ${op === 'gatherAsync' ? 1 << 20 : 1}$`));
+  });
+});
