@@ -16,13 +16,6 @@ namespace g = embedkit::gather;
 using embedkit::IndexArray;
 using embedkit::IndexType;
 
-namespace fuzz {
-void fail(const char* what) {
-  std::fprintf(stderr, "fuzz_gather: %s\n", what);
-  std::abort();
-}
-}  // namespace fuzz
-
 namespace {
 
 // Values of one index type, stored exactly as a caller's typed array would hold them.

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -71,7 +73,10 @@ inline embedkit::Isa pick_path(Input& in) {
   return isa;
 }
 
-// Stops the run with a message libFuzzer reports as a crash.
-[[noreturn]] void fail(const char* what);
+// Stops the run with a message; libFuzzer reports the abort as a crash with the input.
+[[noreturn]] inline void fail(const char* what) {
+  std::fprintf(stderr, "fuzz: %s\n", what);
+  std::abort();
+}
 
 }  // namespace fuzz

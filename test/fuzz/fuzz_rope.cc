@@ -19,13 +19,6 @@ namespace rp = embedkit::rope;
 using embedkit::IndexArray;
 using embedkit::IndexType;
 
-namespace fuzz {
-void fail(const char* what) {
-  std::fprintf(stderr, "fuzz_rope: %s\n", what);
-  std::abort();
-}
-}  // namespace fuzz
-
 namespace {
 
 constexpr int64_t kMaxPosition = (int64_t{1} << 53) - 1;  // the binding's limit

@@ -63,6 +63,20 @@ class Buf {
   std::vector<float> s_;
 };
 
+// A rope rotation of head_dim hd (rot rotated) at the given positions.
+rp::Rotation rotation(int layout, int64_t hd, int64_t rot, ek::IndexArray positions,
+                      const std::vector<double>& inv_freq, double scale) {
+  rp::Rotation r;
+  r.layout = layout ? rp::Layout::Gptj : rp::Layout::Neox;
+  r.head_dim = hd;
+  r.rotary_dim = rot;
+  r.to.array = positions;
+  r.to.has_array = true;
+  r.to_freq = inv_freq.data();
+  r.scale = scale;
+  return r;
+}
+
 std::vector<double> default_inv_freq(int64_t rot, double base) {
   std::vector<double> f(static_cast<size_t>(rot / 2));
   for (int64_t i = 0; i < rot / 2; ++i) f[i] = 1.0 / std::pow(base, static_cast<double>(2 * i) / rot);
@@ -294,14 +308,7 @@ TEST(rope_apply_threads_and_isas) {
     Buf q(tokens * qh * hd), k(tokens * kh * hd);
     for (int64_t e = 0; e < tokens * qh * hd; ++e) q.data()[e] = rng.nonzero();
     for (int64_t e = 0; e < tokens * kh * hd; ++e) k.data()[e] = rng.nonzero();
-    rp::Rotation r;
-    r.layout = layout ? rp::Layout::Gptj : rp::Layout::Neox;
-    r.head_dim = hd;
-    r.rotary_dim = rot;
-    r.to.array = ek::IndexArray{pos.data(), tokens, ek::IndexType::Int32};
-    r.to.has_array = true;
-    r.to_freq = f.data();
-    r.scale = 1.1;
+    const rp::Rotation r = rotation(layout, hd, rot, ek::IndexArray{pos.data(), tokens, ek::IndexType::Int32}, f, 1.1);
     SCOPED_CONTEXT(layout ? "gptj" : "neox");
     // The reference: scalar, one thread.
     CHECK_EQ(ek::set_active_isa(ek::Isa::Scalar), std::string());
@@ -365,14 +372,7 @@ TEST(rope_cache_matches_computed) {
     Buf q(tokens * qh * hd);
     for (int64_t e = 0; e < tokens * qh * hd; ++e) q.data()[e] = rng.nonzero();
     for (int negate = 0; negate < 2; ++negate) {
-      rp::Rotation r;
-      r.layout = layout ? rp::Layout::Gptj : rp::Layout::Neox;
-      r.head_dim = hd;
-      r.rotary_dim = rot;
-      r.to.array = ek::IndexArray{pos.data(), tokens, ek::IndexType::Int64};
-      r.to.has_array = true;
-      r.to_freq = f.data();
-      r.scale = 0.87;
+      rp::Rotation r = rotation(layout, hd, rot, ek::IndexArray{pos.data(), tokens, ek::IndexType::Int64}, f, 0.87);
       r.negate = negate != 0;
       SCOPED_CONTEXT(layout ? "gptj" : "neox", negate ? " inverse" : "");
       CHECK_EQ(ek::set_active_isa(ek::Isa::Scalar), std::string());
