@@ -1,0 +1,106 @@
+// The JL family's contract: the fast Walsh-Hadamard transform (FWHT) and the random
+// projections built on it or on sparse sign matrices (SRHT, FJLT, sparse JL), all driven by
+// Philox4x32-10 (common/philox.h, which documents the stream layout) so that any ISA, thread
+// count and later the GPU draw the same projection from the same seed.
+//
+// FWHT accumulation order: radix-2 butterflies (a, b) -> (a + b, a - b), levels in ascending
+// stride 1, 2, 4, ..., n/2; every path (blocked, in-register, column-split) performs exactly
+// these float32 operations, so the bits never depend on the ISA, the blocking or the threads.
+// A scale (1/sqrt(n) when normalized, else 1) multiplies each value after the last level.
+//
+// Callers validate first; kernels assume valid input and never fail.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "../common/isa.h"
+
+namespace embedkit::jl {
+
+// Rows of up to 2^kDirectLog2 floats are transformed in one blocked sweep; longer rows are
+// split into chunks of that size plus column passes (jl.cc).
+constexpr int kDirectLog2 = 13;
+// Columns handled per column pass: 16 floats = one 64-byte cache line.
+constexpr int64_t kColumnWidth = 16;
+constexpr int kMaxLog2 = 30;
+
+// A k x m sparse matrix in CSR form (row i = output coordinate i).
+struct Csr {
+  int64_t rows = 0;            // k
+  int64_t cols = 0;            // m
+  const int64_t* row_ptr = nullptr;  // k + 1 entries
+  const int32_t* col = nullptr;      // ascending within each row
+  const float* val = nullptr;
+};
+
+struct Kernels {
+  // In place, `rows` consecutive rows of 2^log2n floats, log2n <= kDirectLog2.
+  void (*fwht_rows)(float* x, int64_t rows, int log2n, float scale);
+  // The levels of a length-2^log2rows FWHT whose elements are blocks of `width` floats
+  // (a multiple of 16) spaced `stride` floats apart starting at x: the high levels of a long
+  // row. `buf` holds 2^log2rows * width floats. Multiplies by scale after the last level.
+  void (*fwht_columns)(float* x, int64_t stride, int log2rows, int64_t width, float* buf,
+                       float scale);
+  // z[j] = x[j] * sign[j] for j < d, z[j] = 0 for d <= j < n.
+  void (*sign_pad)(const float* x, int64_t d, const float* sign, float* z, int64_t n);
+  // out[r * a.rows + i] = sum over the entries p of row i, in CSR order, of
+  // val[p] * x[r * ld + col[p]] (float32: acc = acc + val * x from acc = 0, no FMA), for
+  // r < rows. scratch: block_rows * (a.cols + a.rows) floats.
+  void (*csr_rows)(const float* x, int64_t rows, int64_t ld, const Csr& a, float* out,
+                   float* scratch);
+  int64_t block_rows;  // rows csr_rows handles together (the vector width)
+};
+
+const Kernels& reference_kernels();  // ref.cc: the scalar oracle
+const Kernels* avx2_kernels();       // null where not compiled in
+const Kernels* avx512_kernels();
+const Kernels* neon_kernels();
+const Kernels& kernels_for(Isa isa);
+
+// ---- the projections' random parts (from the seed alone; jl.cc) ----------------------------
+
+// The padded size of d: the smallest power of two >= d.
+int64_t padded_size(int64_t d);
+// sign[j] = +1 or -1 for j < n from stream kSigns.
+void make_signs(uint64_t seed, int64_t n, float* sign);
+// k distinct coordinates of [0, n), ascending: Floyd's sampling with draw t (t < k) from
+// stream kSample choosing r = uniform_below(u_t, n - k + t + 1); r is taken unless already
+// taken, in which case n - k + t is taken.
+void make_sample(uint64_t seed, int64_t n, int64_t k, int64_t* sel);
+// The density as a 31-bit threshold: round(density * 2^31), at least 1.
+uint32_t density_threshold(double density);
+// The k x m sign matrix of `stream` (kFjlt or kSparse): entry (i, j) is +value or -value
+// when non-zero (philox.h). Rows are generated in parallel; the result does not depend on it.
+struct SparseMatrix {
+  int64_t rows = 0, cols = 0;
+  std::vector<int64_t> row_ptr;
+  std::vector<int32_t> col;
+  std::vector<float> val;
+  Csr view() const { return Csr{rows, cols, row_ptr.data(), col.data(), val.data()}; }
+};
+void make_sparse(uint64_t seed, uint32_t stream, int64_t k, int64_t m, double density,
+                 float value, SparseMatrix* out);
+
+// Densities always arrive explicit: lib/jl.ts computes the defaults (one libm for every
+// path, so a log or sqrt rounded differently can never change a threshold).
+// Entry values: sparse JL sqrt(1 / (density k)); fjlt 1 / sqrt(density k n).
+float sparse_value(double density, int64_t k);
+float fjlt_value(double density, int64_t k, int64_t n);
+
+// ---- the operations, on the active ISA, over the thread pool ------------------------------
+
+// In place: rows of 2^log2n floats.
+void fwht(float* x, int64_t rows, int log2n, bool normalize);
+// out (rows x k) = sqrt(1/k) S H D pad(x) for x (rows x d).
+void srht(const float* x, int64_t rows, int64_t d, int64_t k, uint64_t seed, float* out);
+// out (rows x k) = P H D pad(x), P = make_sparse(kFjlt, k x n, density, fjlt_value).
+void fjlt(const float* x, int64_t rows, int64_t d, int64_t k, uint64_t seed, double density,
+          float* out);
+// out (rows x a.rows) = A x for x (rows x a.cols).
+void csr_project(const float* x, int64_t rows, const Csr& a, float* out);
+// out = make_sparse(kSparse, k x d, density, sparse_value) x, generated for this call.
+void sparse_projection(const float* x, int64_t rows, int64_t d, int64_t k, uint64_t seed,
+                       double density, float* out);
+
+}  // namespace embedkit::jl
