@@ -26,6 +26,17 @@ export interface NativeAddon {
   ropeAsync(...args: unknown[]): Promise<Float32Array>;
   ropeRerotate(...args: unknown[]): Float32Array;
   ropeRerotateAsync(...args: unknown[]): Promise<Float32Array>;
+  fwht(...args: unknown[]): Float32Array;
+  fwhtAsync(...args: unknown[]): Promise<Float32Array>;
+  srht(...args: unknown[]): Float32Array;
+  srhtAsync(...args: unknown[]): Promise<Float32Array>;
+  fjlt(...args: unknown[]): Float32Array;
+  fjltAsync(...args: unknown[]): Promise<Float32Array>;
+  sparseProjection(...args: unknown[]): Float32Array;
+  sparseProjectionAsync(...args: unknown[]): Promise<Float32Array>;
+  sparseProjectionMatrix(...args: unknown[]): { rowPtr: Int32Array; colIdx: Int32Array; values: Float32Array };
+  csrProject(...args: unknown[]): Float32Array;
+  csrProjectAsync(...args: unknown[]): Promise<Float32Array>;
 }
 
 export interface NativeCapabilities {
