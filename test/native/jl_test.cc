@@ -3,7 +3,7 @@
 //
 // Bounds (say them where they are asserted):
 //   philox4x32_10:            the three Random123 kat_vectors entries, exactly.
-//   fwht / fwht_columns / sign_pad / csr_rows, every ISA: bitwise equal to the reference
+//   fwht_rows / fwht_high / sign_pad / csr_rows, every ISA: bitwise equal to the reference
 //                             (the same float32 butterflies and sums in the same order).
 //   reference fwht vs float64 O(n^2) Hadamard: ||y - y64|| / ||y64|| < 1e-5 (n <= 2^10).
 //   srht / fjlt / sparse_projection, every ISA and 1..3 threads: bitwise identical.
@@ -124,14 +124,14 @@ TEST(jl_kernels_match_reference) {
       CHECK(same_bits(a, b));
       ++g_jl_comparisons[static_cast<int>(isa)];
     }
-    for (int log2rows = 1; log2rows <= 6; ++log2rows) {
-      const int64_t stride = 16 * rng.between(1, 4), width = 16;
-      const int64_t rows = int64_t{1} << log2rows;
-      SCOPED_CONTEXT("fwht_columns log2rows=", log2rows, " stride=", stride);
-      std::vector<float> a = random_floats(rng, rows * stride), b = a;
-      std::vector<float> buf(static_cast<size_t>(rows * width));
-      ref.fwht_columns(a.data(), stride, log2rows, width, buf.data(), 0.5f);
-      k.fwht_columns(b.data(), stride, log2rows, width, buf.data(), 0.5f);
+    for (int levels = 1; levels <= 3; ++levels) {
+      const int64_t stride = 64 * rng.between(1, 4);
+      const int64_t n = (stride << levels) * rng.between(1, 3);
+      const int64_t c0 = 16 * rng.below(stride / 32), c1 = c0 + 16 * rng.between(1, (stride - c0) / 16);
+      SCOPED_CONTEXT("fwht_high levels=", levels, " stride=", stride, " n=", n, " cols=", c0, "..", c1);
+      std::vector<float> a = random_floats(rng, n), b = a;
+      ref.fwht_high(a.data(), n, stride, levels, c0, c1, 0.5f);
+      k.fwht_high(b.data(), n, stride, levels, c0, c1, 0.5f);
       CHECK(same_bits(a, b));
       ++g_jl_comparisons[static_cast<int>(isa)];
     }

@@ -14,21 +14,19 @@ EMBEDKIT_TARGET_BEGIN("avx2,fma")
 namespace embedkit::jl {
 namespace {
 
-// Levels at strides 1, 2, 4 inside a YMM register: each is a + (b with the sign flipped in
-// the upper half of every pair group), a = the lower halves duplicated, b = the upper ones.
+// Levels at strides 1, 2, 4 inside a YMM register, two instructions each: t = v with the
+// partners swapped (in-lane permute, or the 128-bit halves exchanged), then
+// v = v * (+1 | -1) + t in one fused multiply-add (exact product, one rounding: a + b on the
+// lower partner, -b + a = a - b on the upper).
 struct Avx2Hadamard {
   static constexpr int kLevels = 3;
-  static inline __m256 flip(int m0, int m1, int m2, int m3, int m4, int m5, int m6, int m7) {
-    return _mm256_castsi256_ps(_mm256_setr_epi32(m0, m1, m2, m3, m4, m5, m6, m7));
-  }
   static inline __m256 transform(__m256 v) {
-    constexpr int S = static_cast<int>(0x80000000u);
-    v = _mm256_add_ps(_mm256_permute_ps(v, 0xA0),
-                      _mm256_xor_ps(_mm256_permute_ps(v, 0xF5), flip(0, S, 0, S, 0, S, 0, S)));
-    v = _mm256_add_ps(_mm256_permute_ps(v, 0x44),
-                      _mm256_xor_ps(_mm256_permute_ps(v, 0xEE), flip(0, 0, S, S, 0, 0, S, S)));
-    v = _mm256_add_ps(_mm256_permute2f128_ps(v, v, 0x00),
-                      _mm256_xor_ps(_mm256_permute2f128_ps(v, v, 0x11), flip(0, 0, 0, 0, S, S, S, S)));
+    const __m256 s1 = _mm256_setr_ps(1, -1, 1, -1, 1, -1, 1, -1);
+    const __m256 s2 = _mm256_setr_ps(1, 1, -1, -1, 1, 1, -1, -1);
+    const __m256 s4 = _mm256_setr_ps(1, 1, 1, 1, -1, -1, -1, -1);
+    v = _mm256_fmadd_ps(v, s1, _mm256_permute_ps(v, 0xB1));
+    v = _mm256_fmadd_ps(v, s2, _mm256_permute_ps(v, 0x4E));
+    v = _mm256_fmadd_ps(v, s4, _mm256_permute2f128_ps(v, v, 0x01));
     return v;
   }
 };

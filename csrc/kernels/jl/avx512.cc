@@ -17,23 +17,21 @@ EMBEDKIT_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")
 namespace embedkit::jl {
 namespace {
 
-// Levels at strides 1, 2 (within 128-bit lanes, permute_ps) and 4, 8 (whole 128-bit lanes,
-// shuffle_f32x4): a = the lower halves duplicated, plus b = the upper halves sign-flipped
-// where they are subtracted.
+// Levels at strides 1, 2 (partners swapped within 128-bit lanes, permute_ps) and 4, 8
+// (whole 128-bit lanes exchanged, shuffle_f32x4), each v = v * (+1 | -1) + t in one fused
+// multiply-add (see avx2.cc).
 struct Avx512Hadamard {
   static constexpr int kLevels = 4;
-  static inline __m512 flip(uint32_t pattern) {
-    // Bit i of pattern set: lane i's sign is flipped.
-    return _mm512_castsi512_ps(
-        _mm512_maskz_set1_epi32(static_cast<__mmask16>(pattern), static_cast<int>(0x80000000u)));
+  static inline __m512 signs(int stride) {
+    alignas(64) float s[16];
+    for (int i = 0; i < 16; ++i) s[i] = (i & stride) ? -1.0f : 1.0f;
+    return _mm512_load_ps(s);
   }
   static inline __m512 transform(__m512 v) {
-    v = _mm512_add_ps(_mm512_permute_ps(v, 0xA0), _mm512_xor_ps(_mm512_permute_ps(v, 0xF5), flip(0xAAAA)));
-    v = _mm512_add_ps(_mm512_permute_ps(v, 0x44), _mm512_xor_ps(_mm512_permute_ps(v, 0xEE), flip(0xCCCC)));
-    v = _mm512_add_ps(_mm512_shuffle_f32x4(v, v, 0xA0),
-                      _mm512_xor_ps(_mm512_shuffle_f32x4(v, v, 0xF5), flip(0xF0F0)));
-    v = _mm512_add_ps(_mm512_shuffle_f32x4(v, v, 0x44),
-                      _mm512_xor_ps(_mm512_shuffle_f32x4(v, v, 0xEE), flip(0xFF00)));
+    v = _mm512_fmadd_ps(v, signs(1), _mm512_permute_ps(v, 0xB1));
+    v = _mm512_fmadd_ps(v, signs(2), _mm512_permute_ps(v, 0x4E));
+    v = _mm512_fmadd_ps(v, signs(4), _mm512_shuffle_f32x4(v, v, 0xB1));
+    v = _mm512_fmadd_ps(v, signs(8), _mm512_shuffle_f32x4(v, v, 0x4E));
     return v;
   }
 };

@@ -7,7 +7,8 @@
 // only grouped differently: H does the log2(lanes) levels inside each vector, then radix-8
 // passes (three levels per load/store of eight vectors) climb the remaining strides while
 // the row (at most 2^13 floats, 32 KiB) stays in L1/L2. The same butterfly order gives the
-// same bits. H must compute a + b and a + (-b), which is a - b exactly in IEEE arithmetic.
+// same bits. H computes each level as fma(v, ±1, swapped v): the product is exact, so the
+// one rounding gives a + b and -b + a = a - b, the reference's bits.
 #pragma once
 
 #include "jl.h"
@@ -31,10 +32,14 @@ inline void fwht_scalar(float* x, int64_t n, float scale) {
 }
 
 // 2^R vectors in registers: R butterfly levels across them (strides 1, 2, ... vectors).
+// Fully unrolled (the pragmas) so that a[] lives in registers, never on the stack.
 template <class V, int R>
 inline void butterflies(typename V::Reg* a) {
+#pragma GCC unroll 4
   for (int h = 1; h < (1 << R); h *= 2) {
+#pragma GCC unroll 8
     for (int i = 0; i < (1 << R); i += 2 * h) {
+#pragma GCC unroll 8
       for (int j = i; j < i + h; ++j) {
         const typename V::Reg s = V::add(a[j], a[j + h]);
         a[j + h] = V::sub(a[j], a[j + h]);
@@ -44,53 +49,79 @@ inline void butterflies(typename V::Reg* a) {
   }
 }
 
-// One radix-2^R pass over n floats: R levels at strides stride, 2 stride, ... (floats,
-// a multiple of the lane count). With `inner`, each vector first gets H's in-register levels
-// (then stride is one vector). With `last`, the results are multiplied by scale.
-template <class V, class H, int R>
-inline void pass(float* x, int64_t n, int64_t stride, bool inner, bool last, float scale) {
+// The FWHT below works on "elements": blocks of `width` floats (a multiple of the lane
+// count), element e of the source at src + e * ss and of the destination at dst + e * ds.
+// A short row is elements of one vector each (ss = ds = lanes); the high levels of a long
+// row take elements of `stride` floats (fwht_high).
+
+// One radix-2^R pass: R levels at element strides h, 2h, ..., over `count` elements, read
+// from src and written to dst (which may be src). Inner: each vector first gets H's
+// in-register levels. Last: the results are multiplied by scale.
+template <class V, class H, int R, bool Inner, bool Last>
+inline void pass(const float* src, int64_t ss, float* dst, int64_t ds, int64_t count,
+                 int64_t width, int64_t h, float scale) {
   using Reg = typename V::Reg;
   const Reg sc = V::set1(scale);
-  const int64_t span = stride << R;
-  for (int64_t base = 0; base < n; base += span) {
-    for (int64_t off = 0; off < stride; off += V::kLanes) {
-      float* p = x + base + off;
-      Reg a[1 << R];
-      for (int m = 0; m < (1 << R); ++m) {
-        a[m] = V::load(p + m * stride);
-        if (inner) a[m] = H::transform(a[m]);
+  for (int64_t base = 0; base < count; base += h << R) {
+    for (int64_t e = base; e < base + h; ++e) {
+      for (int64_t c = 0; c < width; c += V::kLanes) {
+        Reg a[1 << R];
+#pragma GCC unroll 8
+        for (int m = 0; m < (1 << R); ++m) {
+          a[m] = V::load(src + (e + m * h) * ss + c);
+          if (Inner) a[m] = H::transform(a[m]);
+        }
+        butterflies<V, R>(a);
+#pragma GCC unroll 8
+        for (int m = 0; m < (1 << R); ++m) {
+          V::store(dst + (e + m * h) * ds + c, Last ? V::mul(a[m], sc) : a[m]);
+        }
       }
-      butterflies<V, R>(a);
-      if (last) {
-        for (int m = 0; m < (1 << R); ++m) a[m] = V::mul(a[m], sc);
-      }
-      for (int m = 0; m < (1 << R); ++m) V::store(p + m * stride, a[m]);
     }
   }
 }
 
-// `levels` levels at strides unit, 2 unit, 4 unit, ... over n floats, three per pass (one
-// load and store of the data per three levels); H's levels first when `inner` (unit is then
-// one vector). The last pass multiplies by scale.
+template <class V, class H, bool Inner, bool Last>
+inline void pass_r(int r, const float* src, int64_t ss, float* dst, int64_t ds, int64_t count,
+                   int64_t width, int64_t h, float scale) {
+  if (r == 3) pass<V, H, 3, Inner, Last>(src, ss, dst, ds, count, width, h, scale);
+  else if (r == 2) pass<V, H, 2, Inner, Last>(src, ss, dst, ds, count, width, h, scale);
+  else pass<V, H, 1, Inner, Last>(src, ss, dst, ds, count, width, h, scale);
+}
+
+// All `levels` levels (strides 1, 2, 4, ... elements) of `count` elements, three per pass
+// (one load and store of the data per three levels), H's levels first when `inner`. The first
+// pass reads src, the last writes dst, the ones between work in mid (stride ms); with a
+// single pass, src goes straight to dst. The last pass multiplies by scale.
 template <class V, class H>
-void climb(float* x, int64_t n, int64_t unit, int levels, bool inner, float scale) {
-  int64_t stride = unit;
+void climb(const float* src, int64_t ss, float* dst, int64_t ds, float* mid, int64_t ms,
+           int64_t count, int64_t width, int levels, bool inner, float scale) {
   if (levels == 0) {  // rows of exactly one vector: only H's levels
     const typename V::Reg sc = V::set1(scale);
-    for (int64_t i = 0; i < n; i += V::kLanes) {
-      const typename V::Reg v = V::load(x + i);
-      V::store(x + i, V::mul(inner ? H::transform(v) : v, sc));
+    for (int64_t e = 0; e < count; ++e) {
+      for (int64_t c = 0; c < width; c += V::kLanes) {
+        const typename V::Reg v = V::load(src + e * ss + c);
+        V::store(dst + e * ds + c, V::mul(inner ? H::transform(v) : v, sc));
+      }
     }
     return;
   }
+  int64_t h = 1;
+  const float* from = src;
+  int64_t fs = ss;
   while (levels > 0) {
     const int r = levels >= 3 ? 3 : levels;
     const bool last = levels == r;
-    if (r == 3) pass<V, H, 3>(x, n, stride, inner, last, scale);
-    else if (r == 2) pass<V, H, 2>(x, n, stride, inner, last, scale);
-    else pass<V, H, 1>(x, n, stride, inner, last, scale);
+    float* to = last ? dst : mid;
+    const int64_t ts = last ? ds : ms;
+    if (inner && last) pass_r<V, H, true, true>(r, from, fs, to, ts, count, width, h, scale);
+    else if (inner) pass_r<V, H, true, false>(r, from, fs, to, ts, count, width, h, scale);
+    else if (last) pass_r<V, H, false, true>(r, from, fs, to, ts, count, width, h, scale);
+    else pass_r<V, H, false, false>(r, from, fs, to, ts, count, width, h, scale);
     inner = false;
-    stride <<= r;
+    from = to;
+    fs = ts;
+    h <<= r;
     levels -= r;
   }
 }
@@ -102,24 +133,19 @@ void fwht_rows(float* x, int64_t rows, int log2n, float scale) {
     for (int64_t r = 0; r < rows; ++r) fwht_scalar(x + r * n, n, scale);
     return;
   }
+  const int64_t lanes = V::kLanes;
   for (int64_t r = 0; r < rows; ++r) {
-    climb<V, H>(x + r * n, n, V::kLanes, log2n - H::kLevels, true, scale);
+    float* row = x + r * n;
+    climb<V, H>(row, lanes, row, lanes, row, lanes, n / lanes, lanes, log2n - H::kLevels, true, scale);
   }
 }
 
 template <class V, class H>
-void fwht_columns(float* x, int64_t stride, int log2rows, int64_t width, float* buf,
-                  float scale) {
-  const int64_t rows = int64_t{1} << log2rows;
-  // The blocks of a column group sit `stride` floats apart (a power of two: the same cache
-  // sets); copied side by side into buf, the levels run on contiguous memory.
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < width; c += V::kLanes) V::store(buf + r * width + c, V::load(x + r * stride + c));
-  }
-  climb<V, H>(buf, rows * width, width, log2rows, false, scale);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < width; c += V::kLanes) V::store(x + r * stride + c, V::load(buf + r * width + c));
-  }
+void fwht_high(float* x, int64_t n, int64_t stride, int levels, int64_t c0, int64_t c1,
+               float scale) {
+  // Elements of `stride` floats, columns [c0, c1) of each: every pass streams through
+  // 2^R sequential runs at once, which hardware prefetchers follow.
+  climb<V, H>(x + c0, stride, x + c0, stride, x + c0, stride, n / stride, c1 - c0, levels, false, scale);
 }
 
 template <class V>
@@ -171,7 +197,7 @@ void csr_rows(const float* x, int64_t rows, int64_t ld, const Csr& a, float* out
 
 template <class V, class H>
 Kernels make_kernels() {
-  return Kernels{&fwht_rows<V, H>, &fwht_columns<V, H>, &sign_pad<V>, &csr_rows<V>, V::kLanes};
+  return Kernels{&fwht_rows<V, H>, &fwht_high<V, H>, &sign_pad<V>, &csr_rows<V>, V::kLanes};
 }
 
 }  // namespace

@@ -17,38 +17,34 @@ namespace {
 
 // Below this many floats of work, a task is not worth a thread hand-off (~64 KiB).
 constexpr int64_t kMinFloatsPerTask = 16384;
-// The column passes of a long row take at most 2^12 blocks of 16 floats: 256 KiB, half of
-// a Zen 3 L2, so the levels above the chunk size run from L2.
-constexpr int kMaxColumnLog2 = 12;
 
-// Levels [0, log2n) of one long row (log2n > kDirectLog2): chunks of 2^lo floats get their
-// own full transform (recursively), then column passes do the 2^hi levels across chunks.
-// `parallel` spreads the chunks and column groups over the pool (one row alone is large).
+// One long row (log2n > kDirectLog2), depth first as FFHT does: the 2^r blocks of 2^(log2n - r)
+// floats are transformed completely (recursively, so each stays in cache while it is worked
+// on), then one radix-2^r pass streams across them: the data is swept about once per three
+// levels above the cache-sized blocks. r = 3 except where fewer levels remain.
+// `parallel` spreads the blocks, then the pass's columns, over the pool (one row alone is
+// large); the operations per element are the same either way.
 void fwht_long(const Kernels& k, float* x, int log2n, float scale, bool parallel) {
-  const int hi = std::min(log2n - kDirectLog2, kMaxColumnLog2);
-  const int lo = log2n - hi;
-  const int64_t chunk = int64_t{1} << lo;
-  const int64_t chunks = int64_t{1} << hi;
+  const int r = std::min(3, log2n - kDirectLog2);
+  const int sub = log2n - r;
+  const int64_t stride = int64_t{1} << sub;
   const int64_t n = int64_t{1} << log2n;
-  const int64_t tasks_a = parallel ? std::min(chunks, task_count_for(n, kMinFloatsPerTask)) : 1;
-  auto low = [&](int64_t t) {
-    const int64_t c0 = chunks * t / tasks_a, c1 = chunks * (t + 1) / tasks_a;
-    if (lo <= kDirectLog2) {
-      k.fwht_rows(x + c0 * chunk, c1 - c0, lo, 1.0f);
-    } else {
-      for (int64_t c = c0; c < c1; ++c) fwht_long(k, x + c * chunk, lo, 1.0f, false);
-    }
+  auto block = [&](int64_t b) {
+    float* y = x + b * stride;
+    if (sub <= kDirectLog2) k.fwht_rows(y, 1, sub, 1.0f);
+    else fwht_long(k, y, sub, 1.0f, false);
   };
-  if (tasks_a > 1) parallel_for(tasks_a, [&](int64_t t) { low(t); }); else low(0);
-  const int64_t groups = chunk / kColumnWidth;
-  const int64_t tasks_b = parallel ? std::min(groups, task_count_for(n, kMinFloatsPerTask)) : 1;
-  auto high = [&](int64_t t) {
-    std::vector<float> buf(static_cast<size_t>(chunks * kColumnWidth));
-    for (int64_t g = groups * t / tasks_b; g < groups * (t + 1) / tasks_b; ++g) {
-      k.fwht_columns(x + g * kColumnWidth, chunk, hi, kColumnWidth, buf.data(), scale);
-    }
+  const int64_t blocks = int64_t{1} << r;
+  if (parallel && thread_count() > 1) parallel_for(blocks, [&](int64_t b) { block(b); });
+  else for (int64_t b = 0; b < blocks; ++b) block(b);
+  // Columns in multiples of 64 floats (whole cache lines) per task.
+  const int64_t tasks = parallel ? std::min(stride / 64, task_count_for(n, kMinFloatsPerTask)) : 1;
+  auto cols = [&](int64_t t) {
+    const int64_t c0 = stride / 64 * t / tasks * 64, c1 = stride / 64 * (t + 1) / tasks * 64;
+    k.fwht_high(x, n, stride, r, c0, c1, scale);
   };
-  if (tasks_b > 1) parallel_for(tasks_b, [&](int64_t t) { high(t); }); else high(0);
+  if (tasks > 1) parallel_for(tasks, [&](int64_t t) { cols(t); });
+  else cols(0);
 }
 
 // One row of 2^log2n floats on the calling thread.

@@ -18,11 +18,9 @@
 
 namespace embedkit::jl {
 
-// Rows of up to 2^kDirectLog2 floats are transformed in one blocked sweep; longer rows are
-// split into chunks of that size plus column passes (jl.cc).
-constexpr int kDirectLog2 = 13;
-// Columns handled per column pass: 16 floats = one 64-byte cache line.
-constexpr int64_t kColumnWidth = 16;
+// Rows of up to 2^kDirectLog2 floats (16 KiB, in L1) are transformed in one blocked sweep;
+// longer rows recursively (jl.cc): their 2^r blocks first, then r <= 3 levels across them.
+constexpr int kDirectLog2 = 12;
 constexpr int kMaxLog2 = 30;
 
 // A k x m sparse matrix in CSR form (row i = output coordinate i).
@@ -37,11 +35,12 @@ struct Csr {
 struct Kernels {
   // In place, `rows` consecutive rows of 2^log2n floats, log2n <= kDirectLog2.
   void (*fwht_rows)(float* x, int64_t rows, int log2n, float scale);
-  // The levels of a length-2^log2rows FWHT whose elements are blocks of `width` floats
-  // (a multiple of 16) spaced `stride` floats apart starting at x: the high levels of a long
-  // row. `buf` holds 2^log2rows * width floats. Multiplies by scale after the last level.
-  void (*fwht_columns)(float* x, int64_t stride, int log2rows, int64_t width, float* buf,
-                       float scale);
+  // In place on n floats: `levels` levels at strides stride, 2 stride, ... (stride a
+  // multiple of 16, stride << levels <= n), restricted to the columns [c0, c1) of each block
+  // of `stride` floats (multiples of 16); then multiplies those columns by scale. The high
+  // levels of a long row, after its blocks of `stride` floats were transformed.
+  void (*fwht_high)(float* x, int64_t n, int64_t stride, int levels, int64_t c0, int64_t c1,
+                    float scale);
   // z[j] = x[j] * sign[j] for j < d, z[j] = 0 for d <= j < n.
   void (*sign_pad)(const float* x, int64_t d, const float* sign, float* z, int64_t n);
   // out[r * a.rows + i] = sum over the entries p of row i, in CSR order, of

@@ -14,20 +14,15 @@
 namespace embedkit::jl {
 namespace {
 
-// Levels at strides 1 and 2: a = the lower halves duplicated (trn1 / low half twice),
-// plus b = the upper halves with the sign flipped where they are subtracted.
+// Levels at strides 1 and 2: t = v with partners swapped (rev64, ext by two lanes), then
+// v = t + v * (+1 | -1) in one fused multiply-add (see avx2.cc).
 struct NeonHadamard {
   static constexpr int kLevels = 2;
-  static inline float32x4_t flip_add(float32x4_t a, float32x4_t b, uint32x4_t sign) {
-    return vaddq_f32(a, vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(b), sign)));
-  }
   static inline float32x4_t transform(float32x4_t v) {
-    const uint32_t S = 0x80000000u;
-    const uint32_t s1[4] = {0, S, 0, S};
-    const uint32_t s2[4] = {0, 0, S, S};
-    v = flip_add(vtrn1q_f32(v, v), vtrn2q_f32(v, v), vld1q_u32(s1));
-    v = flip_add(vcombine_f32(vget_low_f32(v), vget_low_f32(v)),
-                 vcombine_f32(vget_high_f32(v), vget_high_f32(v)), vld1q_u32(s2));
+    const float s1[4] = {1, -1, 1, -1};
+    const float s2[4] = {1, 1, -1, -1};
+    v = vfmaq_f32(vrev64q_f32(v), v, vld1q_f32(s1));
+    v = vfmaq_f32(vextq_f32(v, v, 2), v, vld1q_f32(s2));
     return v;
   }
 };

@@ -9,34 +9,39 @@
 namespace embedkit::jl {
 namespace {
 
-void fwht_levels(float* x, int64_t n, int64_t unit, float scale) {
-  // Strides unit, 2 unit, ..., n / 2 over blocks of unit floats; unit = 1 is a plain row.
-  for (int64_t h = unit; h < n; h *= 2) {
+void fwht_rows_ref(float* x, int64_t rows, int log2n, float scale) {
+  const int64_t n = int64_t{1} << log2n;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * n;
+    for (int64_t h = 1; h < n; h *= 2) {
+      for (int64_t i = 0; i < n; i += 2 * h) {
+        for (int64_t j = i; j < i + h; ++j) {
+          const float a = row[j], b = row[j + h];
+          row[j] = a + b;
+          row[j + h] = a - b;
+        }
+      }
+    }
+    for (int64_t j = 0; j < n; ++j) row[j] *= scale;
+  }
+}
+
+void fwht_high_ref(float* x, int64_t n, int64_t stride, int levels, int64_t c0, int64_t c1,
+                   float scale) {
+  const int64_t top = stride << levels;
+  for (int64_t h = stride; h < top; h *= 2) {
     for (int64_t i = 0; i < n; i += 2 * h) {
-      for (int64_t j = i; j < i + h; ++j) {
-        const float a = x[j], b = x[j + h];
-        x[j] = a + b;
-        x[j + h] = a - b;
+      for (int64_t j = i + c0; j < i + c1; ++j) {
+        for (int64_t e = j; e < i + h; e += stride) {
+          const float a = x[e], b = x[e + h];
+          x[e] = a + b;
+          x[e + h] = a - b;
+        }
       }
     }
   }
-  for (int64_t j = 0; j < n; ++j) x[j] *= scale;
-}
-
-void fwht_rows_ref(float* x, int64_t rows, int log2n, float scale) {
-  const int64_t n = int64_t{1} << log2n;
-  for (int64_t r = 0; r < rows; ++r) fwht_levels(x + r * n, n, 1, scale);
-}
-
-void fwht_columns_ref(float* x, int64_t stride, int log2rows, int64_t width, float* buf,
-                      float scale) {
-  const int64_t rows = int64_t{1} << log2rows;
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < width; ++c) buf[r * width + c] = x[r * stride + c];
-  }
-  fwht_levels(buf, rows * width, width, scale);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < width; ++c) x[r * stride + c] = buf[r * width + c];
+  for (int64_t i = 0; i < n; i += stride) {
+    for (int64_t j = i + c0; j < i + c1; ++j) x[j] *= scale;
   }
 }
 
@@ -64,7 +69,7 @@ void csr_rows_ref(const float* x, int64_t rows, int64_t ld, const Csr& a, float*
 }  // namespace
 
 const Kernels& reference_kernels() {
-  static const Kernels kernels{fwht_rows_ref, fwht_columns_ref, sign_pad_ref, csr_rows_ref, 1};
+  static const Kernels kernels{fwht_rows_ref, fwht_high_ref, sign_pad_ref, csr_rows_ref, 1};
   return kernels;
 }
 
