@@ -74,7 +74,7 @@ async function runFwhtGroup(ctx, { n, rows, label }) {
   const shape = `${rows}x2^${Math.log2(n)}${label ? ` ${label}` : ''}`;
   const total = rows * n;
   const bytes = 8 * total;
-  const x0 = fillRandom(ctx.allocFloat32(total), 0x71);
+  const x0 = fillRandom(ctx.allocTable(total), 0x71);
   const scale = 1 / Math.sqrt(n);
   const jsRows = Math.max(1, Math.min(rows, Math.floor(JS_MAX_FLOATS / n)));
   const jsRef = x0.slice(0, jsRows * n);
@@ -97,7 +97,7 @@ async function runFwhtGroup(ctx, { n, rows, label }) {
         return {
           fn: () => jsFwht(part, n, scale),
           batch: 1 / factor,
-          note: factor > 1 ? `timed on ${jsRows} of ${rows} rows, scaled x${factor}` : '',
+          note: factor > 1 ? `timed on ${jsRows} of ${rows} rows, scaled x${factor.toFixed(1)}` : '',
         };
       }
       ek.setIsa(im.isa);
@@ -117,7 +117,8 @@ async function runProjectGroup(ctx, { rows, d, k, x0, gauss }) {
   const { ek, roof } = ctx;
   const shape = `${rows}x${d}->${k}`;
   const bytes = 4 * (rows * d + rows * k);
-  const jsRows = Math.max(1, Math.min(rows, Math.floor(JS_MAX_FLOATS / (4 * d))));
+  // The dense product costs d * k multiply-adds per row: 1,024 rows keep a JS call near 0.5 s.
+  const jsRows = Math.min(rows, 1024);
   const factor = rows / jsRows;
   const ops = [
     ['srht', (o) => ek.srht(o)],
@@ -126,7 +127,7 @@ async function runProjectGroup(ctx, { rows, d, k, x0, gauss }) {
   ];
   const y = new Float32Array(rows * k);
   for (const [op, call] of ops) {
-    const impls = [{ impl: 'js-dense', threads: 1, isa: 'js', isRef: true }];
+    const impls = [{ impl: 'js', threads: 1, isa: 'js', isRef: true }];
     for (const isa of ctx.isas) for (const threads of ctx.threadCounts) impls.push({ impl: `embedkit/${isa}`, threads, isa, ek: true });
     const selected = impls.map((im) => ctx.matches(op, im.impl, shape));
     if (!selected.some(Boolean)) continue;
@@ -136,7 +137,7 @@ async function runProjectGroup(ctx, { rows, d, k, x0, gauss }) {
     for (let idx = 0; idx < impls.length; idx++) {
       const im = impls[idx];
       if (!im.isRef && !selected[idx]) continue;
-      // The JS record's ratio denominator is the dense Gaussian projection of the same shape.
+      // The 'js' record (the ratio's denominator) is the dense Gaussian projection of the shape.
       const rec = { op, impl: im.impl, shape, threads: im.threads, isa: im.isa, dim: d, bytes, roofKind: 'copy', roofGbps: roof.copy, shown: selected[idx] };
       let check;
       const prepare = async () => {
@@ -146,7 +147,7 @@ async function runProjectGroup(ctx, { rows, d, k, x0, gauss }) {
           return {
             fn: () => jsDenseProject(part, d, gauss, k, yp),
             batch: 1 / factor,
-            note: `dense Gaussian ${k}x${d}${factor > 1 ? `; timed on ${jsRows} of ${rows} rows, scaled x${factor}` : ''}`,
+            note: `dense Gaussian ${k}x${d}${factor > 1 ? `; timed on ${jsRows} of ${rows} rows, scaled x${factor.toFixed(1)}` : ''}`,
           };
         }
         ek.setIsa(im.isa);
@@ -179,7 +180,7 @@ export async function runJlSuite(ctx) {
   ctx.gc();
   const rows = ctx.quick ? 8192 : 65536;
   for (const d of [768, 1024]) {
-    const x0 = fillRandom(ctx.allocFloat32(rows * d), 0x72 + d);
+    const x0 = fillRandom(ctx.allocTable(rows * d), 0x72 + d);
     for (const k of [128, 256]) {
       await runProjectGroup(ctx, { rows, d, k, x0, gauss: gaussian(k, d, 0x73) });
       ctx.gc();
@@ -206,9 +207,9 @@ export function jlTargets(all, ctx) {
   if (!fwhtShapes.length) lines.push('n/a   fwht (not measured in this run)');
   const srhtRec = all.find((r) => r.op === 'srht' && /x768->256$/.test(r.shape) && r.impl === ekImpl && r.threads === ctx.allThreads && Number.isFinite(r.ms));
   if (srhtRec) {
-    const js = find('srht', srhtRec.shape, 'js-dense', 1);
+    const js = find('srht', srhtRec.shape, 'js', 1);
     if (js) lines.push(`${js.ms / srhtRec.ms >= 20 ? 'PASS' : 'MISS'}  srht ${srhtRec.shape}, ${ctx.allThreads} threads: ${(js.ms / srhtRec.ms).toFixed(1)}x a pure-JS dense Gaussian projection (>= 20x)`);
   } else lines.push('n/a   srht d=768 k=256 (not measured in this run)');
-  lines.push('note  fwht vs FFHT (single thread): bench/ffht-compare.sh <FFHT checkout> (C drivers, not part of this run)');
+  lines.push('note  fwht vs FFHT (single thread): bash bench/ffht/compare.sh <FFHT checkout> (C drivers, not part of this run)');
   return lines;
 }
