@@ -371,6 +371,10 @@ describe('bad input throws, names the argument, writes nothing', () => {
     ['out overlaps x', 'sparse', pr(() => { const b = new Float32Array(24).fill(1); return { x: b.subarray(0, 20), out: b.subarray(16, 24) }; }), TypeError, /out must not share memory with x/],
     ['x detached', 'sparse', pr({ x: detached() }), TypeError, /x's ArrayBuffer is detached/],
     ['x plain array', 'srht', pr({ x: [1, 2, 3] }), TypeError, /x must be a Float32Array, got Array/],
+    ['inDim above 2^26 (srht)', 'srht', pr({ inDim: 2 ** 26 + 1 }), RangeError, /inDim must be from 1 to 67108864/],
+    ['sparse outDim above 2^24', 'sparse', pr({ outDim: 2 ** 24 + 1 }), RangeError, /outDim must be from 1 to 16777216/],
+    ['sparse entries above 2^34', 'sparse', () => ({ x: new Float32Array(2 ** 20), inDim: 2 ** 20, outDim: 2 ** 16, seed: 1 }), RangeError, /outDim 65536 x inDim 1048576 exceeds the 2\^34 entries/],
+    ['fjlt entries above 2^34', 'fjlt', () => ({ x: new Float32Array(2 ** 23), inDim: 2 ** 23, outDim: 2 ** 12, seed: 1 }), RangeError, /outDim 4096 x padded inDim 8388608 exceeds the 2\^34 entries/],
   ];
   it.each(cases)('%s', async (_name, op, make, cls, message) => {
     const call = (o: Opts, async: boolean): unknown => {

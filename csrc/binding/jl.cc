@@ -5,6 +5,7 @@
 // data.
 #include <cmath>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,19 @@ namespace {
 std::string num(int64_t v) { return std::to_string(v); }
 
 constexpr int64_t kMaxDim = int64_t{1} << jl::kMaxLog2;
+// Limits of the projections (README): each thread keeps a padded row of scratch (inDim up to
+// 2^26: 256 MiB), and the sparse matrices are drawn by visiting every entry once, so
+// outDim x (padded) inDim is capped to keep one call under a minute.
+constexpr int64_t kMaxProjectionDim = int64_t{1} << 26;
+constexpr int64_t kMaxSparseEntries = int64_t{1} << 34;
+constexpr int64_t kMaxSparseOutDim = int64_t{1} << 24;
+
+void check_entries(Napi::Env env, int64_t k, int64_t m, const char* what) {
+  if (k > kMaxSparseEntries / m) {
+    throw_range_error(env, "outDim " + num(k) + " x " + what + " " + num(m) +
+                               " exceeds the 2^34 entries a projection may draw");
+  }
+}
 
 // A seed: a Number that is a safe integer >= 0, or a BigInt in [0, 2^64).
 uint64_t get_seed(Napi::Env env, const Napi::Value& v) {
@@ -60,10 +74,11 @@ struct Rows {
   int64_t rows = 0;
 };
 
-Rows parse_rows(Napi::Env env, const Napi::Value& x_arg, const Napi::Value& d_arg) {
+Rows parse_rows(Napi::Env env, const Napi::Value& x_arg, const Napi::Value& d_arg,
+                int64_t max_dim) {
   Rows r;
   r.x = get_float32_array(env, x_arg, "x");
-  r.d = get_integer(env, d_arg, "inDim", 1, kMaxDim);
+  r.d = get_integer(env, d_arg, "inDim", 1, max_dim);
   if (r.x.length % r.d != 0) {
     throw_range_error(env, "x.length " + num(r.x.length) + " is not a multiple of inDim " + num(r.d));
   }
@@ -106,10 +121,11 @@ struct ProjectCall {
 void prepare_project(const Napi::CallbackInfo& info, Op op, ProjectCall* c) {
   Napi::Env env = info.Env();
   c->op = op;
-  c->r = parse_rows(env, info[0], info[1]);
+  c->r = parse_rows(env, info[0], info[1], op == Op::Sparse ? kMaxDim : kMaxProjectionDim);
   const int64_t n = jl::padded_size(c->r.d);
   if (op == Op::Sparse) {
-    c->k = get_integer(env, info[2], "outDim", 1, kMaxDim);
+    c->k = get_integer(env, info[2], "outDim", 1, kMaxSparseOutDim);
+    check_entries(env, c->k, c->r.d, "inDim");
   } else {
     if (!info[2].IsNumber()) {
       throw_type_error(env, "outDim must be a number, got " + describe_value(info[2]));
@@ -120,6 +136,7 @@ void prepare_project(const Napi::CallbackInfo& info, Op op, ProjectCall* c) {
                                  " exceeds the padded size " + num(n) + " of inDim " + num(c->r.d));
     }
     c->k = get_integer(env, info[2], "outDim", 1, n);
+    if (op == Op::Fjlt) check_entries(env, c->k, n, "padded inDim");
   }
   c->seed = get_seed(env, info[3]);
   if (op != Op::Srht) c->density = get_density(env, info[4]);
@@ -158,11 +175,16 @@ void prepare_fwht(const Napi::CallbackInfo& info, FwhtCall* c) {
 Napi::Value SparseProjectionMatrix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t d = get_integer(env, info[0], "inDim", 1, kMaxDim);
-  const int64_t k = get_integer(env, info[1], "outDim", 1, kMaxDim);
+  const int64_t k = get_integer(env, info[1], "outDim", 1, kMaxSparseOutDim);
+  check_entries(env, k, d, "inDim");
   const uint64_t seed = get_seed(env, info[2]);
   const double density = get_density(env, info[3]);
   jl::SparseMatrix m;
-  jl::make_sparse(seed, philox::kSparse, k, d, density, jl::sparse_value(density, k), &m);
+  try {
+    jl::make_sparse(seed, philox::kSparse, k, d, density, jl::sparse_value(density, k), &m);
+  } catch (const std::bad_alloc&) {
+    throw_range_error(env, "SparseProjection: cannot allocate the matrix");
+  }
   const int64_t nnz = m.row_ptr.back();
   if (nnz > INT32_MAX) {
     throw_range_error(env, "the materialized matrix has " + num(nnz) +
@@ -194,8 +216,8 @@ struct CsrCall {
 // args: x, inDim, outDim, rowPtr, colIdx, values, out?
 void prepare_csr(const Napi::CallbackInfo& info, CsrCall* c) {
   Napi::Env env = info.Env();
-  c->r = parse_rows(env, info[0], info[1]);
-  const int64_t k = get_integer(env, info[2], "outDim", 1, kMaxDim);
+  c->r = parse_rows(env, info[0], info[1], kMaxDim);
+  const int64_t k = get_integer(env, info[2], "outDim", 1, kMaxSparseOutDim);
   c->row_ptr_view = get_typed_array(env, info[3], "rowPtr", napi_int32_array, "Int32Array");
   c->col_view = get_typed_array(env, info[4], "colIdx", napi_int32_array, "Int32Array");
   c->val_view = get_float32_array(env, info[5], "values");
@@ -256,11 +278,21 @@ Napi::Value FwhtAsync(const Napi::CallbackInfo& info) {
                              held(*c, {{&c->x, "x"}}));
 }
 
+// Runs a prepared call on this thread; scratch that cannot be allocated is a RangeError.
+template <class Call>
+void run_sync(Napi::Env env, const Call& c, const char* op) {
+  try {
+    c.run();
+  } catch (const std::bad_alloc&) {
+    throw_range_error(env, std::string(op) + ": cannot allocate its scratch memory");
+  }
+}
+
 template <Op op>
 Napi::Value Project(const Napi::CallbackInfo& info) {
   ProjectCall c;
   prepare_project(info, op, &c);
-  c.run();
+  run_sync(info.Env(), c, op == Op::Srht ? "srht" : op == Op::Fjlt ? "fjlt" : "sparseProjection");
   return c.out.value;
 }
 
@@ -276,7 +308,7 @@ Napi::Value ProjectAsync(const Napi::CallbackInfo& info) {
 Napi::Value CsrProject(const Napi::CallbackInfo& info) {
   CsrCall c;
   prepare_csr(info, &c);
-  c.run();
+  run_sync(info.Env(), c, "SparseProjection.apply");
   return c.out.value;
 }
 
