@@ -155,7 +155,7 @@ TEST(jl_kernels_match_reference) {
       jl::make_sparse(rng.next(), px::kSparse, kk, m, rng.coin(0.3) ? 1.0 : 0.2, 0.75f, &a);
       const std::vector<float> x = random_floats(rng, rows * m);
       std::vector<float> o1(static_cast<size_t>(rows * kk), NAN), o2 = o1;
-      std::vector<float> scratch(static_cast<size_t>(16 * (m + kk)));
+      std::vector<float> scratch(static_cast<size_t>(k.block_rows * (m + kk)));
       ref.csr_rows(x.data(), rows, m, a.view(), o1.data(), scratch.data());
       k.csr_rows(x.data(), rows, m, a.view(), o2.data(), scratch.data());
       CHECK(same_bits(o1, o2));

@@ -6,7 +6,7 @@
 // FWHT: every path performs ref.cc's radix-2 butterflies level by level (ascending stride),
 // only grouped differently: H does the log2(lanes) levels inside each vector, then radix-8
 // passes (three levels per load/store of eight vectors) climb the remaining strides while
-// the row (at most 2^13 floats, 32 KiB) stays in L1/L2. The same butterfly order gives the
+// the row (at most 2^12 floats, 16 KiB) stays in L1; longer rows are split by jl.cc. The same butterfly order gives the
 // same bits. H computes each level as fma(v, ±1, swapped v): the product is exact, so the
 // one rounding gives a + b and -b + a = a - b, the reference's bits.
 #pragma once
@@ -16,20 +16,6 @@
 namespace embedkit::jl::simd_body {
 // Internal linkage: each ISA's translation unit keeps its own copy (see gather/body.h).
 namespace {
-
-// Levels [0, log2n) of rows shorter than one vector, as ref.cc does them.
-inline void fwht_scalar(float* x, int64_t n, float scale) {
-  for (int64_t h = 1; h < n; h *= 2) {
-    for (int64_t i = 0; i < n; i += 2 * h) {
-      for (int64_t j = i; j < i + h; ++j) {
-        const float a = x[j], b = x[j + h];
-        x[j] = a + b;
-        x[j + h] = a - b;
-      }
-    }
-  }
-  for (int64_t j = 0; j < n; ++j) x[j] *= scale;
-}
 
 // 2^R vectors in registers: R butterfly levels across them (strides 1, 2, ... vectors).
 // Fully unrolled (the pragmas) so that a[] lives in registers, never on the stack.
@@ -129,8 +115,8 @@ void climb(const float* src, int64_t ss, float* dst, int64_t ds, float* mid, int
 template <class V, class H>
 void fwht_rows(float* x, int64_t rows, int log2n, float scale) {
   const int64_t n = int64_t{1} << log2n;
-  if (n < V::kLanes) {
-    for (int64_t r = 0; r < rows; ++r) fwht_scalar(x + r * n, n, scale);
+  if (n < V::kLanes) {  // rows shorter than one vector: the scalar loops
+    reference_kernels().fwht_rows(x, rows, log2n, scale);
     return;
   }
   const int64_t lanes = V::kLanes;
@@ -163,14 +149,18 @@ void sign_pad(const float* x, int64_t d, const float* sign, float* z, int64_t n)
   for (; j < n; ++j) z[j] = 0.0f;
 }
 
-// Blocks of kLanes rows: transposed into scratch (column j of the block is one vector), so
-// each CSR entry costs one broadcast multiply-add over kLanes rows at once; the sums are
+// Blocks of kRegs * kLanes rows: transposed into scratch (column j of the block is kRegs
+// vectors), so each CSR entry costs kRegs broadcast multiply-adds, one per independent
+// accumulator (a single chain would wait on the add latency at every entry); the sums are
 // transposed back. Every output element sees ref.cc's operations in ref.cc's order.
+constexpr int kCsrRegs = 4;
+
 template <class V>
 void csr_rows(const float* x, int64_t rows, int64_t ld, const Csr& a, float* out, float* scratch) {
   using Reg = typename V::Reg;
-  constexpr int64_t B = V::kLanes;
-  float* xt = scratch;             // a.cols x B
+  constexpr int64_t L = V::kLanes;
+  constexpr int64_t B = kCsrRegs * L;
+  float* xt = scratch;               // a.cols x B
   float* yt = scratch + a.cols * B;  // a.rows x B
   for (int64_t r0 = 0; r0 < rows; r0 += B) {
     const int64_t nb = rows - r0 < B ? rows - r0 : B;
@@ -182,11 +172,17 @@ void csr_rows(const float* x, int64_t rows, int64_t ld, const Csr& a, float* out
       for (int64_t j = 0; j < a.cols; ++j) xt[j * B + b] = 0.0f;
     }
     for (int64_t i = 0; i < a.rows; ++i) {
-      Reg acc = V::zero();
+      Reg acc[kCsrRegs];
+#pragma GCC unroll 4
+      for (int q = 0; q < kCsrRegs; ++q) acc[q] = V::zero();
       for (int64_t p = a.row_ptr[i]; p < a.row_ptr[i + 1]; ++p) {
-        acc = V::add(acc, V::mul(V::set1(a.val[p]), V::load(xt + int64_t{a.col[p]} * B)));
+        const Reg v = V::set1(a.val[p]);
+        const float* col = xt + int64_t{a.col[p]} * B;
+#pragma GCC unroll 4
+        for (int q = 0; q < kCsrRegs; ++q) acc[q] = V::add(acc[q], V::mul(v, V::load(col + q * L)));
       }
-      V::store(yt + i * B, acc);
+#pragma GCC unroll 4
+      for (int q = 0; q < kCsrRegs; ++q) V::store(yt + i * B + q * L, acc[q]);
     }
     for (int64_t b = 0; b < nb; ++b) {
       float* dst = out + (r0 + b) * a.rows;
@@ -197,7 +193,7 @@ void csr_rows(const float* x, int64_t rows, int64_t ld, const Csr& a, float* out
 
 template <class V, class H>
 Kernels make_kernels() {
-  return Kernels{&fwht_rows<V, H>, &fwht_high<V, H>, &sign_pad<V>, &csr_rows<V>, V::kLanes};
+  return Kernels{&fwht_rows<V, H>, &fwht_high<V, H>, &sign_pad<V>, &csr_rows<V>, kCsrRegs * V::kLanes};
 }
 
 }  // namespace

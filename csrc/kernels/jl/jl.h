@@ -48,7 +48,7 @@ struct Kernels {
   // r < rows. scratch: block_rows * (a.cols + a.rows) floats.
   void (*csr_rows)(const float* x, int64_t rows, int64_t ld, const Csr& a, float* out,
                    float* scratch);
-  int64_t block_rows;  // rows csr_rows handles together (the vector width)
+  int64_t block_rows;  // rows csr_rows handles together (four vectors wide)
 };
 
 const Kernels& reference_kernels();  // ref.cc: the scalar oracle
