@@ -220,6 +220,9 @@ describe('SparseProjection (materialized CSR)', () => {
     p.colIdx[3] = 10;
     expect(() => p.apply(x, out)).toThrow(/colIdx\[3\] = 10 is out of range for inDim 10/);
     expect(firstNaN(out)).toBe(0);
+    p.colIdx[3] = 2;
+    expect(() => p.apply(x, out)).toThrow(/colIdx\[3\] = 2 must be greater than colIdx\[2\] = 2 \(columns ascend within row 0\)/);
+    expect(firstNaN(out)).toBe(0);
     p.colIdx[3] = 3;
     p.rowPtr[2] = 1;
     expect(() => p.apply(x, out)).toThrow(RangeError);

@@ -243,9 +243,16 @@ void prepare_csr(const Napi::CallbackInfo& info, CsrCall* c) {
     throw_range_error(env, "rowPtr[outDim] = " + num(rp[k]) + " must equal colIdx.length " + num(nnz));
   }
   const int32_t* col = static_cast<const int32_t*>(c->col_view.data);
-  for (int64_t p = 0; p < nnz; ++p) {
-    if (col[p] < 0 || col[p] >= c->r.d) {
-      throw_range_error(env, "colIdx[" + num(p) + "] = " + num(col[p]) + " is out of range for inDim " + num(c->r.d));
+  for (int64_t i = 0; i < k; ++i) {
+    for (int64_t p = rp[i]; p < rp[i + 1]; ++p) {
+      if (col[p] < 0 || col[p] >= c->r.d) {
+        throw_range_error(env, "colIdx[" + num(p) + "] = " + num(col[p]) + " is out of range for inDim " + num(c->r.d));
+      }
+      // Ascending columns within a row: the sums then run in one defined order (jl.h).
+      if (p > rp[i] && col[p] <= col[p - 1]) {
+        throw_range_error(env, "colIdx[" + num(p) + "] = " + num(col[p]) + " must be greater than colIdx[" +
+                                   num(p - 1) + "] = " + num(col[p - 1]) + " (columns ascend within row " + num(i) + ")");
+      }
     }
   }
   const ArrayView* others[3] = {&c->row_ptr_view, &c->col_view, &c->val_view};

@@ -3,7 +3,7 @@
 //
 // Bounds (say them where they are asserted):
 //   philox4x32_10:            the three Random123 kat_vectors entries, exactly.
-//   fwht_rows / fwht_high / sign_pad / csr_rows, every ISA: bitwise equal to the reference
+//   fwht_rows / fwht_high / sign_pad / sparse_rows, every ISA: bitwise equal to the reference
 //                             (the same float32 butterflies and sums in the same order).
 //   reference fwht vs float64 O(n^2) Hadamard: ||y - y64|| / ||y64|| < 1e-5 (n <= 2^10).
 //   srht / fjlt / sparse_projection, every ISA and 1..3 threads: bitwise identical.
@@ -150,14 +150,16 @@ TEST(jl_kernels_match_reference) {
     }
     for (int t = 0; t < 20; ++t) {
       const int64_t m = rng.between(1, 90), kk = rng.between(1, 40), rows = rng.between(1, 37);
-      SCOPED_CONTEXT("csr_rows m=", m, " k=", kk, " rows=", rows);
+      SCOPED_CONTEXT("sparse_rows m=", m, " k=", kk, " rows=", rows);
       jl::SparseMatrix a;
       jl::make_sparse(rng.next(), px::kSparse, kk, m, rng.coin(0.3) ? 1.0 : 0.2, 0.75f, &a);
+      jl::CscMatrix at;
+      jl::to_csc(a.view(), &at);
       const std::vector<float> x = random_floats(rng, rows * m);
       std::vector<float> o1(static_cast<size_t>(rows * kk), NAN), o2 = o1;
       std::vector<float> scratch(static_cast<size_t>(k.block_rows * (m + kk)));
-      ref.csr_rows(x.data(), rows, m, a.view(), o1.data(), scratch.data());
-      k.csr_rows(x.data(), rows, m, a.view(), o2.data(), scratch.data());
+      ref.sparse_rows(x.data(), rows, m, at.view(kk, m), o1.data(), scratch.data());
+      k.sparse_rows(x.data(), rows, m, at.view(kk, m), o2.data(), scratch.data());
       CHECK(same_bits(o1, o2));
       ++g_jl_comparisons[static_cast<int>(isa)];
     }

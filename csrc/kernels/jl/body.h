@@ -149,51 +149,59 @@ void sign_pad(const float* x, int64_t d, const float* sign, float* z, int64_t n)
   for (; j < n; ++j) z[j] = 0.0f;
 }
 
-// Blocks of kRegs * kLanes rows: transposed into scratch (column j of the block is kRegs
-// vectors), so each CSR entry costs kRegs broadcast multiply-adds, one per independent
-// accumulator (a single chain would wait on the add latency at every entry); the sums are
-// transposed back. Every output element sees ref.cc's operations in ref.cc's order.
-constexpr int kCsrRegs = 4;
+// Blocks of kSparseRegs * kLanes rows: transposed into scratch (column j of the block is
+// kSparseRegs vectors), then the columns are walked in ascending order and each entry
+// (i, j) adds val * column j into output i's vectors, kept in scratch (k x block floats,
+// L1-sized for k <= 256). Entries of one column go to different outputs, so the adds do not
+// wait on each other; each output still sees ref.cc's operations in ref.cc's order.
+constexpr int kSparseRegs = 2;
 
 template <class V>
-void csr_rows(const float* x, int64_t rows, int64_t ld, const Csr& a, float* out, float* scratch) {
+void sparse_rows(const float* x, int64_t rows, int64_t ld, const Csc& a, float* out,
+                 float* scratch) {
   using Reg = typename V::Reg;
   constexpr int64_t L = V::kLanes;
-  constexpr int64_t B = kCsrRegs * L;
-  float* xt = scratch;               // a.cols x B
-  float* yt = scratch + a.cols * B;  // a.rows x B
+  constexpr int64_t B = kSparseRegs * L;
+  // Locals: the intrinsics' stores may alias anything, so fields read through `a` would be
+  // reloaded after every store.
+  const int64_t k = a.rows, m = a.cols;
+  const int64_t* col_ptr = a.col_ptr;
+  const int32_t* row = a.row;
+  const float* val = a.val;
+  float* xt = scratch;          // m x B
+  float* yt = scratch + m * B;  // k x B
   for (int64_t r0 = 0; r0 < rows; r0 += B) {
     const int64_t nb = rows - r0 < B ? rows - r0 : B;
-    for (int64_t b = 0; b < nb; ++b) {
-      const float* src = x + (r0 + b) * ld;
-      for (int64_t j = 0; j < a.cols; ++j) xt[j * B + b] = src[j];
+    // Column by column: xt is written sequentially while the block's rows are read as nb
+    // sequential streams (row by row would touch a new cache line of xt at every store).
+    const float* src = x + r0 * ld;
+    for (int64_t j = 0; j < m; ++j) {
+      float* t = xt + j * B;
+      for (int64_t b = 0; b < nb; ++b) t[b] = src[b * ld + j];
+      for (int64_t b = nb; b < B; ++b) t[b] = 0.0f;
     }
-    for (int64_t b = nb; b < B; ++b) {
-      for (int64_t j = 0; j < a.cols; ++j) xt[j * B + b] = 0.0f;
-    }
-    for (int64_t i = 0; i < a.rows; ++i) {
-      Reg acc[kCsrRegs];
+    for (int64_t i = 0; i < k * B; i += L) V::store(yt + i, V::zero());
+    for (int64_t j = 0; j < m; ++j) {
+      Reg xv[kSparseRegs];
 #pragma GCC unroll 4
-      for (int q = 0; q < kCsrRegs; ++q) acc[q] = V::zero();
-      for (int64_t p = a.row_ptr[i]; p < a.row_ptr[i + 1]; ++p) {
-        const Reg v = V::set1(a.val[p]);
-        const float* col = xt + int64_t{a.col[p]} * B;
+      for (int q = 0; q < kSparseRegs; ++q) xv[q] = V::load(xt + j * B + q * L);
+      for (int64_t p = col_ptr[j]; p < col_ptr[j + 1]; ++p) {
+        const Reg v = V::set1(val[p]);
+        float* y = yt + int64_t{row[p]} * B;
 #pragma GCC unroll 4
-        for (int q = 0; q < kCsrRegs; ++q) acc[q] = V::add(acc[q], V::mul(v, V::load(col + q * L)));
+        for (int q = 0; q < kSparseRegs; ++q) V::store(y + q * L, V::add(V::load(y + q * L), V::mul(v, xv[q])));
       }
-#pragma GCC unroll 4
-      for (int q = 0; q < kCsrRegs; ++q) V::store(yt + i * B + q * L, acc[q]);
     }
     for (int64_t b = 0; b < nb; ++b) {
-      float* dst = out + (r0 + b) * a.rows;
-      for (int64_t i = 0; i < a.rows; ++i) dst[i] = yt[i * B + b];
+      float* dst = out + (r0 + b) * k;
+      for (int64_t i = 0; i < k; ++i) dst[i] = yt[i * B + b];
     }
   }
 }
 
 template <class V, class H>
 Kernels make_kernels() {
-  return Kernels{&fwht_rows<V, H>, &fwht_high<V, H>, &sign_pad<V>, &csr_rows<V>, kCsrRegs * V::kLanes};
+  return Kernels{&fwht_rows<V, H>, &fwht_high<V, H>, &sign_pad<V>, &sparse_rows<V>, kSparseRegs * V::kLanes};
 }
 
 }  // namespace

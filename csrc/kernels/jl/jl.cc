@@ -180,6 +180,23 @@ void make_sparse(uint64_t seed, uint32_t stream, int64_t k, int64_t m, double de
   }
 }
 
+void to_csc(const Csr& a, CscMatrix* out) {
+  const int64_t nnz = a.row_ptr[a.rows];
+  out->col_ptr.assign(static_cast<size_t>(a.cols + 1), 0);
+  for (int64_t p = 0; p < nnz; ++p) ++out->col_ptr[static_cast<size_t>(a.col[p]) + 1];
+  for (int64_t j = 0; j < a.cols; ++j) out->col_ptr[static_cast<size_t>(j + 1)] += out->col_ptr[static_cast<size_t>(j)];
+  out->row.resize(static_cast<size_t>(nnz));
+  out->val.resize(static_cast<size_t>(nnz));
+  std::vector<int64_t> next(out->col_ptr.begin(), out->col_ptr.end() - 1);
+  for (int64_t i = 0; i < a.rows; ++i) {
+    for (int64_t p = a.row_ptr[i]; p < a.row_ptr[i + 1]; ++p) {
+      const size_t q = static_cast<size_t>(next[static_cast<size_t>(a.col[p])]++);
+      out->row[q] = static_cast<int32_t>(i);
+      out->val[q] = a.val[p];
+    }
+  }
+}
+
 float sparse_value(double density, int64_t k) {
   return static_cast<float>(std::sqrt(1.0 / (density * static_cast<double>(k))));
 }
@@ -237,7 +254,9 @@ void fjlt(const float* x, int64_t rows, int64_t d, int64_t k, uint64_t seed, dou
   make_signs(seed, n, sign.data());
   SparseMatrix p;
   make_sparse(seed, philox::kFjlt, k, n, density, fjlt_value(density, k, n), &p);
-  const Csr a = p.view();
+  CscMatrix pt;
+  to_csc(p.view(), &pt);
+  const Csc a = pt.view(k, n);
   const int64_t block = kern.block_rows;
   for_row_ranges(rows, block, n, [&](int64_t r0, int64_t r1) {
     std::vector<float> z(static_cast<size_t>(block * n));
@@ -248,19 +267,22 @@ void fjlt(const float* x, int64_t rows, int64_t d, int64_t k, uint64_t seed, dou
         kern.sign_pad(x + (b0 + b) * d, d, sign.data(), z.data() + b * n, n);
         fwht_one(kern, z.data() + b * n, log2n, 1.0f);
       }
-      kern.csr_rows(z.data(), nb, n, a, out + b0 * k, scratch.data());
+      kern.sparse_rows(z.data(), nb, n, a, out + b0 * k, scratch.data());
     }
   });
 }
 
-void csr_project(const float* x, int64_t rows, const Csr& a, float* out) {
+void csr_project(const float* x, int64_t rows, const Csr& csr, float* out) {
   const Kernels& kern = active_kernels();
+  CscMatrix at;
+  to_csc(csr, &at);
+  const Csc a = at.view(csr.rows, csr.cols);
   const int64_t block = kern.block_rows;
   for_row_ranges(rows, block, a.cols + a.rows, [&](int64_t r0, int64_t r1) {
     std::vector<float> scratch(static_cast<size_t>(block * (a.cols + a.rows)));
     for (int64_t b0 = r0; b0 < r1; b0 += 64 * block) {
       const int64_t nb = std::min(64 * block, r1 - b0);
-      kern.csr_rows(x + b0 * a.cols, nb, a.cols, a, out + b0 * a.rows, scratch.data());
+      kern.sparse_rows(x + b0 * a.cols, nb, a.cols, a, out + b0 * a.rows, scratch.data());
     }
   });
 }

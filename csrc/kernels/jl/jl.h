@@ -28,7 +28,18 @@ struct Csr {
   int64_t rows = 0;            // k
   int64_t cols = 0;            // m
   const int64_t* row_ptr = nullptr;  // k + 1 entries
-  const int32_t* col = nullptr;      // ascending within each row
+  const int32_t* col = nullptr;      // strictly ascending within each row
+  const float* val = nullptr;
+};
+
+// The same matrix by columns (CSC), what the kernels walk: column j's entries in ascending
+// row order. Walking columns in ascending order adds each output's terms in ascending j,
+// which is CSR order for rows with ascending columns.
+struct Csc {
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const int64_t* col_ptr = nullptr;  // cols + 1 entries
+  const int32_t* row = nullptr;
   const float* val = nullptr;
 };
 
@@ -43,12 +54,12 @@ struct Kernels {
                     float scale);
   // z[j] = x[j] * sign[j] for j < d, z[j] = 0 for d <= j < n.
   void (*sign_pad)(const float* x, int64_t d, const float* sign, float* z, int64_t n);
-  // out[r * a.rows + i] = sum over the entries p of row i, in CSR order, of
-  // val[p] * x[r * ld + col[p]] (float32: acc = acc + val * x from acc = 0, no FMA), for
-  // r < rows. scratch: block_rows * (a.cols + a.rows) floats.
-  void (*csr_rows)(const float* x, int64_t rows, int64_t ld, const Csr& a, float* out,
-                   float* scratch);
-  int64_t block_rows;  // rows csr_rows handles together (four vectors wide)
+  // out[r * a.rows + i] = the sum over the entries (i, j) of A, in ascending j, of
+  // val * x[r * ld + j] (float32: acc = acc + val * x from acc = 0, no FMA), for r < rows.
+  // scratch: block_rows * (a.cols + a.rows) floats.
+  void (*sparse_rows)(const float* x, int64_t rows, int64_t ld, const Csc& a, float* out,
+                      float* scratch);
+  int64_t block_rows;  // rows sparse_rows handles together (two vectors wide)
 };
 
 const Kernels& reference_kernels();  // ref.cc: the scalar oracle
@@ -78,6 +89,16 @@ struct SparseMatrix {
   std::vector<float> val;
   Csr view() const { return Csr{rows, cols, row_ptr.data(), col.data(), val.data()}; }
 };
+// A CSR matrix's columns (a counting sort, stable: rows stay ascending within a column).
+struct CscMatrix {
+  std::vector<int64_t> col_ptr;
+  std::vector<int32_t> row;
+  std::vector<float> val;
+  Csc view(int64_t rows, int64_t cols) const {
+    return Csc{rows, cols, col_ptr.data(), row.data(), val.data()};
+  }
+};
+void to_csc(const Csr& a, CscMatrix* out);
 void make_sparse(uint64_t seed, uint32_t stream, int64_t k, int64_t m, double density,
                  float value, SparseMatrix* out);
 

@@ -1,7 +1,7 @@
 // NEON instantiation of the JL kernels (Advanced SIMD is baseline on arm64), with the
 // in-register Hadamard of 4 lanes.
 #include "jl.h"
-// No fused multiply-adds: csr_rows' acc + val * x must round twice on every path (the
+// No fused multiply-adds: sparse_rows' acc + val * x must round twice on every path (the
 // pragma file is shared with RoPE, which needs the same).
 #include "../rope/exact_fp.h"
 

@@ -1,8 +1,8 @@
 // The scalar reference: the oracle every SIMD path is tested against, and the "scalar" path
 // itself. Plain loops in the contract's operation order (jl.h): radix-2 FWHT levels by
-// ascending stride, then the scale; CSR sums acc = acc + val * x from 0 in CSR order.
+// ascending stride, then the scale; sparse sums acc = acc + val * x from 0 by ascending column.
 #include "jl.h"
-// No fused multiply-adds: csr_rows' acc + val * x must round twice on every path (the
+// No fused multiply-adds: sparse_rows' acc + val * x must round twice on every path (the
 // pragma file is shared with RoPE, which needs the same).
 #include "../rope/exact_fp.h"
 
@@ -50,18 +50,17 @@ void sign_pad_ref(const float* x, int64_t d, const float* sign, float* z, int64_
   for (int64_t j = d; j < n; ++j) z[j] = 0.0f;
 }
 
-void csr_rows_ref(const float* x, int64_t rows, int64_t ld, const Csr& a, float* out,
-                  float* /*scratch*/) {
+void sparse_rows_ref(const float* x, int64_t rows, int64_t ld, const Csc& a, float* out,
+                     float* /*scratch*/) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* src = x + r * ld;
     float* dst = out + r * a.rows;
-    for (int64_t i = 0; i < a.rows; ++i) {
-      float acc = 0.0f;
-      for (int64_t p = a.row_ptr[i]; p < a.row_ptr[i + 1]; ++p) {
-        const float t = a.val[p] * src[a.col[p]];
-        acc = acc + t;
+    for (int64_t i = 0; i < a.rows; ++i) dst[i] = 0.0f;
+    for (int64_t j = 0; j < a.cols; ++j) {
+      for (int64_t p = a.col_ptr[j]; p < a.col_ptr[j + 1]; ++p) {
+        const float t = a.val[p] * src[j];
+        dst[a.row[p]] = dst[a.row[p]] + t;
       }
-      dst[i] = acc;
     }
   }
 }
@@ -69,7 +68,7 @@ void csr_rows_ref(const float* x, int64_t rows, int64_t ld, const Csr& a, float*
 }  // namespace
 
 const Kernels& reference_kernels() {
-  static const Kernels kernels{fwht_rows_ref, fwht_high_ref, sign_pad_ref, csr_rows_ref, 1};
+  static const Kernels kernels{fwht_rows_ref, fwht_high_ref, sign_pad_ref, sparse_rows_ref, 1};
   return kernels;
 }
 
