@@ -5,6 +5,7 @@
 // forced ISA; 1 vs 2 threads; the materialized SparseProjection; Async forms; bad input.
 // Bounds: ||out - ref|| / ||ref|| < 1e-5 (float32 butterflies and sums of float64-exact
 // matrices); every ISA and thread count gives the scalar path's bits.
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   capabilities,
@@ -155,6 +156,42 @@ describe('projections match their dense matrices rebuilt from the seed', () => {
       const se = Math.sqrt((sum2 / trials - mean * mean) / trials);
       expect(Math.abs(mean - 1), `seed=${seed} ${op}: mean ${mean} ± ${se}`).toBeLessThan(4 * se + 1e-3);
     }
+  });
+});
+
+describe('property: random shapes match the reference', () => {
+  it(`fwht and every projection, any rows (0 included), inDim, outDim, seed, density (bound ${BOUND})`, () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          seed: fc.integer({ min: 0, max: 0x7fffffff }),
+          rows: fc.integer({ min: 0, max: 5 }),
+          log2n: fc.integer({ min: 0, max: 9 }),
+          inDim: fc.integer({ min: 1, max: 130 }),
+          outFrac: fc.double({ min: 0, max: 1, noNaN: true }),
+          projectionSeed: fc.oneof(fc.integer({ min: 0, max: 2 ** 40 }).map(Number), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })),
+          density: fc.option(fc.double({ min: 0.01, max: 1, noNaN: true }), { nil: undefined }),
+          op: fc.constantFrom<Op>('srht', 'fjlt', 'sparse'),
+        }),
+        (c) => {
+          const rng = new Rng(c.seed);
+          const ctx = JSON.stringify(c, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+          const n = 2 ** c.log2n;
+          const f = randomTable(rng, c.rows, n);
+          const fRef = refFwhtDense(f, n, true);
+          fwht({ x: f, n, normalize: true });
+          if (c.rows > 0) expect(relErr(f, fRef), ctx).toBeLessThan(BOUND);
+          const k = Math.max(1, Math.round(c.outFrac * paddedSize(c.inDim)));
+          const x = randomTable(rng, c.rows, c.inDim);
+          const density = c.op === 'srht' ? undefined : c.density;
+          const got = runOp(c.op, x, c.inDim, k, c.projectionSeed, density);
+          expect(got.length, ctx).toBe(c.rows * k);
+          const ref = applyDense(denseOf(c.op, BigInt(c.projectionSeed), c.inDim, k, density), k, c.inDim, x);
+          if (c.rows > 0) expect(relErr(got, ref), ctx).toBeLessThan(BOUND);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
 
