@@ -192,9 +192,11 @@ void sparse_rows(const float* x, int64_t rows, int64_t ld, const Csc& a, float* 
         for (int q = 0; q < kSparseRegs; ++q) V::store(y + q * L, V::add(V::load(y + q * L), V::mul(v, xv[q])));
       }
     }
-    for (int64_t b = 0; b < nb; ++b) {
-      float* dst = out + (r0 + b) * k;
-      for (int64_t i = 0; i < k; ++i) dst[i] = yt[i * B + b];
+    // Output by output: yt is read sequentially, the block's rows written as nb streams.
+    float* dst = out + r0 * k;
+    for (int64_t i = 0; i < k; ++i) {
+      const float* t = yt + i * B;
+      for (int64_t b = 0; b < nb; ++b) dst[b * k + i] = t[b];
     }
   }
 }

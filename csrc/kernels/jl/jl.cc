@@ -35,7 +35,8 @@ void fwht_long(const Kernels& k, float* x, int log2n, float scale, bool parallel
     else fwht_long(k, y, sub, 1.0f, false);
   };
   const int64_t blocks = int64_t{1} << r;
-  if (parallel && thread_count() > 1) parallel_for(blocks, [&](int64_t b) { block(b); });
+  // Blocks go to threads only when each is worth a hand-off.
+  if (parallel && thread_count() > 1 && n >= blocks * kMinFloatsPerTask) parallel_for(blocks, [&](int64_t b) { block(b); });
   else for (int64_t b = 0; b < blocks; ++b) block(b);
   // Columns in multiples of 64 floats (whole cache lines) per task.
   const int64_t tasks = parallel ? std::min(stride / 64, task_count_for(n, kMinFloatsPerTask)) : 1;
