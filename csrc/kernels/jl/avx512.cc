@@ -22,16 +22,15 @@ namespace {
 // multiply-add (see avx2.cc).
 struct Avx512Hadamard {
   static constexpr int kLevels = 4;
-  static inline __m512 signs(int stride) {
-    alignas(64) float s[16];
-    for (int i = 0; i < 16; ++i) s[i] = (i & stride) ? -1.0f : 1.0f;
-    return _mm512_load_ps(s);
-  }
   static inline __m512 transform(__m512 v) {
-    v = _mm512_fmadd_ps(v, signs(1), _mm512_permute_ps(v, 0xB1));
-    v = _mm512_fmadd_ps(v, signs(2), _mm512_permute_ps(v, 0x4E));
-    v = _mm512_fmadd_ps(v, signs(4), _mm512_shuffle_f32x4(v, v, 0xB1));
-    v = _mm512_fmadd_ps(v, signs(8), _mm512_shuffle_f32x4(v, v, 0x4E));
+    const __m512 s1 = _mm512_setr_ps(1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1);
+    const __m512 s2 = _mm512_setr_ps(1, 1, -1, -1, 1, 1, -1, -1, 1, 1, -1, -1, 1, 1, -1, -1);
+    const __m512 s4 = _mm512_setr_ps(1, 1, 1, 1, -1, -1, -1, -1, 1, 1, 1, 1, -1, -1, -1, -1);
+    const __m512 s8 = _mm512_setr_ps(1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1);
+    v = _mm512_fmadd_ps(v, s1, _mm512_permute_ps(v, 0xB1));
+    v = _mm512_fmadd_ps(v, s2, _mm512_permute_ps(v, 0x4E));
+    v = _mm512_fmadd_ps(v, s4, _mm512_shuffle_f32x4(v, v, 0xB1));
+    v = _mm512_fmadd_ps(v, s8, _mm512_shuffle_f32x4(v, v, 0x4E));
     return v;
   }
 };
