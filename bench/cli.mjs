@@ -13,6 +13,7 @@ import { fmtMs, fmtNum, getGc, loadAvg, machineInfo, table, timingProfile } from
 import { measureRoof } from './roof.mjs';
 import { FBGEMM_REFERENCES, runGatherSuite } from './gather.mjs';
 import { ropeTargets, runRopeSuite } from './rope.mjs';
+import { jlTargets, runJlSuite } from './jl.mjs';
 import * as ortb from './ort.mjs';
 
 const require = createRequire(import.meta.url);
@@ -211,6 +212,7 @@ async function main() {
   const suites = [
     ['gather', runGatherSuite],
     ['rope', runRopeSuite],
+    ['jl', runJlSuite],
   ];
   let failed = false;
   for (const [name, run] of suites) {
@@ -288,7 +290,7 @@ async function main() {
   for (const s of ctx.notes) console.log(`\nnote: ${s}`);
 
   console.log('\ntargets (from this run)');
-  for (const line of [...targets(ctx.records, ctx), ...ropeTargets(ctx.records, ctx)]) console.log(`  ${line}`);
+  for (const line of [...targets(ctx.records, ctx), ...ropeTargets(ctx.records, ctx), ...jlTargets(ctx.records, ctx)]) console.log(`  ${line}`);
   const others = ctx.records.map((r) => r.otherCores).filter(Number.isFinite);
   if (others.length) {
     const mean = others.reduce((a, b) => a + b, 0) / others.length;

@@ -18,3 +18,11 @@ export { capabilities, setIsa, setThreads, getThreads } from './system';
 export type { Capabilities, Isa } from './system';
 export type { IndexArray } from './options';
 export { adviseHugePages, allocFloat32 } from './memory';
+export {
+  fwht, fwhtAsync, srht, srhtAsync, fjlt, fjltAsync, sparseProjection, sparseProjectionAsync,
+  SparseProjection, makeSparseProjection, jlDimension, fjltDensity, paddedSize,
+} from './jl';
+export type {
+  FwhtOptions, SrhtOptions, FjltOptions, SparseProjectionOptions, SparseDensity, MakeSparseProjectionOptions,
+  JlDimensionOptions, Seed,
+} from './jl';

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** Bumped with csrc/binding/family.h kBindingAbi whenever native signatures change. */
-export const BINDING_ABI = 3;
+export const BINDING_ABI = 4;
 
 /** The raw addon surface. Positional arguments; lib/ validates the option objects. */
 export interface NativeAddon {
@@ -27,6 +27,17 @@ export interface NativeAddon {
   ropeRerotate(...args: unknown[]): Float32Array;
   ropeRerotateAsync(...args: unknown[]): Promise<Float32Array>;
   ropeCacheFill(...args: unknown[]): void;
+  fwht(...args: unknown[]): Float32Array;
+  fwhtAsync(...args: unknown[]): Promise<Float32Array>;
+  srht(...args: unknown[]): Float32Array;
+  srhtAsync(...args: unknown[]): Promise<Float32Array>;
+  fjlt(...args: unknown[]): Float32Array;
+  fjltAsync(...args: unknown[]): Promise<Float32Array>;
+  sparseProjection(...args: unknown[]): Float32Array;
+  sparseProjectionAsync(...args: unknown[]): Promise<Float32Array>;
+  sparseProjectionMatrix(...args: unknown[]): { rowPtr: Int32Array; colIdx: Int32Array; values: Float32Array };
+  csrProject(...args: unknown[]): Float32Array;
+  csrProjectAsync(...args: unknown[]): Promise<Float32Array>;
 }
 
 export interface NativeCapabilities {

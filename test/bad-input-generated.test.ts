@@ -138,6 +138,25 @@ const TARGETS: Target[] = [
   },
   { name: 'ropeFrequencies', call: (o) => ek.ropeFrequencies(o as never), base: () => ({ rotaryDim: 8, base: 1e4, scaling: { type: 'yarn', factor: 4, originalMaxPosition: 64 } }) },
   { name: 'ropeCache', call: (o) => ek.ropeCache(o as never), base: () => ({ rotaryDim: 8, base: 1e4, maxPosition: 5 }) },
+  { name: 'fwht', call: (o) => ek.fwht(o as never), callAsync: (o) => ek.fwhtAsync(o as never), base: () => ({ x: new Float32Array(3 * 8).map((_, i) => i), n: 8, normalize: true }) },
+  {
+    name: 'srht', call: (o) => ek.srht(o as never), callAsync: (o) => ek.srhtAsync(o as never),
+    base: () => ({ x: new Float32Array(2 * 7).map((_, i) => i), inDim: 7, outDim: 3, seed: 42, out: new Float32Array(6) }),
+  },
+  {
+    name: 'fjlt', call: (o) => ek.fjlt(o as never), callAsync: (o) => ek.fjltAsync(o as never),
+    base: () => ({ x: new Float32Array(2 * 9).map((_, i) => i), inDim: 9, outDim: 4, seed: 7n, density: 0.5 }),
+  },
+  {
+    name: 'sparseProjection', call: (o) => ek.sparseProjection(o as never), callAsync: (o) => ek.sparseProjectionAsync(o as never),
+    base: () => ({ x: new Float32Array(2 * 10).map((_, i) => i), inDim: 10, outDim: 4, seed: 3, density: 'achlioptas', out: new Float32Array(8) }),
+  },
+  {
+    name: 'SparseProjection.apply', call: (o) => ek.makeSparseProjection(o as never).apply(o.x as never, o.out as never),
+    callAsync: (o) => ek.makeSparseProjection(o as never).applyAsync(o.x as never, o.out as never),
+    base: () => ({ x: new Float32Array(2 * 10).map((_, i) => i), inDim: 10, outDim: 4, seed: 3, out: new Float32Array(8) }),
+  },
+  { name: 'jlDimension', call: (o) => ek.jlDimension(o as never), base: () => ({ n: 1000, eps: 0.1 }) },
   { name: 'allocFloat32', call: (o) => ek.allocFloat32(o.length as never), base: () => ({ length: 16 }) },
   { name: 'setThreads', call: (o) => ek.setThreads(o.n as never), base: () => ({ n: 2 }) },
   { name: 'setIsa', call: (o) => ek.setIsa(o.isa as never), base: () => ({ isa: 'scalar' }) },

@@ -7,10 +7,11 @@ namespace embedkit::binding {
 
 // Bumped whenever the native call signatures change; lib/native.ts checks it so that a
 // stale or foreign binary is refused instead of being called with the wrong arguments.
-constexpr int kBindingAbi = 3;
+constexpr int kBindingAbi = 4;
 
 void register_system(Napi::Env env, Napi::Object exports);
 void register_gather(Napi::Env env, Napi::Object exports);
 void register_rope(Napi::Env env, Napi::Object exports);
+void register_jl(Napi::Env env, Napi::Object exports);
 
 }  // namespace embedkit::binding
