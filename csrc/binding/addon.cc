@@ -9,6 +9,7 @@ static Napi::Object InitEmbedkit(Napi::Env env, Napi::Object exports) {
   embedkit::binding::register_system(env, exports);
   embedkit::binding::register_gather(env, exports);
   embedkit::binding::register_rope(env, exports);
+  embedkit::binding::register_scatter(env, exports);
   return exports;
 }
 

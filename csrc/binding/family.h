@@ -12,5 +12,6 @@ constexpr int kBindingAbi = 2;
 void register_system(Napi::Env env, Napi::Object exports);
 void register_gather(Napi::Env env, Napi::Object exports);
 void register_rope(Napi::Env env, Napi::Object exports);
+void register_scatter(Napi::Env env, Napi::Object exports);
 
 }  // namespace embedkit::binding

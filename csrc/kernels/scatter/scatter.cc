@@ -1,0 +1,140 @@
+// Scatter-add, the embedding_bag backward pass and SpMM, all as gathers: the plan (or the
+// CSR row pointer) says which source rows feed each destination row, and the gather
+// family's pooling kernels sum them in index order (see scatter.h).
+#include <cstring>
+
+#include "../common/kernel_stats.h"
+#include "../common/parallel.h"
+#include "scatter.h"
+
+namespace embedkit::scatter {
+namespace {
+
+using gather::BagArgs;
+using gather::PoolMode;
+
+// Below this many floats a memset is not worth a thread hand-off.
+constexpr int64_t kMinFillPerTask = 1 << 16;
+
+void fill_zero(float* out, int64_t n) {
+  const int64_t tasks = task_count_for(n, kMinFillPerTask);
+  parallel_for(tasks, [&](int64_t t) {
+    const int64_t b = n * t / tasks, e = n * (t + 1) / tasks;
+    std::memset(out + b, 0, static_cast<size_t>(e - b) * sizeof(float));
+  });
+}
+
+IndexArray int64_view(const std::vector<int64_t>& v) {
+  return IndexArray{v.data(), static_cast<int64_t>(v.size()), IndexType::Int64};
+}
+
+}  // namespace
+
+void scatter_add(const Plan& plan, const ScatterArgs& a) {
+  // Per-contribution scale alpha * w_i, in plan order, so the kernel reads it sequentially.
+  std::vector<float> scales;
+  if (a.weights != nullptr || a.alpha != 1.0f) {
+    scales.resize(plan.order.size());
+    for (size_t k = 0; k < scales.size(); ++k) {
+      scales[k] = a.weights != nullptr ? a.alpha * a.weights[plan.order[k]] : a.alpha;
+    }
+  }
+  BagArgs args;
+  args.table = gather::Table{a.src, plan.num_indices, a.dim};
+  args.indices = int64_view(plan.order);  // source row of each contribution = its position
+  args.bags = plan.segments();
+  args.mode = PoolMode::Sum;
+  args.weights = scales.empty() ? nullptr : scales.data();
+  args.out = a.dst;
+  args.out_rows = plan.rows.data();
+  args.accumulate = true;
+  gather::embedding_bag(args);
+}
+
+BagBackward::BagBackward(const BagBackwardArgs& args) : args_(args) {
+  const int64_t dim = args.dim;
+  if (args.mode == PoolMode::Max) {
+    // Every (bag, column) sends its gradient to the row that won it: a plan over the
+    // num_bags x dim argmax entries (-1, an empty bag, is left out).
+    const IndexArray entries{args.argmax, args.bags.num_bags * dim, IndexType::Int32};
+    build_plan(entries, args.num_rows, -1, &plan_);
+    return;
+  }
+  build_plan(args.indices, args.num_rows, args.padding_idx, &plan_);
+  const gather::Bags& bags = args.bags;
+  // The bag of every position, and for Mean each bag's count of non-padding entries.
+  std::vector<int64_t> bag_of(static_cast<size_t>(bags.num_indices));
+  std::vector<int64_t> counts(args.mode == PoolMode::Mean ? bags.num_bags : 0);
+  for (int64_t b = 0; b < bags.num_bags; ++b) {
+    const int64_t end = bags.end(b);
+    for (int64_t p = bags.start(b); p < end; ++p) {
+      bag_of[p] = b;
+      if (!counts.empty() && args.indices.at(p) != args.padding_idx) ++counts[b];
+    }
+  }
+  const size_t m = plan_.order.size();
+  src_rows_.resize(m);
+  if (args.weights != nullptr || args.mode == PoolMode::Mean) scales_.resize(m);
+  for (size_t k = 0; k < m; ++k) {
+    const int64_t p = plan_.order[k];
+    const int64_t b = bag_of[p];
+    src_rows_[k] = b;
+    if (!scales_.empty()) {
+      const float w = args.weights != nullptr ? args.weights[p] : 1.0f;
+      // PyTorch divides the bag's gradient by its count; a weighted mean also scales by w.
+      scales_[k] = counts.empty() ? w : w / static_cast<float>(counts[b]);
+    }
+  }
+}
+
+void BagBackward::run_dense(float* out) const {
+  fill_zero(out, args_.num_rows * args_.dim);
+  run(out, true);
+}
+
+void BagBackward::run_sparse(float* out) const { run(out, false); }
+
+void BagBackward::run(float* out, bool dense) const {
+  const int64_t dim = args_.dim;
+  if (args_.mode == PoolMode::Max) {
+    // Entry e = bag * dim + column: out[row][column] += grad[e], entries in bag order.
+    // Scalar: one float per entry, no row to vectorize over.
+    count_kernel_call(Isa::Scalar);
+    const float* grad = args_.grad;
+    gather::split_bags(plan_.segments(), 1, [&](int64_t u0, int64_t u1, int64_t, int64_t) {
+      for (int64_t u = u0; u < u1; ++u) {
+        float* row = out + (dense ? plan_.rows[u] : u) * dim;
+        if (!dense) std::memset(row, 0, static_cast<size_t>(dim) * sizeof(float));
+        for (int64_t k = plan_.bounds[u]; k < plan_.bounds[u + 1]; ++k) {
+          const int64_t e = plan_.order[k];
+          row[e % dim] += grad[e];
+        }
+      }
+    });
+    return;
+  }
+  BagArgs a;
+  a.table = gather::Table{args_.grad, args_.bags.num_bags, dim};
+  a.indices = int64_view(src_rows_);
+  a.bags = plan_.segments();
+  a.mode = PoolMode::Sum;
+  a.weights = scales_.empty() ? nullptr : scales_.data();
+  a.out = out;
+  a.out_rows = dense ? plan_.rows.data() : nullptr;
+  gather::embedding_bag(a);
+}
+
+void spmm(const CsrView& m, const float* b, int64_t dim, PoolMode mode, float* out) {
+  BagArgs a;
+  a.table = gather::Table{b, m.num_cols, dim};
+  a.indices = m.col_idx;
+  a.bags.bounds = m.row_ptr;  // num_rows + 1 entries: row r is the bag [ptr[r], ptr[r+1])
+  a.bags.num_bags = m.num_rows;
+  a.bags.num_indices = m.nnz();
+  a.mode = mode;
+  a.weights = m.values;
+  a.out = out;
+  gather::embedding_bag(a);
+}
+
+}  // namespace embedkit::scatter
