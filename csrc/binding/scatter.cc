@@ -159,14 +159,16 @@ Napi::Value ScatterPlanRows(const Napi::CallbackInfo& info) {
 
 struct ScatterCall {
   ArrayView dst, indices_view, src, weights;
-  Napi::Value plan_value;
-  PlanCall own;  // a plan built for this call from indices
+  IndexArray indices;  // the plan-free form, when no plan was given
+  int64_t num_rows = 0;
   PlanPtr plan;
   scatter::ScatterArgs args;
-  bool build = false;
   void run() const {
-    if (build) own.run();
-    scatter::scatter_add(*plan, args);
+    if (plan) {
+      scatter::scatter_add(*plan, args);
+    } else {
+      scatter::scatter_add(indices, num_rows, args);
+    }
   }
 };
 
@@ -184,7 +186,6 @@ ScatterCall prepare_scatter(const Napi::CallbackInfo& info) {
   int64_t n = 0;
   if (!is_absent(info[3])) {
     if (!is_absent(info[2])) throw_type_error(env, "give indices or plan, not both");
-    c.plan_value = info[3];
     c.plan = unwrap_plan(env, info[3]);
     if (c.plan->num_rows != rows) {
       throw_range_error(env, "the plan was built for " + std::to_string(c.plan->num_rows) +
@@ -192,13 +193,10 @@ ScatterCall prepare_scatter(const Napi::CallbackInfo& info) {
     }
     n = c.plan->num_indices;
   } else {
-    c.indices_view = get_index_array(env, info[2], "indices", &c.own.indices);
-    n = c.own.indices.length;
-    check_range(env, c.own.indices, "indices", rows, "dst");
-    c.own.num_rows = rows;
-    c.own.indices_view = c.indices_view;
-    c.plan = c.own.plan;
-    c.build = true;
+    c.indices_view = get_index_array(env, info[2], "indices", &c.indices);
+    n = c.indices.length;
+    check_range(env, c.indices, "indices", rows, "dst");
+    c.num_rows = rows;
   }
   c.src = get_float32_array(env, info[4], "src");
   require_length(env, c.src, "src", checked_product(env, n, dim, "indices x dim"),

@@ -274,6 +274,11 @@ TEST(scatter_add_matches_reference_every_isa_and_thread_count) {
         } else {
           same_bits(dst, first, "thread count changes the bits");
         }
+        // The plan-free form: the same bits.
+        std::vector<float> direct = dst0;
+        args.dst = direct.data();
+        s::scatter_add(ids.view(), rows, args);
+        same_bits(direct, first, "plan-free form differs from the plan form");
       }
     });
   }
@@ -455,6 +460,47 @@ TEST(csr_from_coo_transpose_and_spmm_every_isa) {
             }
           }
         });
+      }
+    }
+  }
+}
+
+TEST(scatter_rows_kernel_matches_reference_on_row_ranges) {
+  Rng rng(harness::test_seed());
+  for (int64_t dim : kDims) {
+    for (bool weighted : {false, true}) {
+      const int64_t rows = rng.between(1, 40), n = rng.between(0, 200);
+      std::vector<int64_t> idx(static_cast<size_t>(n));
+      for (int64_t& v : idx) v = rng.below(rows);
+      const Ids ids(random_type(rng), idx);
+      const std::vector<float> src = random_floats(rng, n * dim), w = random_floats(rng, n);
+      const std::vector<float> dst0 = random_floats(rng, rows * dim);
+      s::ScatterArgs a;
+      a.dim = dim;
+      a.src = src.data();
+      a.weights = weighted ? w.data() : nullptr;
+      a.alpha = weighted ? 0.75f : 1.0f;
+      const int64_t lo = rng.below(rows + 1), hi = rng.between(lo, rows);
+      SCOPED_CONTEXT("dim=", dim, " weighted=", weighted, " rows [", lo, ",", hi, ")");
+      std::vector<float> ref = dst0;
+      a.dst = ref.data();
+      s::reference_kernels().scatter_rows(a, ids.view(), lo, hi);
+      for (int64_t r = 0; r < rows; ++r) {  // rows outside the range are untouched
+        if (r >= lo && r < hi) continue;
+        CHECK(std::memcmp(&ref[r * dim], &dst0[r * dim], dim * sizeof(float)) == 0);
+      }
+      for (ek::Isa isa : runnable_isas()) {
+        SCOPED_CONTEXT("isa ", ek::isa_name(isa));
+        std::vector<float> out = dst0;
+        a.dst = out.data();
+        s::kernels_for(isa).scatter_rows(a, ids.view(), lo, hi);
+        // Unweighted: plain adds, bitwise equal; weighted: FMA vs mul + add.
+        for (size_t e = 0; e < out.size(); ++e) {
+          const bool ok = weighted ? std::fabs(out[e] - ref[e]) <= 1e-5f * (std::fabs(ref[e]) + 1.0f)
+                                   : bits(out[e]) == bits(ref[e]);
+          if (!CHECK_MSG(ok, "element ", static_cast<int64_t>(e))) break;
+        }
+        ++g_checked[static_cast<int>(isa)];
       }
     }
   }

@@ -22,6 +22,8 @@ constexpr int kBlockVectors = 8;
 // latency at these row sizes, near enough to stay in L1/L2.
 constexpr int64_t kPrefetchDistance = 12;
 constexpr int64_t kCacheLine = 64;
+// How many bags ahead a scatter-add's destination rows are prefetched.
+constexpr int64_t kPrefetchBags = 8;
 
 // Every cache line the row touches: rows need not start on a line boundary (a JS
 // ArrayBuffer usually starts 16 bytes into one), so a 128-byte row can span three lines.
@@ -162,6 +164,11 @@ void pool_bags(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t col
   for (int64_t b = bag_begin; b < bag_end; ++b) {
     const int64_t p_begin = a.bags.start(b);
     const int64_t p_end = a.bags.end(b);
+    // Scatter-add reads its destination rows, which are scattered too: fetch them ahead
+    // like the source rows (a scatter plan's bags hold only a row or two each).
+    if (a.accumulate && b + kPrefetchBags < bag_end) {
+      prefetch_row(a.out_row(b + kPrefetchBags) + col_begin, row_bytes);
+    }
     float* out = a.out_row(b);
     int64_t col = col_begin;
     const PoolState* state = &first;

@@ -3,7 +3,10 @@
 // family's pooling kernels sum them in index order (see scatter.h).
 #include <cstring>
 
+#include <algorithm>
+
 #include "../common/kernel_stats.h"
+#include "../common/kernel_table.h"
 #include "../common/parallel.h"
 #include "scatter.h"
 
@@ -28,7 +31,44 @@ IndexArray int64_view(const std::vector<int64_t>& v) {
   return IndexArray{v.data(), static_cast<int64_t>(v.size()), IndexType::Int64};
 }
 
+// Below this many floats moved, a task is not worth a thread hand-off (as gather.cc).
+constexpr int64_t kMinFloatsPerTask = 8192;
+// Indices sampled to cut the destination rows into ranges of about equal work.
+constexpr int64_t kSplitSamples = 4096;
+
 }  // namespace
+
+const Kernels& kernels_for(Isa isa) {
+  return select_kernels(isa, reference_kernels(), avx2_kernels, avx512_kernels, neon_kernels);
+}
+
+void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& a) {
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
+  const int64_t n = indices.length;
+  if (n == 0 || a.dim == 0) return;
+  // One task per thread: every task scans all the indices, so more tasks cost more scans.
+  const int64_t tasks = std::min<int64_t>(task_count_for(n * a.dim, kMinFloatsPerTask), thread_count());
+  if (tasks == 1) {
+    k.scatter_rows(a, indices, 0, num_rows);
+    return;
+  }
+  // Row boundaries at quantiles of a sample of the indices, so that skewed destinations
+  // (a hub row) still split the work about evenly. Which task owns a row never changes the
+  // order in which that row's contributions are added, so results do not depend on it.
+  const int64_t samples = std::min(n, kSplitSamples);
+  std::vector<int64_t> sample(static_cast<size_t>(samples));
+  for (int64_t j = 0; j < samples; ++j) sample[j] = indices.at(j * n / samples);
+  std::sort(sample.begin(), sample.end());
+  std::vector<int64_t> bounds(static_cast<size_t>(tasks) + 1);
+  bounds[0] = 0;
+  bounds[tasks] = num_rows;
+  for (int64_t t = 1; t < tasks; ++t) bounds[t] = std::max(bounds[t - 1], sample[t * samples / tasks]);
+  parallel_for(tasks, [&](int64_t t) {
+    if (bounds[t] < bounds[t + 1]) k.scatter_rows(a, indices, bounds[t], bounds[t + 1]);
+  });
+}
 
 void scatter_add(const Plan& plan, const ScatterArgs& a) {
   // Per-contribution scale alpha * w_i, in plan order, so the kernel reads it sequentially.

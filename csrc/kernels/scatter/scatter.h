@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../common/index_array.h"
+#include "../common/isa.h"
 #include "../gather/gather.h"
 
 namespace embedkit::scatter {
@@ -48,6 +49,24 @@ struct ScatterArgs {
 // Each touched row becomes dst + c0 + c1 + ... (contributions in index order, each
 // alpha * w_i * src_i rounded to float first). Runs on the active ISA over the pool.
 void scatter_add(const Plan& plan, const ScatterArgs& args);
+// The same without a plan: each task owns a range of destination rows and walks all the
+// indices in order, applying those in its range (src is read sequentially, no sort). Every
+// element sees the same operations in the same order as the plan form: bitwise identical.
+void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args);
+
+// One ISA's kernel for the plan-free form.
+struct Kernels {
+  // Applies, in index order, every position i whose row indices[i] lies in
+  // [row_begin, row_end): dst[row] = dst[row] + scale_i * src[i] (a plain add when unscaled;
+  // scale_i = alpha * weights[i] rounded to float, or alpha).
+  void (*scatter_rows)(const ScatterArgs& args, const IndexArray& indices, int64_t row_begin,
+                       int64_t row_end);
+};
+const Kernels& reference_kernels();  // ref.cc
+const Kernels* avx2_kernels();
+const Kernels* avx512_kernels();
+const Kernels* neon_kernels();
+const Kernels& kernels_for(Isa isa);
 
 // The gradient of embedding_bag with respect to its table.
 struct BagBackwardArgs {

@@ -1,0 +1,83 @@
+// The plan-free scatter-add kernel, written once over a vector type V (common/simd_*.h).
+// Included by avx2.cc / avx512.cc / neon.cc inside their EMBEDKIT_TARGET region. It uses the
+// gather body's row prefetch and index helpers (gather/body.h; internal linkage there too).
+#pragma once
+
+#include "../gather/body.h"
+#include "scatter.h"
+
+namespace embedkit::scatter::simd_body {
+namespace {
+
+using gather::simd_body::index_at;
+using gather::simd_body::kPrefetchDistance;
+using gather::simd_body::prefetch_row;
+
+// kScaled: dst = fma(scale, src, dst), else dst = dst + src, the same operations the gather
+// pooling kernel applies per contribution (a plain add when unweighted), so this form and
+// the plan form agree bit for bit.
+template <class V, class Idx, bool kScaled>
+void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, int64_t row_begin,
+                       int64_t row_end) {
+  using Reg = typename V::Reg;
+  const int64_t dim = a.dim;
+  const int64_t n = indices.length;
+  const int64_t full = dim / V::kLanes;
+  const int tail_lanes = static_cast<int>(dim % V::kLanes);
+  const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
+  const int64_t row_bytes = dim * static_cast<int64_t>(sizeof(float));
+  auto in_range = [&](int64_t r) { return r >= row_begin && r < row_end; };
+  for (int64_t i = 0; i < n; ++i) {
+    if (i + kPrefetchDistance < n) {
+      const int64_t ahead = index_at<Idx>(indices, i + kPrefetchDistance);
+      if (in_range(ahead)) prefetch_row(a.dst + ahead * dim, row_bytes);
+    }
+    const int64_t r = index_at<Idx>(indices, i);
+    if (!in_range(r)) continue;
+    float* d = a.dst + r * dim;
+    const float* s = a.src + i * dim;
+    Reg w = V::zero();
+    if constexpr (kScaled) {
+      w = V::set1(a.weights != nullptr ? a.alpha * a.weights[i] : a.alpha);
+    }
+    auto update = [&](Reg dv, Reg sv) {
+      if constexpr (kScaled) {
+        return V::fma(w, sv, dv);
+      } else {
+        return V::add(dv, sv);
+      }
+    };
+    int64_t c = 0;
+    for (int64_t k = 0; k < full; ++k, c += V::kLanes) {
+      V::store(d + c, update(V::load(d + c), V::load(s + c)));
+    }
+    if (tail_lanes != 0) {
+      V::store_masked(d + c, update(V::load_masked(d + c, tail), V::load_masked(s + c, tail)), tail);
+    }
+  }
+}
+
+template <class V, class Idx>
+void scatter_rows(const ScatterArgs& a, const IndexArray& indices, int64_t b, int64_t e) {
+  if (a.weights != nullptr || a.alpha != 1.0f) {
+    scatter_rows_impl<V, Idx, true>(a, indices, b, e);
+  } else {
+    scatter_rows_impl<V, Idx, false>(a, indices, b, e);
+  }
+}
+
+template <class V>
+Kernels make_kernels() {
+  Kernels k;
+  k.scatter_rows = [](const ScatterArgs& a, const IndexArray& idx, int64_t b, int64_t e) {
+    switch (idx.type) {
+      case IndexType::Int32: return scatter_rows<V, int32_t>(a, idx, b, e);
+      case IndexType::Uint32: return scatter_rows<V, uint32_t>(a, idx, b, e);
+      case IndexType::Int64: return scatter_rows<V, int64_t>(a, idx, b, e);
+    }
+  };
+  return k;
+}
+
+}  // namespace
+}  // namespace embedkit::scatter::simd_body
