@@ -14,7 +14,7 @@
 //                                                                            (roof: read)
 //   gather           n·dim·4 read + n·dim·4 written                          (roof: copy)
 // rows/s counts source rows moved: n for scatterAdd and bagBackward, nnz for spmm.
-import { fillRandom, fillRatiosVsJs, randomIndices, rng, timeImpl } from './common.mjs';
+import { fillRandom, fillRatiosVsJs, randomIndices, relativeError, rng, timeImpl } from './common.mjs';
 
 // ---- pure-JS baselines: what a user would write --------------------------------------------
 function jsScatterAdd(dst, dim, idx, src) {
@@ -59,17 +59,6 @@ function jsGather(table, dim, idx, out) {
     const o = i * dim;
     for (let c = 0; c < dim; c++) out[o + c] = table[s + c];
   }
-}
-
-function relError(got, ref) {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const e = got[i] - ref[i];
-    num += e * e;
-    den += ref[i] * ref[i];
-  }
-  return Number.isNaN(num) ? Infinity : Math.sqrt(num / (den || 1));
 }
 
 /**
@@ -150,7 +139,7 @@ async function runGroup(ctx, g) {
       check = p.result;
       return { fn: p.fn, note: p.note };
     };
-    await timeImpl(ctx, rec, im, { prepare, verify: () => relError(check, ref), units: g.units });
+    await timeImpl(ctx, rec, im, { prepare, verify: () => relativeError(check, ref), units: g.units });
   }
   fillRatiosVsJs(ctx.records, g.op, g.shape);
   ctx.progress?.(`${g.op} ${g.shape}`);

@@ -46,3 +46,12 @@ export function freshOutput(rows: number, dim: unknown, shape: string): Float32A
     throw new RangeError(`cannot allocate the output of ${n} floats (${shape} = ${rows} x ${dim})`);
   }
 }
+
+/** An Async form's synchronous part (argument checks) made to reject its promise instead of throwing. */
+export function rejecting<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

@@ -1,7 +1,7 @@
 // The scatter / SpMM family: scatter-add (index_add), reusable scatter plans, the gradient of
 // embeddingBag, CSR matrices and CSR x dense products. Deterministic without float atomics:
 // each destination row is summed by one thread in index order, whatever the thread count.
-import { describe, enumCode, freshOutput, requireOptions, type IndexArray } from './options';
+import { describe, enumCode, freshOutput, rejecting, requireOptions, type IndexArray } from './options';
 import { native } from './native';
 import { boundsArgs, type PoolMode } from './gather';
 
@@ -102,11 +102,7 @@ export function scatterAdd(options: ScatterAddOptions): Float32Array {
 
 /** {@link scatterAdd} on the libuv thread pool; the arrays are held until the promise settles. */
 export function scatterAddAsync(options: ScatterAddOptions): Promise<Float32Array> {
-  try {
-    return callScatter(native().scatterAddAsync, options, 'scatterAddAsync');
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  return rejecting(() => callScatter(native().scatterAddAsync, options, 'scatterAddAsync'));
 }
 
 export interface EmbeddingBagBackwardOptions {
@@ -171,11 +167,7 @@ export function embeddingBagBackward(options: EmbeddingBagBackwardOptions): Floa
 export function embeddingBagBackwardAsync(options: EmbeddingBagBackwardOptions & { sparse: true }): Promise<SparseGradient>;
 export function embeddingBagBackwardAsync(options: EmbeddingBagBackwardOptions): Promise<Float32Array>;
 export function embeddingBagBackwardAsync(options: EmbeddingBagBackwardOptions): Promise<Float32Array | SparseGradient> {
-  try {
-    return callBackward(native().embeddingBagBackwardAsync, options, 'embeddingBagBackwardAsync') as Promise<Float32Array | SparseGradient>;
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  return rejecting(() => callBackward(native().embeddingBagBackwardAsync, options, 'embeddingBagBackwardAsync') as Promise<Float32Array | SparseGradient>);
 }
 
 /**
@@ -274,9 +266,5 @@ export function spmm(options: SpmmOptions): Float32Array {
 
 /** {@link spmm} on the libuv thread pool (a transpose is made on the calling thread first). */
 export function spmmAsync(options: SpmmOptions): Promise<Float32Array> {
-  try {
-    return callSpmm(native().spmmAsync, options, 'spmmAsync');
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  return rejecting(() => callSpmm(native().spmmAsync, options, 'spmmAsync'));
 }

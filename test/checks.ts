@@ -1,7 +1,7 @@
 // Shared assertions: run an op, compare with the float64 reference, check that every output
 // element was written (the output is poisoned with NaN first) and that inputs are untouched.
-import { expect } from 'vitest';
-import { embeddingBag, gather } from '../lib/index';
+import { describe, expect, it } from 'vitest';
+import { capabilities, embeddingBag, gather, setIsa, type Isa } from '../lib/index';
 import { bytesOf, sameBytes, firstMismatch, firstNaN, poisoned, refEmbeddingBag, refEmbeddingBagAbs, conditionNumber, refGather, relErr, type BagProblem, type IndexArray } from './reference';
 
 /**
@@ -58,4 +58,34 @@ export function expectBagClose(got: Float32Array, o: BagProblem | Parameters<typ
   }
   const cond = conditionNumber(ref, refEmbeddingBagAbs(o));
   expect(relErr(got, ref), `${ctx}: relative error bound ${BOUND} x cond ${cond.toPrecision(3)}`).toBeLessThan(BOUND * cond);
+}
+
+const ALL_ISAS: Isa[] = ['scalar', 'avx2', 'avx512', 'neon'];
+
+/**
+ * One test per ISA: `body(isa)` runs with that path forced (setIsa) and returns how many
+ * kernel calls it made; kernelCalls must show at least that many on this path and none on
+ * any other. Paths this CPU cannot run are skipped with the reason in the title.
+ */
+export function itOnEachIsa(what: string, body: (isa: Isa) => number): void {
+  const initial = capabilities();
+  const available = new Set<string>(initial.available);
+  for (const isa of ALL_ISAS) {
+    const ok = available.has(isa);
+    const title = ok ? `isa ${isa}: ${what}` : `isa ${isa}: not available on this CPU (available: ${initial.available.join(', ')})`;
+    describe.skipIf(!ok)(title, () => {
+      it('matches the reference and runs on this path (kernelCalls)', () => {
+        expect(setIsa(isa)).toBe(isa);
+        try {
+          const before = capabilities().kernelCalls;
+          const calls = body(isa);
+          const after = capabilities().kernelCalls;
+          expect(after[isa] - before[isa], `kernelCalls.${isa}`).toBeGreaterThanOrEqual(calls);
+          for (const other of ALL_ISAS) if (other !== isa) expect(after[other], `no ${other} kernel ran`).toBe(before[other]);
+        } finally {
+          setIsa(initial.isa);
+        }
+      });
+    });
+  }
 }

@@ -19,7 +19,6 @@ import {
   scatterPlanAsync,
   setIsa,
   setThreads,
-  type Isa,
 } from '../lib/index';
 import {
   BOUNDS_KINDS,
@@ -46,6 +45,7 @@ import {
   type IndexKind,
   type Mode,
 } from './reference';
+import { itOnEachIsa } from './checks';
 import { cond, forward64, refArgmax, refBagBackward, refScatterAdd } from './scatter-reference';
 
 const BOUND = 1e-6;
@@ -370,39 +370,23 @@ describe('embeddingBagBackward: finite differences, argmax, threads, async', () 
 
 // ---- forced ISAs ------------------------------------------------------------------------
 
-const ISAS: Isa[] = ['scalar', 'avx2', 'avx512', 'neon'];
-const available = new Set<string>(capabilities().available);
-for (const isa of ISAS) {
-  const ok = available.has(isa);
-  const title = ok ? `isa ${isa}: scatterAdd and embeddingBagBackward` : `isa ${isa}: not available on this CPU (available: ${[...available].join(', ')})`;
-  describe.skipIf(!ok)(title, () => {
-    it('match the reference and run on this path (kernelCalls)', () => {
-      expect(setIsa(isa)).toBe(isa);
-      try {
-        const seed = freshSeed();
-        const rng = new Rng(seed);
-        const before = capabilities().kernelCalls;
-        let calls = 0;
-        for (const dim of [1, 3, 7, 8, 9, 16, 17, 33, 128, 129, 257]) {
-          const c = scatterCase(rng, dim, { weighted: rng.bool(), alpha: rng.bool() });
-          const dstBefore = c.dst.slice();
-          scatterAdd({ dst: c.dst, dim, indices: Int32Array.from(c.idx), src: c.src, weights: c.weights, alpha: c.alpha });
-          expectScatter(c, c.dst, dstBefore, `${isa} seed=${seed} dim=${dim}`);
-          calls++;
-          for (const mode of ['sum', 'mean'] as const) {
-            const { o, rows, gradOutput } = bagCase(rng, dim, { mode, weighted: true, padding: true }, 'offsets', 'uint32');
-            const { ref, abs } = refBagBackward(o, gradOutput, rows);
-            const got = embeddingBagBackward({ ...o, gradOutput, numRows: rows });
-            expect(relErr(got, ref), `${isa} seed=${seed} dim=${dim} ${mode}`).toBeLessThan(BOUND * cond(ref, abs));
-            calls++;
-          }
-        }
-        const after = capabilities().kernelCalls;
-        expect(after[isa] - before[isa], `kernelCalls.${isa}`).toBeGreaterThanOrEqual(calls);
-        for (const other of ISAS) if (other !== isa) expect(after[other], `no ${other} kernel ran`).toBe(before[other]);
-      } finally {
-        setIsa(initialIsa);
-      }
-    });
-  });
-}
+itOnEachIsa('scatterAdd and embeddingBagBackward', (isa) => {
+  const seed = freshSeed();
+  const rng = new Rng(seed);
+  let calls = 0;
+  for (const dim of [1, 3, 7, 8, 9, 16, 17, 33, 128, 129, 257]) {
+    const c = scatterCase(rng, dim, { weighted: rng.bool(), alpha: rng.bool() });
+    const dstBefore = c.dst.slice();
+    scatterAdd({ dst: c.dst, dim, indices: Int32Array.from(c.idx), src: c.src, weights: c.weights, alpha: c.alpha });
+    expectScatter(c, c.dst, dstBefore, `${isa} seed=${seed} dim=${dim}`);
+    calls++;
+    for (const mode of ['sum', 'mean'] as const) {
+      const { o, rows, gradOutput } = bagCase(rng, dim, { mode, weighted: true, padding: true }, 'offsets', 'uint32');
+      const { ref, abs } = refBagBackward(o, gradOutput, rows);
+      const got = embeddingBagBackward({ ...o, gradOutput, numRows: rows });
+      expect(relErr(got, ref), `${isa} seed=${seed} dim=${dim} ${mode}`).toBeLessThan(BOUND * cond(ref, abs));
+      calls++;
+    }
+  }
+  return calls;
+});

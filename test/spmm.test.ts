@@ -15,7 +15,6 @@ import {
   spmm,
   spmmAsync,
   type CsrMatrix,
-  type Isa,
 } from '../lib/index';
 import {
   INDEX_KINDS,
@@ -35,6 +34,7 @@ import {
   toNumbers,
   type IndexKind,
 } from './reference';
+import { itOnEachIsa } from './checks';
 import { cond, csrToNumbers, denseProduct, densify, refSpmm } from './scatter-reference';
 
 const BOUND = 1e-6;
@@ -243,35 +243,22 @@ describe('spmm determinism, async, ISAs', () => {
     const z = csrFromCoo({ rows: new Int32Array(0), cols: new Int32Array(0), numRows: 0, numCols: 0 });
     expect(spmm({ a: z, b: new Float32Array(0), dim: 4 }).length).toBe(0);
   });
+});
 
-  const ISAS: Isa[] = ['scalar', 'avx2', 'avx512', 'neon'];
-  const available = new Set<string>(capabilities().available);
-  for (const isa of ISAS) {
-    const ok = available.has(isa);
-    it.skipIf(!ok)(ok ? `isa ${isa}: spmm matches the reference and runs on this path` : `isa ${isa}: not available on this CPU (available: ${[...available].join(', ')})`, () => {
-      expect(setIsa(isa)).toBe(isa);
-      try {
-        const seed = freshSeed();
-        const rng = new Rng(seed);
-        const before = capabilities().kernelCalls;
-        let calls = 0;
-        for (const dim of [1, 3, 4, 7, 8, 9, 16, 17, 33, 64, 128, 129, 257]) {
-          for (const reduce of REDUCES) {
-            const a = makeCsr(rng, 'int32', rng.int(1, 30), rng.int(1, 30), rng.int(0, 100), true);
-            const b = randomTable(rng, a.numCols, dim);
-            const got = spmm({ a, b, dim, reduce });
-            calls++;
-            const { ref, abs } = refSpmm(csrToNumbers(a), b, dim, reduce, false);
-            if (reduce === 'max') expect(firstMismatch(got, ref), `${isa} seed=${seed} dim=${dim}`).toBe(-1);
-            else expect(relErr(got, ref), `${isa} seed=${seed} dim=${dim} ${reduce}`).toBeLessThan(BOUND * cond(ref, abs));
-          }
-        }
-        const after = capabilities().kernelCalls;
-        expect(after[isa] - before[isa], `kernelCalls.${isa}`).toBeGreaterThanOrEqual(calls);
-        for (const other of ISAS) if (other !== isa) expect(after[other], `no ${other} kernel ran`).toBe(before[other]);
-      } finally {
-        setIsa(initialIsa);
-      }
-    });
+itOnEachIsa('spmm', (isa) => {
+  const seed = freshSeed();
+  const rng = new Rng(seed);
+  let calls = 0;
+  for (const dim of [1, 3, 4, 7, 8, 9, 16, 17, 33, 64, 128, 129, 257]) {
+    for (const reduce of REDUCES) {
+      const a = makeCsr(rng, 'int32', rng.int(1, 30), rng.int(1, 30), rng.int(0, 100), true);
+      const b = randomTable(rng, a.numCols, dim);
+      const got = spmm({ a, b, dim, reduce });
+      calls++;
+      const { ref, abs } = refSpmm(csrToNumbers(a), b, dim, reduce, false);
+      if (reduce === 'max') expect(firstMismatch(got, ref), `${isa} seed=${seed} dim=${dim}`).toBe(-1);
+      else expect(relErr(got, ref), `${isa} seed=${seed} dim=${dim} ${reduce}`).toBeLessThan(BOUND * cond(ref, abs));
+    }
   }
+  return calls;
 });
