@@ -3,7 +3,7 @@
 // each destination row is summed by one thread in index order, whatever the thread count.
 import { describe, enumCode, freshOutput, rejecting, requireOptions, type IndexArray } from './options';
 import { native } from './native';
-import { boundsArgs, type PoolMode } from './gather';
+import { boundsArgs, type EmbeddingBagOptions, type PoolMode } from './gather';
 
 const REDUCE: readonly PoolMode[] = ['sum', 'mean', 'max'];
 
@@ -105,18 +105,11 @@ export function scatterAddAsync(options: ScatterAddOptions): Promise<Float32Arra
   return rejecting(() => callScatter(native().scatterAddAsync, options, 'scatterAddAsync'));
 }
 
-export interface EmbeddingBagBackwardOptions {
+/** The forward call's indices, offsets / lengths, includeLastOffset, mode, weights and paddingIdx, plus: */
+export interface EmbeddingBagBackwardOptions
+  extends Pick<EmbeddingBagOptions, 'dim' | 'indices' | 'offsets' | 'lengths' | 'includeLastOffset' | 'mode' | 'weights' | 'paddingIdx'> {
   /** The gradient of embeddingBag's output, `bags x dim` floats. */
   gradOutput: Float32Array;
-  dim: number;
-  /** The forward call's indices, offsets / lengths, includeLastOffset, mode, weights and paddingIdx. */
-  indices: IndexArray;
-  offsets?: IndexArray;
-  lengths?: IndexArray;
-  includeLastOffset?: boolean;
-  mode: PoolMode;
-  weights?: Float32Array;
-  paddingIdx?: number;
   /** Rows of the table (the dense gradient is `numRows x dim`). */
   numRows: number;
   /** Mode 'max': the `argmax` that `embeddingBag({ mode: 'max', returnArgmax: true })` returned. */
