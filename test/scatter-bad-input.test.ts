@@ -5,6 +5,7 @@
 // runs through the sync form (throws) and, where there is one, the async form (rejects).
 import { describe, expect, it } from 'vitest';
 import {
+  ScatterPlan,
   csrFromCoo,
   embeddingBagBackward,
   embeddingBagBackwardAsync,
@@ -148,6 +149,7 @@ describe('scatterAdd', () => {
     ['indices and plan both', op, () => ({ ...base(op), plan: scatterPlan({ indices: Int32Array.of(0, 5, 2, 2, 1), numRows: 6 }) }), TypeError, /give indices or plan, not both/],
     ['plan for another dst size', op, () => ({ ...base(op), indices: undefined, plan: scatterPlan({ indices: Int32Array.of(0, 5, 2, 2, 1), numRows: 7 }) }), RangeError, /the plan was built for 7 destination rows, dst has 6/],
     ['plan not a ScatterPlan', op, withOpts(op, { indices: undefined, plan: { handle: 1 } }), TypeError, /plan must be a ScatterPlan, got Object/],
+    ['a ScatterPlan around a foreign handle', op, withOpts(op, { indices: undefined, plan: new ScatterPlan({ handle: {}, numRows: 6, length: 5 }) }), TypeError, /plan must be a ScatterPlan, got object/],
     ['plan with a src of another length', op, () => ({ ...base(op), indices: undefined, plan: scatterPlan({ indices: Int32Array.of(0, 5), numRows: 6 }) }), RangeError, /src\.length must be 8/],
   ];
   it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));

@@ -27,13 +27,25 @@ void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, int64_t 
   const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
   const int64_t row_bytes = dim * static_cast<int64_t>(sizeof(float));
   auto in_range = [&](int64_t r) { return r >= row_begin && r < row_end; };
-  for (int64_t i = 0; i < n; ++i) {
-    if (i + kPrefetchDistance < n) {
-      const int64_t ahead = index_at<Idx>(indices, i + kPrefetchDistance);
-      if (in_range(ahead)) prefetch_row(a.dst + ahead * dim, row_bytes);
+  // A second cursor runs kPrefetchDistance applied positions ahead (not index positions: a
+  // task owning 1/8 of the rows applies only every 8th index) and prefetches the destination
+  // row and the source row it will need; the source is read in order but with gaps.
+  int64_t ahead = 0;
+  auto prefetch_next = [&] {
+    while (ahead < n) {
+      const int64_t r = index_at<Idx>(indices, ahead++);
+      if (in_range(r)) {
+        prefetch_row(a.dst + r * dim, row_bytes);
+        prefetch_row(a.src + (ahead - 1) * dim, row_bytes);
+        return;
+      }
     }
+  };
+  for (int64_t k = 0; k < kPrefetchDistance; ++k) prefetch_next();
+  for (int64_t i = 0; i < n; ++i) {
     const int64_t r = index_at<Idx>(indices, i);
     if (!in_range(r)) continue;
+    prefetch_next();
     float* d = a.dst + r * dim;
     const float* s = a.src + i * dim;
     Reg w = V::zero();

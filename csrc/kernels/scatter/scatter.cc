@@ -48,8 +48,10 @@ void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs&
   const Kernels& k = kernels_for(isa);
   const int64_t n = indices.length;
   if (n == 0 || a.dim == 0) return;
-  // One task per thread: every task scans all the indices, so more tasks cost more scans.
-  const int64_t tasks = std::min<int64_t>(task_count_for(n * a.dim, kMinFloatsPerTask), thread_count());
+  // Every task scans all the indices (4 bytes each, against the dim x 8 bytes of row traffic
+  // per index it applies), so a few tasks per thread cost little and keep the threads busy
+  // when one of them is slowed down.
+  const int64_t tasks = task_count_for(n * a.dim, kMinFloatsPerTask);
   if (tasks == 1) {
     k.scatter_rows(a, indices, 0, num_rows);
     return;
