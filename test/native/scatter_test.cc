@@ -465,7 +465,7 @@ TEST(csr_from_coo_transpose_and_spmm_every_isa) {
   }
 }
 
-TEST(scatter_rows_kernel_matches_reference_on_row_ranges) {
+TEST(scatter_rows_kernel_matches_reference_on_position_lists) {
   Rng rng(harness::test_seed());
   for (int64_t dim : kDims) {
     for (bool weighted : {false, true}) {
@@ -480,27 +480,32 @@ TEST(scatter_rows_kernel_matches_reference_on_row_ranges) {
       a.src = src.data();
       a.weights = weighted ? w.data() : nullptr;
       a.alpha = weighted ? 0.75f : 1.0f;
-      const int64_t lo = rng.below(rows + 1), hi = rng.between(lo, rows);
-      SCOPED_CONTEXT("dim=", dim, " weighted=", weighted, " rows [", lo, ",", hi, ")");
-      std::vector<float> ref = dst0;
-      a.dst = ref.data();
-      s::reference_kernels().scatter_rows(a, ids.view(), lo, hi);
-      for (int64_t r = 0; r < rows; ++r) {  // rows outside the range are untouched
-        if (r >= lo && r < hi) continue;
-        CHECK(std::memcmp(&ref[r * dim], &dst0[r * dim], dim * sizeof(float)) == 0);
+      // An ascending subset of the positions, as a task's bucket.
+      std::vector<int64_t> positions;
+      for (int64_t i = 0; i < n; ++i) {
+        if (rng.coin(0.6)) positions.push_back(i);
       }
-      for (ek::Isa isa : runnable_isas()) {
-        SCOPED_CONTEXT("isa ", ek::isa_name(isa));
-        std::vector<float> out = dst0;
-        a.dst = out.data();
-        s::kernels_for(isa).scatter_rows(a, ids.view(), lo, hi);
-        // Unweighted: plain adds, bitwise equal; weighted: FMA vs mul + add.
-        for (size_t e = 0; e < out.size(); ++e) {
-          const bool ok = weighted ? std::fabs(out[e] - ref[e]) <= 1e-5f * (std::fabs(ref[e]) + 1.0f)
-                                   : bits(out[e]) == bits(ref[e]);
-          if (!CHECK_MSG(ok, "element ", static_cast<int64_t>(e))) break;
+      const int64_t count = static_cast<int64_t>(positions.size());
+      SCOPED_CONTEXT("dim=", dim, " weighted=", weighted, " n=", n, " count=", count);
+      for (bool all : {true, false}) {
+        const int64_t* pos = all ? nullptr : positions.data();
+        const int64_t m = all ? n : count;
+        std::vector<float> ref = dst0;
+        a.dst = ref.data();
+        s::reference_kernels().scatter_rows(a, ids.view(), pos, m);
+        for (ek::Isa isa : runnable_isas()) {
+          SCOPED_CONTEXT("isa ", ek::isa_name(isa), all ? " all positions" : " a subset");
+          std::vector<float> out = dst0;
+          a.dst = out.data();
+          s::kernels_for(isa).scatter_rows(a, ids.view(), pos, m);
+          // Unweighted: plain adds, bitwise equal; weighted: FMA vs mul + add.
+          for (size_t e = 0; e < out.size(); ++e) {
+            const bool ok = weighted ? std::fabs(out[e] - ref[e]) <= 1e-5f * (std::fabs(ref[e]) + 1.0f)
+                                     : bits(out[e]) == bits(ref[e]);
+            if (!CHECK_MSG(ok, "element ", static_cast<int64_t>(e))) break;
+          }
+          ++g_checked[static_cast<int>(isa)];
         }
-        ++g_checked[static_cast<int>(isa)];
       }
     }
   }

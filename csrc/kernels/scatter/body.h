@@ -17,36 +17,25 @@ using gather::simd_body::prefetch_row;
 // pooling kernel applies per contribution (a plain add when unweighted), so this form and
 // the plan form agree bit for bit.
 template <class V, class Idx, bool kScaled>
-void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, int64_t row_begin,
-                       int64_t row_end) {
+void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, const int64_t* positions,
+                       int64_t count) {
   using Reg = typename V::Reg;
   const int64_t dim = a.dim;
-  const int64_t n = indices.length;
   const int64_t full = dim / V::kLanes;
   const int tail_lanes = static_cast<int>(dim % V::kLanes);
   const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
   const int64_t row_bytes = dim * static_cast<int64_t>(sizeof(float));
-  auto in_range = [&](int64_t r) { return r >= row_begin && r < row_end; };
-  // A second cursor runs kPrefetchDistance applied positions ahead (not index positions: a
-  // task owning 1/8 of the rows applies only every 8th index) and prefetches the destination
-  // row and the source row it will need; the source is read in order but with gaps.
-  int64_t ahead = 0;
-  auto prefetch_next = [&] {
-    while (ahead < n) {
-      const int64_t r = index_at<Idx>(indices, ahead++);
-      if (in_range(r)) {
-        prefetch_row(a.dst + r * dim, row_bytes);
-        prefetch_row(a.src + (ahead - 1) * dim, row_bytes);
-        return;
-      }
+  auto position = [&](int64_t j) { return positions != nullptr ? positions[j] : j; };
+  for (int64_t j = 0; j < count; ++j) {
+    // Both rows a later position needs: the destination is random, and the source, read in
+    // order, has gaps when this task owns only some of the rows.
+    if (j + kPrefetchDistance < count) {
+      const int64_t ahead = position(j + kPrefetchDistance);
+      prefetch_row(a.dst + index_at<Idx>(indices, ahead) * dim, row_bytes);
+      prefetch_row(a.src + ahead * dim, row_bytes);
     }
-  };
-  for (int64_t k = 0; k < kPrefetchDistance; ++k) prefetch_next();
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t r = index_at<Idx>(indices, i);
-    if (!in_range(r)) continue;
-    prefetch_next();
-    float* d = a.dst + r * dim;
+    const int64_t i = position(j);
+    float* d = a.dst + index_at<Idx>(indices, i) * dim;
     const float* s = a.src + i * dim;
     Reg w = V::zero();
     if constexpr (kScaled) {
@@ -70,22 +59,23 @@ void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, int64_t 
 }
 
 template <class V, class Idx>
-void scatter_rows(const ScatterArgs& a, const IndexArray& indices, int64_t b, int64_t e) {
+void scatter_rows(const ScatterArgs& a, const IndexArray& indices, const int64_t* positions,
+                  int64_t count) {
   if (a.weights != nullptr || a.alpha != 1.0f) {
-    scatter_rows_impl<V, Idx, true>(a, indices, b, e);
+    scatter_rows_impl<V, Idx, true>(a, indices, positions, count);
   } else {
-    scatter_rows_impl<V, Idx, false>(a, indices, b, e);
+    scatter_rows_impl<V, Idx, false>(a, indices, positions, count);
   }
 }
 
 template <class V>
 Kernels make_kernels() {
   Kernels k;
-  k.scatter_rows = [](const ScatterArgs& a, const IndexArray& idx, int64_t b, int64_t e) {
+  k.scatter_rows = [](const ScatterArgs& a, const IndexArray& idx, const int64_t* pos, int64_t n) {
     switch (idx.type) {
-      case IndexType::Int32: return scatter_rows<V, int32_t>(a, idx, b, e);
-      case IndexType::Uint32: return scatter_rows<V, uint32_t>(a, idx, b, e);
-      case IndexType::Int64: return scatter_rows<V, int64_t>(a, idx, b, e);
+      case IndexType::Int32: return scatter_rows<V, int32_t>(a, idx, pos, n);
+      case IndexType::Uint32: return scatter_rows<V, uint32_t>(a, idx, pos, n);
+      case IndexType::Int64: return scatter_rows<V, int64_t>(a, idx, pos, n);
     }
   };
   return k;

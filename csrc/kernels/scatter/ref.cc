@@ -5,13 +5,12 @@
 namespace embedkit::scatter {
 namespace {
 
-void scatter_rows_ref(const ScatterArgs& a, const IndexArray& indices, int64_t row_begin,
-                      int64_t row_end) {
+void scatter_rows_ref(const ScatterArgs& a, const IndexArray& indices, const int64_t* positions,
+                      int64_t count) {
   const bool scaled = a.weights != nullptr || a.alpha != 1.0f;
-  for (int64_t i = 0; i < indices.length; ++i) {
-    const int64_t r = indices.at(i);
-    if (r < row_begin || r >= row_end) continue;
-    float* d = a.dst + r * a.dim;
+  for (int64_t j = 0; j < count; ++j) {
+    const int64_t i = positions != nullptr ? positions[j] : j;
+    float* d = a.dst + indices.at(i) * a.dim;
     const float* s = a.src + i * a.dim;
     // The same arithmetic as the gather oracle's weighted sum (out += w * row), so the plan
     // and plan-free forms agree bit for bit on this path too.

@@ -48,12 +48,9 @@ void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs&
   const Kernels& k = kernels_for(isa);
   const int64_t n = indices.length;
   if (n == 0 || a.dim == 0) return;
-  // Every task scans all the indices (4 bytes each, against the dim x 8 bytes of row traffic
-  // per index it applies), so a few tasks per thread cost little and keep the threads busy
-  // when one of them is slowed down.
   const int64_t tasks = task_count_for(n * a.dim, kMinFloatsPerTask);
   if (tasks == 1) {
-    k.scatter_rows(a, indices, 0, num_rows);
+    k.scatter_rows(a, indices, nullptr, n);
     return;
   }
   // Row boundaries at quantiles of a sample of the indices, so that skewed destinations
@@ -63,12 +60,27 @@ void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs&
   std::vector<int64_t> sample(static_cast<size_t>(samples));
   for (int64_t j = 0; j < samples; ++j) sample[j] = indices.at(j * n / samples);
   std::sort(sample.begin(), sample.end());
-  std::vector<int64_t> bounds(static_cast<size_t>(tasks) + 1);
-  bounds[0] = 0;
-  bounds[tasks] = num_rows;
-  for (int64_t t = 1; t < tasks; ++t) bounds[t] = std::max(bounds[t - 1], sample[t * samples / tasks]);
+  std::vector<int64_t> bounds(static_cast<size_t>(tasks) - 1);  // task t owns [b[t-1], b[t])
+  for (int64_t t = 1; t < tasks; ++t) bounds[t - 1] = sample[t * samples / tasks];
+  auto task_of = [&](int64_t row) {
+    return static_cast<int64_t>(std::upper_bound(bounds.begin(), bounds.end(), row) - bounds.begin());
+  };
+  // Bucket the positions by task, keeping index order within each bucket (counting sort on
+  // `tasks` keys: two passes over the indices, nothing like the full plan's sort).
+  std::vector<int64_t> start(static_cast<size_t>(tasks) + 1, 0);
+  std::vector<uint16_t> owner(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    owner[i] = static_cast<uint16_t>(task_of(indices.at(i)));
+    ++start[owner[i] + 1];
+  }
+  for (int64_t t = 0; t < tasks; ++t) start[t + 1] += start[t];
+  std::vector<int64_t> positions(static_cast<size_t>(n));
+  {
+    std::vector<int64_t> next(start.begin(), start.end() - 1);
+    for (int64_t i = 0; i < n; ++i) positions[next[owner[i]]++] = i;
+  }
   parallel_for(tasks, [&](int64_t t) {
-    if (bounds[t] < bounds[t + 1]) k.scatter_rows(a, indices, bounds[t], bounds[t + 1]);
+    k.scatter_rows(a, indices, positions.data() + start[t], start[t + 1] - start[t]);
   });
 }
 

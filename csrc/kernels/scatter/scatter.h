@@ -49,18 +49,19 @@ struct ScatterArgs {
 // Each touched row becomes dst + c0 + c1 + ... (contributions in index order, each
 // alpha * w_i * src_i rounded to float first). Runs on the active ISA over the pool.
 void scatter_add(const Plan& plan, const ScatterArgs& args);
-// The same without a plan: each task owns a range of destination rows and walks all the
-// indices in order, applying those in its range (src is read sequentially, no sort). Every
-// element sees the same operations in the same order as the plan form: bitwise identical.
+// The same without a plan: each task owns a range of destination rows and applies, in index
+// order, the positions whose row falls in it (one bucketing pass, no sort; src is read in
+// order). Every element sees the same operations in the same order as the plan form:
+// bitwise identical.
 void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args);
 
 // One ISA's kernel for the plan-free form.
 struct Kernels {
-  // Applies, in index order, every position i whose row indices[i] lies in
-  // [row_begin, row_end): dst[row] = dst[row] + scale_i * src[i] (a plain add when unscaled;
+  // Applies positions[0..count) in that order (positions null: 0..count), each i as
+  // dst[indices[i]] = dst[indices[i]] + scale_i * src[i] (a plain add when unscaled;
   // scale_i = alpha * weights[i] rounded to float, or alpha).
-  void (*scatter_rows)(const ScatterArgs& args, const IndexArray& indices, int64_t row_begin,
-                       int64_t row_end);
+  void (*scatter_rows)(const ScatterArgs& args, const IndexArray& indices,
+                       const int64_t* positions, int64_t count);
 };
 const Kernels& reference_kernels();  // ref.cc
 const Kernels* avx2_kernels();
