@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ScatterPlan,
   csrFromCoo,
+  csrTranspose,
   embeddingBagBackward,
   embeddingBagBackwardAsync,
   scatterAdd,
@@ -217,6 +218,12 @@ describe('spmm and CSR validation', () => {
   it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
 });
 
+describe('csrTranspose', () => {
+  it('numCols beyond memory is a RangeError, not an abort', () => {
+    expect(() => csrTranspose({ rowPtr: Int32Array.of(0), colIdx: new Int32Array(0), numRows: 0, numCols: 2 ** 50 })).toThrow(RangeError);
+  });
+});
+
 describe('csrFromCoo', () => {
   const op = 'csrFromCoo';
   const cases: Case[] = [
@@ -226,6 +233,7 @@ describe('csrFromCoo', () => {
     ['values wrong length', op, withOpts(op, { values: Float32Array.of(1) }), RangeError, /values\.length must be 3/],
     ['numCols NaN', op, withOpts(op, { numCols: NaN }), RangeError, /numCols must be an integer, got NaN/],
     ['sumDuplicates not a boolean', op, withOpts(op, { sumDuplicates: 'yes' }), TypeError, /sumDuplicates must be a boolean/],
+    ['numRows beyond memory', op, withOpts(op, { numRows: 2 ** 50 }), RangeError, /csrFromCoo: out of memory/],
   ];
   it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
 });

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +31,19 @@ void check_range(Napi::Env env, const IndexArray& a, const char* name, int64_t l
     throw_range_error(env, std::string(name) + "[" + std::to_string(bad) + "] = " +
                                std::to_string(a.at(bad)) + " is out of range for " + what +
                                " of " + std::to_string(limit) + " rows");
+  }
+}
+
+// Runs kernel-side work that allocates in proportion to a size the caller chose (numRows of
+// a CSR matrix, a plan's sort buffers): running out of memory is a RangeError, not an abort.
+template <class Fn>
+decltype(auto) with_memory_check(Napi::Env env, const char* op, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    throw_range_error(env, std::string(op) + ": out of memory for its working arrays");
+  } catch (const std::length_error&) {
+    throw_range_error(env, std::string(op) + ": its working arrays would be too large");
   }
 }
 
@@ -153,7 +168,7 @@ Napi::Value plan_object(Napi::Env env, const PlanCall& c) {
 
 Napi::Value ScatterPlanBuild(const Napi::CallbackInfo& info) {
   PlanCall c = prepare_plan(info);
-  c.run();
+  with_memory_check(info.Env(), "scatterPlan", [&] { c.run(); });
   Napi::Object o = plan_object(info.Env(), c).As<Napi::Object>();
   o.Set("uniqueRows", Napi::Number::New(info.Env(), static_cast<double>(c.plan->num_segments())));
   return o;
@@ -246,7 +261,7 @@ ScatterCall prepare_scatter(const Napi::CallbackInfo& info) {
 
 Napi::Value ScatterAdd(const Napi::CallbackInfo& info) {
   ScatterCall c = prepare_scatter(info);
-  c.run();
+  with_memory_check(info.Env(), "scatterAdd", [&] { c.run(); });
   return c.dst.value;
 }
 
@@ -338,7 +353,8 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
   if (c->sparse) {
     // The sparse form's size is the number of distinct rows: plan first, then allocate.
     if (!is_absent(info[11])) throw_type_error(env, "out applies to the dense form only");
-    c->prepared = std::make_unique<scatter::BagBackward>(a);
+    with_memory_check(env, "embeddingBagBackward",
+                      [&] { c->prepared = std::make_unique<scatter::BagBackward>(a); });
     const int64_t u = static_cast<int64_t>(c->prepared->rows().size());
     c->out = output_float32(env, Napi::Value(), checked_product(env, u, dim, "rows x dim"),
                             std::to_string(u) + " rows x dim " + std::to_string(dim));
@@ -363,7 +379,7 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
 
 Napi::Value EmbeddingBagBackward(const Napi::CallbackInfo& info) {
   std::shared_ptr<BackwardCall> c = prepare_backward(info);
-  c->run();
+  with_memory_check(info.Env(), "embeddingBagBackward", [&] { c->run(); });
   return c->result;
 }
 
@@ -473,8 +489,11 @@ Napi::Value CsrFromCoo(const Napi::CallbackInfo& info) {
                                " columns");
   }
   scatter::Csr m;
-  scatter::csr_from_coo(rows, cols, values.present ? static_cast<const float*>(values.data) : nullptr,
-                        num_rows, num_cols, info[5].As<Napi::Boolean>().Value(), &m);
+  with_memory_check(env, "csrFromCoo", [&] {
+    scatter::csr_from_coo(rows, cols,
+                          values.present ? static_cast<const float*>(values.data) : nullptr,
+                          num_rows, num_cols, info[5].As<Napi::Boolean>().Value(), &m);
+  });
   return csr_object(env, m, num_rows, num_cols);
 }
 
@@ -482,7 +501,7 @@ Napi::Value CsrFromCoo(const Napi::CallbackInfo& info) {
 Napi::Value CsrTranspose(const Napi::CallbackInfo& info) {
   const CsrArg a = parse_csr(info, 0);
   scatter::Csr t;
-  scatter::csr_transpose(a.view, &t);
+  with_memory_check(info.Env(), "csrTranspose", [&] { scatter::csr_transpose(a.view, &t); });
   return csr_object(info.Env(), t, a.view.num_cols, a.view.num_rows);
 }
 
