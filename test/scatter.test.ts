@@ -4,6 +4,7 @@
 // Bounds: ||out - ref|| / ||ref|| < 1e-6 x cond, cond = ||sum of magnitudes|| / ||ref|| (1
 // when nothing cancels), as in test/checks.ts (1e-5 for a 10,000-term hub); argmax is exact; bitwise
 // equality for 1, 2 and 3 threads and between plan and plain forms.
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ScatterPlan,
@@ -389,4 +390,39 @@ itOnEachIsa('scatterAdd and embeddingBagBackward', (isa) => {
     }
   }
   return calls;
+});
+
+describe('property: random scatters match index_add_, plan and plain forms bit for bit', () => {
+  it(`scatterAdd (relative error bound ${BOUND} x cond)`, () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          seed: fc.integer({ min: 0, max: 0x7fffffff }),
+          rows: fc.integer({ min: 1, max: 15 }),
+          n: fc.integer({ min: 0, max: 60 }),
+          dim: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.constantFrom(31, 64, 129)),
+          weighted: fc.boolean(),
+          alpha: fc.option(fc.double({ min: -3, max: 3, noNaN: true }), { nil: undefined }),
+          kind: fc.constantFrom<IndexKind>('int32', 'uint32', 'int64'),
+        }),
+        (p) => {
+          const rng = new Rng(p.seed);
+          const idx = randomIndices(rng, p.n, p.rows);
+          const indices = makeIndexArray(p.kind, idx);
+          const dst0 = randomTable(rng, p.rows, p.dim);
+          const src = randomTable(rng, p.n, p.dim);
+          const weights = p.weighted ? randomWeights(rng, p.n) : undefined;
+          const plain = dst0.slice();
+          scatterAdd({ dst: plain, dim: p.dim, indices, src, weights, alpha: p.alpha });
+          const viaPlan = dst0.slice();
+          scatterAdd({ dst: viaPlan, dim: p.dim, plan: scatterPlan({ indices, numRows: p.rows }), src, weights, alpha: p.alpha });
+          const ctx = describeCase(p);
+          expect(firstBitMismatch(viaPlan, plain), ctx).toBe(-1);
+          const { ref, abs } = refScatterAdd(dst0, p.dim, idx, src, weights, p.alpha);
+          expect(relErr(plain, ref), ctx).toBeLessThan(BOUND * cond(ref, abs));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });

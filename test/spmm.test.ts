@@ -4,6 +4,7 @@
 // Bounds: relative error < 1e-6 x cond (cond as in test/checks.ts; 1e-5 for a hub row of
 // 10,000 nonzeros); reduce 'max' selects float32 products exactly; CSR structure exact;
 // bitwise equality for 1, 2 and 3 threads.
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   capabilities,
@@ -261,4 +262,43 @@ itOnEachIsa('spmm', (isa) => {
     }
   }
   return calls;
+});
+
+describe('property: random CSR shapes, reductions and transposes match the reference', () => {
+  it(`spmm (relative error bound ${BOUND} x cond; max exact)`, () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          seed: fc.integer({ min: 0, max: 0x7fffffff }),
+          numRows: fc.integer({ min: 0, max: 12 }),
+          numCols: fc.integer({ min: 1, max: 12 }),
+          nnz: fc.integer({ min: 0, max: 40 }),
+          dim: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.constantFrom(31, 64, 129)),
+          reduce: fc.constantFrom(...REDUCES),
+          transpose: fc.boolean(),
+          withValues: fc.boolean(),
+          kind: fc.constantFrom<IndexKind>('int32', 'uint32', 'int64'),
+          sumDuplicates: fc.boolean(),
+        }),
+        (p) => {
+          const rng = new Rng(p.seed);
+          const rows = Array.from({ length: p.numRows === 0 ? 0 : p.nnz }, () => rng.int(0, p.numRows - 1));
+          const cols = rows.map(() => rng.int(0, p.numCols - 1));
+          const a = csrFromCoo({
+            rows: makeIndexArray(p.kind, rows), cols: makeIndexArray(p.kind, cols),
+            values: p.withValues ? randomWeights(rng, rows.length) : undefined,
+            numRows: p.numRows, numCols: p.numCols, sumDuplicates: p.sumDuplicates,
+          });
+          const b = randomTable(rng, p.transpose ? p.numRows : p.numCols, p.dim);
+          const got = spmm({ a, b, dim: p.dim, reduce: p.reduce, transpose: p.transpose });
+          const { ref, abs } = refSpmm(csrToNumbers(a), b, p.dim, p.reduce, p.transpose);
+          const ctx = describeCase(p);
+          expect(firstNaN(got), ctx).toBe(-1);
+          if (p.reduce === 'max') expect(firstMismatch(got, ref), ctx).toBe(-1);
+          else expect(relErr(got, ref), ctx).toBeLessThan(BOUND * cond(ref, abs));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
