@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { embeddingBag, embeddingBagAsync, gather, gatherAsync } from '../lib/index';
-import { expectBagClose } from './checks';
+import { expectBagClose, expectThrowsAndRejects } from './checks';
 import { Rng, bytesOf, detach, firstMismatch, freshSeed, randomTable, refGather, sameBytes } from './reference';
 
 const CJS = path.resolve(__dirname, '../dist/cjs/index.js');
@@ -53,32 +53,11 @@ const SYNC = { gather, embeddingBag } as unknown as Record<Op, (o: unknown) => F
 const ASYNC = { gather: gatherAsync, embeddingBag: embeddingBagAsync } as unknown as Record<Op, (o: unknown) => Promise<Float32Array>>;
 
 /** Sync throws `cls` matching `message`, async rejects the same way; no buffer changes. */
-async function expectBad(op: Op, make: () => unknown, cls: ErrorConstructor, message: RegExp) {
-  const o = make();
-  const before = snapshot(o);
-  let error: unknown;
-  try {
-    SYNC[op](o);
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `${op}: throws`).toBeInstanceOf(cls);
-  expect((error as Error).message).toMatch(message);
-  expectUnchanged(o, before, `${op}`);
-
-  const o2 = make();
-  const before2 = snapshot(o2);
-  let promise: Promise<unknown> | undefined;
-  expect(() => {
-    promise = ASYNC[op](o2);
-  }, `${op}Async does not throw synchronously`).not.toThrow();
-  const rejection = await promise!.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(rejection, `${op}Async rejects`).toBeInstanceOf(cls);
-  expect((rejection as Error).message).toMatch(message);
-  expectUnchanged(o2, before2, `${op}Async`);
+function expectBad(op: Op, make: () => unknown, cls: ErrorConstructor, message: RegExp) {
+  return expectThrowsAndRejects(op, make, cls, message, SYNC[op], ASYNC[op], (o) => {
+    const before = snapshot(o);
+    return (ctx) => expectUnchanged(o, before, ctx);
+  });
 }
 
 function withOpts(op: Op, patch: Opts): () => Opts {

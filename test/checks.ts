@@ -89,3 +89,44 @@ export function itOnEachIsa(what: string, body: (isa: Isa) => number): void {
     });
   }
 }
+
+/**
+ * Bad input: `sync(make())` throws `cls` with a message matching `message`; `async(make())`,
+ * when given, does not throw but rejects the same way. `watch(o)` snapshots the arguments
+ * before each call and returns the check that nothing was written, run after it.
+ */
+export async function expectThrowsAndRejects(
+  op: string,
+  make: () => unknown,
+  cls: ErrorConstructor,
+  message: RegExp,
+  sync: (o: unknown) => unknown,
+  async: ((o: unknown) => Promise<unknown>) | undefined,
+  watch: (o: unknown) => (ctx: string) => void,
+): Promise<void> {
+  const o = make();
+  const unchanged = watch(o);
+  let error: unknown;
+  try {
+    sync(o);
+  } catch (e) {
+    error = e;
+  }
+  expect(error, `${op}: throws`).toBeInstanceOf(cls);
+  expect((error as Error).message).toMatch(message);
+  unchanged(op);
+  if (!async) return;
+  const o2 = make();
+  const unchanged2 = watch(o2);
+  let promise: Promise<unknown> | undefined;
+  expect(() => {
+    promise = async(o2);
+  }, `${op}Async does not throw synchronously`).not.toThrow();
+  const rejection = await promise!.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(rejection, `${op}Async rejects`).toBeInstanceOf(cls);
+  expect((rejection as Error).message).toMatch(message);
+  unchanged2(`${op}Async`);
+}

@@ -17,6 +17,7 @@ import {
   spmm,
   spmmAsync,
 } from '../lib/index';
+import { expectThrowsAndRejects } from './checks';
 import { bytesOf, detach, sameBytes } from './reference';
 
 type Op = 'scatterAdd' | 'embeddingBagBackward' | 'spmm' | 'csrFromCoo' | 'scatterPlan';
@@ -72,30 +73,12 @@ function expectUnchanged(o: unknown, before: Map<string, Uint8Array>, ctx: strin
   for (const [k, bytes] of before) expect(sameBytes(bytesOf(now.get(k) as ArrayBufferView), bytes), `${ctx}: ${k} unchanged`).toBe(true);
 }
 
-async function expectBad(op: Op, make: () => unknown, cls: ErrorConstructor, message: RegExp) {
-  const o = make();
-  const before = snapshot(o);
-  let error: unknown;
-  try {
-    SYNC[op](o as never);
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `${op}: throws`).toBeInstanceOf(cls);
-  expect((error as Error).message).toMatch(message);
-  expectUnchanged(o, before, op);
-  const asyncFn = ASYNC[op];
-  if (!asyncFn) return;
-  const o2 = make();
-  const before2 = snapshot(o2);
-  let promise: Promise<unknown> | undefined;
-  expect(() => {
-    promise = asyncFn(o2 as never);
-  }, `${op}Async does not throw synchronously`).not.toThrow();
-  const rejection = await promise!.then(() => undefined, (e: unknown) => e);
-  expect(rejection, `${op}Async rejects`).toBeInstanceOf(cls);
-  expect((rejection as Error).message).toMatch(message);
-  expectUnchanged(o2, before2, `${op}Async`);
+function expectBad(op: Op, make: () => unknown, cls: ErrorConstructor, message: RegExp) {
+  const asyncFn = ASYNC[op] as ((o: unknown) => Promise<unknown>) | undefined;
+  return expectThrowsAndRejects(op, make, cls, message, SYNC[op] as (o: unknown) => unknown, asyncFn, (o) => {
+    const before = snapshot(o);
+    return (ctx) => expectUnchanged(o, before, ctx);
+  });
 }
 
 function withOpts(op: Op, patch: Opts): () => Opts {
