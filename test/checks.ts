@@ -90,6 +90,28 @@ export function itOnEachIsa(what: string, body: (isa: Isa) => number): void {
   }
 }
 
+/** Every typed array in an options object, nested objects (a CSR matrix) included, by path. */
+function arraysOf(o: unknown, into = new Map<string, ArrayBufferView>(), prefix = ''): Map<string, ArrayBufferView> {
+  if (o === null || typeof o !== 'object') return into;
+  for (const [k, v] of Object.entries(o as Record<string, unknown>)) {
+    if (ArrayBuffer.isView(v)) into.set(prefix + k, v);
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) arraysOf(v, into, `${prefix}${k}.`);
+  }
+  return into;
+}
+
+/** Snapshots every (attached) typed array in `o`; the returned check asserts none changed. */
+export function watchArrays(o: unknown): (ctx: string) => void {
+  const before = new Map<string, Uint8Array>();
+  for (const [k, v] of arraysOf(o)) if (v.buffer.byteLength > 0) before.set(k, bytesOf(v));
+  return (ctx) => {
+    const now = arraysOf(o);
+    for (const [k, bytes] of before) {
+      expect(sameBytes(bytesOf(now.get(k) as ArrayBufferView), bytes), `${ctx}: ${k} unchanged after the error`).toBe(true);
+    }
+  };
+}
+
 /**
  * Bad input: `sync(make())` throws `cls` with a message matching `message`; `async(make())`,
  * when given, does not throw but rejects the same way. `watch(o)` snapshots the arguments
@@ -102,7 +124,7 @@ export async function expectThrowsAndRejects(
   message: RegExp,
   sync: (o: unknown) => unknown,
   async: ((o: unknown) => Promise<unknown>) | undefined,
-  watch: (o: unknown) => (ctx: string) => void,
+  watch: (o: unknown) => (ctx: string) => void = watchArrays,
 ): Promise<void> {
   const o = make();
   const unchanged = watch(o);
