@@ -359,7 +359,7 @@ TEST(bag_backward_matches_reference_every_isa) {
         std::vector<float> first, first_sparse;
         for (int threads : {1, 2, 3}) {
           CHECK_EQ(ek::set_thread_count(threads), std::string());
-          const s::BagBackward bw(a);
+          s::BagBackward bw(a);
           std::vector<float> dense(static_cast<size_t>(rows * dim), from_bits(0x7fc0beefu));
           bw.run_dense(dense.data());
           std::vector<float> sparse(bw.rows().size() * dim, from_bits(0x7fc0beefu));

@@ -13,6 +13,10 @@ using gather::simd_body::index_at;
 using gather::simd_body::kPrefetchDistance;
 using gather::simd_body::prefetch_row;
 
+inline int64_t source_row(const ScatterArgs& a, int64_t i) {
+  return a.src_rows != nullptr ? a.src_rows[i] : i;
+}
+
 // kScaled: dst = fma(scale, src, dst), else dst = dst + src, the same operations the gather
 // pooling kernel applies per contribution (a plain add when unweighted), so this form and
 // the plan form agree bit for bit.
@@ -32,11 +36,11 @@ void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, const in
     if (j + kPrefetchDistance < count) {
       const int64_t ahead = position(j + kPrefetchDistance);
       prefetch_row(a.dst + index_at<Idx>(indices, ahead) * dim, row_bytes);
-      prefetch_row(a.src + ahead * dim, row_bytes);
+      prefetch_row(a.src + source_row(a, ahead) * dim, row_bytes);
     }
     const int64_t i = position(j);
     float* d = a.dst + index_at<Idx>(indices, i) * dim;
-    const float* s = a.src + i * dim;
+    const float* s = a.src + source_row(a, i) * dim;
     Reg w = V::zero();
     if constexpr (kScaled) {
       w = V::set1(a.weights != nullptr ? a.alpha * a.weights[i] : a.alpha);

@@ -11,7 +11,7 @@ void scatter_rows_ref(const ScatterArgs& a, const IndexArray& indices, const int
   for (int64_t j = 0; j < count; ++j) {
     const int64_t i = positions != nullptr ? positions[j] : j;
     float* d = a.dst + indices.at(i) * a.dim;
-    const float* s = a.src + i * a.dim;
+    const float* s = a.src + (a.src_rows != nullptr ? a.src_rows[i] : i) * a.dim;
     // The same arithmetic as the gather oracle's weighted sum (out += w * row), so the plan
     // and plan-free forms agree bit for bit on this path too.
     const float w = scaled ? (a.weights != nullptr ? a.alpha * a.weights[i] : a.alpha) : 1.0f;

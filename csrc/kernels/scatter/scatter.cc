@@ -42,14 +42,15 @@ const Kernels& kernels_for(Isa isa) {
   return select_kernels(isa, reference_kernels(), avx2_kernels, avx512_kernels, neon_kernels);
 }
 
-void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& a) {
+void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& a,
+                 int64_t skip) {
   const Isa isa = active_isa();
   count_kernel_call(isa);
   const Kernels& k = kernels_for(isa);
   const int64_t n = indices.length;
   if (n == 0 || a.dim == 0) return;
   const int64_t tasks = task_count_for(n * a.dim, kMinFloatsPerTask);
-  if (tasks == 1) {
+  if (tasks == 1 && skip < 0) {
     k.scatter_rows(a, indices, nullptr, n);
     return;
   }
@@ -67,13 +68,16 @@ void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs&
   };
   // Bucket the positions by task, keeping index order within each bucket (counting sort on
   // `tasks` keys: two passes over the indices, nothing like the full plan's sort).
-  std::vector<int64_t> start(static_cast<size_t>(tasks) + 1, 0);
+  // Skipped positions go to an extra bucket past the last task, which nobody runs.
+  const uint16_t skipped = static_cast<uint16_t>(tasks);
+  std::vector<int64_t> start(static_cast<size_t>(tasks) + 2, 0);
   std::vector<uint16_t> owner(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
-    owner[i] = static_cast<uint16_t>(task_of(indices.at(i)));
+    const int64_t row = indices.at(i);
+    owner[i] = row == skip ? skipped : static_cast<uint16_t>(task_of(row));
     ++start[owner[i] + 1];
   }
-  for (int64_t t = 0; t < tasks; ++t) start[t + 1] += start[t];
+  for (int64_t t = 0; t <= tasks; ++t) start[t + 1] += start[t];
   std::vector<int64_t> positions(static_cast<size_t>(n));
   {
     std::vector<int64_t> next(start.begin(), start.end() - 1);
@@ -106,76 +110,95 @@ void scatter_add(const Plan& plan, const ScatterArgs& a) {
 }
 
 BagBackward::BagBackward(const BagBackwardArgs& args) : args_(args) {
-  const int64_t dim = args.dim;
-  if (args.mode == PoolMode::Max) {
-    // Every (bag, column) sends its gradient to the row that won it: a plan over the
-    // num_bags x dim argmax entries (-1, an empty bag, is left out).
-    const IndexArray entries{args.argmax, args.bags.num_bags * dim, IndexType::Int32};
-    build_plan(entries, args.num_rows, -1, &plan_);
-    return;
-  }
-  build_plan(args.indices, args.num_rows, args.padding_idx, &plan_);
+  if (args.mode == PoolMode::Max) return;  // the argmax plan is built by rows() / run
   const gather::Bags& bags = args.bags;
-  // The bag of every position, and for Mean each bag's count of non-padding entries.
-  std::vector<int64_t> bag_of(static_cast<size_t>(bags.num_indices));
-  std::vector<int64_t> counts(args.mode == PoolMode::Mean ? bags.num_bags : 0);
+  // The bag of every position and, with weights or Mean, its scale: PyTorch divides a bag's
+  // gradient by its count of non-padding entries; a weighted mean also scales by w.
+  bag_of_.resize(static_cast<size_t>(bags.num_indices));
+  const bool scaled = args.weights != nullptr || args.mode == PoolMode::Mean;
+  if (scaled) scale_.resize(static_cast<size_t>(bags.num_indices));
   for (int64_t b = 0; b < bags.num_bags; ++b) {
-    const int64_t end = bags.end(b);
-    for (int64_t p = bags.start(b); p < end; ++p) {
-      bag_of[p] = b;
-      if (!counts.empty() && args.indices.at(p) != args.padding_idx) ++counts[b];
+    const int64_t begin = bags.start(b), end = bags.end(b);
+    int64_t count = 0;
+    if (args.mode == PoolMode::Mean) {
+      for (int64_t p = begin; p < end; ++p) count += args.indices.at(p) != args.padding_idx;
     }
-  }
-  const size_t m = plan_.order.size();
-  src_rows_.resize(m);
-  if (args.weights != nullptr || args.mode == PoolMode::Mean) scales_.resize(m);
-  for (size_t k = 0; k < m; ++k) {
-    const int64_t p = plan_.order[k];
-    const int64_t b = bag_of[p];
-    src_rows_[k] = b;
-    if (!scales_.empty()) {
+    for (int64_t p = begin; p < end; ++p) {
+      bag_of_[p] = b;
+      if (!scaled) continue;
       const float w = args.weights != nullptr ? args.weights[p] : 1.0f;
-      // PyTorch divides the bag's gradient by its count; a weighted mean also scales by w.
-      scales_[k] = counts.empty() ? w : w / static_cast<float>(counts[b]);
+      scale_[p] = args.mode == PoolMode::Mean ? w / static_cast<float>(count) : w;
     }
   }
 }
 
-void BagBackward::run_dense(float* out) const {
-  fill_zero(out, args_.num_rows * args_.dim);
-  run(out, true);
+const std::vector<int64_t>& BagBackward::rows() {
+  if (!planned_) {
+    if (args_.mode == PoolMode::Max) {
+      // Every (bag, column) sends its gradient to the row that won it: a plan over the
+      // num_bags x dim argmax entries (-1, an empty bag, is left out).
+      const IndexArray entries{args_.argmax, args_.bags.num_bags * args_.dim, IndexType::Int32};
+      build_plan(entries, args_.num_rows, -1, &plan_);
+    } else {
+      build_plan(args_.indices, args_.num_rows, args_.padding_idx, &plan_);
+    }
+    planned_ = true;
+  }
+  return plan_.rows;
 }
 
-void BagBackward::run_sparse(float* out) const { run(out, false); }
+void BagBackward::run_dense(float* out) {
+  fill_zero(out, args_.num_rows * args_.dim);
+  if (args_.mode == PoolMode::Max) return run_max(out, true);
+  // A plan-free scatter-add of gradient rows: out[indices[p]] += scale_p * grad[bag(p)], in
+  // index order per row, the sums the sparse form's plan computes, bit for bit.
+  ScatterArgs a;
+  a.dst = out;
+  a.dim = args_.dim;
+  a.src = args_.grad;
+  a.src_rows = bag_of_.data();
+  a.weights = scale_.empty() ? nullptr : scale_.data();
+  scatter_add(args_.indices, args_.num_rows, a, args_.padding_idx);
+}
 
-void BagBackward::run(float* out, bool dense) const {
-  const int64_t dim = args_.dim;
-  if (args_.mode == PoolMode::Max) {
-    // Entry e = bag * dim + column: out[row][column] += grad[e], entries in bag order.
-    // Scalar: one float per entry, no row to vectorize over.
-    count_kernel_call(Isa::Scalar);
-    const float* grad = args_.grad;
-    gather::split_bags(plan_.segments(), 1, [&](int64_t u0, int64_t u1, int64_t, int64_t) {
-      for (int64_t u = u0; u < u1; ++u) {
-        float* row = out + (dense ? plan_.rows[u] : u) * dim;
-        if (!dense) std::memset(row, 0, static_cast<size_t>(dim) * sizeof(float));
-        for (int64_t k = plan_.bounds[u]; k < plan_.bounds[u + 1]; ++k) {
-          const int64_t e = plan_.order[k];
-          row[e % dim] += grad[e];
-        }
-      }
-    });
-    return;
+void BagBackward::run_sparse(float* out) {
+  rows();
+  if (args_.mode == PoolMode::Max) return run_max(out, false);
+  // The plan's contributions in plan order: the bag rows to pool and their scales.
+  const size_t m = plan_.order.size();
+  std::vector<int64_t> src_rows(m);
+  std::vector<float> scales(scale_.empty() ? 0 : m);
+  for (size_t k = 0; k < m; ++k) {
+    src_rows[k] = bag_of_[plan_.order[k]];
+    if (!scales.empty()) scales[k] = scale_[plan_.order[k]];
   }
   BagArgs a;
-  a.table = gather::Table{args_.grad, args_.bags.num_bags, dim};
-  a.indices = int64_view(src_rows_);
+  a.table = gather::Table{args_.grad, args_.bags.num_bags, args_.dim};
+  a.indices = int64_view(src_rows);
   a.bags = plan_.segments();
   a.mode = PoolMode::Sum;
-  a.weights = scales_.empty() ? nullptr : scales_.data();
+  a.weights = scales.empty() ? nullptr : scales.data();
   a.out = out;
-  a.out_rows = dense ? plan_.rows.data() : nullptr;
   gather::embedding_bag(a);
+}
+
+void BagBackward::run_max(float* out, bool dense) {
+  rows();
+  const int64_t dim = args_.dim;
+  // Entry e = bag * dim + column: out[row][column] += grad[e], entries in bag order.
+  // Scalar: one float per entry, no row to vectorize over.
+  count_kernel_call(Isa::Scalar);
+  const float* grad = args_.grad;
+  gather::split_bags(plan_.segments(), 1, [&](int64_t u0, int64_t u1, int64_t, int64_t) {
+    for (int64_t u = u0; u < u1; ++u) {
+      float* row = out + (dense ? plan_.rows[u] : u) * dim;
+      if (!dense) std::memset(row, 0, static_cast<size_t>(dim) * sizeof(float));
+      for (int64_t k = plan_.bounds[u]; k < plan_.bounds[u + 1]; ++k) {
+        const int64_t e = plan_.order[k];
+        row[e % dim] += grad[e];
+      }
+    }
+  });
 }
 
 void spmm(const CsrView& m, const float* b, int64_t dim, PoolMode mode, float* out) {

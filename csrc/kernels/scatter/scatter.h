@@ -45,6 +45,9 @@ struct ScatterArgs {
   const float* src = nullptr;   // num_indices x dim
   const float* weights = nullptr;  // num_indices, or null
   float alpha = 1.0f;
+  // The source row of position i: src_rows[i] when set (the bag of an index, for the
+  // embedding_bag gradient), else i. Plan-free form only.
+  const int64_t* src_rows = nullptr;
 };
 // Each touched row becomes dst + c0 + c1 + ... (contributions in index order, each
 // alpha * w_i * src_i rounded to float first). Runs on the active ISA over the pool.
@@ -53,7 +56,9 @@ void scatter_add(const Plan& plan, const ScatterArgs& args);
 // order, the positions whose row falls in it (one bucketing pass, no sort; src is read in
 // order). Every element sees the same operations in the same order as the plan form:
 // bitwise identical.
-void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args);
+// Positions whose index equals `skip` (a padding row; -1: none) are left out.
+void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args,
+                 int64_t skip = -1);
 
 // One ISA's kernel for the plan-free form.
 struct Kernels {
@@ -82,24 +87,26 @@ struct BagBackwardArgs {
   const int32_t* argmax = nullptr;  // Max: num_bags x dim winning row ids (-1: none)
 };
 
-// A prepared backward pass: the plan (of the indices for Sum / Mean, of the argmax entries
-// for Max) and the per-contribution source rows and scales. rows() are the rows that get a
-// gradient, which is what the sparse form returns.
+// A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
+// position; the dense form is then a plan-free scatter-add of gradient rows, and the sparse
+// form a plan (the distinct rows and the positions feeding each). Max: a plan over the
+// argmax entries. rows() are the rows that get a gradient, what the sparse form returns.
 class BagBackward {
  public:
   explicit BagBackward(const BagBackwardArgs& args);
-  const std::vector<int64_t>& rows() const { return plan_.rows; }
+  const std::vector<int64_t>& rows();  // builds the plan on first use
   // Dense: out is num_rows x dim and is entirely written (zeros where no gradient).
-  void run_dense(float* out) const;
+  void run_dense(float* out);
   // Sparse: out is rows().size() x dim, row u holding the gradient of rows()[u].
-  void run_sparse(float* out) const;
+  void run_sparse(float* out);
 
  private:
-  void run(float* out, bool dense) const;
+  void run_max(float* out, bool dense);
   BagBackwardArgs args_;
   Plan plan_;
-  std::vector<int64_t> src_rows_;  // Sum / Mean: the bag of each contribution
-  std::vector<float> scales_;      // Sum / Mean: weight / count per contribution, or empty
+  bool planned_ = false;
+  std::vector<int64_t> bag_of_;  // Sum / Mean: the bag of each position
+  std::vector<float> scale_;     // Sum / Mean: weight / count of each position, or empty
 };
 
 // A CSR matrix read in place. Callers validate with validate_csr.
