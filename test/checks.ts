@@ -1,5 +1,6 @@
 // Shared assertions: run an op, compare with the float64 reference, check that every output
 // element was written (the output is poisoned with NaN first) and that inputs are untouched.
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { capabilities, embeddingBag, gather, setIsa, type Isa } from '../lib/index';
 import { bytesOf, sameBytes, firstMismatch, firstNaN, poisoned, refEmbeddingBag, refEmbeddingBagAbs, conditionNumber, refGather, relErr, type BagProblem, type IndexArray } from './reference';
@@ -151,4 +152,18 @@ export async function expectThrowsAndRejects(
   expect(rejection, `${op}Async rejects`).toBeInstanceOf(cls);
   expect((rejection as Error).message).toMatch(message);
   unchanged2(`${op}Async`);
+}
+
+/** Runs `source` (CommonJS) in a worker thread and resolves with the one message it posts. */
+export function runEvalWorker<T>(source: string, workerData: Record<string, unknown>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(source, { eval: true, workerData });
+    let message: unknown;
+    w.once('message', (m) => (message = m));
+    w.once('error', reject);
+    w.once('exit', (code) => {
+      if (code !== 0 || message === undefined) reject(new Error(`worker exited with code ${code} and no result`));
+      else resolve(message as T);
+    });
+  });
 }

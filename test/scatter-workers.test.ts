@@ -3,9 +3,9 @@
 // (sparse) and spmm at the same time on shared inputs; the main thread's results must match
 // theirs bit for bit (one thread pool per process, each call deterministic).
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { csrFromCoo, embeddingBagBackward, scatterAdd, spmm } from '../lib/index';
+import { runEvalWorker } from './checks';
 import { Rng, firstBitMismatch, freshSeed, offsetsFromLengths, randomIndices, randomLengths, randomTable, randomWeights, toNumbers } from './reference';
 
 const CJS = path.resolve(__dirname, '../dist/cjs/index.js');
@@ -30,17 +30,8 @@ const { dst0, dim, idx, src, weights, grad, offsets, numRows, a, b, barrier } = 
 })().catch((err) => { throw err; });
 `;
 
-function runWorker(workerData: Record<string, unknown>): Promise<Record<string, Float32Array | Int32Array>> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData });
-    let message: unknown;
-    w.once('message', (m) => (message = m));
-    w.once('error', reject);
-    w.once('exit', (code) => {
-      if (code !== 0 || message === undefined) reject(new Error(`worker exited with code ${code} and no result`));
-      else resolve(message as Record<string, Float32Array | Int32Array>);
-    });
-  });
+function runWorker(workerData: Record<string, unknown>) {
+  return runEvalWorker<Record<string, Float32Array | Int32Array>>(WORKER_SOURCE, workerData);
 }
 
 describe('worker_threads: scatter / SpMM', () => {
