@@ -1,6 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Examples import the package by name, as users do; under vitest that is the source in lib/.
+  resolve: { alias: [{ find: /^embedkit$/, replacement: new URL('./lib/index.ts', import.meta.url).pathname }] },
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['test/gpu/**', 'node_modules/**'],

@@ -228,3 +228,15 @@ export function fillRatiosVsJs(records, op, shape) {
     }
   }
 }
+
+/** ||got - ref|| / ||ref|| (Infinity when got holds NaN). */
+export function relativeError(got, ref) {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const e = got[i] - ref[i];
+    num += e * e;
+    den += ref[i] * ref[i];
+  }
+  return Number.isNaN(num) ? Infinity : Math.sqrt(num / (den || 1));
+}

@@ -6,7 +6,7 @@
 // Bytes each call must move (the GB/s column): every element of q and k read once and
 // written once, 2 * (q.length + k.length) * 4 (roof: copy). The angle tables (O(tokens *
 // rotaryDim / 2)) are not counted.
-import { fillRatiosVsJs, timeImpl } from './common.mjs';
+import { fillRatiosVsJs, relativeError as relError, timeImpl } from './common.mjs';
 import * as ortb from './ort.mjs';
 
 // ---- pure-JS baseline: what a user would write (cos/sin once per token, all heads) ----------
@@ -58,17 +58,6 @@ export function ortRopeModel(numHeads, numKv, headDim, withK) {
   inputs.push(ortb.valueInfo('pos', I64, [1, 'S']), ortb.valueInfo('cos', F, ['P', headDim / 2]),
     ortb.valueInfo('sin', F, ['P', headDim / 2]));
   return ortb.model({ nodes, inputs, outputs, irVersion: 8, opsets: [['', 17], ['com.microsoft', 1]] });
-}
-
-function relError(got, ref) {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const e = got[i] - ref[i];
-    num += e * e;
-    den += ref[i] * ref[i];
-  }
-  return Number.isNaN(num) ? Infinity : Math.sqrt(num / den);
 }
 
 function fill(a, seed) {

@@ -1,6 +1,6 @@
 // The gather family: gather rows by index, and pool them per bag (PyTorch embedding_bag).
 import { native } from './native';
-import { enumCode, freshOutput, lengthOf, requireOptions, startAsync, type IndexArray } from './options';
+import { describe, enumCode, freshOutput, lengthOf, requireOptions, startAsync, type IndexArray } from './options';
 
 export interface GatherOptions {
   /** Row-major table of `rows x dim` float32 values, read in place. */
@@ -37,6 +37,21 @@ export interface EmbeddingBagOptions {
   paddingIdx?: number;
   /** Destination of `bags x dim` floats; a fresh array when omitted. */
   out?: Float32Array;
+  /**
+   * Mode 'max' only: also return, per bag and column, the row id (the index value, not its
+   * position) that supplied the maximum: the first such entry on ties, -1 for an empty or
+   * padding-only bag. The result is then `{ out, argmax }` (argmax: `bags x dim` Int32Array),
+   * what {@link embeddingBagBackward} takes as `maxIndices`. Runs a scalar kernel.
+   */
+  returnArgmax?: boolean;
+  /** With returnArgmax: destination of the `bags x dim` row ids; a fresh array when omitted. */
+  argmaxOut?: Int32Array;
+}
+
+/** What embeddingBag returns with `returnArgmax: true`. */
+export interface EmbeddingBagArgmaxResult {
+  out: Float32Array;
+  argmax: Int32Array;
 }
 
 const OFFSETS = 0;
@@ -48,7 +63,7 @@ const LENGTHS = 2;
 type NativeGather<R> = (table: unknown, dim: unknown, indices: unknown, out: unknown) => R;
 type NativeBag<R> = (
   table: unknown, dim: unknown, indices: unknown, bounds: unknown, boundsKind: number, mode: number,
-  weights: unknown, paddingIdx: unknown, out: unknown,
+  weights: unknown, paddingIdx: unknown, out: unknown, argmax: unknown,
 ) => R;
 
 function callGather<R>(fn: NativeGather<R>, o: GatherOptions, op: string): R {
@@ -57,9 +72,11 @@ function callGather<R>(fn: NativeGather<R>, o: GatherOptions, op: string): R {
   return fn(o.table, o.dim, o.indices, out);
 }
 
-function callBag<R>(fn: NativeBag<R>, o: EmbeddingBagOptions, op: string): R {
-  requireOptions(o, op);
-  const mode = enumCode(o.mode, POOL_MODES, 'mode');
+/** The bag boundaries of an embeddingBag-style options object, as the binding takes them. */
+export function boundsArgs(
+  o: { offsets?: IndexArray; lengths?: IndexArray; includeLastOffset?: boolean },
+  op: string,
+): { kind: number; bounds: unknown; bags: number } {
   const hasOffsets = o.offsets !== undefined && o.offsets !== null;
   const hasLengths = o.lengths !== undefined && o.lengths !== null;
   if (hasOffsets === hasLengths) {
@@ -74,8 +91,26 @@ function callBag<R>(fn: NativeBag<R>, o: EmbeddingBagOptions, op: string): R {
   const kind = hasLengths ? LENGTHS : o.includeLastOffset ? OFFSETS_WITH_END : OFFSETS;
   const bounds = hasLengths ? o.lengths : o.offsets;
   const bags = lengthOf(bounds) - (kind === OFFSETS_WITH_END ? 1 : 0);
+  return { kind, bounds, bags };
+}
+
+function callBag<R>(fn: NativeBag<R>, o: EmbeddingBagOptions, op: string): unknown {
+  requireOptions(o, op);
+  const mode = enumCode(o.mode, POOL_MODES, 'mode');
+  const { kind, bounds, bags } = boundsArgs(o, op);
   const out = o.out ?? freshOutput(bags, o.dim, 'bags x dim');
-  return fn(o.table, o.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, out);
+  if (o.returnArgmax === undefined || o.returnArgmax === false) {
+    return fn(o.table, o.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, out, undefined);
+  }
+  if (o.returnArgmax !== true) throw new TypeError(`returnArgmax must be a boolean, got ${describe(o.returnArgmax)}`);
+  let argmax: Int32Array | undefined = o.argmaxOut;
+  if (argmax === undefined) {
+    const n = out === undefined ? -1 : out.length;
+    if (n >= 0) argmax = new Int32Array(n);
+  }
+  const result = fn(o.table, o.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, out, argmax ?? null);
+  if (result instanceof Promise) return result.then((r: unknown) => ({ out: r as Float32Array, argmax: argmax as Int32Array }));
+  return { out: result as Float32Array, argmax: argmax as Int32Array };
 }
 
 /** Copies `table` rows `indices[i]` into row i of the output. */
@@ -93,11 +128,16 @@ export function gatherAsync(options: GatherOptions): Promise<Float32Array> {
  * (the first row initializes, later rows replace an element only when greater, as in
  * PyTorch). Empty bags, and bags of padding only, give zeros.
  */
-export function embeddingBag(options: EmbeddingBagOptions): Float32Array {
-  return callBag(native().embeddingBag, options, 'embeddingBag');
+export function embeddingBag(options: EmbeddingBagOptions & { returnArgmax: true }): EmbeddingBagArgmaxResult;
+export function embeddingBag(options: EmbeddingBagOptions): Float32Array;
+export function embeddingBag(options: EmbeddingBagOptions): Float32Array | EmbeddingBagArgmaxResult {
+  return callBag(native().embeddingBag, options, 'embeddingBag') as Float32Array | EmbeddingBagArgmaxResult;
 }
 
 /** {@link embeddingBag} on the libuv thread pool; the arrays are held until the promise settles. */
-export function embeddingBagAsync(options: EmbeddingBagOptions): Promise<Float32Array> {
-  return startAsync(options, 'embeddingBagAsync', () => callBag(native().embeddingBagAsync, options, 'embeddingBagAsync'));
+export function embeddingBagAsync(options: EmbeddingBagOptions & { returnArgmax: true }): Promise<EmbeddingBagArgmaxResult>;
+export function embeddingBagAsync(options: EmbeddingBagOptions): Promise<Float32Array>;
+export function embeddingBagAsync(options: EmbeddingBagOptions): Promise<Float32Array | EmbeddingBagArgmaxResult> {
+  return startAsync(options, 'embeddingBagAsync',
+    () => callBag(native().embeddingBagAsync, options, 'embeddingBagAsync') as Promise<Float32Array | EmbeddingBagArgmaxResult>);
 }

@@ -1,5 +1,5 @@
 export { gather, gatherAsync, embeddingBag, embeddingBagAsync } from './gather';
-export type { GatherOptions, EmbeddingBagOptions, PoolMode } from './gather';
+export type { GatherOptions, EmbeddingBagOptions, EmbeddingBagArgmaxResult, PoolMode } from './gather';
 export { rope, ropeAsync, ropeCache, ropeFrequencies, ropeRerotate, ropeRerotateAsync } from './rope';
 export type {
   PositionArray,
@@ -26,3 +26,25 @@ export type {
   FwhtOptions, SrhtOptions, FjltOptions, SparseProjectionOptions, SparseDensity, MakeSparseProjectionOptions,
   JlDimensionOptions, Seed,
 } from './jl';
+export {
+  ScatterPlan,
+  scatterPlan,
+  scatterPlanAsync,
+  scatterAdd,
+  scatterAddAsync,
+  embeddingBagBackward,
+  embeddingBagBackwardAsync,
+  csrFromCoo,
+  csrTranspose,
+  spmm,
+  spmmAsync,
+} from './scatter';
+export type {
+  ScatterPlanOptions,
+  ScatterAddOptions,
+  EmbeddingBagBackwardOptions,
+  SparseGradient,
+  CsrMatrix,
+  CsrFromCooOptions,
+  SpmmOptions,
+} from './scatter';

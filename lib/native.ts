@@ -38,6 +38,33 @@ export interface NativeAddon {
   sparseProjectionMatrix(...args: unknown[]): { rowPtr: Int32Array; colIdx: Int32Array; values: Float32Array };
   csrProject(...args: unknown[]): Float32Array;
   csrProjectAsync(...args: unknown[]): Promise<Float32Array>;
+  scatterAdd(...args: unknown[]): Float32Array;
+  scatterAddAsync(...args: unknown[]): Promise<Float32Array>;
+  scatterPlan(...args: unknown[]): NativePlan;
+  scatterPlanAsync(...args: unknown[]): Promise<NativePlan>;
+  scatterPlanRows(handle: unknown): Float64Array;
+  embeddingBagBackward(...args: unknown[]): unknown;
+  embeddingBagBackwardAsync(...args: unknown[]): Promise<unknown>;
+  csrFromCoo(...args: unknown[]): NativeCsr;
+  csrTranspose(...args: unknown[]): NativeCsr;
+  spmm(...args: unknown[]): Float32Array;
+  spmmAsync(...args: unknown[]): Promise<Float32Array>;
+}
+
+/** A scatter plan as the binding returns it (lib/scatter.ts wraps it in ScatterPlan). */
+export interface NativePlan {
+  handle: unknown;
+  numRows: number;
+  length: number;
+  uniqueRows?: number;
+}
+
+export interface NativeCsr {
+  rowPtr: Int32Array | BigInt64Array;
+  colIdx: Int32Array | BigInt64Array;
+  values?: Float32Array;
+  numRows: number;
+  numCols: number;
 }
 
 export interface NativeCapabilities {

@@ -75,3 +75,4 @@ export function freshOutput(rows: number, dim: unknown, shape: string): Float32A
     throw new RangeError(`cannot allocate the output of ${n} floats (${shape} = ${rows} x ${dim})`);
   }
 }
+

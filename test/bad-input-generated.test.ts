@@ -157,6 +157,29 @@ const TARGETS: Target[] = [
     base: () => ({ x: new Float32Array(2 * 10).map((_, i) => i), inDim: 10, outDim: 4, seed: 3, out: new Float32Array(8) }),
   },
   { name: 'jlDimension', call: (o) => ek.jlDimension(o as never), base: () => ({ n: 1000, eps: 0.1 }) },
+  {
+    name: 'scatterAdd', call: (o) => ek.scatterAdd(o as never), callAsync: (o) => ek.scatterAddAsync(o as never),
+    base: () => ({ dst: new Float32Array(5 * 3).fill(1), dim: 3, indices: Int32Array.of(4, 0, 4), src: new Float32Array(9).map((_, i) => i), weights: Float32Array.of(1, 2, 3), alpha: 0.5 }),
+  },
+  { name: 'scatterPlan', call: (o) => ek.scatterPlan(o as never), callAsync: (o) => ek.scatterPlanAsync(o as never), base: () => ({ indices: Int32Array.of(2, 0, 2, 1), numRows: 3 }) },
+  {
+    name: 'embeddingBagBackward', call: (o) => ek.embeddingBagBackward(o as never), callAsync: (o) => ek.embeddingBagBackwardAsync(o as never),
+    base: () => ({ gradOutput: new Float32Array(2 * 4).fill(1), dim: 4, indices: Int32Array.of(1, 9, 0, 3), offsets: Int32Array.of(0, 1), mode: 'mean', weights: Float32Array.of(1, 2, 3, 4), paddingIdx: 3, numRows: 10 }),
+  },
+  {
+    name: 'embeddingBagBackward (max, sparse)', call: (o) => ek.embeddingBagBackward(o as never), callAsync: (o) => ek.embeddingBagBackwardAsync(o as never),
+    base: () => ({ gradOutput: new Float32Array(2 * 2).fill(1), dim: 2, indices: Int32Array.of(1, 9, 0), offsets: Int32Array.of(0, 2), mode: 'max', maxIndices: Int32Array.of(9, 1, 0, -1), numRows: 10, sparse: true }),
+  },
+  { name: 'csrFromCoo', call: (o) => ek.csrFromCoo(o as never), base: () => ({ rows: Int32Array.of(0, 2, 0), cols: Int32Array.of(1, 0, 1), values: Float32Array.of(1, 2, 3), numRows: 3, numCols: 2 }) },
+  {
+    name: 'spmm', call: (o) => ek.spmm(o as never), callAsync: (o) => ek.spmmAsync(o as never),
+    base: () => ({ a: { rowPtr: Int32Array.of(0, 2, 2, 3), colIdx: Int32Array.of(0, 1, 1), values: Float32Array.of(1, -1, 2), numRows: 3, numCols: 2 }, b: new Float32Array(2 * 4).map((_, i) => i), dim: 4, reduce: 'max', out: new Float32Array(12) }),
+  },
+  {
+    name: 'spmm (matrix fields)', call: (o) => ek.spmm({ a: o, b: new Float32Array(8).fill(1), dim: 4, transpose: true } as never),
+    callAsync: (o) => ek.spmmAsync({ a: o, b: new Float32Array(8).fill(1), dim: 4, transpose: true } as never),
+    base: () => ({ rowPtr: Int32Array.of(0, 2, 2), colIdx: Int32Array.of(0, 2), values: Float32Array.of(1, 2), numRows: 2, numCols: 3 }),
+  },
   { name: 'allocFloat32', call: (o) => ek.allocFloat32(o.length as never), base: () => ({ length: 16 }) },
   { name: 'setThreads', call: (o) => ek.setThreads(o.n as never), base: () => ({ n: 2 }) },
   { name: 'setIsa', call: (o) => ek.setIsa(o.isa as never), base: () => ({ isa: 'scalar' }) },

@@ -6,13 +6,12 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { embeddingBag, embeddingBagAsync, gather, gatherAsync } from '../lib/index';
-import { expectBagClose } from './checks';
-import { Rng, bytesOf, detach, firstMismatch, freshSeed, randomTable, refGather, sameBytes } from './reference';
+import { expectBagClose, expectThrowsAndRejects } from './checks';
+import { Rng, detach, firstMismatch, freshSeed, randomTable, refGather } from './reference';
 
 const CJS = path.resolve(__dirname, '../dist/cjs/index.js');
 type Op = 'gather' | 'embeddingBag';
 type Opts = Record<string, unknown>;
-const ARRAY_FIELDS = ['table', 'indices', 'offsets', 'lengths', 'weights', 'out'];
 
 const DIM = 4;
 const ROWS = 10;
@@ -33,52 +32,12 @@ function base(op: Op): Opts {
   };
 }
 
-function snapshot(o: unknown): Map<string, Uint8Array> {
-  const snap = new Map<string, Uint8Array>();
-  if (o === null || typeof o !== 'object') return snap;
-  for (const k of ARRAY_FIELDS) {
-    const v = (o as Opts)[k];
-    if (ArrayBuffer.isView(v) && v.buffer.byteLength > 0) snap.set(k, bytesOf(v));
-  }
-  return snap;
-}
-
-function expectUnchanged(o: unknown, before: Map<string, Uint8Array>, ctx: string) {
-  for (const [k, bytes] of before) {
-    expect(sameBytes(bytesOf((o as Opts)[k] as ArrayBufferView), bytes), `${ctx}: ${k} unchanged after the error`).toBe(true);
-  }
-}
-
 const SYNC = { gather, embeddingBag } as unknown as Record<Op, (o: unknown) => Float32Array>;
 const ASYNC = { gather: gatherAsync, embeddingBag: embeddingBagAsync } as unknown as Record<Op, (o: unknown) => Promise<Float32Array>>;
 
 /** Sync throws `cls` matching `message`, async rejects the same way; no buffer changes. */
-async function expectBad(op: Op, make: () => unknown, cls: ErrorConstructor, message: RegExp) {
-  const o = make();
-  const before = snapshot(o);
-  let error: unknown;
-  try {
-    SYNC[op](o);
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `${op}: throws`).toBeInstanceOf(cls);
-  expect((error as Error).message).toMatch(message);
-  expectUnchanged(o, before, `${op}`);
-
-  const o2 = make();
-  const before2 = snapshot(o2);
-  let promise: Promise<unknown> | undefined;
-  expect(() => {
-    promise = ASYNC[op](o2);
-  }, `${op}Async does not throw synchronously`).not.toThrow();
-  const rejection = await promise!.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(rejection, `${op}Async rejects`).toBeInstanceOf(cls);
-  expect((rejection as Error).message).toMatch(message);
-  expectUnchanged(o2, before2, `${op}Async`);
+function expectBad(op: Op, make: () => unknown, cls: ErrorConstructor, message: RegExp) {
+  return expectThrowsAndRejects(op, make, cls, message, SYNC[op], ASYNC[op]);
 }
 
 function withOpts(op: Op, patch: Opts): () => Opts {

@@ -1,7 +1,8 @@
 // Shared assertions: run an op, compare with the float64 reference, check that every output
 // element was written (the output is poisoned with NaN first) and that inputs are untouched.
-import { expect } from 'vitest';
-import { embeddingBag, gather } from '../lib/index';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { capabilities, embeddingBag, gather, setIsa, type Isa } from '../lib/index';
 import { bytesOf, sameBytes, firstMismatch, firstNaN, poisoned, refEmbeddingBag, refEmbeddingBagAbs, conditionNumber, refGather, relErr, type BagProblem, type IndexArray } from './reference';
 
 /**
@@ -58,4 +59,111 @@ export function expectBagClose(got: Float32Array, o: BagProblem | Parameters<typ
   }
   const cond = conditionNumber(ref, refEmbeddingBagAbs(o));
   expect(relErr(got, ref), `${ctx}: relative error bound ${BOUND} x cond ${cond.toPrecision(3)}`).toBeLessThan(BOUND * cond);
+}
+
+const ALL_ISAS: Isa[] = ['scalar', 'avx2', 'avx512', 'neon'];
+
+/**
+ * One test per ISA: `body(isa)` runs with that path forced (setIsa) and returns how many
+ * kernel calls it made; kernelCalls must show at least that many on this path and none on
+ * any other. Paths this CPU cannot run are skipped with the reason in the title.
+ */
+export function itOnEachIsa(what: string, body: (isa: Isa) => number): void {
+  const initial = capabilities();
+  const available = new Set<string>(initial.available);
+  for (const isa of ALL_ISAS) {
+    const ok = available.has(isa);
+    const title = ok ? `isa ${isa}: ${what}` : `isa ${isa}: not available on this CPU (available: ${initial.available.join(', ')})`;
+    describe.skipIf(!ok)(title, () => {
+      it('matches the reference and runs on this path (kernelCalls)', () => {
+        expect(setIsa(isa)).toBe(isa);
+        try {
+          const before = capabilities().kernelCalls;
+          const calls = body(isa);
+          const after = capabilities().kernelCalls;
+          expect(after[isa] - before[isa], `kernelCalls.${isa}`).toBeGreaterThanOrEqual(calls);
+          for (const other of ALL_ISAS) if (other !== isa) expect(after[other], `no ${other} kernel ran`).toBe(before[other]);
+        } finally {
+          setIsa(initial.isa);
+        }
+      });
+    });
+  }
+}
+
+/** Every typed array in an options object, nested objects (a CSR matrix) included, by path. */
+function arraysOf(o: unknown, into = new Map<string, ArrayBufferView>(), prefix = ''): Map<string, ArrayBufferView> {
+  if (o === null || typeof o !== 'object') return into;
+  for (const [k, v] of Object.entries(o as Record<string, unknown>)) {
+    if (ArrayBuffer.isView(v)) into.set(prefix + k, v);
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) arraysOf(v, into, `${prefix}${k}.`);
+  }
+  return into;
+}
+
+/** Snapshots every (attached) typed array in `o`; the returned check asserts none changed. */
+export function watchArrays(o: unknown): (ctx: string) => void {
+  const before = new Map<string, Uint8Array>();
+  for (const [k, v] of arraysOf(o)) if (v.buffer.byteLength > 0) before.set(k, bytesOf(v));
+  return (ctx) => {
+    const now = arraysOf(o);
+    for (const [k, bytes] of before) {
+      expect(sameBytes(bytesOf(now.get(k) as ArrayBufferView), bytes), `${ctx}: ${k} unchanged after the error`).toBe(true);
+    }
+  };
+}
+
+/**
+ * Bad input: `sync(make())` throws `cls` with a message matching `message`; `async(make())`,
+ * when given, does not throw but rejects the same way. `watch(o)` snapshots the arguments
+ * before each call and returns the check that nothing was written, run after it.
+ */
+export async function expectThrowsAndRejects(
+  op: string,
+  make: () => unknown,
+  cls: ErrorConstructor,
+  message: RegExp,
+  sync: (o: unknown) => unknown,
+  async: ((o: unknown) => Promise<unknown>) | undefined,
+  watch: (o: unknown) => (ctx: string) => void = watchArrays,
+): Promise<void> {
+  const o = make();
+  const unchanged = watch(o);
+  let error: unknown;
+  try {
+    sync(o);
+  } catch (e) {
+    error = e;
+  }
+  expect(error, `${op}: throws`).toBeInstanceOf(cls);
+  expect((error as Error).message).toMatch(message);
+  unchanged(op);
+  if (!async) return;
+  const o2 = make();
+  const unchanged2 = watch(o2);
+  let promise: Promise<unknown> | undefined;
+  expect(() => {
+    promise = async(o2);
+  }, `${op}Async does not throw synchronously`).not.toThrow();
+  const rejection = await promise!.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(rejection, `${op}Async rejects`).toBeInstanceOf(cls);
+  expect((rejection as Error).message).toMatch(message);
+  unchanged2(`${op}Async`);
+}
+
+/** Runs `source` (CommonJS) in a worker thread and resolves with the one message it posts. */
+export function runEvalWorker<T>(source: string, workerData: Record<string, unknown>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(source, { eval: true, workerData });
+    let message: unknown;
+    w.once('message', (m) => (message = m));
+    w.once('error', reject);
+    w.once('exit', (code) => {
+      if (code !== 0 || message === undefined) reject(new Error(`worker exited with code ${code} and no result`));
+      else resolve(message as T);
+    });
+  });
 }

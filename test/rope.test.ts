@@ -381,7 +381,7 @@ describe('cos/sin cache (ropeCache)', () => {
       const rng = new Rng(seed);
       for (const type of SCALING_TYPES) {
         const headDim = rng.pick([64, 80, 128]);
-        const rotaryDim = rng.bool() ? headDim : 2 * rng.int(1, headDim / 2);
+        const rotaryDim = rng.bool() ? headDim : 2 * rng.int(2, headDim / 2);
         const scaling = scalingFor(type, rotaryDim, rng);
         const frequencies = ropeFrequencies({ rotaryDim, base: 1e4, scaling });
         const cache = ropeCache({ rotaryDim, frequencies, maxPosition: 5000 });

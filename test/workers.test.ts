@@ -3,10 +3,9 @@
 // SharedArrayBuffer table; the main thread compares with its own results bit for bit.
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { embeddingBag, embeddingBagAsync, gather, type PoolMode } from '../lib/index';
-import { expectBagClose } from './checks';
+import { expectBagClose, runEvalWorker } from './checks';
 import { Rng, firstBitMismatch, freshSeed, offsetsFromLengths, randomIndices, randomLengths, randomTable } from './reference';
 
 const CJS = path.resolve(__dirname, '../dist/cjs/index.js');
@@ -39,17 +38,8 @@ const { table, dim, indices, offsets, barrier, rounds, modes } = workerData;
 })().catch((err) => { throw err; });
 `;
 
-function runWorker(workerData: Record<string, unknown>): Promise<{ results: Record<string, Float32Array>; caps: { isa: string } }> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData });
-    let message: unknown;
-    w.once('message', (m) => (message = m));
-    w.once('error', reject);
-    w.once('exit', (code) => {
-      if (code !== 0 || message === undefined) reject(new Error(`worker exited with code ${code} and no result`));
-      else resolve(message as { results: Record<string, Float32Array>; caps: { isa: string } });
-    });
-  });
+function runWorker(workerData: Record<string, unknown>) {
+  return runEvalWorker<{ results: Record<string, Float32Array>; caps: { isa: string } }>(WORKER_SOURCE, workerData);
 }
 
 describe('worker_threads', () => {

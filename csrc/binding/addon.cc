@@ -10,6 +10,7 @@ static Napi::Object InitEmbedkit(Napi::Env env, Napi::Object exports) {
   embedkit::binding::register_gather(env, exports);
   embedkit::binding::register_rope(env, exports);
   embedkit::binding::register_jl(env, exports);
+  embedkit::binding::register_scatter(env, exports);
   return exports;
 }
 

@@ -13,5 +13,6 @@ void register_system(Napi::Env env, Napi::Object exports);
 void register_gather(Napi::Env env, Napi::Object exports);
 void register_rope(Napi::Env env, Napi::Object exports);
 void register_jl(Napi::Env env, Napi::Object exports);
+void register_scatter(Napi::Env env, Napi::Object exports);
 
 }  // namespace embedkit::binding

@@ -8,6 +8,7 @@
 #include "../kernels/gather/gather.h"
 #include "args.h"
 #include "async.h"
+#include "bag_args.h"
 #include "family.h"
 
 namespace embedkit::binding {
@@ -72,16 +73,21 @@ GatherCall prepare_gather(const Napi::CallbackInfo& info) {
   return c;
 }
 
-enum class BoundsKind : int { Offsets = 0, OffsetsWithEnd = 1, Lengths = 2 };
-
 struct BagCall {
   TableArg table;
-  ArrayView indices_view, bounds_view, weights_view, out;
-  const char* bounds_name = "offsets";
-  std::vector<int64_t> bounds_from_lengths;  // set when lengths were given
+  ArrayView indices_view, weights_view, out, argmax;
+  BagBounds bounds;
   BagArgs args;
-  void run() const { gather::embedding_bag(args); }
+  void run() const {
+    if (argmax.present) {
+      gather::embedding_bag_max_argmax(args, static_cast<int32_t*>(argmax.data));
+    } else {
+      gather::embedding_bag(args);
+    }
+  }
 };
+
+}  // namespace
 
 std::string bag_error_message(const BagCheck& check, const char* name, const IndexArray& b,
                               int64_t num_indices) {
@@ -114,7 +120,40 @@ std::string bag_error_message(const BagCheck& check, const char* name, const Ind
   return "invalid bag boundaries";
 }
 
-// args: table, dim, indices, bounds, boundsKind, mode, weights?, paddingIdx?, out?
+void parse_bag_bounds(Napi::Env env, const Napi::Value& bounds_arg, const Napi::Value& kind_arg,
+                      int64_t n, BagBounds* out) {
+  const auto kind = static_cast<BoundsKind>(get_integer(env, kind_arg, "boundsKind", 0, 2));
+  const char* bounds_name = kind == BoundsKind::Lengths ? "lengths" : "offsets";
+  out->name = bounds_name;
+  IndexArray bounds;
+  out->view = get_index_array(env, bounds_arg, bounds_name, &bounds);
+  if (kind == BoundsKind::OffsetsWithEnd && bounds.length == 0) {
+    throw_range_error(env, "offsets must have at least one entry with includeLastOffset");
+  }
+  if (kind == BoundsKind::Lengths) {
+    const BagCheck check = gather::offsets_from_lengths(bounds, n, &out->from_lengths);
+    if (check.error != BagError::None) {
+      throw_range_error(env, bag_error_message(check, "lengths", bounds, n));
+    }
+    out->bags.bounds = IndexArray{out->from_lengths.data(),
+                                  static_cast<int64_t>(out->from_lengths.size()),
+                                  IndexType::Int64};
+    out->bags.num_bags = bounds.length;
+  } else {
+    const bool with_end = kind == BoundsKind::OffsetsWithEnd;
+    const BagCheck check = gather::validate_offsets(bounds, with_end, n);
+    if (check.error != BagError::None) {
+      throw_range_error(env, bag_error_message(check, "offsets", bounds, n));
+    }
+    out->bags.bounds = bounds;
+    out->bags.num_bags = with_end ? bounds.length - 1 : bounds.length;
+  }
+  out->bags.num_indices = n;
+}
+
+namespace {
+
+// args: table, dim, indices, bounds, boundsKind, mode, weights?, paddingIdx?, out?, argmax?
 std::unique_ptr<BagCall> prepare_bag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto c = std::make_unique<BagCall>();
@@ -122,38 +161,12 @@ std::unique_ptr<BagCall> prepare_bag(const Napi::CallbackInfo& info) {
   BagArgs& a = c->args;
   a.table = c->table.table;
   c->indices_view = get_index_array(env, info[2], "indices", &a.indices);
-  const auto kind = static_cast<BoundsKind>(get_integer(env, info[4], "boundsKind", 0, 2));
-  const char* bounds_name = kind == BoundsKind::Lengths ? "lengths" : "offsets";
-  c->bounds_name = bounds_name;
-  IndexArray bounds;
-  c->bounds_view = get_index_array(env, info[3], bounds_name, &bounds);
   a.mode = static_cast<PoolMode>(get_integer(env, info[5], "mode", 0, 2));
   const int64_t n = a.indices.length;
   const int64_t rows = a.table.rows;
   const int64_t dim = a.table.dim;
-
-  if (kind == BoundsKind::OffsetsWithEnd && bounds.length == 0) {
-    throw_range_error(env, "offsets must have at least one entry with includeLastOffset");
-  }
-  if (kind == BoundsKind::Lengths) {
-    const BagCheck check = gather::offsets_from_lengths(bounds, n, &c->bounds_from_lengths);
-    if (check.error != BagError::None) {
-      throw_range_error(env, bag_error_message(check, "lengths", bounds, n));
-    }
-    a.bags.bounds = IndexArray{c->bounds_from_lengths.data(),
-                               static_cast<int64_t>(c->bounds_from_lengths.size()),
-                               IndexType::Int64};
-    a.bags.num_bags = bounds.length;
-  } else {
-    const bool with_end = kind == BoundsKind::OffsetsWithEnd;
-    const BagCheck check = gather::validate_offsets(bounds, with_end, n);
-    if (check.error != BagError::None) {
-      throw_range_error(env, bag_error_message(check, "offsets", bounds, n));
-    }
-    a.bags.bounds = bounds;
-    a.bags.num_bags = with_end ? bounds.length - 1 : bounds.length;
-  }
-  a.bags.num_indices = n;
+  parse_bag_bounds(env, info[3], info[4], n, &c->bounds);
+  a.bags = c->bounds.bags;
 
   c->weights_view = get_optional_float32_array(env, info[6], "weights");
   if (c->weights_view.present) {
@@ -181,8 +194,28 @@ std::unique_ptr<BagCall> prepare_bag(const Napi::CallbackInfo& info) {
                           std::to_string(bags) + " bags x dim " + std::to_string(dim));
   require_disjoint(env, c->out, "out", c->table.view, "table");
   require_disjoint(env, c->out, "out", c->indices_view, "indices");
-  require_disjoint(env, c->out, "out", c->bounds_view, bounds_name);
+  require_disjoint(env, c->out, "out", c->bounds.view, c->bounds.name);
   require_disjoint(env, c->out, "out", c->weights_view, "weights");
+  if (!is_absent(info[9])) {
+    // returnArgmax: the winning row ids, bags x dim, as Int32 (row ids must fit).
+    if (a.mode != PoolMode::Max) throw_type_error(env, "returnArgmax needs mode 'max'");
+    if (rows > INT32_MAX) {
+      throw_range_error(env, "returnArgmax needs a table of at most 2147483647 rows, got " +
+                                 std::to_string(rows));
+    }
+    c->argmax = get_typed_array(env, info[9], "argmax", napi_int32_array, "Int32Array");
+    if (c->argmax.length != bags * dim) {
+      throw_range_error(env, "argmax.length must be " + std::to_string(bags * dim) + " (" +
+                                 std::to_string(bags) + " bags x dim " + std::to_string(dim) +
+                                 "), got " + std::to_string(c->argmax.length));
+    }
+    for (const auto& [view, name] : {std::pair{&c->table.view, "table"},
+                                     std::pair{&c->indices_view, "indices"},
+                                     std::pair{&c->bounds.view, c->bounds.name},
+                                     std::pair{&c->out, "out"}}) {
+      require_disjoint(env, c->argmax, "argmax", *view, name);
+    }
+  }
   a.out = static_cast<float*>(c->out.data);
   return c;
 }
@@ -211,9 +244,10 @@ Napi::Value EmbeddingBagAsync(const Napi::CallbackInfo& info) {
   // The call object (with any lengths-derived bounds) lives on the heap until the worker ends.
   std::vector<HeldArray> held{{"table", c->table.view.value},
                               {"indices", c->indices_view.value},
-                              {c->bounds_name, c->bounds_view.value},
+                              {c->bounds.name, c->bounds.view.value},
                               {"out", c->out.value}};
   if (c->weights_view.present) held.push_back({"weights", c->weights_view.value});
+  if (c->argmax.present) held.push_back({"argmax", c->argmax.value});
   return KernelWorker::Start(info.Env(), "embeddingBagAsync", [c] { c->run(); }, c->out.value,
                              held);
 }

@@ -22,6 +22,8 @@ constexpr int kBlockVectors = 8;
 // latency at these row sizes, near enough to stay in L1/L2.
 constexpr int64_t kPrefetchDistance = 12;
 constexpr int64_t kCacheLine = 64;
+// How many bags ahead a scatter-add's destination rows are prefetched.
+constexpr int64_t kPrefetchBags = 8;
 
 // Every cache line the row touches: rows need not start on a line boundary (a JS
 // ArrayBuffer usually starts 16 bytes into one), so a 128-byte row can span three lines.
@@ -57,7 +59,6 @@ inline void pool_block(const PoolState& s, int64_t p_begin, int64_t p_end, int64
   const int64_t dim = a.table.dim;
   const int64_t padding = a.padding_idx;
   Reg acc[kRegs > 0 ? kRegs : 1];
-  for (int k = 0; k < kRegs; ++k) acc[k] = V::zero();
   int64_t count = 0;
 
   auto prefetch_ahead = [&](int64_t p) {
@@ -70,6 +71,8 @@ inline void pool_block(const PoolState& s, int64_t p_begin, int64_t p_end, int64
     return (kTail && k == NV) ? V::load_masked(row + k * V::kLanes, tail)
                               : V::load(row + k * V::kLanes);
   };
+  // Scatter-add starts from the destination row (Sum only), everything else from zero.
+  for (int k = 0; k < kRegs; ++k) acc[k] = a.accumulate ? load(out, k) : V::zero();
 
   if (a.mode == PoolMode::Max) {
     for (int64_t p = p_begin; p < p_end; ++p) {
@@ -77,10 +80,14 @@ inline void pool_block(const PoolState& s, int64_t p_begin, int64_t p_end, int64
       const int64_t idx = index_at<Idx>(a.indices, p);
       if (idx == padding) continue;
       const float* row = table + idx * dim;
+      // Weighted max (spmm's reduce 'max'): the max of weight x row.
+      const bool weighted = a.weights != nullptr;
+      const Reg w = V::set1(weighted ? a.weights[p] : 1.0f);
+      auto term = [&](int k) { return weighted ? V::mul(w, load(row, k)) : load(row, k); };
       if (count == 0) {
-        for (int k = 0; k < kRegs; ++k) acc[k] = load(row, k);
+        for (int k = 0; k < kRegs; ++k) acc[k] = term(k);
       } else {
-        for (int k = 0; k < kRegs; ++k) acc[k] = V::max_gt(load(row, k), acc[k]);
+        for (int k = 0; k < kRegs; ++k) acc[k] = V::max_gt(term(k), acc[k]);
       }
       ++count;
     }
@@ -106,7 +113,9 @@ inline void pool_block(const PoolState& s, int64_t p_begin, int64_t p_end, int64
   }
 
   if (count == 0) {
-    for (int k = 0; k < kRegs; ++k) acc[k] = V::zero();  // empty bag, or padding only
+    if (!a.accumulate) {
+      for (int k = 0; k < kRegs; ++k) acc[k] = V::zero();  // empty bag, or padding only
+    }
   } else if (a.mode == PoolMode::Mean) {
     const Reg inv = V::set1(static_cast<float>(count));
     for (int k = 0; k < kRegs; ++k) acc[k] = V::div(acc[k], inv);
@@ -149,14 +158,18 @@ void pool_bags(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t col
   const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
   const bool has_rem = rem != 0;
   const int64_t row_bytes = width * static_cast<int64_t>(sizeof(float));
-  const int64_t dim = a.table.dim;
 
   PoolState first{&a, a.bags.end(bag_end - 1), row_bytes};
   PoolState later{&a, 0, 0};
   for (int64_t b = bag_begin; b < bag_end; ++b) {
     const int64_t p_begin = a.bags.start(b);
     const int64_t p_end = a.bags.end(b);
-    float* out = a.out + b * dim;
+    // Scatter-add reads its destination rows, which are scattered too: fetch them ahead
+    // like the source rows (a scatter plan's bags hold only a row or two each).
+    if (a.accumulate && b + kPrefetchBags < bag_end) {
+      prefetch_row(a.out_row(b + kPrefetchBags) + col_begin, row_bytes);
+    }
+    float* out = a.out_row(b);
     int64_t col = col_begin;
     const PoolState* state = &first;
     for (int64_t blk = 0; blk < full_blocks; ++blk, col += kBlockFloats) {

@@ -50,32 +50,24 @@ void gather(const Table& table, const IndexArray& indices, float* out) {
   });
 }
 
-void embedding_bag(const BagArgs& args) {
-  const Isa isa = active_isa();
-  count_kernel_call(isa);
-  const Kernels& k = kernels_for(isa);
-  const int64_t dim = args.table.dim;
-  const int64_t num_bags = args.bags.num_bags;
+void split_bags_impl(const Bags& bags, int64_t dim,
+                     void (*fn)(void* ctx, int64_t, int64_t, int64_t, int64_t), void* ctx) {
+  auto pool = [&](int64_t b0, int64_t b1, int64_t c0, int64_t c1) { fn(ctx, b0, b1, c0, c1); };
+  const int64_t num_bags = bags.num_bags;
   if (num_bags == 0 || dim == 0) return;
-  if (args.bags.num_indices == 0) {
-    // Every bag is empty (an empty table has no valid index, so this is also the only case
-    // where the table may have no memory at all: the kernels never see a null table).
-    std::fill(args.out, args.out + num_bags * dim, 0.0f);
-    return;
-  }
-  const int64_t total_cost = args.bags.num_indices + num_bags;
+  const int64_t total_cost = bags.num_indices + num_bags;
   const int64_t tasks = task_count_for(total_cost * dim, kMinFloatsPerTask);
   if (tasks == 1) {
-    k.pool_bags(args, 0, num_bags, 0, dim);
+    pool(0, num_bags, 0, dim);
     return;
   }
   if (num_bags >= tasks) {
     // Split bags into `tasks` ranges of about equal cost.
     parallel_for(tasks, [&](int64_t t) {
-      const int64_t b0 = t == 0 ? 0 : first_bag_with_cost(args.bags, total_cost * t / tasks);
+      const int64_t b0 = t == 0 ? 0 : first_bag_with_cost(bags, total_cost * t / tasks);
       const int64_t b1 =
-          t + 1 == tasks ? num_bags : first_bag_with_cost(args.bags, total_cost * (t + 1) / tasks);
-      if (b0 < b1) k.pool_bags(args, b0, b1, 0, dim);
+          t + 1 == tasks ? num_bags : first_bag_with_cost(bags, total_cost * (t + 1) / tasks);
+      if (b0 < b1) pool(b0, b1, 0, dim);
     });
     return;
   }
@@ -87,7 +79,32 @@ void embedding_bag(const BagArgs& args) {
     const int64_t s = t % slices;
     const int64_t c0 = std::min(dim, quanta * s / slices * kColumnQuantum);
     const int64_t c1 = std::min(dim, quanta * (s + 1) / slices * kColumnQuantum);
-    if (c0 < c1) k.pool_bags(args, b, b + 1, c0, c1);
+    if (c0 < c1) pool(b, b + 1, c0, c1);
+  });
+}
+
+void embedding_bag(const BagArgs& args) {
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
+  if (args.bags.num_indices == 0) {
+    // Every bag is empty. An empty table has no valid index, so this is also the only case
+    // in which the table may have no memory at all: the kernels never see a null table.
+    if (args.accumulate) return;
+    for (int64_t b = 0; b < args.bags.num_bags; ++b) {
+      std::fill(args.out_row(b), args.out_row(b) + args.table.dim, 0.0f);
+    }
+    return;
+  }
+  split_bags(args.bags, args.table.dim, [&](int64_t b0, int64_t b1, int64_t c0, int64_t c1) {
+    k.pool_bags(args, b0, b1, c0, c1);
+  });
+}
+
+void embedding_bag_max_argmax(const BagArgs& args, int32_t* argmax) {
+  count_kernel_call(Isa::Scalar);
+  split_bags(args.bags, args.table.dim, [&](int64_t b0, int64_t b1, int64_t c0, int64_t c1) {
+    pool_bags_max_argmax(args, b0, b1, c0, c1, argmax);
   });
 }
 

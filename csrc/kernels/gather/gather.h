@@ -39,9 +39,16 @@ struct BagArgs {
   IndexArray indices;
   Bags bags;
   PoolMode mode = PoolMode::Sum;
-  const float* weights = nullptr;  // one per index, or null; Sum and Mean only
+  const float* weights = nullptr;  // one per index, or null (Max: the max of weight x row)
   int64_t padding_idx = -1;        // a row id in [0, rows) to skip, or -1
-  float* out = nullptr;            // num_bags x dim
+  float* out = nullptr;            // num_bags x dim, or see out_rows
+  // Where bag b's result goes: row out_rows[b] of out when set, else row b. The scatter
+  // family pools its destination rows' contributions through these kernels this way.
+  const int64_t* out_rows = nullptr;
+  // Sum only: start from the output row's current value instead of zero, so the result is
+  // out + c0 + c1 + ... in index order (scatter-add without float atomics).
+  bool accumulate = false;
+  float* out_row(int64_t b) const { return out + (out_rows != nullptr ? out_rows[b] : b) * table.dim; }
 };
 
 // One ISA's kernels. Each call handles a slice of the work and is independent of how the
@@ -55,6 +62,13 @@ struct Kernels {
                     int64_t col_end);
 };
 
+// Max pooling that also records, per bag and column, the row id that won (the first
+// position holding the maximum, PyTorch's tie rule; -1 for empty and padding-only bags).
+// Scalar code on every path: it serves embeddingBag's returnArgmax, whose consumer (the
+// backward pass) needs the ids more than the last bit of forward speed.
+void pool_bags_max_argmax(const BagArgs& args, int64_t bag_begin, int64_t bag_end,
+                          int64_t col_begin, int64_t col_end, int32_t* argmax);
+
 const Kernels& reference_kernels();  // ref.cc: the scalar oracle
 const Kernels* avx2_kernels();       // null where not compiled in (non-x86 builds)
 const Kernels* avx512_kernels();
@@ -65,6 +79,24 @@ const Kernels& kernels_for(Isa isa);
 // Whole operations on the active ISA, split over the thread pool.
 void gather(const Table& table, const IndexArray& indices, float* out);
 void embedding_bag(const BagArgs& args);
+// Max pooling with the winning row ids (argmax: num_bags x dim); counted as a scalar call.
+void embedding_bag_max_argmax(const BagArgs& args, int32_t* argmax);
+
+// The work split embedding_bag uses, for other families' per-bag work: calls
+// fn(ctx, bag_begin, bag_end, col_begin, col_end) over the pool so that pieces cost about the
+// same (cost = indices + bags, times dim); each bag is handled by one call in index order,
+// or, when there are fewer bags than tasks, each bag's columns are cut into slices.
+void split_bags_impl(const Bags& bags, int64_t dim,
+                     void (*fn)(void* ctx, int64_t, int64_t, int64_t, int64_t), void* ctx);
+template <class Fn>
+void split_bags(const Bags& bags, int64_t dim, Fn&& fn) {
+  split_bags_impl(
+      bags, dim,
+      [](void* ctx, int64_t b0, int64_t b1, int64_t c0, int64_t c1) {
+        (*static_cast<Fn*>(ctx))(b0, b1, c0, c1);
+      },
+      const_cast<void*>(static_cast<const void*>(&fn)));
+}
 
 // --- validation, for callers --------------------------------------------------------
 

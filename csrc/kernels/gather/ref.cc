@@ -19,8 +19,11 @@ void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t
                    int64_t col_end) {
   const int64_t dim = a.table.dim;
   for (int64_t b = bag_begin; b < bag_end; ++b) {
-    float* out = a.out + b * dim;
-    for (int64_t c = col_begin; c < col_end; ++c) out[c] = 0.0f;
+    float* out = a.out_row(b);
+    // Scatter-add (accumulate) starts from the destination row's value.
+    if (!a.accumulate) {
+      for (int64_t c = col_begin; c < col_end; ++c) out[c] = 0.0f;
+    }
     int64_t count = 0;
     for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
       const int64_t idx = a.indices.at(p);
@@ -28,10 +31,11 @@ void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t
       const float* row = a.table.data + idx * dim;
       if (a.mode == PoolMode::Max) {
         // The first row initializes; later rows replace an element only when greater.
-        if (count == 0) {
-          for (int64_t c = col_begin; c < col_end; ++c) out[c] = row[c];
-        } else {
-          for (int64_t c = col_begin; c < col_end; ++c) out[c] = row[c] > out[c] ? row[c] : out[c];
+        // With weights (spmm), each term is weight x row.
+        const float w = a.weights != nullptr ? a.weights[p] : 1.0f;
+        for (int64_t c = col_begin; c < col_end; ++c) {
+          const float v = a.weights != nullptr ? w * row[c] : row[c];
+          out[c] = count == 0 || v > out[c] ? v : out[c];
         }
       } else {
         const float w = a.weights != nullptr ? a.weights[p] : 1.0f;
@@ -47,6 +51,34 @@ void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t
 }
 
 }  // namespace
+
+void pool_bags_max_argmax(const BagArgs& a, int64_t bag_begin, int64_t bag_end,
+                          int64_t col_begin, int64_t col_end, int32_t* argmax) {
+  const int64_t dim = a.table.dim;
+  for (int64_t b = bag_begin; b < bag_end; ++b) {
+    float* out = a.out_row(b);
+    int32_t* arg = argmax + b * dim;
+    for (int64_t c = col_begin; c < col_end; ++c) {
+      out[c] = 0.0f;
+      arg[c] = -1;
+    }
+    bool first = true;
+    for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
+      const int64_t idx = a.indices.at(p);
+      if (idx == a.padding_idx) continue;
+      const float* row = a.table.data + idx * dim;
+      // The same rule as the max kernels: the first row initializes, a later one wins an
+      // element only when strictly greater (ties and NaN keep the earlier winner).
+      for (int64_t c = col_begin; c < col_end; ++c) {
+        if (first || row[c] > out[c]) {
+          out[c] = row[c];
+          arg[c] = static_cast<int32_t>(idx);
+        }
+      }
+      first = false;
+    }
+  }
+}
 
 const Kernels& reference_kernels() {
   static const Kernels kernels{gather_rows_ref, pool_bags_ref};

@@ -1,0 +1,349 @@
+// The scatter / SpMM suite: scatterAdd (uniform and Zipf(1.1) destinations), ScatterPlan reuse
+// vs plain scatterAdd, embeddingBagBackward for the gather suite's shape (dense and sparse),
+// spmm on a uniform random and a power-law 200,000 x 200,000 matrix with 2,000,000 nonzeros
+// (plain and transposed), and the random-row gather of the gather suite's shape measured in
+// the same run (the spmm target is relative to it). Baselines: pure-JS loops; each ISA; 1
+// thread vs all.
+//
+// Bytes each call must move (the GB/s column):
+//   scatterAdd       n·dim·4 src read + 2·u·dim·4 dst rows read and written (u = distinct
+//                    rows) + n·4 indices                                     (roof: copy)
+//   bagBackward      dense: numRows·dim·4 zeroed + n·dim·4 gradient rows read + u·dim·4
+//                    written; sparse: the same without the zeroing + n·4 indices (roof: copy)
+//   spmm             nnz·dim·4 b rows read + rows·dim·4 written + nnz·8 colIdx and values
+//                                                                            (roof: read)
+//   gather           n·dim·4 read + n·dim·4 written                          (roof: copy)
+// rows/s counts source rows moved: n for scatterAdd and bagBackward, nnz for spmm.
+// scatter/add+plan times scatterAdd with a plan built once outside the timing (plan-build is
+// that build alone); bagBackward sparse is compared with the dense JS loop, what a user would
+// write without a row-sparse form.
+import { fillRandom, fillRatiosVsJs, randomIndices, relativeError, rng, timeImpl } from './common.mjs';
+
+// ---- pure-JS baselines: what a user would write --------------------------------------------
+function jsScatterAdd(dst, dim, idx, src) {
+  const n = idx.length;
+  for (let i = 0; i < n; i++) {
+    const o = idx[i] * dim;
+    const s = i * dim;
+    for (let c = 0; c < dim; c++) dst[o + c] += src[s + c];
+  }
+}
+
+function jsBagBackwardSum(grad, dim, idx, offsets, out) {
+  out.fill(0);
+  const bags = offsets.length;
+  const n = idx.length;
+  for (let b = 0; b < bags; b++) {
+    const end = b + 1 < bags ? offsets[b + 1] : n;
+    const g = b * dim;
+    for (let j = offsets[b]; j < end; j++) {
+      const o = idx[j] * dim;
+      for (let c = 0; c < dim; c++) out[o + c] += grad[g + c];
+    }
+  }
+}
+
+function jsSpmm(rowPtr, colIdx, values, b, dim, out) {
+  const rows = rowPtr.length - 1;
+  for (let r = 0; r < rows; r++) {
+    const o = r * dim;
+    for (let c = 0; c < dim; c++) out[o + c] = 0;
+    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
+      const s = colIdx[k] * dim;
+      const v = values[k];
+      for (let c = 0; c < dim; c++) out[o + c] += v * b[s + c];
+    }
+  }
+}
+
+function jsGather(table, dim, idx, out) {
+  for (let i = 0; i < idx.length; i++) {
+    const s = idx[i] * dim;
+    const o = i * dim;
+    for (let c = 0; c < dim; c++) out[o + c] = table[s + c];
+  }
+}
+
+/**
+ * Zipf(s) row ids over [0, rows): rank k has weight k^-s (inverse-CDF sampling), and ranks are
+ * scattered over the rows by a bijective multiplicative hash so hot rows are not adjacent.
+ */
+export function zipfIndices(count, rows, s, seed) {
+  const cdf = new Float64Array(rows);
+  let acc = 0;
+  for (let k = 0; k < rows; k++) {
+    acc += (k + 1) ** -s;
+    cdf[k] = acc;
+  }
+  const next = rng(seed);
+  const out = new Int32Array(count);
+  const mult = pickCoprime(rows);
+  for (let i = 0; i < count; i++) {
+    const u = (next() / 4294967296) * acc;
+    let lo = 0;
+    let hi = rows - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    out[i] = Number((BigInt(lo) * BigInt(mult)) % BigInt(rows));
+  }
+  return out;
+}
+
+function gcd(a, b) {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+function pickCoprime(n) {
+  let m = 2654435761 % n;
+  while (gcd(m, n) !== 1) m++;
+  return m;
+}
+
+const label = (n) => (n >= 1e6 && n % 1e6 === 0 ? `${n / 1e6}M` : n >= 1e3 && n % 1e3 === 0 ? `${n / 1e3}k` : String(n));
+
+/** The embedkit implementations of a group: the default ISA at every thread count, other ISAs at all threads. */
+function ekImpls(ctx) {
+  const impls = [];
+  for (const threads of ctx.threadCounts) impls.push({ impl: `embedkit/${ctx.defaultIsa}`, threads, isa: ctx.defaultIsa, ek: true });
+  for (const isa of ctx.isas) if (isa !== ctx.defaultIsa) impls.push({ impl: `embedkit/${isa}`, threads: ctx.allThreads, isa, ek: true });
+  return impls;
+}
+
+/**
+ * One op x shape group: the JS reference first (the ratio's denominator), then every impl.
+ * g: { op, shape, bytes, units, roofKind, js: () => void, jsResult: () => Float32Array,
+ *      ek: (im) => { fn, result } (result: the output of one run from the initial state),
+ *      impls? }
+ */
+async function runGroup(ctx, g) {
+  const impls = [{ impl: 'js', threads: 1, isa: 'js', isRef: true }, ...(g.impls ?? ekImpls(ctx))];
+  const selected = impls.map((im) => ctx.matches(g.op, im.impl, g.shape));
+  if (!selected.some(Boolean)) return;
+  let ref;
+  for (let k = 0; k < impls.length; k++) {
+    const im = impls[k];
+    if (!im.isRef && !selected[k]) continue;
+    const rec = {
+      op: g.op, impl: im.impl, shape: g.shape, threads: im.threads, isa: im.isa, dim: g.dim, bytes: g.bytes,
+      roofKind: g.roofKind, roofGbps: ctx.roof[g.roofKind], shown: selected[k], ...g.extra,
+    };
+    let check;
+    const prepare = async () => {
+      if (im.isRef) {
+        ref = g.jsResult();
+        return { fn: g.js };
+      }
+      ctx.ek.setIsa(im.isa);
+      ctx.ek.setThreads(im.threads);
+      const p = g.ek(im);
+      check = p.result;
+      return { fn: p.fn, note: p.note };
+    };
+    await timeImpl(ctx, rec, im, { prepare, verify: () => relativeError(check, ref), units: g.units });
+  }
+  fillRatiosVsJs(ctx.records, g.op, g.shape);
+  ctx.progress?.(`${g.op} ${g.shape}`);
+}
+
+async function scatterGroups(ctx, { rows, n, dim }) {
+  const { ek } = ctx;
+  const dst0 = fillRandom(ctx.allocTable(rows * dim), 0x5ca7);
+  const src = fillRandom(new Float32Array(n * dim), 0x5c1);
+  const dst = ctx.allocTable(rows * dim);
+  for (const [dist, idx] of [
+    ['uniform', randomIndices(n, rows, 0x1d5)],
+    ['zipf1.1', zipfIndices(n, rows, 1.1, 0x21f)],
+  ]) {
+    const plan = ek.scatterPlan({ indices: idx, numRows: rows });
+    const u = plan.uniqueRows;
+    const bytes = n * dim * 4 + 2 * u * dim * 4 + n * 4;
+    const shape = `${label(rows)}x${dim} n=${label(n)} ${dist} (${u} distinct rows)`;
+    // Every timed call adds into dst: the values drift but stay finite over the samples.
+    const once = (run) => {
+      dst.set(dst0);
+      run();
+      return dst.slice();
+    };
+    const base = { dim, bytes, units: n, roofKind: 'copy', shape, extra: { tableRows: rows, indices: n } };
+    await runGroup(ctx, {
+      ...base,
+      op: 'scatter/add',
+      js: () => jsScatterAdd(dst, dim, idx, src),
+      jsResult: () => once(() => jsScatterAdd(dst, dim, idx, src)),
+      ek: () => {
+        const run = () => ek.scatterAdd({ dst, dim, indices: idx, src });
+        return { fn: run, result: once(run) };
+      },
+    });
+    await runGroup(ctx, {
+      ...base,
+      op: 'scatter/add+plan',
+      js: () => jsScatterAdd(dst, dim, idx, src),
+      jsResult: () => once(() => jsScatterAdd(dst, dim, idx, src)),
+      ek: () => {
+        const run = () => ek.scatterAdd({ dst, dim, plan, src });
+        return { fn: run, result: once(run) }; // the plan is built once, outside the timing
+      },
+    });
+    // The plan's own cost (the stable sort), what plain scatterAdd pays on every call.
+    await runGroup(ctx, {
+      ...base,
+      bytes: n * 4 * 5,
+      op: 'scatter/plan-build',
+      js: () => Int32Array.from(idx.keys()).sort((a, b) => idx[a] - idx[b] || a - b),
+      jsResult: () => new Float32Array(1),
+      ek: () => ({ fn: () => ek.scatterPlan({ indices: idx, numRows: rows }), result: new Float32Array(1) }),
+      // The sort is plain C++, no SIMD kernel: no kernelCalls counter to check.
+      impls: [{ impl: 'embedkit (sort)', threads: ctx.allThreads, isa: ctx.defaultIsa, ek: false }],
+    });
+    ctx.gc();
+  }
+}
+
+async function backwardGroups(ctx, { rows, bags, perBag, dim }) {
+  const { ek } = ctx;
+  const n = bags * perBag;
+  const idx = randomIndices(n, rows, 0x1dc5); // the gather suite's indices and shape
+  const offsets = Int32Array.from({ length: bags }, (_, b) => b * perBag);
+  const grad = fillRandom(new Float32Array(bags * dim), 0x96d);
+  const u = new Set(idx).size;
+  const out = ctx.allocTable(rows * dim);
+  const jsOut = ctx.allocTable(rows * dim);
+  const o = { gradOutput: grad, dim, indices: idx, offsets, mode: 'sum', numRows: rows };
+  const shape = `${label(rows)}x${dim} bags=${bags}x${perBag}`;
+  await runGroup(ctx, {
+    op: 'scatter/bagBackward/sum dense', shape, dim, units: n, roofKind: 'copy',
+    bytes: rows * dim * 4 + n * dim * 4 + u * dim * 4, extra: { tableRows: rows, indices: n, bags },
+    js: () => jsBagBackwardSum(grad, dim, idx, offsets, jsOut),
+    jsResult: () => {
+      jsBagBackwardSum(grad, dim, idx, offsets, jsOut);
+      return jsOut;
+    },
+    ek: () => ({ fn: () => ek.embeddingBagBackward({ ...o, out }), result: ek.embeddingBagBackward({ ...o, out }) }),
+  });
+  // Sparse: compare through the dense expansion of its rows.
+  await runGroup(ctx, {
+    op: 'scatter/bagBackward/sum sparse', shape, dim, units: n, roofKind: 'copy',
+    bytes: n * dim * 4 + u * dim * 4 + n * 4, extra: { tableRows: rows, indices: n, bags },
+    js: () => jsBagBackwardSum(grad, dim, idx, offsets, jsOut),
+    jsResult: () => {
+      jsBagBackwardSum(grad, dim, idx, offsets, jsOut);
+      return jsOut;
+    },
+    ek: () => {
+      const s = ek.embeddingBagBackward({ ...o, sparse: true });
+      out.fill(0);
+      s.rows.forEach((r, k) => out.set(s.values.subarray(k * dim, (k + 1) * dim), r * dim));
+      return { fn: () => ek.embeddingBagBackward({ ...o, sparse: true }), result: out };
+    },
+  });
+  ctx.gc();
+}
+
+async function spmmGroups(ctx, { size, nnz, dim, gatherRows, gatherN }) {
+  const { ek } = ctx;
+  // The gather suite's random-row gather at this dim, measured here for the spmm target.
+  {
+    const table = fillRandom(ctx.allocTable(gatherRows * dim), 0x5eed);
+    const idx = randomIndices(gatherN, gatherRows, 0x1dc5);
+    const out = new Float32Array(gatherN * dim);
+    const jsOut = new Float32Array(gatherN * dim);
+    await runGroup(ctx, {
+      op: 'scatter/gather-ref', shape: `${label(gatherRows)}x${dim} idx=${gatherN}`, dim, units: gatherN, roofKind: 'copy',
+      bytes: 2 * gatherN * dim * 4, extra: { tableRows: gatherRows, indices: gatherN },
+      js: () => jsGather(table, dim, idx, jsOut),
+      jsResult: () => {
+        jsGather(table, dim, idx, jsOut);
+        return jsOut;
+      },
+      ek: () => ({ fn: () => ek.gather({ table, dim, indices: idx, out }), result: ek.gather({ table, dim, indices: idx }) }),
+      impls: ctx.threadCounts.map((threads) => ({ impl: `embedkit/${ctx.defaultIsa}`, threads, isa: ctx.defaultIsa, ek: true })),
+    });
+    ctx.gc();
+  }
+  const b = fillRandom(ctx.allocTable(size * dim), 0xb0b);
+  const out = ctx.allocTable(size * dim);
+  const jsOut = ctx.allocTable(size * dim);
+  for (const [kind, rowsOf, colsOf] of [
+    ['uniform', () => randomIndices(nnz, size, 0x51), () => randomIndices(nnz, size, 0x52)],
+    ['power-law 1.1', () => zipfIndices(nnz, size, 1.1, 0x53), () => zipfIndices(nnz, size, 1.1, 0x54)],
+  ]) {
+    const values = fillRandom(new Float32Array(nnz), 0x55);
+    const a = ek.csrFromCoo({ rows: rowsOf(), cols: colsOf(), values, numRows: size, numCols: size });
+    const aT = ek.csrTranspose(a);
+    let maxRow = 0;
+    for (let r = 0; r < size; r++) maxRow = Math.max(maxRow, a.rowPtr[r + 1] - a.rowPtr[r]);
+    const realNnz = a.colIdx.length;
+    const shape = `${label(size)}x${label(size)} nnz=${realNnz} ${kind} (longest row ${maxRow}) x ${dim}`;
+    const common = {
+      dim, units: realNnz, roofKind: 'read', bytes: realNnz * dim * 4 + size * dim * 4 + realNnz * 8,
+      extra: { tableRows: size, indices: realNnz },
+    };
+    for (const [op, m, transpose] of [['scatter/spmm', a, false], ['scatter/spmm transposed (cached aT)', aT, false], ['scatter/spmm transpose:true', a, true]]) {
+      const jsM = transpose ? aT : m;
+      await runGroup(ctx, {
+        ...common, op, shape,
+        js: () => jsSpmm(jsM.rowPtr, jsM.colIdx, jsM.values, b, dim, jsOut),
+        jsResult: () => {
+          jsSpmm(jsM.rowPtr, jsM.colIdx, jsM.values, b, dim, jsOut);
+          return jsOut;
+        },
+        ek: () => ({ fn: () => ek.spmm({ a: m, b, dim, transpose, out }), result: ek.spmm({ a: m, b, dim, transpose }) }),
+        impls: op === 'scatter/spmm' ? undefined : [{ impl: `embedkit/${ctx.defaultIsa}`, threads: ctx.allThreads, isa: ctx.defaultIsa, ek: true }],
+      });
+    }
+    ctx.gc();
+  }
+}
+
+/** The suite. ctx: { ek, quick, profile, roof, matches, records, log, gc, isas, ... }. */
+export async function runScatterSuite(ctx) {
+  const q = ctx.quick;
+  const dim = 128;
+  await scatterGroups(ctx, { rows: q ? 250_000 : 1_000_000, n: q ? 131_072 : 524_288, dim });
+  await backwardGroups(ctx, { rows: q ? 250_000 : 1_000_000, bags: q ? 4096 : 16384, perBag: 32, dim });
+  await spmmGroups(ctx, {
+    size: q ? 50_000 : 200_000, nnz: q ? 500_000 : 2_000_000, dim,
+    gatherRows: q ? 250_000 : 1_000_000, gatherN: q ? 131_072 : 524_288,
+  });
+}
+
+/** Target lines for the scatter / SpMM issue, from this run's records. */
+export function scatterTargets(all, ctx) {
+  const lines = [];
+  const ekImpl = `embedkit/${ctx.defaultIsa}`;
+  const ok = (r) => r && Number.isFinite(r.ms);
+  const find = (op, impl, threads, shapePart = '') =>
+    all.find((r) => r.op === op && r.impl === impl && r.threads === threads && r.shape.includes(shapePart) && ok(r));
+  const verdict = (pass) => (pass ? 'PASS' : 'MISS');
+  const na = (what) => `n/a   ${what} (not measured in this run)`;
+
+  const add = find('scatter/add', ekImpl, ctx.allThreads, 'uniform');
+  if (add) {
+    lines.push(`${verdict(add.rowsPerSec >= 10e6)}  scatterAdd uniform ${add.shape}, ${ctx.allThreads} threads: ` +
+      `${(add.rowsPerSec / 1e6).toFixed(2)} M rows/s (>= 10 M; ${add.gbps.toFixed(2)} GB/s, ${add.roofPct.toFixed(0)}% of the copy roof)`);
+  } else lines.push(na('scatterAdd uniform'));
+
+  const gat = find('scatter/gather-ref', ekImpl, ctx.allThreads);
+  for (const kind of ['uniform', 'power-law']) {
+    const sp = find('scatter/spmm', ekImpl, ctx.allThreads, kind);
+    if (sp && gat) {
+      const x = sp.rowsPerSec / gat.rowsPerSec;
+      lines.push(`${verdict(x >= 0.5)}  spmm ${kind}: ${(sp.rowsPerSec / 1e6).toFixed(2)} M nnz rows/s = ${(100 * x).toFixed(0)}% of ` +
+        `the random-row gather in this run (${(gat.rowsPerSec / 1e6).toFixed(2)} M rows/s, dim ${gat.dim}; >= 50%)`);
+    } else lines.push(na(`spmm ${kind} vs gather`));
+  }
+
+  const ops = [...new Set(all.filter((r) => r.op.startsWith('scatter/') && r.op !== 'scatter/plan-build' && r.op !== 'scatter/gather-ref').map((r) => `${r.op}|${r.shape}`))];
+  for (const key of ops) {
+    const [op, shape] = key.split('|');
+    const r = find(op, ekImpl, ctx.allThreads, shape);
+    if (r && Number.isFinite(r.ratioVsJs)) {
+      lines.push(`${verdict(r.ratioVsJs >= 10)}  ${op} ${shape}: ${r.ratioVsJs.toFixed(1)}x its pure-JS loop (>= 10x)`);
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,24 @@
+// AVX-512 (F, BW, VL, DQ) instantiation of the scatter kernel.
+#include "scatter.h"
+
+#include "../common/target.h"
+
+#if defined(EMBEDKIT_X86_64)
+// GCC 12 warns inside its own _mm512_maskz_loadu_ps (a known false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+EMBEDKIT_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")
+#include "../common/simd_avx512.h"
+#include "body.h"
+
+namespace embedkit::scatter {
+const Kernels* avx512_kernels() {
+  static const Kernels kernels = simd_body::make_kernels<simd::Avx512F32>();
+  return &kernels;
+}
+}  // namespace embedkit::scatter
+EMBEDKIT_TARGET_END
+#else
+namespace embedkit::scatter {
+const Kernels* avx512_kernels() { return nullptr; }
+}  // namespace embedkit::scatter
+#endif

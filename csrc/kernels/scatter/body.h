@@ -1,0 +1,89 @@
+// The plan-free scatter-add kernel, written once over a vector type V (common/simd_*.h).
+// Included by avx2.cc / avx512.cc / neon.cc inside their EMBEDKIT_TARGET region. It uses the
+// gather body's row prefetch and index helpers (gather/body.h; internal linkage there too).
+#pragma once
+
+#include "../gather/body.h"
+#include "scatter.h"
+
+namespace embedkit::scatter::simd_body {
+namespace {
+
+using gather::simd_body::index_at;
+using gather::simd_body::kPrefetchDistance;
+using gather::simd_body::prefetch_row;
+
+inline int64_t source_row(const ScatterArgs& a, int64_t i) {
+  return a.src_rows != nullptr ? a.src_rows[i] : i;
+}
+
+// kScaled: dst = fma(scale, src, dst), else dst = dst + src, the same operations the gather
+// pooling kernel applies per contribution (a plain add when unweighted), so this form and
+// the plan form agree bit for bit.
+template <class V, class Idx, bool kScaled>
+void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, const int64_t* positions,
+                       int64_t count) {
+  using Reg = typename V::Reg;
+  const int64_t dim = a.dim;
+  const int64_t full = dim / V::kLanes;
+  const int tail_lanes = static_cast<int>(dim % V::kLanes);
+  const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
+  const int64_t row_bytes = dim * static_cast<int64_t>(sizeof(float));
+  auto position = [&](int64_t j) { return positions != nullptr ? positions[j] : j; };
+  for (int64_t j = 0; j < count; ++j) {
+    // Both rows a later position needs: the destination is random, and the source, read in
+    // order, has gaps when this task owns only some of the rows.
+    if (j + kPrefetchDistance < count) {
+      const int64_t ahead = position(j + kPrefetchDistance);
+      prefetch_row(a.dst + index_at<Idx>(indices, ahead) * dim, row_bytes);
+      prefetch_row(a.src + source_row(a, ahead) * dim, row_bytes);
+    }
+    const int64_t i = position(j);
+    float* d = a.dst + index_at<Idx>(indices, i) * dim;
+    const float* s = a.src + source_row(a, i) * dim;
+    Reg w = V::zero();
+    if constexpr (kScaled) {
+      w = V::set1(a.weights != nullptr ? a.alpha * a.weights[i] : a.alpha);
+    }
+    auto update = [&](Reg dv, Reg sv) {
+      if constexpr (kScaled) {
+        return V::fma(w, sv, dv);
+      } else {
+        return V::add(dv, sv);
+      }
+    };
+    int64_t c = 0;
+    for (int64_t k = 0; k < full; ++k, c += V::kLanes) {
+      V::store(d + c, update(V::load(d + c), V::load(s + c)));
+    }
+    if (tail_lanes != 0) {
+      V::store_masked(d + c, update(V::load_masked(d + c, tail), V::load_masked(s + c, tail)), tail);
+    }
+  }
+}
+
+template <class V, class Idx>
+void scatter_rows(const ScatterArgs& a, const IndexArray& indices, const int64_t* positions,
+                  int64_t count) {
+  if (a.weights != nullptr || a.alpha != 1.0f) {
+    scatter_rows_impl<V, Idx, true>(a, indices, positions, count);
+  } else {
+    scatter_rows_impl<V, Idx, false>(a, indices, positions, count);
+  }
+}
+
+template <class V>
+Kernels make_kernels() {
+  Kernels k;
+  k.scatter_rows = [](const ScatterArgs& a, const IndexArray& idx, const int64_t* pos, int64_t n) {
+    switch (idx.type) {
+      case IndexType::Int32: return scatter_rows<V, int32_t>(a, idx, pos, n);
+      case IndexType::Uint32: return scatter_rows<V, uint32_t>(a, idx, pos, n);
+      case IndexType::Int64: return scatter_rows<V, int64_t>(a, idx, pos, n);
+    }
+  };
+  return k;
+}
+
+}  // namespace
+}  // namespace embedkit::scatter::simd_body

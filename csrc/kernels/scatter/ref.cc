@@ -1,0 +1,29 @@
+// The scalar reference of the plan-free scatter kernel: the oracle the SIMD paths are tested
+// against, and the "scalar" path itself.
+#include "scatter.h"
+
+namespace embedkit::scatter {
+namespace {
+
+void scatter_rows_ref(const ScatterArgs& a, const IndexArray& indices, const int64_t* positions,
+                      int64_t count) {
+  const bool scaled = a.weights != nullptr || a.alpha != 1.0f;
+  for (int64_t j = 0; j < count; ++j) {
+    const int64_t i = positions != nullptr ? positions[j] : j;
+    float* d = a.dst + indices.at(i) * a.dim;
+    const float* s = a.src + (a.src_rows != nullptr ? a.src_rows[i] : i) * a.dim;
+    // The same arithmetic as the gather oracle's weighted sum (out += w * row), so the plan
+    // and plan-free forms agree bit for bit on this path too.
+    const float w = scaled ? (a.weights != nullptr ? a.alpha * a.weights[i] : a.alpha) : 1.0f;
+    for (int64_t c = 0; c < a.dim; ++c) d[c] += w * s[c];
+  }
+}
+
+}  // namespace
+
+const Kernels& reference_kernels() {
+  static const Kernels kernels{scatter_rows_ref};
+  return kernels;
+}
+
+}  // namespace embedkit::scatter

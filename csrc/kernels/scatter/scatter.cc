@@ -1,0 +1,217 @@
+// Scatter-add, the embedding_bag backward pass and SpMM, all as gathers: the plan (or the
+// CSR row pointer) says which source rows feed each destination row, and the gather
+// family's pooling kernels sum them in index order (see scatter.h).
+#include <cstring>
+
+#include <algorithm>
+
+#include "../common/kernel_stats.h"
+#include "../common/kernel_table.h"
+#include "../common/parallel.h"
+#include "scatter.h"
+
+namespace embedkit::scatter {
+namespace {
+
+using gather::BagArgs;
+using gather::PoolMode;
+
+// Below this many floats a memset is not worth a thread hand-off.
+constexpr int64_t kMinFillPerTask = 1 << 16;
+
+void fill_zero(float* out, int64_t n) {
+  const int64_t tasks = task_count_for(n, kMinFillPerTask);
+  parallel_for(tasks, [&](int64_t t) {
+    const int64_t b = n * t / tasks, e = n * (t + 1) / tasks;
+    std::memset(out + b, 0, static_cast<size_t>(e - b) * sizeof(float));
+  });
+}
+
+IndexArray int64_view(const std::vector<int64_t>& v) {
+  return IndexArray{v.data(), static_cast<int64_t>(v.size()), IndexType::Int64};
+}
+
+// Below this many floats moved, a task is not worth a thread hand-off (as gather.cc).
+constexpr int64_t kMinFloatsPerTask = 8192;
+// Indices sampled to cut the destination rows into ranges of about equal work.
+constexpr int64_t kSplitSamples = 4096;
+
+}  // namespace
+
+const Kernels& kernels_for(Isa isa) {
+  return select_kernels(isa, reference_kernels(), avx2_kernels, avx512_kernels, neon_kernels);
+}
+
+void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& a,
+                 int64_t skip) {
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
+  const int64_t n = indices.length;
+  if (n == 0 || a.dim == 0) return;
+  const int64_t tasks = task_count_for(n * a.dim, kMinFloatsPerTask);
+  if (tasks == 1 && skip < 0) {
+    k.scatter_rows(a, indices, nullptr, n);
+    return;
+  }
+  // Row boundaries at quantiles of a sample of the indices, so that skewed destinations
+  // (a hub row) still split the work about evenly. Which task owns a row never changes the
+  // order in which that row's contributions are added, so results do not depend on it.
+  const int64_t samples = std::min(n, kSplitSamples);
+  std::vector<int64_t> sample(static_cast<size_t>(samples));
+  for (int64_t j = 0; j < samples; ++j) sample[j] = indices.at(j * n / samples);
+  std::sort(sample.begin(), sample.end());
+  std::vector<int64_t> bounds(static_cast<size_t>(tasks) - 1);  // task t owns [b[t-1], b[t])
+  for (int64_t t = 1; t < tasks; ++t) bounds[t - 1] = sample[t * samples / tasks];
+  auto task_of = [&](int64_t row) {
+    return static_cast<int64_t>(std::upper_bound(bounds.begin(), bounds.end(), row) - bounds.begin());
+  };
+  // Bucket the positions by task, keeping index order within each bucket (counting sort on
+  // `tasks` keys: two passes over the indices, nothing like the full plan's sort).
+  // Skipped positions go to an extra bucket past the last task, which nobody runs.
+  const uint16_t skipped = static_cast<uint16_t>(tasks);
+  std::vector<int64_t> start(static_cast<size_t>(tasks) + 2, 0);
+  std::vector<uint16_t> owner(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t row = indices.at(i);
+    owner[i] = row == skip ? skipped : static_cast<uint16_t>(task_of(row));
+    ++start[owner[i] + 1];
+  }
+  for (int64_t t = 0; t <= tasks; ++t) start[t + 1] += start[t];
+  std::vector<int64_t> positions(static_cast<size_t>(n));
+  {
+    std::vector<int64_t> next(start.begin(), start.end() - 1);
+    for (int64_t i = 0; i < n; ++i) positions[next[owner[i]]++] = i;
+  }
+  parallel_for(tasks, [&](int64_t t) {
+    k.scatter_rows(a, indices, positions.data() + start[t], start[t + 1] - start[t]);
+  });
+}
+
+void scatter_add(const Plan& plan, const ScatterArgs& a) {
+  // Per-contribution scale alpha * w_i, in plan order, so the kernel reads it sequentially.
+  std::vector<float> scales;
+  if (a.weights != nullptr || a.alpha != 1.0f) {
+    scales.resize(plan.order.size());
+    for (size_t k = 0; k < scales.size(); ++k) {
+      scales[k] = a.weights != nullptr ? a.alpha * a.weights[plan.order[k]] : a.alpha;
+    }
+  }
+  BagArgs args;
+  args.table = gather::Table{a.src, plan.num_indices, a.dim};
+  args.indices = int64_view(plan.order);  // source row of each contribution = its position
+  args.bags = plan.segments();
+  args.mode = PoolMode::Sum;
+  args.weights = scales.empty() ? nullptr : scales.data();
+  args.out = a.dst;
+  args.out_rows = plan.rows.data();
+  args.accumulate = true;
+  gather::embedding_bag(args);
+}
+
+BagBackward::BagBackward(const BagBackwardArgs& args) : args_(args) {
+  if (args.mode == PoolMode::Max) return;  // the argmax plan is built by rows() / run
+  const gather::Bags& bags = args.bags;
+  // The bag of every position and, with weights or Mean, its scale: PyTorch divides a bag's
+  // gradient by its count of non-padding entries; a weighted mean also scales by w.
+  bag_of_.resize(static_cast<size_t>(bags.num_indices));
+  const bool scaled = args.weights != nullptr || args.mode == PoolMode::Mean;
+  if (scaled) scale_.resize(static_cast<size_t>(bags.num_indices));
+  for (int64_t b = 0; b < bags.num_bags; ++b) {
+    const int64_t begin = bags.start(b), end = bags.end(b);
+    int64_t count = 0;
+    if (args.mode == PoolMode::Mean) {
+      for (int64_t p = begin; p < end; ++p) count += args.indices.at(p) != args.padding_idx;
+    }
+    for (int64_t p = begin; p < end; ++p) {
+      bag_of_[p] = b;
+      if (!scaled) continue;
+      const float w = args.weights != nullptr ? args.weights[p] : 1.0f;
+      scale_[p] = args.mode == PoolMode::Mean ? w / static_cast<float>(count) : w;
+    }
+  }
+}
+
+const std::vector<int64_t>& BagBackward::rows() {
+  if (!planned_) {
+    if (args_.mode == PoolMode::Max) {
+      // Every (bag, column) sends its gradient to the row that won it: a plan over the
+      // num_bags x dim argmax entries (-1, an empty bag, is left out).
+      const IndexArray entries{args_.argmax, args_.bags.num_bags * args_.dim, IndexType::Int32};
+      build_plan(entries, args_.num_rows, -1, &plan_);
+    } else {
+      build_plan(args_.indices, args_.num_rows, args_.padding_idx, &plan_);
+    }
+    planned_ = true;
+  }
+  return plan_.rows;
+}
+
+void BagBackward::run_dense(float* out) {
+  fill_zero(out, args_.num_rows * args_.dim);
+  if (args_.mode == PoolMode::Max) return run_max(out, true);
+  // A plan-free scatter-add of gradient rows: out[indices[p]] += scale_p * grad[bag(p)], in
+  // index order per row, the sums the sparse form's plan computes, bit for bit.
+  ScatterArgs a;
+  a.dst = out;
+  a.dim = args_.dim;
+  a.src = args_.grad;
+  a.src_rows = bag_of_.data();
+  a.weights = scale_.empty() ? nullptr : scale_.data();
+  scatter_add(args_.indices, args_.num_rows, a, args_.padding_idx);
+}
+
+void BagBackward::run_sparse(float* out) {
+  rows();
+  if (args_.mode == PoolMode::Max) return run_max(out, false);
+  // The plan's contributions in plan order: the bag rows to pool and their scales.
+  const size_t m = plan_.order.size();
+  std::vector<int64_t> src_rows(m);
+  std::vector<float> scales(scale_.empty() ? 0 : m);
+  for (size_t k = 0; k < m; ++k) {
+    src_rows[k] = bag_of_[plan_.order[k]];
+    if (!scales.empty()) scales[k] = scale_[plan_.order[k]];
+  }
+  BagArgs a;
+  a.table = gather::Table{args_.grad, args_.bags.num_bags, args_.dim};
+  a.indices = int64_view(src_rows);
+  a.bags = plan_.segments();
+  a.mode = PoolMode::Sum;
+  a.weights = scales.empty() ? nullptr : scales.data();
+  a.out = out;
+  gather::embedding_bag(a);
+}
+
+void BagBackward::run_max(float* out, bool dense) {
+  rows();
+  const int64_t dim = args_.dim;
+  // Entry e = bag * dim + column: out[row][column] += grad[e], entries in bag order.
+  // Scalar: one float per entry, no row to vectorize over.
+  count_kernel_call(Isa::Scalar);
+  const float* grad = args_.grad;
+  gather::split_bags(plan_.segments(), 1, [&](int64_t u0, int64_t u1, int64_t, int64_t) {
+    for (int64_t u = u0; u < u1; ++u) {
+      float* row = out + (dense ? plan_.rows[u] : u) * dim;
+      if (!dense) std::memset(row, 0, static_cast<size_t>(dim) * sizeof(float));
+      for (int64_t k = plan_.bounds[u]; k < plan_.bounds[u + 1]; ++k) {
+        const int64_t e = plan_.order[k];
+        row[e % dim] += grad[e];
+      }
+    }
+  });
+}
+
+void spmm(const CsrView& m, const float* b, int64_t dim, PoolMode mode, float* out) {
+  BagArgs a;
+  a.table = gather::Table{b, m.num_cols, dim};
+  a.indices = m.col_idx;
+  a.bags.bounds = m.row_ptr;  // num_rows + 1 entries: row r is the bag [ptr[r], ptr[r+1])
+  a.bags.num_bags = m.num_rows;
+  a.bags.num_indices = m.nnz();
+  a.mode = mode;
+  a.weights = m.values;
+  a.out = out;
+  gather::embedding_bag(a);
+}
+
+}  // namespace embedkit::scatter

@@ -1,0 +1,159 @@
+// The scatter / SpMM family's contract: scatter-add (index_add), the gradient of
+// embedding_bag, and CSR x dense products. No float atomics anywhere: every destination row
+// is summed by one task in index order, so results are bitwise identical for any thread
+// count. The arithmetic is the gather family's pooling kernels (gather/body.h): a scatter is
+// turned into a gather by a plan, the transposed index pattern (which positions feed each
+// destination row), and a CSR row is a bag. Callers validate first; these never fail on
+// valid input.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "../common/index_array.h"
+#include "../common/isa.h"
+#include "../gather/gather.h"
+
+namespace embedkit::scatter {
+
+// Positions [0, keys.length) minus those whose key equals `skip` (-1: none), stably sorted by
+// key (each key in [0, limit)): equal keys keep their position order. Counting sort in one
+// pass when the key range is small next to n, else LSD radix over 11-bit digits, so no
+// O(limit) work or memory is spent on a sparse key range.
+void stable_order_by_key(const IndexArray& keys, int64_t limit, int64_t skip,
+                         std::vector<int64_t>* order);
+
+// The transposed pattern of an index array: for each distinct destination row, ascending,
+// the positions that feed it, in position order.
+struct Plan {
+  int64_t num_rows = 0;     // destination rows (the limit of the indices)
+  int64_t num_indices = 0;  // length of the index array it was built from
+  std::vector<int64_t> rows;    // distinct rows, ascending
+  std::vector<int64_t> bounds;  // rows.size() + 1 boundaries into order
+  std::vector<int64_t> order;   // positions sorted by (row, position)
+
+  int64_t num_segments() const { return static_cast<int64_t>(rows.size()); }
+  gather::Bags segments() const;  // bounds as the gather family's bag boundaries
+};
+// indices in [0, num_rows), validated by the caller; positions holding `skip` are left out.
+void build_plan(const IndexArray& indices, int64_t num_rows, int64_t skip, Plan* plan);
+
+// dst[indices[i]] += alpha * weights[i] * src[i] for every position i, as a plan.
+struct ScatterArgs {
+  float* dst = nullptr;         // num_rows x dim, updated in place
+  int64_t dim = 0;
+  const float* src = nullptr;   // num_indices x dim
+  const float* weights = nullptr;  // num_indices, or null
+  float alpha = 1.0f;
+  // The source row of position i: src_rows[i] when set (the bag of an index, for the
+  // embedding_bag gradient), else i. Plan-free form only.
+  const int64_t* src_rows = nullptr;
+};
+// Each touched row becomes dst + c0 + c1 + ... (contributions in index order, each
+// alpha * w_i * src_i rounded to float first). Runs on the active ISA over the pool.
+void scatter_add(const Plan& plan, const ScatterArgs& args);
+// The same without a plan: each task owns a range of destination rows and applies, in index
+// order, the positions whose row falls in it (one bucketing pass, no sort; src is read in
+// order). Every element sees the same operations in the same order as the plan form:
+// bitwise identical.
+// Positions whose index equals `skip` (a padding row; -1: none) are left out.
+void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args,
+                 int64_t skip = -1);
+
+// One ISA's kernel for the plan-free form.
+struct Kernels {
+  // Applies positions[0..count) in that order (positions null: 0..count), each i as
+  // dst[indices[i]] = dst[indices[i]] + scale_i * src[i] (a plain add when unscaled;
+  // scale_i = alpha * weights[i] rounded to float, or alpha).
+  void (*scatter_rows)(const ScatterArgs& args, const IndexArray& indices,
+                       const int64_t* positions, int64_t count);
+};
+const Kernels& reference_kernels();  // ref.cc
+const Kernels* avx2_kernels();
+const Kernels* avx512_kernels();
+const Kernels* neon_kernels();
+const Kernels& kernels_for(Isa isa);
+
+// The gradient of embedding_bag with respect to its table.
+struct BagBackwardArgs {
+  const float* grad = nullptr;  // num_bags x dim (gradOutput)
+  int64_t dim = 0;
+  IndexArray indices;
+  gather::Bags bags;
+  gather::PoolMode mode = gather::PoolMode::Sum;
+  const float* weights = nullptr;   // Sum / Mean, or null
+  int64_t padding_idx = -1;         // a row id to skip, or -1
+  int64_t num_rows = 0;             // the table's rows
+  const int32_t* argmax = nullptr;  // Max: num_bags x dim winning row ids (-1: none)
+};
+
+// A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
+// position; the dense form is then a plan-free scatter-add of gradient rows, and the sparse
+// form a plan (the distinct rows and the positions feeding each). Max: a plan over the
+// argmax entries. rows() are the rows that get a gradient, what the sparse form returns.
+class BagBackward {
+ public:
+  explicit BagBackward(const BagBackwardArgs& args);
+  const std::vector<int64_t>& rows();  // builds the plan on first use
+  // Dense: out is num_rows x dim and is entirely written (zeros where no gradient).
+  void run_dense(float* out);
+  // Sparse: out is rows().size() x dim, row u holding the gradient of rows()[u].
+  void run_sparse(float* out);
+
+ private:
+  void run_max(float* out, bool dense);
+  BagBackwardArgs args_;
+  Plan plan_;
+  bool planned_ = false;
+  std::vector<int64_t> bag_of_;  // Sum / Mean: the bag of each position
+  std::vector<float> scale_;     // Sum / Mean: weight / count of each position, or empty
+};
+
+// A CSR matrix read in place. Callers validate with validate_csr.
+struct CsrView {
+  IndexArray row_ptr;  // num_rows + 1
+  IndexArray col_idx;  // nnz
+  const float* values = nullptr;  // nnz, or null for all ones
+  int64_t num_rows = 0;
+  int64_t num_cols = 0;
+  int64_t nnz() const { return col_idx.length; }
+};
+
+enum class CsrError : int {
+  None = 0,
+  RowPtrLength,   // row_ptr.length != num_rows + 1
+  FirstNotZero,   // row_ptr[0] != 0
+  Decreasing,     // row_ptr[position] < row_ptr[position - 1]
+  PastEnd,        // row_ptr[position] > nnz
+  LastNotNnz,     // row_ptr[num_rows] != nnz
+  ColOutOfRange,  // col_idx[position] outside [0, num_cols)
+};
+struct CsrCheck {
+  CsrError error = CsrError::None;
+  int64_t position = -1;
+};
+CsrCheck validate_csr(const CsrView& a);
+
+// An owned CSR matrix (the result of csr_from_coo and csr_transpose).
+struct Csr {
+  std::vector<int64_t> row_ptr;
+  std::vector<int64_t> col_idx;
+  std::vector<float> values;  // empty when every value is 1 (no values given, no duplicates summed)
+  bool has_values = false;
+};
+
+// Rows / cols validated by the caller (in range, same length; values null or nnz long).
+// Entries are sorted by (row, col); with sum_duplicates, entries at the same (row, col) are
+// summed in input order into one (values then become counts when none were given).
+void csr_from_coo(const IndexArray& rows, const IndexArray& cols, const float* values,
+                  int64_t num_rows, int64_t num_cols, bool sum_duplicates, Csr* out);
+// The transpose, by a stable counting sort on columns: the entries of each transposed row
+// keep ascending original row order, so a product with it sums in a fixed order.
+void csr_transpose(const CsrView& a, Csr* out);
+
+// out = a . b (num_rows x dim), each row reduced over its nonzeros with `mode`: Sum,
+// Mean (sum / nnz of the row) or Max (of value x b row). Empty rows give zeros. Rows are
+// split over threads by nonzero count; one huge row is split by columns.
+void spmm(const CsrView& a, const float* b, int64_t dim, gather::PoolMode mode, float* out);
+
+}  // namespace embedkit::scatter

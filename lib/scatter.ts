@@ -1,0 +1,266 @@
+// The scatter / SpMM family: scatter-add (index_add), reusable scatter plans, the gradient of
+// embeddingBag, CSR matrices and CSR x dense products. Deterministic without float atomics:
+// each destination row is summed by one thread in index order, whatever the thread count.
+import { describe, enumCode, freshOutput, requireOptions, startAsync, type IndexArray } from './options';
+import { native } from './native';
+import { boundsArgs, type EmbeddingBagOptions, type PoolMode } from './gather';
+
+const REDUCE: readonly PoolMode[] = ['sum', 'mean', 'max'];
+
+/**
+ * The transposed pattern of an index array (which positions feed each destination row),
+ * built once and reused by {@link scatterAdd} calls with the same indices. It keeps its own
+ * copy: changing the indices afterwards does not change the plan.
+ */
+export class ScatterPlan {
+  /** Destination rows the indices were checked against. */
+  readonly numRows: number;
+  /** Indices (source rows) the plan covers. */
+  readonly length: number;
+  /** @internal */
+  readonly handle: unknown;
+  private uniqueCount: number | undefined;
+
+  /** @internal use {@link scatterPlan} or {@link scatterPlanAsync}. */
+  constructor(raw: { handle: unknown; numRows: number; length: number; uniqueRows?: number }) {
+    this.handle = raw.handle;
+    this.numRows = raw.numRows;
+    this.length = raw.length;
+    this.uniqueCount = raw.uniqueRows;
+  }
+
+  /** The distinct destination rows, ascending (a Float64Array: exact to 2^53). */
+  rows(): Float64Array {
+    const rows = native().scatterPlanRows(this.handle);
+    this.uniqueCount = rows.length;
+    return rows;
+  }
+
+  /** How many distinct destination rows the indices touch. */
+  get uniqueRows(): number {
+    return this.uniqueCount ?? this.rows().length;
+  }
+}
+
+export interface ScatterPlanOptions {
+  /** Destination row of each source row, each in [0, numRows). */
+  indices: IndexArray;
+  numRows: number;
+}
+
+function checkPlanOptions(o: ScatterPlanOptions, op: string): void {
+  requireOptions(o, op);
+}
+
+/** Builds a {@link ScatterPlan} (a stable sort of the positions by destination row). */
+export function scatterPlan(options: ScatterPlanOptions): ScatterPlan {
+  checkPlanOptions(options, 'scatterPlan');
+  return new ScatterPlan(native().scatterPlan(options.indices, options.numRows));
+}
+
+/** {@link scatterPlan} on the libuv thread pool; `indices` is held until it settles. */
+export function scatterPlanAsync(options: ScatterPlanOptions): Promise<ScatterPlan> {
+  return startAsync(options, 'scatterPlanAsync', () => {
+    checkPlanOptions(options, 'scatterPlanAsync');
+    return native().scatterPlanAsync(options.indices, options.numRows).then((p) => new ScatterPlan(p));
+  });
+}
+
+export interface ScatterAddOptions {
+  /** Destination, `numRows x dim` floats, updated in place. */
+  dst: Float32Array;
+  dim: number;
+  /** Destination row of each source row (give this or `plan`). */
+  indices?: IndexArray;
+  /** A plan built from the indices (give this or `indices`). */
+  plan?: ScatterPlan;
+  /** Source rows, `indices.length x dim` floats. */
+  src: Float32Array;
+  /** One weight per source row. */
+  weights?: Float32Array;
+  /** A factor on every contribution (PyTorch's index_add_ alpha); default 1. */
+  alpha?: number;
+}
+
+function callScatter<R>(fn: (...args: unknown[]) => R, o: ScatterAddOptions, op: string): R {
+  requireOptions(o, op);
+  let handle: unknown;
+  if (o.plan !== undefined && o.plan !== null) {
+    if (!(o.plan instanceof ScatterPlan)) throw new TypeError(`plan must be a ScatterPlan, got ${describe(o.plan)}`);
+    handle = o.plan.handle;
+  }
+  return fn(o.dst, o.dim, o.indices, handle, o.src, o.weights, o.alpha);
+}
+
+/**
+ * `dst[indices[i]] += alpha * weights[i] * src[i]`, row-wise, in place; returns `dst`. Each
+ * destination row is computed as `dst_row + c_0 + c_1 + ...` with its contributions in index
+ * order (each `alpha * w_i` rounded to float32, then fused into the row), bitwise identical
+ * for any thread count. Everything is validated before `dst` is touched.
+ */
+export function scatterAdd(options: ScatterAddOptions): Float32Array {
+  return callScatter(native().scatterAdd, options, 'scatterAdd');
+}
+
+/** {@link scatterAdd} on the libuv thread pool; the arrays are held until the promise settles. */
+export function scatterAddAsync(options: ScatterAddOptions): Promise<Float32Array> {
+  return startAsync(options, 'scatterAddAsync', () => callScatter(native().scatterAddAsync, options, 'scatterAddAsync'));
+}
+
+/** The forward call's indices, offsets / lengths, includeLastOffset, mode, weights and paddingIdx, plus: */
+export interface EmbeddingBagBackwardOptions
+  extends Pick<EmbeddingBagOptions, 'dim' | 'indices' | 'offsets' | 'lengths' | 'includeLastOffset' | 'mode' | 'weights' | 'paddingIdx'> {
+  /** The gradient of embeddingBag's output, `bags x dim` floats. */
+  gradOutput: Float32Array;
+  /** Rows of the table (the dense gradient is `numRows x dim`). */
+  numRows: number;
+  /** Mode 'max': the `argmax` that `embeddingBag({ mode: 'max', returnArgmax: true })` returned. */
+  maxIndices?: Int32Array;
+  /**
+   * Return `{ rows, values }`: the distinct rows that get a gradient (ascending, the same
+   * array type as `indices`) and their gradients (`rows.length x dim`), with no O(numRows) work.
+   */
+  sparse?: boolean;
+  /** Dense form only: destination of `numRows x dim` floats (entirely overwritten). */
+  out?: Float32Array;
+}
+
+export interface SparseGradient {
+  rows: IndexArray;
+  values: Float32Array;
+}
+
+function callBackward<R>(fn: (...args: unknown[]) => R, o: EmbeddingBagBackwardOptions, op: string): R {
+  requireOptions(o, op);
+  const mode = enumCode(o.mode, REDUCE, 'mode');
+  const { kind, bounds } = boundsArgs(o, op);
+  if (o.sparse !== undefined && typeof o.sparse !== 'boolean') {
+    throw new TypeError(`sparse must be a boolean, got ${describe(o.sparse)}`);
+  }
+  const sparse = o.sparse === true;
+  const out = sparse ? o.out : o.out ?? freshOutput(typeof o.numRows === 'number' ? o.numRows : -1, o.dim, 'numRows x dim');
+  return fn(o.gradOutput, o.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, o.numRows, o.maxIndices, sparse, out);
+}
+
+/**
+ * The gradient of {@link embeddingBag} with respect to its table, with PyTorch's semantics:
+ * `sum` sends each bag's gradient (times the index's weight) to every row in the bag; `mean`
+ * divides it by the bag's count of non-padding entries; `max` sends each column's gradient to
+ * the row that won it (`maxIndices`). Padding entries and empty bags get nothing. Dense
+ * (`numRows x dim`, a Float32Array) or, with `sparse: true`, `{ rows, values }`.
+ */
+export function embeddingBagBackward(options: EmbeddingBagBackwardOptions & { sparse: true }): SparseGradient;
+export function embeddingBagBackward(options: EmbeddingBagBackwardOptions): Float32Array;
+export function embeddingBagBackward(options: EmbeddingBagBackwardOptions): Float32Array | SparseGradient {
+  return callBackward(native().embeddingBagBackward, options, 'embeddingBagBackward') as Float32Array | SparseGradient;
+}
+
+/**
+ * {@link embeddingBagBackward} on the libuv thread pool. (The sparse form sorts the indices on
+ * the calling thread first, since its output size depends on them.)
+ */
+export function embeddingBagBackwardAsync(options: EmbeddingBagBackwardOptions & { sparse: true }): Promise<SparseGradient>;
+export function embeddingBagBackwardAsync(options: EmbeddingBagBackwardOptions): Promise<Float32Array>;
+export function embeddingBagBackwardAsync(options: EmbeddingBagBackwardOptions): Promise<Float32Array | SparseGradient> {
+  return startAsync(options, 'embeddingBagBackwardAsync',
+    () => callBackward(native().embeddingBagBackwardAsync, options, 'embeddingBagBackwardAsync') as Promise<Float32Array | SparseGradient>);
+}
+
+/**
+ * A sparse matrix in compressed sparse row form: the nonzeros of row r are
+ * `colIdx[rowPtr[r] .. rowPtr[r + 1])` with `values` at the same positions (all ones when
+ * omitted). Every op validates it in full (rowPtr starts at 0, never decreases, ends at
+ * `colIdx.length`; every column in range).
+ */
+export interface CsrMatrix {
+  rowPtr: IndexArray;
+  colIdx: IndexArray;
+  values?: Float32Array;
+  numRows: number;
+  numCols: number;
+}
+
+export interface CsrFromCooOptions {
+  rows: IndexArray;
+  cols: IndexArray;
+  values?: Float32Array;
+  numRows: number;
+  numCols: number;
+  /** Merge entries at the same (row, col) into one, summing in input order (default true). */
+  sumDuplicates?: boolean;
+}
+
+function asCsr(raw: CsrMatrix): CsrMatrix {
+  if (raw.values === undefined) delete raw.values;
+  return raw;
+}
+
+/**
+ * A CSR matrix from coordinate triples, sorted by (row, col). `rowPtr` / `colIdx` are
+ * Int32Arrays (BigInt64Arrays past 2^31 - 1 entries or columns). Without `values`, the
+ * result has none unless duplicates were summed (then they are the counts).
+ */
+export function csrFromCoo(options: CsrFromCooOptions): CsrMatrix {
+  requireOptions(options, 'csrFromCoo');
+  const o = options;
+  if (o.sumDuplicates !== undefined && typeof o.sumDuplicates !== 'boolean') {
+    throw new TypeError(`sumDuplicates must be a boolean, got ${describe(o.sumDuplicates)}`);
+  }
+  return asCsr(native().csrFromCoo(o.rows, o.cols, o.values, o.numRows, o.numCols, o.sumDuplicates ?? true));
+}
+
+function requireCsr(a: unknown): CsrMatrix {
+  if (a === null || typeof a !== 'object') throw new TypeError(`a must be a CsrMatrix, got ${describe(a)}`);
+  return a as CsrMatrix;
+}
+
+/**
+ * The transpose (`numCols x numRows`), by a stable counting sort: each transposed row lists
+ * its entries in ascending original row order. Reuse it for repeated `aᵀ · b` products.
+ */
+export function csrTranspose(a: CsrMatrix): CsrMatrix {
+  const m = requireCsr(a);
+  return asCsr(native().csrTranspose(m.rowPtr, m.colIdx, m.values, m.numRows, m.numCols));
+}
+
+export interface SpmmOptions {
+  a: CsrMatrix;
+  /** Dense, row-major: `numCols x dim` floats (`numRows x dim` with transpose). */
+  b: Float32Array;
+  dim: number;
+  /** Multiply by `aᵀ` instead of `a` (computed with {@link csrTranspose} each call). */
+  transpose?: boolean;
+  /**
+   * How each output row combines its nonzeros' `value x b row` terms: 'sum' (default), 'mean'
+   * (the sum over the row's stored entries) or 'max'. Empty rows give 0 in every mode
+   * (torch_sparse, and scatter_reduce with include_self=False).
+   */
+  reduce?: PoolMode;
+  /** Destination of `rows x dim` floats; a fresh array when omitted. */
+  out?: Float32Array;
+}
+
+function callSpmm<R>(fn: (...args: unknown[]) => R, o: SpmmOptions, op: string): R {
+  requireOptions(o, op);
+  const reduce = o.reduce === undefined ? 0 : enumCode(o.reduce, REDUCE, 'reduce');
+  if (o.transpose !== undefined && typeof o.transpose !== 'boolean') {
+    throw new TypeError(`transpose must be a boolean, got ${describe(o.transpose)}`);
+  }
+  const a = o.transpose ? csrTranspose(requireCsr(o.a)) : requireCsr(o.a);
+  const out = o.out ?? freshOutput(typeof a.numRows === 'number' ? a.numRows : -1, o.dim, 'numRows x dim');
+  return fn(a.rowPtr, a.colIdx, a.values, a.numRows, a.numCols, o.b, o.dim, reduce, out);
+}
+
+/**
+ * `a · b` (or `aᵀ · b`) for a CSR `a` and a dense `b`, with rows reduced by `reduce`. Rows
+ * are split over threads by nonzero count (one huge row by columns), each row summed in
+ * index order: bitwise identical for any thread count, transposes included.
+ */
+export function spmm(options: SpmmOptions): Float32Array {
+  return callSpmm(native().spmm, options, 'spmm');
+}
+
+/** {@link spmm} on the libuv thread pool (a transpose is made on the calling thread first). */
+export function spmmAsync(options: SpmmOptions): Promise<Float32Array> {
+  return startAsync(options, 'spmmAsync', () => callSpmm(native().spmmAsync, options, 'spmmAsync'));
+}

@@ -1,0 +1,553 @@
+// The scatter / SpMM family on every ISA this CPU runs, against float64 references computed
+// here from the definitions; the gather kernels' scatter features (output row map,
+// accumulate, weighted max) against the scalar oracle; the stable key sort in each of its
+// regimes; CSR construction, transposition and validation; thread invariance.
+//
+// Bounds (asserted where said):
+//   scatter_add, backward Sum/Mean, spmm Sum/Mean:  ||out - ref|| / ||abs|| < 1e-6 per call,
+//       where abs sums the magnitudes of the terms (the float32 rounding scale; equal to
+//       ||ref|| when nothing cancels).
+//   spmm Max, backward Max with one winner per element, argmax:  exact.
+//   pool_bags with accumulate / out_rows / weighted max vs the scalar oracle:  Max bitwise,
+//       Sum within 1e-6 of the magnitude per element (FMA vs mul + add).
+//   any thread count:  bitwise identical.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/isa.h"
+#include "common/kernel_stats.h"
+#include "common/parallel.h"
+#include "gather/gather.h"
+#include "harness.h"
+#include "scatter/scatter.h"
+
+namespace {
+
+namespace ek = embedkit;
+namespace g = embedkit::gather;
+namespace s = embedkit::scatter;
+using harness::Rng;
+
+const int64_t kDims[] = {1, 3, 7, 8, 9, 15, 16, 17, 33, 64, 127, 128, 129, 257};
+int64_t g_checked[ek::kNumIsas];
+
+// Indices held as bytes of one element type, so the same values can be viewed as any type.
+struct Ids {
+  ek::IndexType type = ek::IndexType::Int32;
+  std::vector<int64_t> values;
+  std::vector<unsigned char> bytes;
+  Ids(ek::IndexType t, std::vector<int64_t> v) : type(t), values(std::move(v)) {
+    const size_t width = t == ek::IndexType::Int64 ? 8 : 4;
+    bytes.resize(values.size() * width);
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (t == ek::IndexType::Int64) {
+        std::memcpy(&bytes[i * 8], &values[i], 8);
+      } else {
+        const uint32_t x = static_cast<uint32_t>(values[i]);
+        std::memcpy(&bytes[i * 4], &x, 4);
+      }
+    }
+  }
+  ek::IndexArray view() const {
+    return ek::IndexArray{bytes.data(), static_cast<int64_t>(values.size()), type};
+  }
+};
+
+ek::IndexType random_type(Rng& rng) { return static_cast<ek::IndexType>(rng.below(3)); }
+
+std::vector<float> random_floats(Rng& rng, int64_t n) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = rng.nonzero();
+  return v;
+}
+
+// ||got - ref|| / ||abs|| < bound (abs: the magnitudes of the summed terms).
+bool close(const std::vector<float>& got, const std::vector<double>& ref,
+           const std::vector<double>& abs, double bound, const char* what) {
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double d = static_cast<double>(got[i]) - ref[i];
+    err += d * d;
+    scale += abs[i] * abs[i];
+  }
+  const double rel = scale == 0 ? std::sqrt(err) : std::sqrt(err / scale);
+  return CHECK_MSG(rel < bound, what, ": relative error ", rel, " >= ", bound);
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b, const char* what) {
+  return CHECK_MSG(a.size() == b.size() &&
+                       std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0,
+                   what);
+}
+
+// Runs fn once per runnable ISA with that ISA active and 1..3 threads; checks the kernel
+// call counter moved on that ISA only when `counted`.
+template <class Fn>
+void for_each_isa(Fn&& fn) {
+  for (ek::Isa isa : runnable_isas()) {
+    SCOPED_CONTEXT("isa ", ek::isa_name(isa));
+    CHECK_EQ(ek::set_active_isa(isa), std::string());
+    fn(isa);
+    ++g_checked[static_cast<int>(isa)];
+  }
+  ek::set_active_isa(ek::best_isa());
+  ek::set_thread_count(2);
+}
+
+// ---- the sort and the plan ---------------------------------------------------------------
+
+TEST(stable_order_by_key_every_regime) {
+  Rng rng(harness::test_seed());
+  // limit small (one counting pass), large next to n (radix passes), 1, and 2^40.
+  const int64_t limits[] = {1, 2, 100, 5000, 1 << 20, int64_t{1} << 40};
+  for (int64_t limit : limits) {
+    for (int64_t n : {0, 1, 17, 3000}) {
+      std::vector<int64_t> keys(static_cast<size_t>(n));
+      for (int64_t& k : keys) k = rng.coin(0.2) ? 0 : rng.below(limit);
+      const int64_t skip = rng.coin(0.5) ? -1 : (n > 0 ? keys[0] : -1);
+      const Ids ids(limit > (int64_t{1} << 31) ? ek::IndexType::Int64 : random_type(rng), keys);
+      SCOPED_CONTEXT("limit=", limit, " n=", n, " skip=", skip);
+      std::vector<int64_t> order;
+      s::stable_order_by_key(ids.view(), limit, skip, &order);
+      std::vector<int64_t> expect;
+      for (int64_t i = 0; i < n; ++i) {
+        if (keys[i] != skip) expect.push_back(i);
+      }
+      std::stable_sort(expect.begin(), expect.end(),
+                       [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
+      CHECK(order == expect);
+    }
+  }
+}
+
+TEST(plan_lists_each_row_positions_in_order) {
+  Rng rng(harness::test_seed());
+  for (int trial = 0; trial < 20; ++trial) {
+    const int64_t rows = rng.between(1, 300);
+    std::vector<int64_t> idx(static_cast<size_t>(rng.between(0, 500)));
+    for (int64_t& v : idx) v = rng.below(rows);
+    const Ids ids(random_type(rng), idx);
+    s::Plan plan;
+    s::build_plan(ids.view(), rows, -1, &plan);
+    CHECK_EQ(plan.bounds.size(), plan.rows.size() + 1);
+    size_t k = 0;
+    for (size_t u = 0; u < plan.rows.size(); ++u) {
+      if (u > 0) CHECK(plan.rows[u] > plan.rows[u - 1]);
+      CHECK(plan.bounds[u + 1] > plan.bounds[u]);  // no empty segment
+      for (int64_t e = plan.bounds[u]; e < plan.bounds[u + 1]; ++e, ++k) {
+        CHECK_EQ(idx[plan.order[e]], plan.rows[u]);
+        if (e > plan.bounds[u]) CHECK(plan.order[e] > plan.order[e - 1]);
+      }
+    }
+    CHECK_EQ(k, idx.size());
+  }
+}
+
+// ---- gather kernels in their scatter roles, each ISA vs the scalar oracle -----------------
+
+TEST(pool_bags_out_rows_accumulate_and_weighted_max) {
+  Rng rng(harness::test_seed());
+  for (int64_t dim : kDims) {
+    for (g::PoolMode mode : {g::PoolMode::Sum, g::PoolMode::Max}) {
+      const int64_t rows = rng.between(1, 30), bags = rng.between(1, 12);
+      std::vector<float> table = random_floats(rng, rows * dim);
+      std::vector<int64_t> bounds{0};
+      for (int64_t b = 0; b < bags; ++b) bounds.push_back(bounds.back() + rng.between(0, 6));
+      std::vector<int64_t> idx(static_cast<size_t>(bounds.back()));
+      for (int64_t& v : idx) v = rng.below(rows);
+      std::vector<float> weights = random_floats(rng, bounds.back());
+      // Each bag writes a distinct output row of a larger output, in scrambled order.
+      const int64_t out_rows_total = bags + 5;
+      std::vector<int64_t> out_rows(static_cast<size_t>(out_rows_total));
+      for (int64_t i = 0; i < out_rows_total; ++i) out_rows[i] = i;
+      for (int64_t i = out_rows_total - 1; i > 0; --i) std::swap(out_rows[i], out_rows[rng.below(i + 1)]);
+      const std::vector<float> initial = random_floats(rng, out_rows_total * dim);
+      const Ids ids(random_type(rng), idx);
+      g::BagArgs a;
+      a.table = g::Table{table.data(), rows, dim};
+      a.indices = ids.view();
+      a.bags.bounds = ek::IndexArray{bounds.data(), bags + 1, ek::IndexType::Int64};
+      a.bags.num_bags = bags;
+      a.bags.num_indices = bounds.back();
+      a.mode = mode;
+      a.weights = weights.data();
+      a.out_rows = out_rows.data();
+      a.accumulate = mode == g::PoolMode::Sum;
+      SCOPED_CONTEXT("dim=", dim, " mode=", mode == g::PoolMode::Sum ? "sum+accumulate" : "weighted max");
+      std::vector<float> ref = initial;
+      a.out = ref.data();
+      g::reference_kernels().pool_bags(a, 0, bags, 0, dim);
+      // The reference itself, in float64.
+      for (int64_t b = 0; b < bags; ++b) {
+        for (int64_t c = 0; c < dim; ++c) {
+          double acc = a.accumulate ? initial[out_rows[b] * dim + c] : 0.0;
+          double mag = std::fabs(acc);
+          for (int64_t p = bounds[b]; p < bounds[b + 1]; ++p) {
+            const double t = static_cast<double>(static_cast<float>(weights[p] * table[idx[p] * dim + c]));
+            if (mode == g::PoolMode::Max) {
+              acc = p == bounds[b] || t > acc ? t : acc;
+            } else {
+              acc += static_cast<double>(weights[p]) * table[idx[p] * dim + c];
+              mag += std::fabs(static_cast<double>(weights[p]) * table[idx[p] * dim + c]);
+            }
+          }
+          if (bounds[b] == bounds[b + 1] && mode == g::PoolMode::Max) acc = 0.0;
+          const float got = ref[out_rows[b] * dim + c];
+          if (mode == g::PoolMode::Max) {
+            CHECK_MSG(static_cast<double>(got) == acc, "oracle max bag ", b, " col ", c);
+          } else {
+            CHECK_MSG(std::fabs(got - acc) <= 1e-6 * (mag + 1e-30), "oracle sum bag ", b, " col ", c);
+          }
+        }
+      }
+      for (int64_t r = bags; r < out_rows_total; ++r) {  // rows no bag names are untouched
+        CHECK(std::memcmp(&ref[out_rows[r] * dim], &initial[out_rows[r] * dim], dim * sizeof(float)) == 0);
+      }
+      for (ek::Isa isa : runnable_isas()) {
+        SCOPED_CONTEXT("isa ", ek::isa_name(isa));
+        std::vector<float> out = initial;
+        a.out = out.data();
+        // Column ranges with odd edges too.
+        const int64_t c0 = dim > 2 ? rng.below(dim / 2) : 0;
+        g::kernels_for(isa).pool_bags(a, 0, bags, 0, c0);
+        g::kernels_for(isa).pool_bags(a, 0, bags, c0, dim);
+        for (size_t e = 0; e < out.size(); ++e) {
+          const bool ok = mode == g::PoolMode::Max ? bits(out[e]) == bits(ref[e])
+                                                    : std::fabs(out[e] - ref[e]) <= 1e-5f * (std::fabs(ref[e]) + 1.0f);
+          if (!CHECK_MSG(ok, "element ", static_cast<int64_t>(e), " ", out[e], " vs ", ref[e])) break;
+        }
+        ++g_checked[static_cast<int>(isa)];
+      }
+    }
+  }
+}
+
+// ---- whole operations on every ISA -------------------------------------------------------
+
+TEST(scatter_add_matches_reference_every_isa_and_thread_count) {
+  Rng rng(harness::test_seed());
+  for (int64_t dim : kDims) {
+    const int64_t rows = rng.between(1, 60);
+    const int64_t n = harness::quick() ? rng.between(0, 200) : rng.between(0, 3000);
+    std::vector<int64_t> idx(static_cast<size_t>(n));
+    for (int64_t& v : idx) v = rng.coin(0.3) ? rows - 1 : rng.below(rows);  // a hub row
+    const Ids ids(random_type(rng), idx);
+    const std::vector<float> src = random_floats(rng, n * dim);
+    const std::vector<float> w = random_floats(rng, n);
+    const std::vector<float> dst0 = random_floats(rng, rows * dim);
+    const float alpha = rng.coin(0.5) ? 1.0f : rng.uniform(-2.0f, 2.0f);
+    const bool weighted = rng.coin(0.5);
+    SCOPED_CONTEXT("dim=", dim, " rows=", rows, " n=", n, " weighted=", weighted, " alpha=", alpha);
+    std::vector<double> ref(dst0.begin(), dst0.end()), abs(ref);
+    for (double& x : abs) x = std::fabs(x);
+    for (int64_t i = 0; i < n; ++i) {
+      const double sc = static_cast<double>(alpha) * (weighted ? w[i] : 1.0f);
+      for (int64_t c = 0; c < dim; ++c) {
+        ref[idx[i] * dim + c] += sc * src[i * dim + c];
+        abs[idx[i] * dim + c] += std::fabs(sc * src[i * dim + c]);
+      }
+    }
+    s::Plan plan;
+    s::build_plan(ids.view(), rows, -1, &plan);
+    s::ScatterArgs args;
+    args.dim = dim;
+    args.src = src.data();
+    args.weights = weighted ? w.data() : nullptr;
+    args.alpha = alpha;
+    for_each_isa([&](ek::Isa isa) {
+      std::vector<float> first;
+      for (int threads : {1, 2, 3}) {
+        CHECK_EQ(ek::set_thread_count(threads), std::string());
+        std::vector<float> dst = dst0;
+        args.dst = dst.data();
+        const uint64_t calls = ek::kernel_calls(isa);
+        s::scatter_add(plan, args);
+        if (plan.num_segments() > 0) CHECK_EQ(ek::kernel_calls(isa), calls + 1);
+        if (threads == 1) {
+          close(dst, ref, abs, 1e-6, "scatter_add");
+          first = dst;
+        } else {
+          same_bits(dst, first, "thread count changes the bits");
+        }
+        // The plan-free form: the same bits.
+        std::vector<float> direct = dst0;
+        args.dst = direct.data();
+        s::scatter_add(ids.view(), rows, args);
+        same_bits(direct, first, "plan-free form differs from the plan form");
+      }
+    });
+  }
+}
+
+TEST(bag_backward_matches_reference_every_isa) {
+  Rng rng(harness::test_seed());
+  for (int64_t dim : kDims) {
+    for (g::PoolMode mode : {g::PoolMode::Sum, g::PoolMode::Mean, g::PoolMode::Max}) {
+      const int64_t rows = rng.between(2, 40), bags = rng.between(1, 30);
+      std::vector<int64_t> bounds{0};
+      for (int64_t b = 0; b < bags; ++b) bounds.push_back(bounds.back() + rng.between(0, 7));
+      const int64_t n = bounds.back();
+      std::vector<int64_t> idx(static_cast<size_t>(n));
+      for (int64_t& v : idx) v = rng.below(rows);
+      const int64_t pad = rng.coin(0.5) ? rng.below(rows) : -1;
+      const std::vector<float> w = random_floats(rng, n);
+      const bool weighted = mode != g::PoolMode::Max && rng.coin(0.5);
+      const std::vector<float> grad = random_floats(rng, bags * dim);
+      const std::vector<float> table = random_floats(rng, rows * dim);
+      const Ids ids(random_type(rng), idx);
+      SCOPED_CONTEXT("dim=", dim, " mode=", static_cast<int>(mode), " pad=", pad, " weighted=", weighted);
+      // The forward's argmax (max mode), from the scalar max-with-argmax kernel.
+      std::vector<int32_t> argmax(static_cast<size_t>(bags * dim));
+      g::BagArgs fa;
+      fa.table = g::Table{table.data(), rows, dim};
+      fa.indices = ids.view();
+      fa.bags.bounds = ek::IndexArray{bounds.data(), bags + 1, ek::IndexType::Int64};
+      fa.bags.num_bags = bags;
+      fa.bags.num_indices = n;
+      fa.mode = g::PoolMode::Max;
+      fa.padding_idx = pad;
+      std::vector<float> fwd(static_cast<size_t>(bags * dim));
+      fa.out = fwd.data();
+      g::embedding_bag_max_argmax(fa, argmax.data());
+      for (int64_t b = 0; b < bags; ++b) {  // argmax: exact, from its definition
+        for (int64_t c = 0; c < dim; ++c) {
+          int64_t win = -1;
+          for (int64_t p = bounds[b]; p < bounds[b + 1]; ++p) {
+            if (idx[p] == pad) continue;
+            if (win < 0 || table[idx[p] * dim + c] > table[win * dim + c]) win = idx[p];
+          }
+          CHECK_EQ(static_cast<int64_t>(argmax[b * dim + c]), win);
+        }
+      }
+      std::vector<double> ref(static_cast<size_t>(rows * dim)), abs(ref);
+      for (int64_t b = 0; b < bags; ++b) {
+        int64_t count = 0;
+        for (int64_t p = bounds[b]; p < bounds[b + 1]; ++p) count += idx[p] != pad;
+        for (int64_t c = 0; c < dim; ++c) {
+          if (mode == g::PoolMode::Max) {
+            const int32_t r = argmax[b * dim + c];
+            if (r >= 0) {
+              ref[r * dim + c] += grad[b * dim + c];
+              abs[r * dim + c] += std::fabs(grad[b * dim + c]);
+            }
+            continue;
+          }
+          for (int64_t p = bounds[b]; p < bounds[b + 1]; ++p) {
+            if (idx[p] == pad) continue;
+            const double sc = (weighted ? w[p] : 1.0) / (mode == g::PoolMode::Mean ? count : 1);
+            ref[idx[p] * dim + c] += sc * grad[b * dim + c];
+            abs[idx[p] * dim + c] += std::fabs(sc * grad[b * dim + c]);
+          }
+        }
+      }
+      s::BagBackwardArgs a;
+      a.grad = grad.data();
+      a.dim = dim;
+      a.indices = ids.view();
+      a.bags = fa.bags;
+      a.mode = mode;
+      a.weights = weighted ? w.data() : nullptr;
+      a.padding_idx = pad;
+      a.num_rows = rows;
+      a.argmax = argmax.data();
+      for_each_isa([&](ek::Isa) {
+        std::vector<float> first, first_sparse;
+        for (int threads : {1, 2, 3}) {
+          CHECK_EQ(ek::set_thread_count(threads), std::string());
+          s::BagBackward bw(a);
+          std::vector<float> dense(static_cast<size_t>(rows * dim), from_bits(0x7fc0beefu));
+          bw.run_dense(dense.data());
+          std::vector<float> sparse(bw.rows().size() * dim, from_bits(0x7fc0beefu));
+          bw.run_sparse(sparse.data());
+          // The sparse rows hold exactly the dense gradient's rows; all others are zero.
+          std::vector<float> expanded(static_cast<size_t>(rows * dim), 0.0f);
+          for (size_t u = 0; u < bw.rows().size(); ++u) {
+            std::memcpy(&expanded[bw.rows()[u] * dim], &sparse[u * dim], dim * sizeof(float));
+          }
+          same_bits(expanded, dense, "sparse = dense");
+          if (threads == 1) {
+            close(dense, ref, abs, 1e-6, "backward");
+            first = dense;
+          } else {
+            same_bits(dense, first, "thread count changes the bits");
+          }
+        }
+      });
+    }
+  }
+}
+
+// ---- CSR -------------------------------------------------------------------------------
+
+TEST(csr_from_coo_transpose_and_spmm_every_isa) {
+  Rng rng(harness::test_seed());
+  for (int64_t dim : kDims) {
+    const int64_t nr = rng.between(1, 40), nc = rng.between(1, 40);
+    const int64_t n = rng.between(0, 300);
+    std::vector<int64_t> r(static_cast<size_t>(n)), c(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      r[i] = rng.coin(0.3) ? 0 : rng.below(nr);  // row 0 is a hub
+      c[i] = rng.below(nc);
+    }
+    const std::vector<float> vals = random_floats(rng, n);
+    const Ids ri(random_type(rng), r), ci(random_type(rng), c);
+    s::Csr m;
+    s::csr_from_coo(ri.view(), ci.view(), vals.data(), nr, nc, true, &m);
+    // Dense from the COO input.
+    std::vector<double> dense(static_cast<size_t>(nr * nc));
+    for (int64_t i = 0; i < n; ++i) dense[r[i] * nc + c[i]] += vals[i];
+    s::CsrView v{ek::IndexArray{m.row_ptr.data(), nr + 1, ek::IndexType::Int64},
+                 ek::IndexArray{m.col_idx.data(), static_cast<int64_t>(m.col_idx.size()), ek::IndexType::Int64},
+                 m.values.data(), nr, nc};
+    CHECK(s::validate_csr(v).error == s::CsrError::None);
+    for (int64_t row = 0; row < nr; ++row) {
+      for (int64_t k = m.row_ptr[row]; k < m.row_ptr[row + 1]; ++k) {
+        if (k > m.row_ptr[row]) CHECK(m.col_idx[k] > m.col_idx[k - 1]);
+        CHECK(std::fabs(m.values[k] - dense[row * nc + m.col_idx[k]]) < 1e-5);
+      }
+    }
+    s::Csr t;
+    s::csr_transpose(v, &t);
+    s::CsrView tv{ek::IndexArray{t.row_ptr.data(), nc + 1, ek::IndexType::Int64},
+                  ek::IndexArray{t.col_idx.data(), static_cast<int64_t>(t.col_idx.size()), ek::IndexType::Int64},
+                  t.values.data(), nc, nr};
+    CHECK(s::validate_csr(tv).error == s::CsrError::None);
+    for (bool transpose : {false, true}) {
+      const s::CsrView& a = transpose ? tv : v;
+      const std::vector<float> b = random_floats(rng, a.num_cols * dim);
+      for (g::PoolMode mode : {g::PoolMode::Sum, g::PoolMode::Mean, g::PoolMode::Max}) {
+        SCOPED_CONTEXT("dim=", dim, " transpose=", transpose, " mode=", static_cast<int>(mode));
+        std::vector<double> ref(static_cast<size_t>(a.num_rows * dim)), abs(ref);
+        for (int64_t row = 0; row < a.num_rows; ++row) {
+          const int64_t k0 = a.row_ptr.at(row), k1 = a.row_ptr.at(row + 1);
+          for (int64_t col = 0; col < dim; ++col) {
+            double acc = 0, mag = 0;
+            for (int64_t k = k0; k < k1; ++k) {
+              const double term = static_cast<float>(a.values[k] * b[a.col_idx.at(k) * dim + col]);
+              acc = mode == g::PoolMode::Max ? (k == k0 || term > acc ? term : acc) : acc + term;
+              mag += std::fabs(term);
+            }
+            if (mode == g::PoolMode::Mean && k1 > k0) {
+              acc /= static_cast<double>(k1 - k0);
+              mag /= static_cast<double>(k1 - k0);
+            }
+            ref[row * dim + col] = acc;
+            abs[row * dim + col] = mode == g::PoolMode::Max ? std::fabs(acc) : mag;
+          }
+        }
+        for_each_isa([&](ek::Isa) {
+          std::vector<float> first;
+          for (int threads : {1, 2, 3}) {
+            CHECK_EQ(ek::set_thread_count(threads), std::string());
+            std::vector<float> out(static_cast<size_t>(a.num_rows * dim), from_bits(0x7fc0beefu));
+            s::spmm(a, b.data(), dim, mode, out.data());
+            if (threads > 1) {
+              same_bits(out, first, "thread count changes the bits");
+              continue;
+            }
+            first = out;
+            if (mode == g::PoolMode::Max) {
+              bool exact = true;
+              for (size_t e = 0; e < out.size() && exact; ++e) exact = static_cast<double>(out[e]) == ref[e];
+              CHECK_MSG(exact, "max exact");
+            } else {
+              close(out, ref, abs, 1e-6, "spmm");
+            }
+          }
+        });
+      }
+    }
+  }
+}
+
+TEST(scatter_rows_kernel_matches_reference_on_position_lists) {
+  Rng rng(harness::test_seed());
+  for (int64_t dim : kDims) {
+    for (bool weighted : {false, true}) {
+      const int64_t rows = rng.between(1, 40), n = rng.between(0, 200);
+      std::vector<int64_t> idx(static_cast<size_t>(n));
+      for (int64_t& v : idx) v = rng.below(rows);
+      const Ids ids(random_type(rng), idx);
+      const std::vector<float> src = random_floats(rng, n * dim), w = random_floats(rng, n);
+      const std::vector<float> dst0 = random_floats(rng, rows * dim);
+      s::ScatterArgs a;
+      a.dim = dim;
+      a.src = src.data();
+      a.weights = weighted ? w.data() : nullptr;
+      a.alpha = weighted ? 0.75f : 1.0f;
+      // An ascending subset of the positions, as a task's bucket.
+      std::vector<int64_t> positions;
+      for (int64_t i = 0; i < n; ++i) {
+        if (rng.coin(0.6)) positions.push_back(i);
+      }
+      const int64_t count = static_cast<int64_t>(positions.size());
+      SCOPED_CONTEXT("dim=", dim, " weighted=", weighted, " n=", n, " count=", count);
+      for (bool all : {true, false}) {
+        const int64_t* pos = all ? nullptr : positions.data();
+        const int64_t m = all ? n : count;
+        std::vector<float> ref = dst0;
+        a.dst = ref.data();
+        s::reference_kernels().scatter_rows(a, ids.view(), pos, m);
+        for (ek::Isa isa : runnable_isas()) {
+          SCOPED_CONTEXT("isa ", ek::isa_name(isa), all ? " all positions" : " a subset");
+          std::vector<float> out = dst0;
+          a.dst = out.data();
+          s::kernels_for(isa).scatter_rows(a, ids.view(), pos, m);
+          // Unweighted: plain adds, bitwise equal; weighted: FMA vs mul + add.
+          for (size_t e = 0; e < out.size(); ++e) {
+            const bool ok = weighted ? std::fabs(out[e] - ref[e]) <= 1e-5f * (std::fabs(ref[e]) + 1.0f)
+                                     : bits(out[e]) == bits(ref[e]);
+            if (!CHECK_MSG(ok, "element ", static_cast<int64_t>(e))) break;
+          }
+          ++g_checked[static_cast<int>(isa)];
+        }
+      }
+    }
+  }
+}
+
+TEST(validate_csr_errors) {
+  std::vector<int64_t> ptr{0, 2, 2, 3}, col{0, 3, 1};
+  auto view = [&]() {
+    return s::CsrView{ek::IndexArray{ptr.data(), static_cast<int64_t>(ptr.size()), ek::IndexType::Int64},
+                      ek::IndexArray{col.data(), static_cast<int64_t>(col.size()), ek::IndexType::Int64},
+                      nullptr, 3, 4};
+  };
+  auto expect = [&](s::CsrError e, int64_t pos, const char* what) {
+    const s::CsrCheck got = s::validate_csr(view());
+    CHECK_MSG(got.error == e && got.position == pos, what, ": error ", static_cast<int>(got.error),
+              " at ", got.position);
+  };
+  expect(s::CsrError::None, -1, "valid");
+  ptr = {0, 2, 1, 3};
+  expect(s::CsrError::Decreasing, 2, "decreasing");
+  ptr = {1, 2, 2, 3};
+  expect(s::CsrError::FirstNotZero, 0, "first");
+  ptr = {0, 1, 1, 2};
+  expect(s::CsrError::LastNotNnz, 3, "last");
+  ptr = {0, 4, 4, 3};
+  expect(s::CsrError::PastEnd, 1, "past end");
+  ptr = {0, 2, 3};
+  expect(s::CsrError::RowPtrLength, 3, "length");
+  ptr = {0, 2, 2, 3};
+  col = {0, 4, 1};
+  expect(s::CsrError::ColOutOfRange, 1, "column");
+}
+
+TEST(scatter_isa_coverage_summary) {
+  for (ek::Isa isa : kAllIsas) {
+    const int64_t n = g_checked[static_cast<int>(isa)];
+    if (!ek::isa_available(isa)) {
+      std::printf("  scatter: skipped %s: not available on this CPU\n", ek::isa_name(isa));
+    } else {
+      std::printf("  scatter: tested %s: %lld checks\n", ek::isa_name(isa), static_cast<long long>(n));
+    }
+  }
+}
+
+}  // namespace

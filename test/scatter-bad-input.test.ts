@@ -1,0 +1,199 @@
+// Bad input to the scatter / SpMM family: the right error class, a message naming the
+// argument, the position and the limit, and nothing written (every array argument compared
+// byte for byte before and after; scatterAdd's dst included, with the bad index placed last
+// so a kernel that ran before validating would have updated the rows before it). Each case
+// runs through the sync form (throws) and, where there is one, the async form (rejects).
+import { describe, expect, it } from 'vitest';
+import {
+  ScatterPlan,
+  csrFromCoo,
+  csrTranspose,
+  embeddingBagBackward,
+  embeddingBagBackwardAsync,
+  scatterAdd,
+  scatterAddAsync,
+  scatterPlan,
+  scatterPlanAsync,
+  spmm,
+  spmmAsync,
+} from '../lib/index';
+import { expectThrowsAndRejects } from './checks';
+import { detach } from './reference';
+
+type Op = 'scatterAdd' | 'embeddingBagBackward' | 'spmm' | 'csrFromCoo' | 'scatterPlan';
+type Opts = Record<string, unknown>;
+
+const SYNC: Record<Op, (o: never) => unknown> = { scatterAdd, embeddingBagBackward, spmm, csrFromCoo, scatterPlan };
+const ASYNC: Partial<Record<Op, (o: never) => Promise<unknown>>> = {
+  scatterAdd: scatterAddAsync,
+  embeddingBagBackward: embeddingBagBackwardAsync,
+  spmm: spmmAsync,
+  scatterPlan: scatterPlanAsync,
+};
+
+/** Valid problems: dst 6 x 4 (full of 7s), 5 indices; bags over a 6-row table; a 3 x 4 CSR. */
+function base(op: Op): Opts {
+  switch (op) {
+    case 'scatterAdd':
+      return { dst: new Float32Array(24).fill(7), dim: 4, indices: Int32Array.of(0, 5, 2, 2, 1), src: new Float32Array(20).fill(1), weights: new Float32Array(5).fill(0.5) };
+    case 'embeddingBagBackward':
+      return {
+        gradOutput: new Float32Array(12).fill(1), dim: 4, indices: Int32Array.of(0, 1, 2, 3, 4), offsets: Int32Array.of(0, 2, 2),
+        mode: 'sum', weights: new Float32Array(5).fill(2), numRows: 6, out: new Float32Array(24).fill(7),
+      };
+    case 'spmm':
+      return {
+        a: { rowPtr: Int32Array.of(0, 2, 2, 3), colIdx: Int32Array.of(0, 3, 1), values: Float32Array.of(1, 2, 3), numRows: 3, numCols: 4 },
+        b: new Float32Array(8).fill(1), dim: 2, out: new Float32Array(6).fill(7),
+      };
+    case 'csrFromCoo':
+      return { rows: Int32Array.of(0, 2, 1), cols: Int32Array.of(1, 1, 3), values: Float32Array.of(1, 2, 3), numRows: 3, numCols: 4 };
+    case 'scatterPlan':
+      return { indices: Int32Array.of(0, 3, 1), numRows: 4 };
+  }
+}
+
+function expectBad(op: Op, make: () => unknown, cls: ErrorConstructor, message: RegExp) {
+  const asyncFn = ASYNC[op] as ((o: unknown) => Promise<unknown>) | undefined;
+  return expectThrowsAndRejects(op, make, cls, message, SYNC[op] as (o: unknown) => unknown, asyncFn);
+}
+
+function withOpts(op: Op, patch: Opts): () => Opts {
+  return () => {
+    const o = { ...base(op), ...patch };
+    for (const [k, v] of Object.entries(patch)) if (v === undefined) delete o[k];
+    return o;
+  };
+}
+
+function withA(patch: Opts): () => Opts {
+  return () => {
+    const o = base('spmm');
+    const a = { ...(o.a as Opts), ...patch };
+    for (const [k, v] of Object.entries(patch)) if (v === undefined) delete a[k];
+    return { ...o, a };
+  };
+}
+
+type Case = [string, Op, () => unknown, ErrorConstructor, RegExp];
+
+describe('scatterAdd', () => {
+  const op = 'scatterAdd';
+  const cases: Case[] = [
+    ['not an object', op, () => null, TypeError, /scatterAdd(Async)? expects an options object, got null/],
+    ['index out of range, last', op, withOpts(op, { indices: Int32Array.of(0, 5, 2, 2, 6) }), RangeError, /indices\[4\] = 6 is out of range for dst of 6 rows/],
+    ['negative index', op, withOpts(op, { indices: Int32Array.of(0, -1, 2, 2, 1) }), RangeError, /indices\[1\] = -1 is out of range/],
+    ['BigInt64 index 2^40', op, withOpts(op, { indices: BigInt64Array.of(0n, 1n, 2n, 3n, 1n << 40n) }), RangeError, /indices\[4\] = 1099511627776 is out of range/],
+    ['src too short', op, withOpts(op, { src: new Float32Array(19) }), RangeError, /src\.length must be 20 \(5 indices x dim 4\), got 19/],
+    ['src Float64Array', op, withOpts(op, { src: new Float64Array(20) }), TypeError, /src must be a Float32Array, got Float64Array/],
+    ['dst plain array', op, withOpts(op, { dst: new Array(24).fill(0) }), TypeError, /dst must be a Float32Array, got Array/],
+    ['dst not a multiple of dim', op, withOpts(op, { dst: new Float32Array(23) }), RangeError, /dst\.length 23 is not a multiple of dim 4/],
+    ['indices Float32Array', op, withOpts(op, { indices: new Float32Array(5) }), TypeError, /indices must be an Int32Array, Uint32Array or BigInt64Array, got Float32Array/],
+    ['weights wrong length', op, withOpts(op, { weights: new Float32Array(4) }), RangeError, /weights\.length must be 5 \(one per index\), got 4/],
+    ['dim NaN', op, withOpts(op, { dim: NaN }), RangeError, /dim must be an integer, got NaN/],
+    ['alpha NaN', op, withOpts(op, { alpha: NaN }), RangeError, /alpha must be finite/],
+    ['alpha string', op, withOpts(op, { alpha: '2' }), TypeError, /alpha must be a number, got string/],
+    ['dst aliases src', op, () => {
+      const buf = new Float32Array(44).fill(7);
+      return { ...base(op), dst: buf.subarray(0, 24), src: buf.subarray(20, 40) };
+    }, TypeError, /dst must not share memory with src/],
+    ['detached dst', op, () => {
+      const dst = new Float32Array(24);
+      detach(dst.buffer as ArrayBuffer);
+      return { ...base(op), dst };
+    }, TypeError, /dst's ArrayBuffer is detached/],
+    ['detached src', op, () => {
+      const src = new Float32Array(20);
+      detach(src.buffer as ArrayBuffer);
+      return { ...base(op), src };
+    }, TypeError, /src's ArrayBuffer is detached/],
+    ['indices and plan both', op, () => ({ ...base(op), plan: scatterPlan({ indices: Int32Array.of(0, 5, 2, 2, 1), numRows: 6 }) }), TypeError, /give indices or plan, not both/],
+    ['plan for another dst size', op, () => ({ ...base(op), indices: undefined, plan: scatterPlan({ indices: Int32Array.of(0, 5, 2, 2, 1), numRows: 7 }) }), RangeError, /the plan was built for 7 destination rows, dst has 6/],
+    ['plan not a ScatterPlan', op, withOpts(op, { indices: undefined, plan: { handle: 1 } }), TypeError, /plan must be a ScatterPlan, got Object/],
+    ['a ScatterPlan around a foreign handle', op, withOpts(op, { indices: undefined, plan: new ScatterPlan({ handle: {}, numRows: 6, length: 5 }) }), TypeError, /plan must be a ScatterPlan, got object/],
+    ['plan with a src of another length', op, () => ({ ...base(op), indices: undefined, plan: scatterPlan({ indices: Int32Array.of(0, 5), numRows: 6 }) }), RangeError, /src\.length must be 8/],
+  ];
+  it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
+});
+
+describe('scatterPlan', () => {
+  const op = 'scatterPlan';
+  const cases: Case[] = [
+    ['index out of range', op, withOpts(op, { indices: Int32Array.of(0, 4, 1) }), RangeError, /indices\[1\] = 4 is out of range for a destination of 4 rows/],
+    ['numRows NaN', op, withOpts(op, { numRows: NaN }), RangeError, /numRows must be an integer, got NaN/],
+    ['numRows negative', op, withOpts(op, { numRows: -1 }), RangeError, /numRows must be from 0/],
+    ['indices plain array', op, withOpts(op, { indices: [0, 1] }), TypeError, /indices must be an Int32Array/],
+  ];
+  it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
+});
+
+describe('embeddingBagBackward', () => {
+  const op = 'embeddingBagBackward';
+  const cases: Case[] = [
+    ['index out of range', op, withOpts(op, { indices: Int32Array.of(0, 1, 2, 3, 6) }), RangeError, /indices\[4\] = 6 is out of range for a table of 6 rows/],
+    ['gradOutput wrong length', op, withOpts(op, { gradOutput: new Float32Array(11) }), RangeError, /gradOutput\.length must be 12 \(3 bags x dim 4\), got 11/],
+    ['offsets decreasing', op, withOpts(op, { offsets: Int32Array.of(0, 3, 2) }), RangeError, /offsets\[2\] = 2 is less than offsets\[1\] = 3/],
+    ['lengths not adding up', op, withOpts(op, { offsets: undefined, lengths: Int32Array.of(2, 2) }), RangeError, /lengths must add up to indices\.length 5/],
+    ['numRows NaN', op, withOpts(op, { numRows: NaN }), RangeError, /numRows must be an integer, got NaN/],
+    ['mode unknown', op, withOpts(op, { mode: 'min' }), TypeError, /mode must be one of 'sum', 'mean', 'max', got 'min'/],
+    ['max without maxIndices', op, withOpts(op, { mode: 'max', weights: undefined }), TypeError, /mode 'max' needs maxIndices/],
+    ['maxIndices out of range', op, withOpts(op, { mode: 'max', weights: undefined, maxIndices: Int32Array.of(0, 1, 2, 3, -1, -1, -1, -1, 4, 4, 9, 4) }), RangeError, /maxIndices\[10\] = 9 is out of range/],
+    ['maxIndices wrong type', op, withOpts(op, { mode: 'max', weights: undefined, maxIndices: new Uint32Array(12) }), TypeError, /maxIndices must be a Int32Array/],
+    ['weights with max', op, withOpts(op, { mode: 'max', maxIndices: new Int32Array(12) }), TypeError, /weights are supported with mode 'sum' and 'mean'/],
+    ['paddingIdx out of range', op, withOpts(op, { paddingIdx: 6 }), RangeError, /paddingIdx must be from -6 to 5, got 6/],
+    ['out wrong length', op, withOpts(op, { out: new Float32Array(23) }), RangeError, /out\.length must be 24/],
+    ['out aliases gradOutput', op, () => {
+      const buf = new Float32Array(30).fill(7);
+      return { ...base(op), gradOutput: buf.subarray(0, 12), out: buf.subarray(6, 30) };
+    }, TypeError, /out must not share memory with gradOutput/],
+    ['sparse with out', op, withOpts(op, { sparse: true }), TypeError, /out applies to the dense form only/],
+    ['sparse not a boolean', op, withOpts(op, { sparse: 1 }), TypeError, /sparse must be a boolean/],
+  ];
+  it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
+});
+
+describe('spmm and CSR validation', () => {
+  const op = 'spmm';
+  const cases: Case[] = [
+    ['rowPtr not monotone', op, withA({ rowPtr: Int32Array.of(0, 2, 1, 3) }), RangeError, /a\.rowPtr\[2\] = 1 is less than a\.rowPtr\[1\] = 2: rowPtr must not decrease/],
+    ['rowPtr not ending at nnz', op, withA({ rowPtr: Int32Array.of(0, 1, 1, 2) }), RangeError, /a\.rowPtr\[3\] = 2 must equal colIdx\.length \(nnz\) 3/],
+    ['rowPtr not starting at 0', op, withA({ rowPtr: Int32Array.of(1, 2, 2, 3) }), RangeError, /a\.rowPtr\[0\] = 1 must be 0/],
+    ['rowPtr past nnz', op, withA({ rowPtr: Int32Array.of(0, 4, 4, 3) }), RangeError, /a\.rowPtr\[1\] = 4 is past the end of colIdx \(nnz 3\)/],
+    ['rowPtr wrong length', op, withA({ rowPtr: Int32Array.of(0, 2, 3) }), RangeError, /a\.rowPtr\.length must be numRows \+ 1 = 4, got 3/],
+    ['colIdx out of range', op, withA({ colIdx: Int32Array.of(0, 4, 1) }), RangeError, /a\.colIdx\[1\] = 4 is out of range for a matrix of 4 columns/],
+    ['negative colIdx', op, withA({ colIdx: BigInt64Array.of(0n, -2n, 1n), rowPtr: BigInt64Array.of(0n, 2n, 2n, 3n) }), RangeError, /a\.colIdx\[1\] = -2 is out of range/],
+    ['values wrong length', op, withA({ values: Float32Array.of(1, 2) }), RangeError, /a\.values\.length must be 3/],
+    ['numRows NaN', op, withA({ numRows: NaN }), RangeError, /a\.numRows must be an integer, got NaN/],
+    ['b wrong length', op, withOpts(op, { b: new Float32Array(7) }), RangeError, /b\.length must be 8 \(a\.numCols 4 x dim 2\), got 7/],
+    ['b wrong length for the transpose', op, withOpts(op, { transpose: true }), RangeError, /b\.length must be 6 \(a\.numCols 3 x dim 2\), got 8/],
+    ['b Float64Array', op, withOpts(op, { b: new Float64Array(8) }), TypeError, /b must be a Float32Array, got Float64Array/],
+    ['reduce unknown', op, withOpts(op, { reduce: 'prod' }), TypeError, /reduce must be one of 'sum', 'mean', 'max', got 'prod'/],
+    ['a missing', op, withOpts(op, { a: undefined }), TypeError, /a must be a CsrMatrix, got undefined/],
+    ['out aliases b', op, () => {
+      const buf = new Float32Array(12).fill(7);
+      return { ...base(op), b: buf.subarray(0, 8), out: buf.subarray(6, 12) };
+    }, TypeError, /out must not share memory with b/],
+    ['out wrong length', op, withOpts(op, { out: new Float32Array(5) }), RangeError, /out\.length must be 6/],
+  ];
+  it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
+});
+
+describe('csrTranspose', () => {
+  it('numCols beyond int32 ids is a RangeError', () => {
+    expect(() => csrTranspose({ rowPtr: Int32Array.of(0), colIdx: new Int32Array(0), numRows: 0, numCols: 2 ** 50 })).toThrow(/a.numCols must be from 0 to 2147483647/);
+  });
+});
+
+describe('csrFromCoo', () => {
+  const op = 'csrFromCoo';
+  const cases: Case[] = [
+    ['row out of range', op, withOpts(op, { rows: Int32Array.of(0, 3, 1) }), RangeError, /rows\[1\] = 3 is out of range for a matrix of 3 rows/],
+    ['col out of range', op, withOpts(op, { cols: Int32Array.of(1, 1, 4) }), RangeError, /cols\[2\] = 4 is out of range for a matrix of 4 columns/],
+    ['lengths differ', op, withOpts(op, { cols: Int32Array.of(1, 1) }), RangeError, /cols\.length must equal rows\.length 3, got 2/],
+    ['values wrong length', op, withOpts(op, { values: Float32Array.of(1) }), RangeError, /values\.length must be 3/],
+    ['numCols NaN', op, withOpts(op, { numCols: NaN }), RangeError, /numCols must be an integer, got NaN/],
+    ['sumDuplicates not a boolean', op, withOpts(op, { sumDuplicates: 'yes' }), TypeError, /sumDuplicates must be a boolean/],
+    ['numRows beyond int32 ids', op, withOpts(op, { numRows: 2 ** 31 }), RangeError, /numRows must be from 0 to 2147483647, got 2147483648/],
+  ];
+  it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
+});

@@ -1,0 +1,428 @@
+// scatterAdd, ScatterPlan, embeddingBagBackward and embeddingBag's returnArgmax against the
+// float64 references in test/scatter-reference.ts, on seeded random data (seed in every
+// message; rerun with TEST_SEED=<seed>).
+// Bounds: ||out - ref|| / ||ref|| < 1e-6 x cond, cond = ||sum of magnitudes|| / ||ref|| (1
+// when nothing cancels), as in test/checks.ts (1e-5 for a 10,000-term hub); argmax is exact; bitwise
+// equality for 1, 2 and 3 threads and between plan and plain forms.
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  ScatterPlan,
+  capabilities,
+  embeddingBag,
+  embeddingBagAsync,
+  embeddingBagBackward,
+  embeddingBagBackwardAsync,
+  getThreads,
+  scatterAdd,
+  scatterAddAsync,
+  scatterPlan,
+  scatterPlanAsync,
+  setIsa,
+  setThreads,
+} from '../lib/index';
+import {
+  BOUNDS_KINDS,
+  INDEX_KINDS,
+  MODES,
+  Rng,
+  bagOptions,
+  bytesOf,
+  describeCase,
+  firstBitMismatch,
+  firstNaN,
+  freshSeed,
+  makeIndexArray,
+  poisoned,
+  randomIndices,
+  randomLengths,
+  randomTable,
+  randomWeights,
+  refEmbeddingBag,
+  relErr,
+  sameBytes,
+  toNumbers,
+  type BagProblem,
+  type IndexKind,
+  type Mode,
+} from './reference';
+import { itOnEachIsa } from './checks';
+import { cond, forward64, refArgmax, refBagBackward, refScatterAdd } from './scatter-reference';
+
+const BOUND = 1e-6;
+const DIMS = [1, 7, 128, 129];
+const initialThreads = getThreads();
+const initialIsa = capabilities().isa;
+afterAll(() => {
+  setThreads(initialThreads);
+  setIsa(initialIsa);
+});
+
+interface ScatterCase {
+  dst: Float32Array;
+  rows: number;
+  dim: number;
+  idx: number[];
+  src: Float32Array;
+  weights?: Float32Array;
+  alpha?: number;
+}
+
+/** Random scatter: duplicates (every row hit about n / rows times), untouched rows, optional hub. */
+function scatterCase(rng: Rng, dim: number, opts: { weighted?: boolean; alpha?: boolean; hub?: number } = {}): ScatterCase {
+  const rows = rng.int(1, 50);
+  const n = rng.int(0, 80);
+  const idx = randomIndices(rng, n, rows).map((x) => (rng.bool(0.3) ? x % 3 : x));
+  if (opts.hub) for (let i = 0; i < opts.hub; i++) idx.splice(rng.int(0, idx.length), 0, rows - 1);
+  return {
+    dst: randomTable(rng, rows, dim),
+    rows,
+    dim,
+    idx,
+    src: randomTable(rng, idx.length, dim),
+    weights: opts.weighted ? randomWeights(rng, idx.length) : undefined,
+    alpha: opts.alpha ? -0.5 + rng.float() * 3 : undefined,
+  };
+}
+
+function expectScatter(c: ScatterCase, got: Float32Array, before: Float32Array, ctx: string) {
+  const { ref, abs } = refScatterAdd(before, c.dim, c.idx, c.src, c.weights, c.alpha);
+  expect(firstNaN(got), ctx).toBe(-1);
+  const k = cond(ref, abs);
+  expect(relErr(got, ref), `${ctx}: bound ${BOUND} x cond ${k.toPrecision(3)}`).toBeLessThan(BOUND * k);
+  // Rows no index names keep their exact bits.
+  const hit = new Set(c.idx);
+  for (let r = 0; r < c.rows; r++) {
+    if (hit.has(r)) continue;
+    expect(firstBitMismatch(got.subarray(r * c.dim, (r + 1) * c.dim), before.subarray(r * c.dim, (r + 1) * c.dim)), `${ctx}: row ${r} untouched`).toBe(-1);
+  }
+}
+
+describe.each(DIMS)('scatterAdd dim %i', (dim) => {
+  it.each([
+    { weighted: false, alpha: false },
+    { weighted: true, alpha: false },
+    { weighted: false, alpha: true },
+    { weighted: true, alpha: true },
+  ])('matches index_add_ (weighted=$weighted alpha=$alpha), every index type, indices and plan', ({ weighted, alpha }) => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const kind of INDEX_KINDS) {
+      for (const viaPlan of [false, true]) {
+        const c = scatterCase(rng, dim, { weighted, alpha });
+        const before = c.dst.slice();
+        const srcBefore = bytesOf(c.src);
+        const indices = makeIndexArray(kind, c.idx);
+        const ctx = describeCase({ seed, dim, kind, viaPlan, rows: c.rows, n: c.idx.length });
+        const plan = viaPlan ? scatterPlan({ indices, numRows: c.rows }) : undefined;
+        const got = scatterAdd({ dst: c.dst, dim, indices: viaPlan ? undefined : indices, plan, src: c.src, weights: c.weights, alpha: c.alpha });
+        expect(got === c.dst, `${ctx}: returns dst`).toBe(true);
+        expectScatter(c, got, before, ctx);
+        expect(sameBytes(bytesOf(c.src), srcBefore), `${ctx}: src untouched`).toBe(true);
+      }
+    }
+  });
+
+  it('a hub row receiving 10,000 contributions', () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const c = scatterCase(rng, dim, { hub: 10_000, weighted: true });
+    const before = c.dst.slice();
+    scatterAdd({ dst: c.dst, dim, indices: Int32Array.from(c.idx), src: c.src, weights: c.weights });
+    // 10,000 float32 additions: the error grows with the count, so the bound is 1e-5 x cond.
+    const { ref, abs } = refScatterAdd(before, dim, c.idx, c.src, c.weights);
+    expect(relErr(c.dst, ref), `seed=${seed}`).toBeLessThan(1e-5 * cond(ref, abs));
+  });
+});
+
+describe('scatterAdd determinism and plans', () => {
+  it('bitwise identical for 1, 2 and 3 threads, and between plan and plain forms', () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const dim of [7, 128]) {
+      const rows = 2000;
+      const n = 40_000;
+      const idx = Int32Array.from(randomIndices(rng, n, rows).map((x) => (rng.bool(0.2) ? 5 : x)));
+      const dst0 = randomTable(rng, rows, dim);
+      const src = randomTable(rng, n, dim);
+      const weights = randomWeights(rng, n);
+      const results: Float32Array[] = [];
+      for (const threads of [1, 2, 3]) {
+        setThreads(threads);
+        for (const usePlan of [false, true]) {
+          const dst = dst0.slice();
+          const plan = usePlan ? scatterPlan({ indices: idx, numRows: rows }) : undefined;
+          scatterAdd({ dst, dim, indices: usePlan ? undefined : idx, plan, src, weights, alpha: 0.75 });
+          results.push(dst);
+        }
+      }
+      setThreads(initialThreads);
+      for (let i = 1; i < results.length; i++) {
+        expect(firstBitMismatch(results[i], results[0]), `seed=${seed} dim=${dim} run ${i} vs 1 thread plain`).toBe(-1);
+      }
+      const { ref, abs } = refScatterAdd(dst0, dim, idx, src, weights, 0.75);
+      expect(relErr(results[0], ref), `seed=${seed}`).toBeLessThan(BOUND * cond(ref, abs));
+    }
+  });
+
+  it('a plan is reused, keeps its own copy of the indices, and reports its rows', async () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const dim = 9;
+    const rows = 30;
+    const idxList = randomIndices(rng, 50, rows);
+    const indices = Uint32Array.from(idxList);
+    const plan = scatterPlan({ indices, numRows: rows });
+    expect(plan).toBeInstanceOf(ScatterPlan);
+    expect(plan.numRows).toBe(rows);
+    expect(plan.length).toBe(50);
+    const distinct = [...new Set(idxList)].sort((a, b) => a - b);
+    expect(Array.from(plan.rows())).toEqual(distinct);
+    expect(plan.uniqueRows).toBe(distinct.length);
+    indices.fill(0); // the plan does not see this
+    for (let call = 0; call < 3; call++) {
+      const dst = randomTable(rng, rows, dim);
+      const before = dst.slice();
+      const src = randomTable(rng, 50, dim);
+      scatterAdd({ dst, dim, plan, src });
+      expectScatter({ dst, rows, dim, idx: idxList, src }, dst, before, `seed=${seed} call ${call}`);
+    }
+    const asyncPlan = await scatterPlanAsync({ indices: Int32Array.from(idxList), numRows: rows });
+    expect(Array.from(asyncPlan.rows())).toEqual(distinct);
+    const dst = randomTable(rng, rows, dim);
+    const before = dst.slice();
+    const src = randomTable(rng, 50, dim);
+    const got = await scatterAddAsync({ dst, dim, plan: asyncPlan, src, alpha: 2 });
+    expect(got).toBe(dst);
+    expectScatter({ dst, rows, dim, idx: idxList, src, alpha: 2 }, dst, before, `seed=${seed} async`);
+  });
+
+  it('no indices, and an empty destination, are fine', () => {
+    const dst = Float32Array.of(1, 2, 3, 4);
+    scatterAdd({ dst, dim: 2, indices: new Int32Array(0), src: new Float32Array(0) });
+    expect(Array.from(dst)).toEqual([1, 2, 3, 4]);
+    expect(scatterAdd({ dst: new Float32Array(0), dim: 3, indices: new BigInt64Array(0), src: new Float32Array(0) }).length).toBe(0);
+  });
+});
+
+// ---- embeddingBagBackward --------------------------------------------------------------
+
+interface BagVariant {
+  mode: Mode;
+  weighted: boolean;
+  padding: boolean;
+}
+const BAG_VARIANTS: BagVariant[] = [];
+for (const mode of MODES) {
+  for (const weighted of mode === 'max' ? [false] : [false, true]) {
+    for (const padding of [false, true]) BAG_VARIANTS.push({ mode, weighted, padding });
+  }
+}
+
+function bagCase(rng: Rng, dim: number, v: BagVariant, bounds: (typeof BOUNDS_KINDS)[number], kind: IndexKind) {
+  const rows = rng.int(2, 40);
+  const table = randomTable(rng, rows, dim);
+  const lengths = randomLengths(rng, rng.int(1, 12), 10);
+  lengths.splice(rng.int(0, lengths.length), 0, 0); // an empty bag
+  let indices = randomIndices(rng, lengths.reduce((s, x) => s + x, 0), rows);
+  let paddingIdx: number | undefined;
+  if (v.padding) {
+    const pad = rng.int(0, rows - 1);
+    paddingIdx = rng.bool() ? pad : pad - rows;
+    indices = indices.map((x) => (rng.bool(0.25) ? pad : x));
+  }
+  const weights = v.weighted ? randomWeights(rng, indices.length) : undefined;
+  const o = bagOptions({ table, dim, mode: v.mode, weights, paddingIdx }, indices, lengths, bounds, kind);
+  const gradOutput = randomTable(rng, lengths.length, dim);
+  return { o, rows, gradOutput };
+}
+
+function maxIndicesOf(o: BagProblem): Int32Array {
+  return embeddingBag({ ...o, mode: 'max', returnArgmax: true }).argmax;
+}
+
+describe.each(DIMS)('embeddingBagBackward dim %i', (dim) => {
+  it.each(BAG_VARIANTS)('mode=$mode weighted=$weighted padding=$padding: dense and sparse match the reference', (v) => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const bounds of BOUNDS_KINDS) {
+      for (const kind of INDEX_KINDS) {
+        const { o, rows, gradOutput } = bagCase(rng, dim, v, bounds, kind);
+        const ctx = describeCase({ seed, dim, ...v, bounds, kind, rows, paddingIdx: o.paddingIdx });
+        const maxIndices = v.mode === 'max' ? maxIndicesOf(o) : undefined;
+        const { ref, abs } = refBagBackward(o, gradOutput, rows, maxIndices);
+        const opts = { ...o, gradOutput, numRows: rows, maxIndices };
+        const out = poisoned(rows * dim);
+        const dense = embeddingBagBackward({ ...opts, out });
+        expect(dense === out, ctx).toBe(true);
+        expect(firstNaN(dense), `${ctx}: every element written`).toBe(-1);
+        // max too: a row that wins several bags sums their gradients in float32.
+        expect(relErr(dense, ref), `${ctx}: bound ${BOUND} x cond`).toBeLessThan(BOUND * cond(ref, abs));
+        // The padding row never gets a gradient.
+        if (o.paddingIdx !== undefined) {
+          const pad = o.paddingIdx < 0 ? o.paddingIdx + rows : o.paddingIdx;
+          expect(dense.subarray(pad * dim, (pad + 1) * dim).every((x) => x === 0), `${ctx}: padding row`).toBe(true);
+        }
+        const sparse = embeddingBagBackward({ ...opts, sparse: true });
+        expect(sparse.rows.constructor, ctx).toBe(o.indices.constructor);
+        const ids = toNumbers(sparse.rows);
+        for (let i = 1; i < ids.length; i++) expect(ids[i] > ids[i - 1], `${ctx}: rows ascending, distinct`).toBe(true);
+        // The sparse rows are exactly the rows whose dense gradient was written by a term.
+        const expanded = new Float32Array(rows * dim);
+        ids.forEach((r, u) => expanded.set(sparse.values.subarray(u * dim, (u + 1) * dim), r * dim));
+        expect(firstBitMismatch(expanded, dense), `${ctx}: sparse = dense`).toBe(-1);
+      }
+    }
+  });
+});
+
+describe('embeddingBagBackward: finite differences, argmax, threads, async', () => {
+  it.each(BAG_VARIANTS)('gradient of sum(g ⊙ embeddingBag) agrees with central differences (mode=$mode weighted=$weighted padding=$padding)', (v) => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const dim = 5;
+    const { o, rows, gradOutput } = bagCase(rng, dim, v, 'offsets', 'int32');
+    const maxIndices = v.mode === 'max' ? maxIndicesOf(o) : undefined;
+    const grad = embeddingBagBackward({ ...o, gradOutput, numRows: rows, maxIndices });
+    const t = Float64Array.from(o.table);
+    const loss = () => forward64(o, t, rows).reduce((s, y, i) => s + y * gradOutput[i], 0);
+    const h = 1e-4; // piecewise linear in the table: exact away from max ties (random data has none)
+    for (let e = 0; e < rows * dim; e++) {
+      const saved = t[e];
+      t[e] = saved + h;
+      const up = loss();
+      t[e] = saved - h;
+      const down = loss();
+      t[e] = saved;
+      const fd = (up - down) / (2 * h);
+      expect(Math.abs(grad[e] - fd), `seed=${seed} ${JSON.stringify(v)} element ${e}: ${grad[e]} vs ${fd}`).toBeLessThan(1e-4 * (1 + Math.abs(fd)));
+    }
+  });
+
+  it('returnArgmax: first winner on ties, -1 for empty and padding-only bags, out equals plain max', async () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const dim of DIMS) {
+      const rows = 12;
+      const table = randomTable(rng, rows, dim);
+      table.set(table.subarray(0, dim), 3 * dim); // rows 0 and 3 equal: a tie
+      const indices = Int32Array.of(3, 0, 5, 7, 7, 1, 2);
+      const offsets = Int32Array.of(0, 2, 2, 5, 6); // [3,0], [], [5,7,7], [1], [2]
+      const paddingIdx = 1; // bag 3 holds padding only
+      const r = embeddingBag({ table, dim, indices, offsets, mode: 'max', paddingIdx, returnArgmax: true });
+      const ctx = `seed=${seed} dim=${dim}`;
+      expect(Array.from(r.argmax), ctx).toEqual(Array.from(refArgmax({ table, dim, indices, offsets, mode: 'max', paddingIdx }, rows)));
+      expect(firstBitMismatch(r.out, embeddingBag({ table, dim, indices, offsets, mode: 'max', paddingIdx })), ctx).toBe(-1);
+      expect(Array.from(r.argmax.subarray(0, dim)).every((x) => x === 3), `${ctx}: tie goes to the first entry`).toBe(true);
+      expect(Array.from(r.argmax.subarray(dim, 2 * dim)).every((x) => x === -1), `${ctx}: empty bag`).toBe(true);
+      expect(Array.from(r.argmax.subarray(3 * dim, 4 * dim)).every((x) => x === -1), `${ctx}: padding-only bag`).toBe(true);
+      const a = await embeddingBagAsync({ table, dim, indices, offsets, mode: 'max', paddingIdx, returnArgmax: true });
+      expect(Array.from(a.argmax)).toEqual(Array.from(r.argmax));
+    }
+  });
+
+  it('bitwise identical for 1, 2 and 3 threads (dense, sparse, every mode)', () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const dim = 64;
+    const rows = 3000;
+    const lengths = randomLengths(rng, 2000, 40);
+    const idx = randomIndices(rng, lengths.reduce((s, x) => s + x, 0), rows).map((x) => (rng.bool(0.1) ? 7 : x));
+    const table = randomTable(rng, rows, dim);
+    for (const mode of MODES) {
+      const o = bagOptions({ table, dim, mode, weights: mode === 'max' ? undefined : randomWeights(rng, idx.length), paddingIdx: 11 }, idx, lengths, 'offsets', 'int32');
+      const gradOutput = randomTable(rng, lengths.length, dim);
+      const maxIndices = mode === 'max' ? maxIndicesOf(o) : undefined;
+      const runs: Float32Array[] = [];
+      for (const threads of [1, 2, 3]) {
+        setThreads(threads);
+        runs.push(embeddingBagBackward({ ...o, gradOutput, numRows: rows, maxIndices }));
+        runs.push(embeddingBagBackward({ ...o, gradOutput, numRows: rows, maxIndices, sparse: true }).values);
+      }
+      setThreads(initialThreads);
+      for (let i = 2; i < runs.length; i++) {
+        expect(firstBitMismatch(runs[i], runs[i % 2]), `seed=${seed} ${mode} run ${i}`).toBe(-1);
+      }
+    }
+  });
+
+  it('async forms match the sync ones', async () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const { o, rows, gradOutput } = bagCase(rng, 17, { mode: 'mean', weighted: true, padding: true }, 'lengths', 'int64');
+    const sync = embeddingBagBackward({ ...o, gradOutput, numRows: rows });
+    const dense = await embeddingBagBackwardAsync({ ...o, gradOutput, numRows: rows });
+    expect(firstBitMismatch(dense, sync), `seed=${seed}`).toBe(-1);
+    const sparse = await embeddingBagBackwardAsync({ ...o, gradOutput, numRows: rows, sparse: true });
+    const syncSparse = embeddingBagBackward({ ...o, gradOutput, numRows: rows, sparse: true });
+    expect(firstBitMismatch(sparse.values, syncSparse.values)).toBe(-1);
+    expect(toNumbers(sparse.rows)).toEqual(toNumbers(syncSparse.rows));
+  });
+
+  it('the reference itself: mean backward of a fixed case', () => {
+    const table = new Float32Array(3 * 2).fill(1);
+    const o = { table, dim: 2, indices: Int32Array.of(0, 2, 2, 1), offsets: Int32Array.of(0, 3), mode: 'mean' as const, paddingIdx: 1 };
+    const g = Float32Array.of(3, 6, 1, 1);
+    // bag 0 = rows 0, 2, 2 (count 3); bag 1 = padding only.
+    expect(Array.from(embeddingBagBackward({ ...o, gradOutput: g, numRows: 3 }))).toEqual([1, 2, 0, 0, 2, 4]);
+    expect(refEmbeddingBag({ ...o }).length).toBe(4);
+  });
+});
+
+// ---- forced ISAs ------------------------------------------------------------------------
+
+itOnEachIsa('scatterAdd and embeddingBagBackward', (isa) => {
+  const seed = freshSeed();
+  const rng = new Rng(seed);
+  let calls = 0;
+  for (const dim of [1, 3, 7, 8, 9, 16, 17, 33, 128, 129, 257]) {
+    const c = scatterCase(rng, dim, { weighted: rng.bool(), alpha: rng.bool() });
+    const dstBefore = c.dst.slice();
+    scatterAdd({ dst: c.dst, dim, indices: Int32Array.from(c.idx), src: c.src, weights: c.weights, alpha: c.alpha });
+    expectScatter(c, c.dst, dstBefore, `${isa} seed=${seed} dim=${dim}`);
+    calls++;
+    for (const mode of ['sum', 'mean'] as const) {
+      const { o, rows, gradOutput } = bagCase(rng, dim, { mode, weighted: true, padding: true }, 'offsets', 'uint32');
+      const { ref, abs } = refBagBackward(o, gradOutput, rows);
+      const got = embeddingBagBackward({ ...o, gradOutput, numRows: rows });
+      expect(relErr(got, ref), `${isa} seed=${seed} dim=${dim} ${mode}`).toBeLessThan(BOUND * cond(ref, abs));
+      calls++;
+    }
+  }
+  return calls;
+});
+
+describe('property: random scatters match index_add_, plan and plain forms bit for bit', () => {
+  it(`scatterAdd (relative error bound ${BOUND} x cond)`, () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          seed: fc.integer({ min: 0, max: 0x7fffffff }),
+          rows: fc.integer({ min: 1, max: 15 }),
+          n: fc.integer({ min: 0, max: 60 }),
+          dim: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.constantFrom(31, 64, 129)),
+          weighted: fc.boolean(),
+          alpha: fc.option(fc.double({ min: -3, max: 3, noNaN: true }), { nil: undefined }),
+          kind: fc.constantFrom<IndexKind>('int32', 'uint32', 'int64'),
+        }),
+        (p) => {
+          const rng = new Rng(p.seed);
+          const idx = randomIndices(rng, p.n, p.rows);
+          const indices = makeIndexArray(p.kind, idx);
+          const dst0 = randomTable(rng, p.rows, p.dim);
+          const src = randomTable(rng, p.n, p.dim);
+          const weights = p.weighted ? randomWeights(rng, p.n) : undefined;
+          const plain = dst0.slice();
+          scatterAdd({ dst: plain, dim: p.dim, indices, src, weights, alpha: p.alpha });
+          const viaPlan = dst0.slice();
+          scatterAdd({ dst: viaPlan, dim: p.dim, plan: scatterPlan({ indices, numRows: p.rows }), src, weights, alpha: p.alpha });
+          const ctx = describeCase(p);
+          expect(firstBitMismatch(viaPlan, plain), ctx).toBe(-1);
+          const { ref, abs } = refScatterAdd(dst0, p.dim, idx, src, weights, p.alpha);
+          expect(relErr(plain, ref), ctx).toBeLessThan(BOUND * cond(ref, abs));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
