@@ -5,7 +5,9 @@
 
 #if defined(EMBEDKIT_X86_64)
 // GCC 12 warns inside its own _mm512_maskz_loadu_ps (a known false positive).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 EMBEDKIT_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")
 #include "../common/simd_avx512.h"
 #include "body.h"

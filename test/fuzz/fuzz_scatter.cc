@@ -1,0 +1,192 @@
+// libFuzzer target for the scatter / SpMM family: index arrays of every type with values in
+// and out of range, padding skips, weights; CSR matrices with valid and corrupted row
+// pointers and columns. The validators must agree with plain scans; whatever they accept
+// must run within its arrays (ASan) on the chosen ISA and thread count: scatter-add gives
+// the same bits with and without a plan and as the scalar path on one thread, the stable
+// sort is a stable sort, csr_from_coo / csr_transpose round-trip, and spmm matches a float64
+// product within rounding.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "fuzz_input.h"
+#include "scatter/scatter.h"
+
+namespace sc = embedkit::scatter;
+namespace g = embedkit::gather;
+using embedkit::IndexArray;
+using embedkit::IndexType;
+
+namespace {
+
+// Index values kept as the chosen type would hold them.
+struct Typed {
+  IndexType type = IndexType::Int32;
+  std::vector<int32_t> i32;
+  std::vector<int64_t> i64;
+  void push(int64_t v) {
+    if (type == IndexType::Int64) i64.push_back(v);
+    else i32.push_back(static_cast<int32_t>(v));  // Uint32 reads the same bits unsigned
+  }
+  IndexArray view() const {
+    return type == IndexType::Int64 ? IndexArray{i64.data(), static_cast<int64_t>(i64.size()), type}
+                                    : IndexArray{i32.data(), static_cast<int64_t>(i32.size()), type};
+  }
+};
+
+Typed typed(fuzz::Input& in) {
+  Typed t;
+  const int kind = static_cast<int>(in.between(0, 2));
+  t.type = kind == 0 ? IndexType::Int32 : kind == 1 ? IndexType::Uint32 : IndexType::Int64;
+  return t;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+template <class Fn>
+void on_scalar_one_thread(Fn fn) {
+  const embedkit::Isa isa = embedkit::active_isa();
+  const int threads = embedkit::thread_count();
+  embedkit::set_active_isa(embedkit::Isa::Scalar);
+  embedkit::set_thread_count(1);
+  fn();
+  embedkit::set_active_isa(isa);
+  embedkit::set_thread_count(threads);
+}
+
+void fuzz_scatter_add(fuzz::Input& in) {
+  const int64_t rows = in.between(0, 50), dim = in.between(1, 40), n = in.between(0, 150);
+  Typed idx = typed(in);
+  for (int64_t i = 0; i < n; ++i) idx.push(in.index(rows));
+  const IndexArray indices = idx.view();
+  if (embedkit::find_index_out_of_range(indices, rows) >= 0) return;
+  const int64_t skip = rows > 0 && in.flag() ? in.between(0, rows - 1) : -1;
+
+  std::vector<int64_t> order;
+  sc::stable_order_by_key(indices, rows, skip, &order);
+  std::vector<int64_t> want;
+  for (int64_t i = 0; i < n; ++i) if (indices.at(i) != skip) want.push_back(i);
+  std::stable_sort(want.begin(), want.end(), [&](int64_t a, int64_t b) { return indices.at(a) < indices.at(b); });
+  if (order != want) fuzz::fail("stable_order_by_key is not a stable sort by key");
+
+  std::vector<float> src(static_cast<size_t>(n * dim)), weights(static_cast<size_t>(n));
+  for (auto& v : src) v = in.value();
+  for (auto& v : weights) v = in.value();
+  std::vector<float> start(static_cast<size_t>(rows * dim));
+  for (auto& v : start) v = in.value();
+  sc::ScatterArgs a;
+  a.dim = dim;
+  a.src = src.data();
+  a.weights = in.flag() ? weights.data() : nullptr;
+  a.alpha = in.flag() ? 1.0f : in.value();
+
+  std::vector<float> plain = start, planned = start, scalar = start;
+  a.dst = plain.data();
+  sc::scatter_add(indices, rows, a, skip);
+  sc::Plan plan;
+  sc::build_plan(indices, rows, skip, &plan);
+  a.dst = planned.data();
+  sc::scatter_add(plan, a);
+  if (!same_bits(plain, planned)) fuzz::fail("scatter_add with a plan differs from without");
+  a.dst = scalar.data();
+  on_scalar_one_thread([&] { sc::scatter_add(indices, rows, a, skip); });
+  if (!same_bits(plain, scalar)) fuzz::fail("scatter_add differs from the scalar path on one thread");
+}
+
+void fuzz_csr(fuzz::Input& in) {
+  const int64_t rows = in.between(0, 30), cols = in.between(0, 30), dim = in.between(1, 20);
+  const int64_t nnz = cols == 0 ? 0 : in.between(0, 120);
+  // COO entries, then csr_from_coo: sorted, duplicates summed or kept.
+  Typed r = typed(in), c = typed(in);
+  std::vector<float> vals;
+  for (int64_t e = 0; e < nnz && rows > 0; ++e) {
+    r.push(in.between(0, rows - 1));
+    c.push(in.between(0, cols - 1));
+    vals.push_back(in.value());
+  }
+  const bool sum_duplicates = in.flag();
+  sc::Csr m;
+  sc::csr_from_coo(r.view(), c.view(), in.flag() ? vals.data() : nullptr, rows, cols, sum_duplicates, &m);
+  sc::CsrView view{IndexArray{m.row_ptr.data(), static_cast<int64_t>(m.row_ptr.size()), IndexType::Int64},
+                   IndexArray{m.col_idx.data(), static_cast<int64_t>(m.col_idx.size()), IndexType::Int64},
+                   m.has_values ? m.values.data() : nullptr, rows, cols};
+  if (sc::validate_csr(view).error != sc::CsrError::None) fuzz::fail("csr_from_coo made an invalid matrix");
+  for (int64_t row = 0; row < rows; ++row) {
+    for (int64_t e = m.row_ptr[row] + 1; e < m.row_ptr[row + 1]; ++e) {
+      if (m.col_idx[e] < m.col_idx[e - 1] || (sum_duplicates && m.col_idx[e] == m.col_idx[e - 1])) {
+        fuzz::fail("csr_from_coo left a row unsorted or a duplicate unsummed");
+      }
+    }
+  }
+  // The transpose of the transpose is the matrix.
+  sc::Csr t, tt;
+  sc::csr_transpose(view, &t);
+  sc::CsrView tview{IndexArray{t.row_ptr.data(), static_cast<int64_t>(t.row_ptr.size()), IndexType::Int64},
+                    IndexArray{t.col_idx.data(), static_cast<int64_t>(t.col_idx.size()), IndexType::Int64},
+                    t.has_values ? t.values.data() : nullptr, cols, rows};
+  sc::csr_transpose(tview, &tt);
+  if (tt.row_ptr != m.row_ptr || tt.col_idx != m.col_idx || tt.has_values != m.has_values ||
+      (m.has_values && tt.values != m.values)) {
+    fuzz::fail("csr_transpose twice is not the identity");
+  }
+
+  // A corrupted copy of the row pointers / columns: validate_csr must agree with a scan.
+  std::vector<int64_t> rp = m.row_ptr, ci = m.col_idx;
+  if (in.flag() && !rp.empty()) rp[in.between(0, static_cast<int64_t>(rp.size()) - 1)] = in.index(nnz + 1);
+  if (in.flag() && !ci.empty()) ci[in.between(0, static_cast<int64_t>(ci.size()) - 1)] = in.index(cols);
+  if (in.flag() && !rp.empty()) rp.pop_back();
+  sc::CsrView bad{IndexArray{rp.data(), static_cast<int64_t>(rp.size()), IndexType::Int64},
+                  IndexArray{ci.data(), static_cast<int64_t>(ci.size()), IndexType::Int64},
+                  view.values, rows, cols};
+  bool ok = static_cast<int64_t>(rp.size()) == rows + 1 && rp[0] == 0 && rp.back() == static_cast<int64_t>(ci.size());
+  for (size_t i = 1; ok && i < rp.size(); ++i) ok = rp[i] >= rp[i - 1] && rp[i] <= static_cast<int64_t>(ci.size());
+  for (size_t e = 0; ok && e < ci.size(); ++e) ok = ci[e] >= 0 && ci[e] < cols;
+  const bool accepted = sc::validate_csr(bad).error == sc::CsrError::None;
+  if (ok != accepted) fuzz::fail("validate_csr disagrees with a scan");
+  if (!accepted) return;
+
+  // spmm against a float64 product, and thread invariance.
+  std::vector<float> b(static_cast<size_t>(cols * dim));
+  for (auto& v : b) v = in.value();
+  const g::PoolMode mode = static_cast<g::PoolMode>(in.between(0, 2));
+  std::vector<float> out(static_cast<size_t>(rows * dim), 7.0f), one(out.size(), 7.0f);
+  sc::spmm(bad, b.data(), dim, mode, out.data());
+  const int threads = embedkit::thread_count();
+  embedkit::set_thread_count(1);
+  sc::spmm(bad, b.data(), dim, mode, one.data());
+  embedkit::set_thread_count(threads);
+  if (!same_bits(out, one)) fuzz::fail("spmm differs between thread counts");
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t e0 = rp[row], e1 = rp[row + 1];
+    for (int64_t j = 0; j < dim; ++j) {
+      double sum = 0, magnitude = 0, max = -INFINITY;
+      for (int64_t e = e0; e < e1; ++e) {
+        const double term = static_cast<double>(bad.values ? bad.values[e] : 1.0f) * b[ci[e] * dim + j];
+        sum += term;
+        magnitude += std::fabs(term);
+        max = std::max(max, term);
+      }
+      const int64_t count = e1 - e0;
+      const double want = count == 0 ? 0.0 : mode == g::PoolMode::Sum ? sum : mode == g::PoolMode::Mean ? sum / count : max;
+      const double tol = (count + 2) * 1.2e-7 * (mode == g::PoolMode::Max ? std::fabs(max) : magnitude);
+      if (!(std::fabs(out[row * dim + j] - want) <= tol)) fuzz::fail("spmm differs from a float64 product");
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  fuzz::Input in(data, size);
+  fuzz::pick_path(in);
+  if (in.flag()) {
+    fuzz_scatter_add(in);
+  } else {
+    fuzz_csr(in);
+  }
+  return 0;
+}
