@@ -9,7 +9,7 @@
 // (copy roof). fwht at small n is compute-bound: n log2 n additions per row, ~log2 n / 2
 // per float moved. The JS baselines are timed on a slice of the rows when the whole shape
 // would take seconds per call, and scaled to the full shape (rows are independent; noted).
-import { fillRandom, fillRatiosVsJs, timeImpl } from './common.mjs';
+import { fillRandom, fillRatiosVsJs, relativeError as relError, timeImpl } from './common.mjs';
 
 // ---- pure-JS baselines ------------------------------------------------------------------
 /** In-place iterative radix-2 FWHT of every row, then the scale: the loop a user writes. */
@@ -52,17 +52,6 @@ function gaussian(k, d, seed) {
     g[i] = s * Math.sqrt(-2 * Math.log((g[i] + 1) / 2 + 1e-12)) * Math.cos(Math.PI * u[i]);
   }
   return g;
-}
-
-function relError(got, ref) {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const e = got[i] - ref[i];
-    num += e * e;
-    den += ref[i] * ref[i];
-  }
-  return Number.isNaN(num) ? Infinity : Math.sqrt(num / den);
 }
 
 // JS is timed on at most this many floats per call and scaled (a call stays under ~1 s).

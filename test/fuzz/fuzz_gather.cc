@@ -18,34 +18,6 @@ using embedkit::IndexType;
 
 namespace {
 
-// Values of one index type, stored exactly as a caller's typed array would hold them.
-struct TypedValues {
-  IndexType type = IndexType::Int32;
-  std::vector<int32_t> i32;
-  std::vector<uint32_t> u32;
-  std::vector<int64_t> i64;
-  IndexArray view() const {
-    const int64_t n = static_cast<int64_t>(type == IndexType::Int64 ? i64.size() : type == IndexType::Uint32 ? u32.size() : i32.size());
-    const void* data = type == IndexType::Int64 ? static_cast<const void*>(i64.data())
-                       : type == IndexType::Uint32 ? static_cast<const void*>(u32.data())
-                                                   : static_cast<const void*>(i32.data());
-    return IndexArray{data, n, type};
-  }
-  void push(int64_t v) {
-    if (type == IndexType::Int64) i64.push_back(v);
-    else if (type == IndexType::Uint32) u32.push_back(static_cast<uint32_t>(v));
-    else i32.push_back(static_cast<int32_t>(v));
-  }
-};
-
-IndexType pick_type(fuzz::Input& in) {
-  switch (in.between(0, 2)) {
-    case 0: return IndexType::Int32;
-    case 1: return IndexType::Uint32;
-    default: return IndexType::Int64;
-  }
-}
-
 // What a plain scan says find_index_out_of_range must return.
 int64_t first_out_of_range(const IndexArray& a, int64_t limit) {
   for (int64_t i = 0; i < a.length; ++i) {
@@ -73,8 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int64_t dim = in.between(1, 70);
   const std::vector<float> table = make_table(in.u64(), rows * dim);
 
-  TypedValues indices;
-  indices.type = pick_type(in);
+  fuzz::TypedIndices indices = fuzz::typed_indices(in);
   const int64_t num_indices = in.between(0, 200);
   for (int64_t i = 0; i < num_indices; ++i) indices.push(in.index(rows));
   const IndexArray idx = indices.view();
@@ -92,8 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   // Bag boundaries: offsets, offsets with the end, or lengths; usually valid, sometimes not.
-  TypedValues bounds;
-  bounds.type = pick_type(in);
+  fuzz::TypedIndices bounds = fuzz::typed_indices(in);
   const int64_t num_bags = in.between(0, 40);
   const int form = static_cast<int>(in.between(0, 2));  // 0 offsets, 1 with end, 2 lengths
   std::vector<int64_t> cut;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/index_array.h"
 #include "common/isa.h"
 #include "common/parallel.h"
 
@@ -53,6 +54,31 @@ class Input {
   size_t size_;
   size_t pos_ = 0;
 };
+
+// Index values stored exactly as a caller's typed array of the chosen type holds them.
+struct TypedIndices {
+  embedkit::IndexType type = embedkit::IndexType::Int32;
+  std::vector<int32_t> i32;  // Int32 and Uint32 (the same bits, read signed or unsigned)
+  std::vector<int64_t> i64;
+  void push(int64_t v) {
+    if (type == embedkit::IndexType::Int64) i64.push_back(v);
+    else i32.push_back(static_cast<int32_t>(v));
+  }
+  embedkit::IndexArray view() const {
+    return type == embedkit::IndexType::Int64
+               ? embedkit::IndexArray{i64.data(), static_cast<int64_t>(i64.size()), type}
+               : embedkit::IndexArray{i32.data(), static_cast<int64_t>(i32.size()), type};
+  }
+};
+
+inline TypedIndices typed_indices(Input& in) {
+  TypedIndices t;
+  const int kind = static_cast<int>(in.between(0, 2));
+  t.type = kind == 0 ? embedkit::IndexType::Int32
+           : kind == 1 ? embedkit::IndexType::Uint32
+                       : embedkit::IndexType::Int64;
+  return t;
+}
 
 // The available ISAs, for picking one per input.
 inline std::vector<embedkit::Isa> available_isas() {

@@ -20,27 +20,7 @@ using embedkit::IndexType;
 
 namespace {
 
-// Index values kept as the chosen type would hold them.
-struct Typed {
-  IndexType type = IndexType::Int32;
-  std::vector<int32_t> i32;
-  std::vector<int64_t> i64;
-  void push(int64_t v) {
-    if (type == IndexType::Int64) i64.push_back(v);
-    else i32.push_back(static_cast<int32_t>(v));  // Uint32 reads the same bits unsigned
-  }
-  IndexArray view() const {
-    return type == IndexType::Int64 ? IndexArray{i64.data(), static_cast<int64_t>(i64.size()), type}
-                                    : IndexArray{i32.data(), static_cast<int64_t>(i32.size()), type};
-  }
-};
-
-Typed typed(fuzz::Input& in) {
-  Typed t;
-  const int kind = static_cast<int>(in.between(0, 2));
-  t.type = kind == 0 ? IndexType::Int32 : kind == 1 ? IndexType::Uint32 : IndexType::Int64;
-  return t;
-}
+using fuzz::TypedIndices;
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() &&
@@ -60,7 +40,7 @@ void on_scalar_one_thread(Fn fn) {
 
 void fuzz_scatter_add(fuzz::Input& in) {
   const int64_t rows = in.between(0, 50), dim = in.between(1, 40), n = in.between(0, 150);
-  Typed idx = typed(in);
+  TypedIndices idx = fuzz::typed_indices(in);
   for (int64_t i = 0; i < n; ++i) idx.push(in.index(rows));
   const IndexArray indices = idx.view();
   if (embedkit::find_index_out_of_range(indices, rows) >= 0) return;
@@ -101,7 +81,7 @@ void fuzz_csr(fuzz::Input& in) {
   const int64_t rows = in.between(0, 30), cols = in.between(0, 30), dim = in.between(1, 20);
   const int64_t nnz = cols == 0 ? 0 : in.between(0, 120);
   // COO entries, then csr_from_coo: sorted, duplicates summed or kept.
-  Typed r = typed(in), c = typed(in);
+  TypedIndices r = fuzz::typed_indices(in), c = fuzz::typed_indices(in);
   std::vector<float> vals;
   for (int64_t e = 0; e < nnz && rows > 0; ++e) {
     r.push(in.between(0, rows - 1));
