@@ -10,6 +10,7 @@
 // The floor this gives is printed by scripts/check-glibc.sh.
 //
 // Usage: node scripts/prebuild.mjs [--arch x64|arm64 ...]   (default: both)
+//        node scripts/prebuild.mjs --zig-path   (fetch the toolchain, print the zig binary)
 // The first run compiles zig's C++ runtime for each target (~3 min each, cached in
 // ~/.cache/zig afterwards).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -85,6 +86,10 @@ function stage() {
 function main() {
   if (hostPlatform() !== 'linux' || hostArch() !== 'x64') {
     fail(`the prebuilds are cross-built on linux-x64 (this is ${hostPlatform()}-${hostArch()}); elsewhere use npm run build:native`);
+  }
+  if (process.argv[2] === '--zig-path') {
+    console.log(zigBinary());
+    return;
   }
   const archs = parseArchs(process.argv.slice(2));
   const zig = zigBinary();
