@@ -180,6 +180,12 @@ const TARGETS: Target[] = [
     callAsync: (o) => ek.spmmAsync({ a: o, b: new Float32Array(8).fill(1), dim: 4, transpose: true } as never),
     base: () => ({ rowPtr: Int32Array.of(0, 2, 2), colIdx: Int32Array.of(0, 2), values: Float32Array.of(1, 2), numRows: 2, numCols: 3 }),
   },
+  { name: 'csrTranspose', call: (o) => ek.csrTranspose(o as never), base: () => ({ rowPtr: Int32Array.of(0, 2, 3), colIdx: Int32Array.of(0, 2, 1), values: Float32Array.of(1, 2, 3), numRows: 2, numCols: 3 }) },
+  {
+    name: 'embeddingBag (returnArgmax)', call: (o) => ek.embeddingBag(o as never), callAsync: (o) => ek.embeddingBagAsync(o as never),
+    base: () => ({ table: table(), dim: 4, indices: Int32Array.of(1, 9, 0, 3), lengths: Int32Array.of(3, 1), mode: 'max', returnArgmax: true, paddingIdx: 0 }),
+  },
+  { name: 'adviseHugePages', call: (o) => ek.adviseHugePages(o.array as never), base: () => ({ array: new Float32Array(1 << 16) }) },
   { name: 'allocFloat32', call: (o) => ek.allocFloat32(o.length as never), base: () => ({ length: 16 }) },
   { name: 'setThreads', call: (o) => ek.setThreads(o.n as never), base: () => ({ n: 2 }) },
   { name: 'setIsa', call: (o) => ek.setIsa(o.isa as never), base: () => ({ isa: 'scalar' }) },
