@@ -141,14 +141,16 @@ describe('worker_threads', () => {
         e.gather({ table, dim: 64, indices });
         parentPort.postMessage(parseInt(fs.readFileSync('/proc/self/status', 'utf8').split('Threads:')[1], 10));
       \`;
-      const w0 = new Worker('0', { eval: true });  // a worker's own threads, for the baseline
-      w0.on('exit', () => {
+      // A first worker, started and gone, for the baseline; the OS thread of an exited worker
+      // can outlive its 'exit' event briefly, so every count waits a moment.
+      const w0 = new Worker('0', { eval: true });
+      w0.on('exit', () => setTimeout(() => {
         const before = threads();
         const w = new Worker(source, { eval: true });
         let during = 0;
         w.on('message', (n) => { during = n; });
-        w.on('exit', () => setTimeout(() => process.stdout.write(JSON.stringify({ before, during, after: threads() })), 200));
-      });
+        w.on('exit', () => setTimeout(() => process.stdout.write(JSON.stringify({ before, during, after: threads() })), 300));
+      }, 300));
     `;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
     expect(r.stderr).toBe('');
