@@ -58,22 +58,15 @@ function jsBagWeightedSum(table, dim, idx, offsets, weights, out) {
   }
 }
 
+// The sum, then each non-empty bag divided by its length.
 function jsBagMean(table, dim, idx, offsets, out) {
+  jsBagSum(table, dim, idx, offsets, out);
   const bags = offsets.length;
-  const n = idx.length;
   for (let b = 0; b < bags; b++) {
-    const start = offsets[b];
-    const end = b + 1 < bags ? offsets[b + 1] : n;
+    const count = (b + 1 < bags ? offsets[b + 1] : idx.length) - offsets[b];
+    if (count <= 0) continue;
     const o = b * dim;
-    for (let d = 0; d < dim; d++) out[o + d] = 0;
-    for (let j = start; j < end; j++) {
-      const s = idx[j] * dim;
-      for (let d = 0; d < dim; d++) out[o + d] += table[s + d];
-    }
-    if (end > start) {
-      const count = end - start;
-      for (let d = 0; d < dim; d++) out[o + d] /= count;
-    }
+    for (let d = 0; d < dim; d++) out[o + d] /= count;
   }
 }
 
