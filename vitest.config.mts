@@ -5,7 +5,8 @@ export default defineConfig({
   resolve: { alias: [{ find: /^embedkit$/, replacement: new URL('./lib/index.ts', import.meta.url).pathname }] },
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/gpu/**', 'node_modules/**'],
+    // test/gpu/ runs too: without a GPU its specs skip with a message (test/gpu/setup.ts).
+    exclude: ['node_modules/**'],
     // The kernels use their own thread pool; one test file at a time keeps timings and
     // thread-count tests honest on a 2-core machine.
     fileParallelism: false,

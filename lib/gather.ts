@@ -72,11 +72,15 @@ function callGather<R>(fn: NativeGather<R>, o: GatherOptions, op: string): R {
   return fn(o.table, o.dim, o.indices, out);
 }
 
-/** The bag boundaries of an embeddingBag-style options object, as the binding takes them. */
-export function boundsArgs(
-  o: { offsets?: IndexArray; lengths?: IndexArray; includeLastOffset?: boolean },
+/**
+ * The bag boundaries of an embeddingBag-style options object, as the binding takes them.
+ * `length` counts an array's entries (the CUDA ops pass one for device arrays).
+ */
+export function boundsArgs<A = IndexArray>(
+  o: { offsets?: A; lengths?: A; includeLastOffset?: boolean },
   op: string,
-): { kind: number; bounds: unknown; bags: number } {
+  length: (array: unknown) => number = lengthOf,
+): { kind: number; bounds: A | undefined; bags: number } {
   const hasOffsets = o.offsets !== undefined && o.offsets !== null;
   const hasLengths = o.lengths !== undefined && o.lengths !== null;
   if (hasOffsets === hasLengths) {
@@ -90,7 +94,7 @@ export function boundsArgs(
   }
   const kind = hasLengths ? LENGTHS : o.includeLastOffset ? OFFSETS_WITH_END : OFFSETS;
   const bounds = hasLengths ? o.lengths : o.offsets;
-  const bags = lengthOf(bounds) - (kind === OFFSETS_WITH_END ? 1 : 0);
+  const bags = length(bounds) - (kind === OFFSETS_WITH_END ? 1 : 0);
   return { kind, bounds, bags };
 }
 

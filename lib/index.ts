@@ -48,3 +48,5 @@ export type {
   CsrFromCooOptions,
   SpmmOptions,
 } from './scatter';
+export { cuda, DeviceArray } from './cuda';
+export type { CudaDevice, CudaEmbeddingBagOptions, CudaGatherOptions, DeviceDtype, HostArray, HostArrayOf } from './cuda';

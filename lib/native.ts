@@ -76,7 +76,7 @@ export interface NativeCapabilities {
   kernelCalls: Record<string, number>;
 }
 
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = __dirname;
   for (;;) {
     const candidate = path.join(dir, 'package.json');

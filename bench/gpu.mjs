@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// `npm run bench:gpu [-- --quick] [--json <file>] [--no-torch]`: the GPU benchmark. Same
+// JSON record contract as the CPU bench ({op, impl, shape, threads, ms, gbps, roofPct,
+// ratioVsJs}; threads and ratioVsJs are null here, ratioVsPeer compares with PyTorch).
+// The roof is a device-to-device copy measured in the same run; the peer is PyTorch on the
+// same GPU (bench/gpu/torch_peer.py, run by EMBEDKIT_TORCH_PYTHON or python3), timed with
+// CUDA events in its own process right after ours.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fillRandom, fmtMs, fmtNum, randomIndices, table } from './common.mjs';
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { cuda, DeviceArray } = require(path.join(root, 'dist/cjs/index.js'));
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const jsonAt = args.indexOf('--json');
+const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
+const withTorch = !args.includes('--no-torch');
+
+if (!cuda.available()) {
+  console.log(`bench:gpu: skipped, CUDA is unavailable (${cuda.unavailableReason()})`);
+  process.exit(0);
+}
+
+// The issue's shapes: a 10,000,000 x 128 table, 262,144 bags x 64; --quick shrinks them.
+const cfg = quick
+  ? { rows: 1_000_000, dim: 128, bags: 16_384, perBag: 64, gatherRows: 262_144, copyFloats: 64 << 20, reps: 5, inner: 3 }
+  : { rows: 10_000_000, dim: 128, bags: 262_144, perBag: 64, gatherRows: 1_048_576, copyFloats: 256 << 20, reps: 9, inner: 5 };
+
+async function medianMs(fn) {
+  fn();
+  await cuda.synchronize();
+  const times = [];
+  for (let r = 0; r < cfg.reps; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < cfg.inner; i++) fn();
+    await cuda.synchronize();
+    times.push((performance.now() - t0) / cfg.inner);
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1];
+}
+
+const device = cuda.devices()[0];
+console.log(`device: ${device.name} (compute ${device.computeCapability}, ${(device.totalMemory / 2 ** 30).toFixed(1)} GiB)`);
+
+// The table in 64 MiB pieces: a 5 GB host array would not fit one ArrayBuffer.
+const { rows, dim } = cfg;
+const tableDev = DeviceArray.empty('float32', rows * dim);
+const piece = fillRandom(new Float32Array(16 << 20), 7);
+for (let at = 0; at < rows * dim; at += piece.length) tableDev.set(piece.subarray(0, Math.min(piece.length, rows * dim - at)), at);
+const indices = DeviceArray.fromHost(randomIndices(cfg.bags * cfg.perBag, rows, 11));
+const offsets = DeviceArray.fromHost(Int32Array.from({ length: cfg.bags }, (_, b) => b * cfg.perBag));
+const gatherIdx = DeviceArray.fromHost(randomIndices(cfg.gatherRows, rows, 13));
+const bagOut = DeviceArray.empty('float32', cfg.bags * dim);
+const gatherOut = DeviceArray.empty('float32', cfg.gatherRows * dim);
+const copySrc = DeviceArray.empty('float32', cfg.copyFloats);
+const copyDst = DeviceArray.empty('float32', cfg.copyFloats);
+
+const records = [];
+const rowBytes = dim * 4;
+function record(op, shape, ms, bytes, roofGbps) {
+  const gbps = bytes / ms / 1e6;
+  records.push({ op, impl: 'embedkit-cuda', shape, threads: null, ms, gbps,
+    roofPct: roofGbps ? (100 * gbps) / roofGbps : null, ratioVsJs: null, ratioVsPeer: null });
+  return gbps;
+}
+
+const copyShape = `${cfg.copyFloats} floats`;
+const copyMs = await medianMs(() => cuda.copy(copyDst, copySrc));
+const roof = record('copy', copyShape, copyMs, 2 * cfg.copyFloats * 4, null);
+records[0].roofPct = 100;
+
+const gatherShape = `${cfg.gatherRows} of ${rows}x${dim}`;
+const gMs = await medianMs(() => cuda.gather({ table: tableDev, dim, indices: gatherIdx, out: gatherOut }));
+record('gather', gatherShape, gMs, cfg.gatherRows * (2 * rowBytes + 4), roof);
+
+const bagShape = `${cfg.bags}x${cfg.perBag} of ${rows}x${dim}`;
+for (const mode of ['sum', 'mean', 'max']) {
+  const ms = await medianMs(() => cuda.embeddingBag({ table: tableDev, dim, indices, offsets, mode, out: bagOut }));
+  // Every index reads one row (and the index); each bag writes one row.
+  record(`embeddingBag ${mode}`, bagShape, ms, cfg.bags * cfg.perBag * (rowBytes + 4) + cfg.bags * rowBytes, roof);
+}
+for (const a of [tableDev, indices, offsets, gatherIdx, bagOut, gatherOut, copySrc, copyDst]) a.dispose();
+await cuda.synchronize();
+
+let peerNote = '';
+if (withTorch) {
+  const python = process.env.EMBEDKIT_TORCH_PYTHON || 'python3';
+  const run = spawnSync(python, [path.join(root, 'bench/gpu/torch_peer.py'), JSON.stringify(cfg)], { encoding: 'utf8' });
+  if (run.status !== 0) {
+    peerNote = `PyTorch peer failed (${python}): ${(run.stderr || run.error?.message || '').trim().split('\n').pop()}`;
+  } else {
+    for (const line of run.stdout.trim().split('\n')) {
+      const r = JSON.parse(line);
+      if (r.device) {
+        peerNote = `peer: PyTorch ${r.torch} on ${r.device}`;
+        continue;
+      }
+      const ours = records.find((x) => x.op === r.op);
+      const bytes = ours ? (ours.gbps * ours.ms * 1e6) : 0;
+      const gbps = bytes / r.ms / 1e6;
+      records.push({ op: r.op, impl: 'torch', shape: ours?.shape ?? r.shape, threads: null, ms: r.ms, gbps,
+        roofPct: (100 * gbps) / roof, ratioVsJs: null, ratioVsPeer: null });
+      if (ours) ours.ratioVsPeer = r.ms / ours.ms;
+    }
+  }
+}
+
+console.log(table(['op', 'impl', 'shape', 'ms', 'GB/s', '% roof', 'vs torch'],
+  records.map((r) => [r.op, r.impl, r.shape, fmtMs(r.ms), fmtNum(r.gbps), fmtNum(r.roofPct), r.ratioVsPeer ? `${r.ratioVsPeer.toFixed(2)}x` : '-'])));
+if (peerNote) console.log(peerNote);
+if (jsonFile) fs.writeFileSync(jsonFile, JSON.stringify(records, null, 2));

@@ -1,0 +1,12 @@
+// The CUDA addon's op entry points, one family per file.
+#pragma once
+
+#include <napi.h>
+
+namespace embedkit::cuda::binding {
+
+// gather.cc
+Napi::Value Gather(const Napi::CallbackInfo& info);
+Napi::Value EmbeddingBag(const Napi::CallbackInfo& info);
+
+}  // namespace embedkit::cuda::binding

@@ -1,0 +1,48 @@
+// A slice of one float row as one thread holds it: a float4 (16-byte loads and stores, for
+// rows whose length is a multiple of 4) or a single float (any other row length). The
+// kernels are written once over this type; the launcher picks the width.
+#pragma once
+
+#include <cuda_runtime.h>
+
+namespace embedkit::cuda {
+
+template <int kWidth>
+struct RowVector;
+
+template <>
+struct RowVector<4> {
+  float4 v;
+  // Read-only path: tables and inputs are never written by the kernel that reads them.
+  __device__ static RowVector load(const float* p) {
+    return {__ldg(reinterpret_cast<const float4*>(p))};
+  }
+  __device__ void store(float* p) const { *reinterpret_cast<float4*>(p) = v; }
+  __device__ static RowVector zero() { return {make_float4(0.f, 0.f, 0.f, 0.f)}; }
+  __device__ void add(const RowVector& x) { v.x += x.v.x; v.y += x.v.y; v.z += x.v.z; v.w += x.v.w; }
+  __device__ void fma(float w, const RowVector& x) {
+    v.x = fmaf(w, x.v.x, v.x); v.y = fmaf(w, x.v.y, v.y);
+    v.z = fmaf(w, x.v.z, v.z); v.w = fmaf(w, x.v.w, v.w);
+  }
+  // Keeps x where it is greater (a NaN already held stays; a NaN offered is not taken),
+  // the CPU kernels' rule.
+  __device__ void max_with(const RowVector& x) {
+    v.x = x.v.x > v.x ? x.v.x : v.x; v.y = x.v.y > v.y ? x.v.y : v.y;
+    v.z = x.v.z > v.z ? x.v.z : v.z; v.w = x.v.w > v.w ? x.v.w : v.w;
+  }
+  __device__ void divide(float d) { v.x = v.x / d; v.y = v.y / d; v.z = v.z / d; v.w = v.w / d; }
+};
+
+template <>
+struct RowVector<1> {
+  float v;
+  __device__ static RowVector load(const float* p) { return {__ldg(p)}; }
+  __device__ void store(float* p) const { *p = v; }
+  __device__ static RowVector zero() { return {0.f}; }
+  __device__ void add(const RowVector& x) { v += x.v; }
+  __device__ void fma(float w, const RowVector& x) { v = fmaf(w, x.v, v); }
+  __device__ void max_with(const RowVector& x) { v = x.v > v ? x.v : v; }
+  __device__ void divide(float d) { v = v / d; }
+};
+
+}  // namespace embedkit::cuda

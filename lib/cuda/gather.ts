@@ -1,0 +1,85 @@
+// cuda.gather and cuda.embeddingBag: the CPU ops' options, over DeviceArrays. Queued on the
+// device's stream; they return their output at once (read it with toHost()). The binding
+// checks everything before launching, index ranges and bag boundaries included (from the
+// summary each index array got when it was copied from the host).
+import { boundsArgs, type PoolMode } from '../gather';
+import { enumCode, requireOptions } from '../options';
+import { cudaAddon } from './addon';
+import { DeviceArray, handleOf, optionalHandleOf } from './device-array';
+
+export interface CudaGatherOptions {
+  /** rows x dim float32 table. */
+  table: DeviceArray<'float32'>;
+  dim: number;
+  /** int32, uint32 or int64 row ids made by DeviceArray.fromHost. */
+  indices: DeviceArray<'int32' | 'uint32' | 'int64'>;
+  /** indices.length x dim floats; a fresh zeroed array when omitted. */
+  out?: DeviceArray<'float32'>;
+}
+
+export interface CudaEmbeddingBagOptions {
+  table: DeviceArray<'float32'>;
+  dim: number;
+  indices: DeviceArray<'int32' | 'uint32' | 'int64'>;
+  offsets?: DeviceArray<'int32' | 'uint32' | 'int64'>;
+  lengths?: DeviceArray<'int32' | 'uint32' | 'int64'>;
+  includeLastOffset?: boolean;
+  mode: PoolMode;
+  weights?: DeviceArray<'float32'>;
+  paddingIdx?: number;
+  out?: DeviceArray<'float32'>;
+}
+
+const POOL_MODES: readonly PoolMode[] = ['sum', 'mean', 'max'];
+
+// The output the caller gave, or a fresh one that is freed again if the call is refused.
+function withOutput(
+  given: unknown, elements: number, device: number, run: (out: DeviceArray<'float32'>) => void,
+): DeviceArray<'float32'> {
+  if (given !== undefined && given !== null) {
+    handleOf(given, 'out');
+    run(given as DeviceArray<'float32'>);
+    return given as DeviceArray<'float32'>;
+  }
+  if (!Number.isSafeInteger(elements) || elements < 0) {
+    // Let the binding name the bad argument: it sees an empty output and the real sizes.
+    elements = 0;
+  }
+  const fresh = DeviceArray.empty('float32', elements, { device });
+  try {
+    run(fresh);
+  } catch (e) {
+    fresh.dispose();
+    throw e;
+  }
+  return fresh;
+}
+
+function deviceLength(a: unknown): number {
+  return a instanceof DeviceArray ? a.length : -1;
+}
+
+/** Rows `indices[i]` of `table`, on the GPU. */
+export function gather(o: CudaGatherOptions): DeviceArray<'float32'> {
+  requireOptions(o, 'cuda.gather');
+  const addon = cudaAddon();
+  const table = handleOf(o.table, 'table');
+  const indices = handleOf(o.indices, 'indices');
+  const device = o.table.device;
+  return withOutput(o.out, deviceLength(o.indices) * o.dim, device,
+    (out) => addon.gather(table, o.dim, indices, out.handle));
+}
+
+/** Pools each bag's rows (sum, mean or max; weights; padding) on the GPU, as embeddingBag does. */
+export function embeddingBag(o: CudaEmbeddingBagOptions): DeviceArray<'float32'> {
+  requireOptions(o, 'cuda.embeddingBag');
+  const addon = cudaAddon();
+  const mode = enumCode(o.mode, POOL_MODES, 'mode');
+  const table = handleOf(o.table, 'table');
+  const indices = handleOf(o.indices, 'indices');
+  const { kind, bounds, bags } = boundsArgs(o, 'cuda.embeddingBag', deviceLength);
+  const boundsHandle = handleOf(bounds, kind === 2 ? 'lengths' : 'offsets');
+  const weights = optionalHandleOf(o.weights, 'weights');
+  return withOutput(o.out, bags * o.dim, o.table.device,
+    (out) => addon.embeddingBag(table, o.dim, indices, boundsHandle, kind, mode, weights, o.paddingIdx, out.handle));
+}
