@@ -49,4 +49,7 @@ export type {
   SpmmOptions,
 } from './scatter';
 export { cuda, DeviceArray } from './cuda';
-export type { CudaDevice, CudaEmbeddingBagOptions, CudaGatherOptions, DeviceDtype, HostArray, HostArrayOf } from './cuda';
+export type {
+  CudaDevice, CudaEmbeddingBagOptions, CudaGatherOptions, CudaRopeOptions, CudaRopeRerotateOptions, CudaRopeResult,
+  DeviceDtype, HostArray, HostArrayOf,
+} from './cuda';

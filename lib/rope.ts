@@ -374,7 +374,7 @@ type NativeRope<R> = (
   cacheCos?: unknown, cacheSin?: unknown,
 ) => R;
 
-function callRope<R>(fn: NativeRope<R>, o: RopeOptions, op: string): R {
+export function callRope<R>(fn: NativeRope<R>, o: RopeOptions, op: string): R {
   requireOptions(o, op);
   const layout = enumCode(o.layout, LAYOUTS, 'layout');
   if (o.cache !== undefined && o.cache !== null) {
@@ -513,7 +513,7 @@ type NativeRerotate<R> = (
   toInvFreq: unknown, toFactor: unknown, out: unknown,
 ) => R;
 
-function callRerotate<R>(fn: NativeRerotate<R>, o: RopeRerotateOptions, op: string): R {
+export function callRerotate<R>(fn: NativeRerotate<R>, o: RopeRerotateOptions, op: string): R {
   requireOptions(o, op);
   const layout = enumCode(o.layout, LAYOUTS, 'layout');
   const twoSets = (o.fromFrequencies !== undefined && o.fromFrequencies !== null) ||

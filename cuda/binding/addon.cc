@@ -10,7 +10,7 @@
 namespace embedkit::cuda::binding {
 
 // Bumped with lib/cuda.ts CUDA_BINDING_ABI whenever an entry point's arguments change.
-constexpr int kCudaBindingAbi = 1;
+constexpr int kCudaBindingAbi = 2;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("abi", Napi::Number::New(env, kCudaBindingAbi));
@@ -18,7 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"probe", Probe},           {"devices", Devices},     {"fromHost", FromHost},
       {"empty", Empty},           {"toHost", ToHost},       {"write", Write},         {"dispose", Dispose},
       {"synchronize", Synchronize}, {"copy", Copy},         {"gather", Gather},
-      {"embeddingBag", EmbeddingBag},
+      {"embeddingBag", EmbeddingBag}, {"rope", Rope},          {"ropeRerotate", RopeRerotate},
   };
   for (const auto& [name, fn] : entries) exports.Set(name, Napi::Function::New(env, fn, name));
   return exports;

@@ -9,4 +9,8 @@ namespace embedkit::cuda::binding {
 Napi::Value Gather(const Napi::CallbackInfo& info);
 Napi::Value EmbeddingBag(const Napi::CallbackInfo& info);
 
+// rope.cc
+Napi::Value Rope(const Napi::CallbackInfo& info);
+Napi::Value RopeRerotate(const Napi::CallbackInfo& info);
+
 }  // namespace embedkit::cuda::binding

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../native';
 
 /** Bumped with cuda/binding/addon.cc kCudaBindingAbi whenever entry points change. */
-export const CUDA_BINDING_ABI = 1;
+export const CUDA_BINDING_ABI = 2;
 
 export interface CudaProbe {
   available: boolean;
@@ -40,6 +40,8 @@ export interface CudaAddon {
   copy(dst: unknown, src: unknown): void;
   gather(...args: unknown[]): unknown;
   embeddingBag(...args: unknown[]): unknown;
+  rope(...args: unknown[]): unknown;
+  ropeRerotate(...args: unknown[]): unknown;
 }
 
 let loaded: { addon?: CudaAddon; probe: CudaProbe } | undefined;

@@ -3,54 +3,17 @@
 // translation unit. Plain IEEE operations in a fixed order, no fused multiply-add (the
 // including files turn contraction off), so every path gives the same bits. Uses no std::
 // templates (see common/target.h).
-//
-// Cody-Waite reduction x = k * pi/2 + r with pi/2 in three parts (the first two of 27
-// significant bits: k * part is exact for |k| < 2^26), then Taylor series on |r| <= pi/4 to
-// r^13 (sin) and r^14 (cos): truncation error below 2e-14.
+// The reduction and polynomials themselves are in sincos_reduced.h, shared with the CUDA
+// kernels so that the GPU computes the same tables.
 #pragma once
 
 #include <cstdint>
 
 #include "rope.h"
+#include "sincos_reduced.h"
 
 namespace embedkit::rope::trig {
 namespace {
-
-constexpr double kPio2A = 0x1.921fb54p+0;
-constexpr double kPio2B = 0x1.10b461p-30;
-constexpr double kPio2C = 0x1.a62633145c06ep-58;
-constexpr double kTwoOverPi = 0x1.45f306dc9c883p-1;
-// Adding 1.5 * 2^52 rounds to an integer k (|k| < 2^51) kept in the low mantissa bits.
-constexpr double kRoundShifter = 0x1.8p52;
-constexpr double kReduceLimit = 6.0e7;  // |x| * 2/pi < 2^26
-
-inline void sincos_reduced(double x, double* s_out, double* c_out) {
-  const double t = x * kTwoOverPi + kRoundShifter;
-  const double kd = t - kRoundShifter;
-  uint64_t tb;
-  __builtin_memcpy(&tb, &t, sizeof tb);
-  const uint64_t q = tb & 3;  // k mod 4, also for negative k
-  const double r = ((x - kd * kPio2A) - kd * kPio2B) - kd * kPio2C;
-  const double r2 = r * r;
-  const double sp =
-      r + r * r2 *
-              (-1.0 / 6 +
-               r2 * (1.0 / 120 +
-                     r2 * (-1.0 / 5040 +
-                           r2 * (1.0 / 362880 + r2 * (-1.0 / 39916800 + r2 * (1.0 / 6227020800.0))))));
-  const double cp =
-      1.0 + r2 * (-0.5 +
-                  r2 * (1.0 / 24 +
-                        r2 * (-1.0 / 720 +
-                              r2 * (1.0 / 40320 +
-                                    r2 * (-1.0 / 3628800 +
-                                          r2 * (1.0 / 479001600.0 + r2 * (-1.0 / 87178291200.0)))))));
-  // Quadrant q: (sin, cos) = (sp, cp), (cp, -sp), (-sp, -cp), (-cp, sp).
-  const double s = (q & 1) ? cp : sp;
-  const double c = (q & 1) ? sp : cp;
-  *s_out = (q & 2) ? -s : s;
-  *c_out = ((q + 1) & 2) ? -c : c;
-}
 
 // Angle i of one token (rope.h, Angles), in float64 and in this order on every path.
 template <bool kTwoSets>
