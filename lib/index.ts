@@ -50,6 +50,6 @@ export type {
 } from './scatter';
 export { cuda, DeviceArray } from './cuda';
 export type {
-  CudaDevice, CudaEmbeddingBagOptions, CudaGatherOptions, CudaRopeOptions, CudaRopeRerotateOptions, CudaRopeResult,
+  CudaDevice, CudaEmbeddingBagOptions, CudaFwhtOptions, CudaGatherOptions, CudaRopeOptions, CudaRopeRerotateOptions, CudaRopeResult,
   DeviceDtype, HostArray, HostArrayOf,
 } from './cuda';

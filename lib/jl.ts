@@ -100,7 +100,7 @@ function outFor(o: { x: unknown; inDim: unknown; outDim: unknown; out?: Float32A
   return Number.isInteger(rows) && rows >= 0 ? freshOutput(rows, o.outDim, 'rows x outDim') : undefined;
 }
 
-function fwhtArgs(o: FwhtOptions, op: string): unknown[] {
+export function fwhtArgs(o: FwhtOptions, op: string): unknown[] {
   requireOptions(o, op);
   return [o.x, o.n, o.normalize ?? false];
 }

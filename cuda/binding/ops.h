@@ -13,4 +13,7 @@ Napi::Value EmbeddingBag(const Napi::CallbackInfo& info);
 Napi::Value Rope(const Napi::CallbackInfo& info);
 Napi::Value RopeRerotate(const Napi::CallbackInfo& info);
 
+// jl.cc
+Napi::Value Fwht(const Napi::CallbackInfo& info);
+
 }  // namespace embedkit::cuda::binding
