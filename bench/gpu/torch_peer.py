@@ -48,6 +48,49 @@ def main():
     for mode in ("sum", "mean", "max"):
         emit(f"embeddingBag {mode}", f"{bags}x{per_bag} of {rows}x{dim}",
              median_ms(lambda: F.embedding_bag(idx, table, offsets, mode=mode), reps, inner))
+    del table, idx, offsets, gidx, src, dst
+    torch.cuda.empty_cache()
+
+    # RoPE (NeoX) written in PyTorch ops, as model code does it; and torch.compile of it.
+    tokens, heads, kv, hd = cfg["ropeTokens"], cfg["heads"], cfg["kvHeads"], cfg["headDim"]
+    half = hd // 2
+    q = torch.rand(tokens, heads, hd, device=dev, generator=g)
+    k = torch.rand(tokens, kv, hd, device=dev, generator=g)
+    pos = torch.arange(tokens, device=dev)
+    inv_freq = 1.0 / (10000.0 ** (torch.arange(0, hd, 2, device=dev, dtype=torch.float32) / hd))
+
+    def rotary(q, k):
+        freqs = pos[:, None].float() * inv_freq[None, :]
+        cos, sin = freqs.cos()[:, None, :], freqs.sin()[:, None, :]
+
+        def rot(x):
+            x1, x2 = x[..., :half], x[..., half:]
+            return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+
+        return rot(q), rot(k)
+
+    shape = f"{tokens}x({heads}+{kv})x{hd}"
+    emit("rope neox", shape, median_ms(lambda: rotary(q, k), reps, inner))
+    try:
+        compiled = torch.compile(rotary)
+        compiled(q, k)
+        emit("rope neox (torch.compile)", shape, median_ms(lambda: compiled(q, k), reps, inner))
+    except Exception as e:  # no compiler toolchain on the machine, or an unsupported op
+        print(json.dumps({"note": f"torch.compile failed: {type(e).__name__}: {str(e)[:200]}"}), flush=True)
+    del q, k
+    torch.cuda.empty_cache()
+
+    # Hadamard by matrix product (Sylvester's construction, normalized), over the same floats.
+    x = torch.rand(cfg["fwhtFloats"], device=dev, generator=g)
+    for log2n in cfg["fwhtLog2"]:
+        n = 1 << log2n
+        h = torch.ones(1, 1, device=dev)
+        while h.shape[0] < n:
+            h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
+        h = h / (n ** 0.5)
+        rows = x.view(-1, n)
+        emit(f"fwht n=2^{log2n}", f"{cfg['fwhtFloats'] // n}x{n}", median_ms(lambda: rows @ h, max(3, reps // 3), 1))
+        del h
     print(json.dumps({"device": torch.cuda.get_device_name(0), "torch": torch.__version__}), flush=True)
 
 
