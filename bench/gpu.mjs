@@ -32,9 +32,9 @@ if (!cuda.available()) {
 // 2^10, 2^12, 2^14.
 const cfg = quick
   ? { rows: 1_000_000, dim: 128, bags: 16_384, perBag: 64, gatherRows: 262_144, copyFloats: 64 << 20, reps: 5, inner: 3,
-      ropeTokens: 4096, heads: 32, kvHeads: 8, headDim: 128, fwhtFloats: 1 << 26, fwhtLog2: [10, 12, 14] }
+      ropeTokens: 4096, heads: 32, kvHeads: 8, headDim: 128, fwhtFloats: 1 << 26, fwhtLog2: [10, 12, 14], srhtRows: 65_536 }
   : { rows: 10_000_000, dim: 128, bags: 262_144, perBag: 64, gatherRows: 1_048_576, copyFloats: 256 << 20, reps: 9, inner: 5,
-      ropeTokens: 32_768, heads: 32, kvHeads: 8, headDim: 128, fwhtFloats: 1 << 28, fwhtLog2: [10, 12, 14] };
+      ropeTokens: 32_768, heads: 32, kvHeads: 8, headDim: 128, fwhtFloats: 1 << 28, fwhtLog2: [10, 12, 14], srhtRows: 1_048_576 };
 
 async function medianMs(fn) {
   fn();
@@ -117,6 +117,17 @@ for (const a of [tableDev, indices, offsets, gatherIdx, bagOut, gatherOut]) a.di
     record(`fwht n=2^${log2n}`, `${cfg.fwhtFloats / n}x${n}`, ms, 2 * cfg.fwhtFloats * 4, roof);
   }
   x.dispose();
+}
+// SRHT of rows of 768 to 256 (the issue's shape): reads 768 floats and writes 256 per row.
+{
+  const x = DeviceArray.empty('float32', cfg.srhtRows * 768);
+  const piece = fillRandom(new Float32Array(768 * 4096), 23);
+  for (let at = 0; at < x.length; at += piece.length) x.set(piece.subarray(0, Math.min(piece.length, x.length - at)), at);
+  const out = DeviceArray.empty('float32', cfg.srhtRows * 256);
+  const ms = await medianMs(() => cuda.srht({ x, inDim: 768, outDim: 256, seed: 42, out }));
+  record('srht 768->256', `${cfg.srhtRows}x768`, ms, cfg.srhtRows * (768 + 256) * 4, roof);
+  x.dispose();
+  out.dispose();
 }
 for (const a of [copySrc, copyDst]) a.dispose();
 await cuda.synchronize();

@@ -50,6 +50,6 @@ export type {
 } from './scatter';
 export { cuda, DeviceArray } from './cuda';
 export type {
-  CudaDevice, CudaEmbeddingBagOptions, CudaFwhtOptions, CudaGatherOptions, CudaRopeOptions, CudaRopeRerotateOptions, CudaRopeResult,
+  CudaDevice, CudaEmbeddingBagOptions, CudaFjltOptions, CudaFwhtOptions, CudaSparseProjectionOptions, CudaSrhtOptions, CudaGatherOptions, CudaRopeOptions, CudaRopeRerotateOptions, CudaRopeResult,
   DeviceDtype, HostArray, HostArrayOf,
 } from './cuda';

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** Bumped with csrc/binding/family.h kBindingAbi whenever native signatures change. */
-export const BINDING_ABI = 4;
+export const BINDING_ABI = 5;
 
 /** The raw addon surface. Positional arguments; lib/ validates the option objects. */
 export interface NativeAddon {
@@ -36,6 +36,7 @@ export interface NativeAddon {
   sparseProjection(...args: unknown[]): Float32Array;
   sparseProjectionAsync(...args: unknown[]): Promise<Float32Array>;
   sparseProjectionMatrix(...args: unknown[]): { rowPtr: Int32Array; colIdx: Int32Array; values: Float32Array };
+  jlParts(...args: unknown[]): JlParts;
   csrProject(...args: unknown[]): Float32Array;
   csrProjectAsync(...args: unknown[]): Promise<Float32Array>;
   scatterAdd(...args: unknown[]): Float32Array;
@@ -49,6 +50,15 @@ export interface NativeAddon {
   csrTranspose(...args: unknown[]): NativeCsr;
   spmm(...args: unknown[]): Float32Array;
   spmmAsync(...args: unknown[]): Promise<Float32Array>;
+}
+
+/** The random parts of a JL projection (csrc/binding/jl.cc JlParts), for the GPU ops. */
+export interface JlParts {
+  signs?: Float32Array;
+  sample?: Int32Array;
+  rowPtr?: Int32Array;
+  colIdx?: Int32Array;
+  values?: Float32Array;
 }
 
 /** A scatter plan as the binding returns it (lib/scatter.ts wraps it in ScatterPlan). */

@@ -172,19 +172,9 @@ void prepare_fwht(const Napi::CallbackInfo& info, FwhtCall* c) {
 }
 
 // The materialized k x d matrix of sparseProjection. args: inDim, outDim, seed, density.
-Napi::Value SparseProjectionMatrix(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int64_t d = get_integer(env, info[0], "inDim", 1, kMaxDim);
-  const int64_t k = get_integer(env, info[1], "outDim", 1, kMaxSparseOutDim);
-  check_entries(env, k, d, "inDim");
-  const uint64_t seed = get_seed(env, info[2]);
-  const double density = get_density(env, info[3]);
-  jl::SparseMatrix m;
-  try {
-    jl::make_sparse(seed, philox::kSparse, k, d, density, jl::sparse_value(density, k), &m);
-  } catch (const std::bad_alloc&) {
-    throw_range_error(env, "SparseProjection: cannot allocate the matrix");
-  }
+// A sparse matrix as { rowPtr: Int32Array, colIdx: Int32Array, values: Float32Array }.
+Napi::Object csr_object(Napi::Env env, const jl::SparseMatrix& m) {
+  const int64_t k = m.rows;
   const int64_t nnz = m.row_ptr.back();
   if (nnz > INT32_MAX) {
     throw_range_error(env, "the materialized matrix has " + num(nnz) +
@@ -202,6 +192,63 @@ Napi::Value SparseProjectionMatrix(const Napi::CallbackInfo& info) {
   result.Set("rowPtr", row_ptr);
   result.Set("colIdx", col);
   result.Set("values", val);
+  return result;
+}
+
+Napi::Value SparseProjectionMatrix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t d = get_integer(env, info[0], "inDim", 1, kMaxDim);
+  const int64_t k = get_integer(env, info[1], "outDim", 1, kMaxSparseOutDim);
+  check_entries(env, k, d, "inDim");
+  const uint64_t seed = get_seed(env, info[2]);
+  const double density = get_density(env, info[3]);
+  jl::SparseMatrix m;
+  try {
+    jl::make_sparse(seed, philox::kSparse, k, d, density, jl::sparse_value(density, k), &m);
+  } catch (const std::bad_alloc&) {
+    throw_range_error(env, "SparseProjection: cannot allocate the matrix");
+  }
+  return csr_object(env, m);
+}
+
+// jlParts(op, inDim, outDim, seed, density): the random parts of srht (op 0: signs and the
+// sample), fjlt (1: signs and P) or sparseProjection (2: R), exactly as those ops draw them
+// from the seed, for the GPU ops (lib/cuda/jl.ts), which take them as device arrays.
+Napi::Value JlParts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto op = static_cast<Op>(get_integer(env, info[0], "op", 0, 2));
+  const int64_t d = get_integer(env, info[1], "inDim", 1, op == Op::Sparse ? kMaxDim : kMaxProjectionDim);
+  const int64_t n = jl::padded_size(d);
+  const int64_t k = get_integer(env, info[2], "outDim", 1, op == Op::Sparse ? kMaxSparseOutDim : n);
+  if (op != Op::Srht) check_entries(env, k, op == Op::Sparse ? d : n, op == Op::Sparse ? "inDim" : "padded inDim");
+  const uint64_t seed = get_seed(env, info[3]);
+  const double density = op == Op::Srht ? 1.0 : get_density(env, info[4]);
+  Napi::Object result = Napi::Object::New(env);
+  try {
+    if (op != Op::Sparse) {
+      Napi::Float32Array signs = Napi::Float32Array::New(env, static_cast<size_t>(n));
+      jl::make_signs(seed, n, signs.Data());
+      result.Set("signs", signs);
+    }
+    if (op == Op::Srht) {
+      std::vector<int64_t> sel(static_cast<size_t>(k));
+      jl::make_sample(seed, n, k, sel.data());
+      Napi::Int32Array sample = Napi::Int32Array::New(env, static_cast<size_t>(k));
+      for (int64_t t = 0; t < k; ++t) sample[static_cast<size_t>(t)] = static_cast<int32_t>(sel[static_cast<size_t>(t)]);
+      result.Set("sample", sample);
+      return result;
+    }
+    jl::SparseMatrix m;
+    if (op == Op::Fjlt) {
+      jl::make_sparse(seed, philox::kFjlt, k, n, density, jl::fjlt_value(density, k, n), &m);
+    } else {
+      jl::make_sparse(seed, philox::kSparse, k, d, density, jl::sparse_value(density, k), &m);
+    }
+    const Napi::Object csr = csr_object(env, m);
+    for (const char* key : {"rowPtr", "colIdx", "values"}) result.Set(key, csr.Get(key));
+  } catch (const std::bad_alloc&) {
+    throw_range_error(env, "jlParts: cannot allocate the projection's random parts");
+  }
   return result;
 }
 
@@ -339,6 +386,7 @@ void register_jl(Napi::Env env, Napi::Object exports) {
   exports.Set("sparseProjection", Napi::Function::New(env, Project<Op::Sparse>, "sparseProjection"));
   exports.Set("sparseProjectionAsync", Napi::Function::New(env, ProjectAsync<Op::Sparse>, "sparseProjectionAsync"));
   exports.Set("sparseProjectionMatrix", Napi::Function::New(env, SparseProjectionMatrix, "sparseProjectionMatrix"));
+  exports.Set("jlParts", Napi::Function::New(env, JlParts, "jlParts"));
   exports.Set("csrProject", Napi::Function::New(env, CsrProject, "csrProject"));
   exports.Set("csrProjectAsync", Napi::Function::New(env, CsrProjectAsync, "csrProjectAsync"));
 }

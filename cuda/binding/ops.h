@@ -15,5 +15,6 @@ Napi::Value RopeRerotate(const Napi::CallbackInfo& info);
 
 // jl.cc
 Napi::Value Fwht(const Napi::CallbackInfo& info);
+Napi::Value Project(const Napi::CallbackInfo& info);
 
 }  // namespace embedkit::cuda::binding

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../native';
 
 /** Bumped with cuda/binding/addon.cc kCudaBindingAbi whenever entry points change. */
-export const CUDA_BINDING_ABI = 3;
+export const CUDA_BINDING_ABI = 4;
 
 export interface CudaProbe {
   available: boolean;
@@ -43,6 +43,7 @@ export interface CudaAddon {
   rope(...args: unknown[]): unknown;
   ropeRerotate(...args: unknown[]): unknown;
   fwht(...args: unknown[]): unknown;
+  project(...args: unknown[]): unknown;
 }
 
 let loaded: { addon?: CudaAddon; probe: CudaProbe } | undefined;

@@ -138,3 +138,26 @@ export function handleOf(value: unknown, name: string): unknown {
 export function optionalHandleOf(value: unknown, name: string): unknown {
   return value === undefined || value === null ? undefined : handleOf(value, name);
 }
+
+// The output the caller gave, or a fresh one that is freed again if the call is refused.
+export function withOutput(
+  given: unknown, elements: number, device: number, run: (out: DeviceArray<'float32'>) => void,
+): DeviceArray<'float32'> {
+  if (given !== undefined && given !== null) {
+    handleOf(given, 'out');
+    run(given as DeviceArray<'float32'>);
+    return given as DeviceArray<'float32'>;
+  }
+  if (!Number.isSafeInteger(elements) || elements < 0) {
+    // Let the binding name the bad argument: it sees an empty output and the real sizes.
+    elements = 0;
+  }
+  const fresh = DeviceArray.empty('float32', elements, { device });
+  try {
+    run(fresh);
+  } catch (e) {
+    fresh.dispose();
+    throw e;
+  }
+  return fresh;
+}

@@ -5,7 +5,7 @@
 import { boundsArgs, type PoolMode } from '../gather';
 import { enumCode, requireOptions } from '../options';
 import { cudaAddon } from './addon';
-import { DeviceArray, handleOf, optionalHandleOf } from './device-array';
+import { DeviceArray, handleOf, optionalHandleOf, withOutput } from './device-array';
 
 export interface CudaGatherOptions {
   /** rows x dim float32 table. */
@@ -31,29 +31,6 @@ export interface CudaEmbeddingBagOptions {
 }
 
 const POOL_MODES: readonly PoolMode[] = ['sum', 'mean', 'max'];
-
-// The output the caller gave, or a fresh one that is freed again if the call is refused.
-function withOutput(
-  given: unknown, elements: number, device: number, run: (out: DeviceArray<'float32'>) => void,
-): DeviceArray<'float32'> {
-  if (given !== undefined && given !== null) {
-    handleOf(given, 'out');
-    run(given as DeviceArray<'float32'>);
-    return given as DeviceArray<'float32'>;
-  }
-  if (!Number.isSafeInteger(elements) || elements < 0) {
-    // Let the binding name the bad argument: it sees an empty output and the real sizes.
-    elements = 0;
-  }
-  const fresh = DeviceArray.empty('float32', elements, { device });
-  try {
-    run(fresh);
-  } catch (e) {
-    fresh.dispose();
-    throw e;
-  }
-  return fresh;
-}
 
 function deviceLength(a: unknown): number {
   return a instanceof DeviceArray ? a.length : -1;

@@ -4,7 +4,7 @@
 import { cudaAddon, cudaState, type CudaDevice } from './addon';
 import { DeviceArray, getDevice, setDevice } from './device-array';
 import { embeddingBag, gather } from './gather';
-import { fwht } from './jl';
+import { fjlt, fwht, sparseProjection, srht } from './jl';
 import { rope, ropeRerotate } from './rope';
 
 /** Whether a CUDA GPU is usable from this process. Never throws. */
@@ -40,12 +40,12 @@ function copy(dst: DeviceArray, src: DeviceArray): void {
 
 export const cuda = {
   available, unavailableReason, devices, getDevice, setDevice, synchronize, copy, DeviceArray,
-  gather, embeddingBag, rope, ropeRerotate, fwht,
+  gather, embeddingBag, rope, ropeRerotate, fwht, srht, fjlt, sparseProjection,
 } as const;
 
 export { DeviceArray } from './device-array';
 export type { DeviceDtype, HostArray, HostArrayOf } from './device-array';
 export type { CudaDevice } from './addon';
 export type { CudaGatherOptions, CudaEmbeddingBagOptions } from './gather';
-export type { CudaFwhtOptions } from './jl';
+export type { CudaFjltOptions, CudaFwhtOptions, CudaSparseProjectionOptions, CudaSrhtOptions } from './jl';
 export type { CudaRopeOptions, CudaRopeRerotateOptions, CudaRopeResult } from './rope';
