@@ -1,7 +1,8 @@
 // cuda.gather / cuda.embeddingBag against the CPU ops (themselves checked against float64
 // references in test/gather.test.ts) on random shapes with odd tails, every index type,
-// bounds form, mode, weights and padding. The GPU kernels use the CPU kernels' per-column
-// operations in index order, so results must match the CPU bit for bit.
+// bounds form, mode, weights and padding. The GPU kernels use the CPU SIMD kernels'
+// per-column operations in index order, so results match the CPU bit for bit (weighted bags
+// within float32 rounding: the scalar CPU path does not fuse the multiply-add).
 import { afterAll, describe, expect, it } from 'vitest';
 import { DeviceArray, cuda, embeddingBag, gather } from '../../lib/index';
 import {
@@ -150,7 +151,14 @@ describe.skipIf(!gpuReady)('cuda.embeddingBag', () => {
             weights: weights && (dev(weights) as DeviceArray<'float32'>),
           }).toHost();
           const ctx = describeCase({ seed, dim, mode, bounds, kind, weighted: weights !== undefined, paddingIdx });
-          expect(firstDifference(got, want), ctx).toBe(-1);
+          if (weights === undefined) {
+            expect(firstDifference(got, want), ctx).toBe(-1);
+          } else {
+            // Weighted terms are fused multiply-adds on the GPU and the SIMD paths, a rounded
+            // product and a sum in the scalar path: equal to the CPU within float32 rounding.
+            const bad = want.findIndex((w, i) => !(Math.abs(got[i] - w) <= 1e-5 * (Math.abs(w) + 1)));
+            expect(bad, ctx).toBe(-1);
+          }
         }
       }
     }
