@@ -48,8 +48,8 @@ export type {
   CsrFromCooOptions,
   SpmmOptions,
 } from './scatter';
-export { cuda, DeviceArray } from './cuda';
+export { cuda, DeviceArray, DeviceTable } from './cuda';
 export type {
   CudaDevice, CudaEmbeddingBagOptions, CudaFjltOptions, CudaFwhtOptions, CudaSparseProjectionOptions, CudaSrhtOptions, CudaGatherOptions, CudaRopeOptions, CudaRopeRerotateOptions, CudaRopeResult,
-  DeviceDtype, HostArray, HostArrayOf,
+  DeviceDtype, DeviceTableFormat, HostArray, HostArrayOf, HostTable,
 } from './cuda';

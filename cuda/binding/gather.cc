@@ -15,13 +15,64 @@ using gather::BoundsKind;
 using gather::DeviceTable;
 using gather::PoolMode;
 
-DeviceTable table_arg(Napi::Env env, const DeviceBuffer& table, const Napi::Value& dim_arg) {
-  const int64_t dim = get_integer(env, dim_arg, "dim", 1, kMaxSafeInteger);
-  if (table.length % dim != 0) {
-    throw_range_error(env, "table.length " + std::to_string(table.length) + " is not a multiple of dim " +
-                               std::to_string(dim));
+// A table: its data, in any format, with q8 / q4's per-row scales and biases.
+struct TableArg {
+  DeviceTable table;
+  DeviceBuffer* data = nullptr;
+  DeviceBuffer* scales = nullptr;
+  DeviceBuffer* biases = nullptr;
+};
+
+// args from `first`: table, dim, ... and, at format_at: format (absent: f32), scales, biases.
+TableArg table_arg(Napi::Env env, const Napi::CallbackInfo& info, int table_at, int format_at) {
+  TableArg t;
+  const auto format = is_absent(info[format_at])
+                          ? TableFormat::F32
+                          : static_cast<TableFormat>(get_integer(env, info[format_at], "table.format", 0, 4));
+  static constexpr const char* kFormatNames[] = {"f32", "f16", "bf16", "q8", "q4"};
+  static constexpr Dtype kDtypes[] = {Dtype::Float32, Dtype::Uint16, Dtype::Uint16, Dtype::Uint8, Dtype::Uint8};
+  static constexpr const char* kDtypeNames[] = {"float32", "uint16", "uint16", "uint8", "uint8"};
+  const int f = static_cast<int>(format);
+  t.data = &unwrap_buffer(env, info[table_at], format == TableFormat::F32 ? "table" : "table.data");
+  if (t.data->dtype != kDtypes[f]) {
+    throw_type_error(env, std::string(format == TableFormat::F32 ? "table" : "table.data") + " must be a " +
+                              kDtypeNames[f] + " DeviceArray for format '" + kFormatNames[f] + "'");
   }
-  return DeviceTable{static_cast<const float*>(table.data), table.length / dim, dim};
+  const int64_t dim = get_integer(env, info[table_at + 1], "dim", 1, kMaxSafeInteger);
+  const int64_t stride = TableRows::stride_of(format, dim);
+  if (t.data->length % stride != 0) {
+    throw_range_error(env, std::string(format == TableFormat::F32 ? "table" : "table.data") + ".length " +
+                               std::to_string(t.data->length) + " is not a multiple of " +
+                               (format == TableFormat::Q4 ? "ceil(dim / 2) " : "dim ") + std::to_string(stride));
+  }
+  const int64_t rows = t.data->length / stride;
+  t.table.rows = rows;
+  t.table.dim = dim;
+  t.table.rows_of = TableRows{t.data->data, format, dim, stride, nullptr, nullptr};
+  const bool quantized = format == TableFormat::Q8 || format == TableFormat::Q4;
+  if (quantized) {
+    t.scales = &float32_arg(env, info[format_at + 1], "table.scales");
+    t.biases = &float32_arg(env, info[format_at + 2], "table.biases");
+    for (const DeviceBuffer* b : {t.scales, t.biases}) {
+      if (b->length != rows) {
+        throw_range_error(env, std::string(b == t.scales ? "table.scales" : "table.biases") + ".length must be rows " +
+                                   std::to_string(rows) + ", got " + std::to_string(b->length));
+      }
+      require_same_device(env, *t.data, *b, b == t.scales ? "table.scales" : "table.biases");
+    }
+    t.table.rows_of.scales = static_cast<const float*>(t.scales->data);
+    t.table.rows_of.biases = static_cast<const float*>(t.biases->data);
+  } else if (!is_absent(info[format_at + 1]) || !is_absent(info[format_at + 2])) {
+    throw_type_error(env, std::string("scales and biases belong to formats q8 and q4, not '") + kFormatNames[f] + "'");
+  }
+  return t;
+}
+
+// out must not be any of the table's arrays.
+void require_distinct_from_table(Napi::Env env, const DeviceBuffer& out, const TableArg& t) {
+  require_distinct(env, out, *t.data, "table");
+  if (t.scales != nullptr) require_distinct(env, out, *t.scales, "table.scales");
+  if (t.biases != nullptr) require_distinct(env, out, *t.biases, "table.biases");
 }
 
 DeviceIndices device_indices(const DeviceBuffer& b) { return DeviceIndices{b.data, b.dtype, b.length}; }
@@ -65,11 +116,12 @@ int64_t check_bounds(Napi::Env env, const DeviceBuffer& bounds, BoundsKind kind,
 
 }  // namespace
 
-// gather(table, dim, indices, out)
+// gather(table, dim, indices, out, format?, scales?, biases?)
 Napi::Value Gather(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  DeviceBuffer& table_buf = float32_arg(env, info[0], "table");
-  const DeviceTable table = table_arg(env, table_buf, info[1]);
+  const TableArg t = table_arg(env, info, 0, 4);
+  const DeviceTable& table = t.table;
+  DeviceBuffer& table_buf = *t.data;
   DeviceBuffer& indices = index_arg(env, info[2], "indices");
   check_index_range(env, indices, "indices", table.rows);
   DeviceBuffer& out = float32_arg(env, info[3], "out");
@@ -79,7 +131,7 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
                  "indices.length " + std::to_string(n) + " x dim " + std::to_string(table.dim));
   require_same_device(env, table_buf, indices, "indices");
   require_same_device(env, table_buf, out, "out");
-  require_distinct(env, out, table_buf, "table");
+  require_distinct_from_table(env, out, t);
   use_device(env, out.device);
   check_cuda(env, gather::launch_gather(table, device_indices(indices), static_cast<float*>(out.data),
                                         stream_for(env, out.device)),
@@ -87,12 +139,14 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
   return info[3];
 }
 
-// embeddingBag(table, dim, indices, bounds, boundsKind, mode, weights?, paddingIdx?, out)
+// embeddingBag(table, dim, indices, bounds, boundsKind, mode, weights?, paddingIdx?, out,
+//              format?, scales?, biases?)
 Napi::Value EmbeddingBag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  DeviceBuffer& table_buf = float32_arg(env, info[0], "table");
+  const TableArg t = table_arg(env, info, 0, 9);
+  DeviceBuffer& table_buf = *t.data;
   BagLaunch bag;
-  bag.table = table_arg(env, table_buf, info[1]);
+  bag.table = t.table;
   DeviceBuffer& indices = index_arg(env, info[2], "indices");
   bag.indices = device_indices(indices);
   const auto kind = static_cast<BoundsKind>(get_integer(env, info[4], "boundsKind", 0, 2));
@@ -131,7 +185,7 @@ Napi::Value EmbeddingBag(const Napi::CallbackInfo& info) {
     require_same_device(env, table_buf, *buffer, name);
   }
   if (weights != nullptr) require_same_device(env, table_buf, *weights, "weights");
-  require_distinct(env, out, table_buf, "table");
+  require_distinct_from_table(env, out, t);
   if (weights != nullptr) require_distinct(env, out, *weights, "weights");
   bag.out = static_cast<float*>(out.data);
 

@@ -19,6 +19,7 @@ struct RowVector<4> {
   }
   __device__ void store(float* p) const { *reinterpret_cast<float4*>(p) = v; }
   __device__ static RowVector zero() { return {make_float4(0.f, 0.f, 0.f, 0.f)}; }
+  __device__ static RowVector from(const float (&v)[4]) { return {make_float4(v[0], v[1], v[2], v[3])}; }
   __device__ void add(const RowVector& x) { v.x += x.v.x; v.y += x.v.y; v.z += x.v.z; v.w += x.v.w; }
   __device__ void fma(float w, const RowVector& x) {
     v.x = fmaf(w, x.v.x, v.x); v.y = fmaf(w, x.v.y, v.y);
@@ -39,6 +40,7 @@ struct RowVector<1> {
   __device__ static RowVector load(const float* p) { return {__ldg(p)}; }
   __device__ void store(float* p) const { *p = v; }
   __device__ static RowVector zero() { return {0.f}; }
+  __device__ static RowVector from(const float (&v)[1]) { return {v[0]}; }
   __device__ void add(const RowVector& x) { v += x.v; }
   __device__ void fma(float w, const RowVector& x) { v = fmaf(w, x.v, v); }
   __device__ void max_with(const RowVector& x) { v = x.v > v ? x.v : v; }

@@ -3,10 +3,11 @@
 // walks its indices G at a time: each lane loads one index (and weight), then the group
 // broadcasts them by shuffle and every lane reads its slice of each row. The per-column
 // sum runs in index order with the CPU kernels' operations (add, fma for weights, divide
-// for mean, keep-if-greater for max), so the results are the CPU's bit for bit.
+// for mean, keep-if-greater for max), so the results are the CPU's bit for bit. Rows are
+// read through TableRows (common/table_rows.cuh), which decodes every table format.
 #include "../common/index_dispatch.h"
 #include "../common/lane_groups.cuh"
-#include "../common/row_vector.cuh"
+#include "../common/table_rows.cuh"
 #include "gather.h"
 
 namespace embedkit::cuda::gather {
@@ -23,8 +24,7 @@ __global__ void __launch_bounds__(kBlockThreads)
       LanePosition::of(group_size, chunks_per_row, num_rows, kWidth);
   if (!at.valid || at.column >= table.dim) return;
   const int64_t row = load_index<IndexT>(indices, at.item);
-  RowVector<kWidth>::load(table.data + row * table.dim + at.column)
-      .store(out + at.item * table.dim + at.column);
+  load_row<kWidth>(table.rows_of, row, at.column).store(out + at.item * table.dim + at.column);
 }
 
 template <int kWidth>
@@ -62,7 +62,6 @@ __global__ void __launch_bounds__(kBlockThreads)
   if (!at.valid) return;
   const bool active = at.column < bag.table.dim;  // the last chunk may be partly past the row
   const int64_t dim = bag.table.dim;
-  const float* table = bag.table.data + at.column;
   const bool weighted = bag.weights != nullptr;
   const int64_t begin = bag.boundaries[at.item];
   const int64_t end = bag.boundaries[at.item + 1];
@@ -82,7 +81,7 @@ __global__ void __launch_bounds__(kBlockThreads)
         rows[u] = __shfl_sync(at.mask, my_row, src, group_size);
         weights[u] = __shfl_sync(at.mask, my_weight, src, group_size);
         const bool use = j + u < n && rows[u] != bag.padding_idx && active;
-        values[u] = use ? RowVector<kWidth>::load(table + rows[u] * dim) : RowVector<kWidth>::zero();
+        values[u] = use ? load_row<kWidth>(bag.table.rows_of, rows[u], at.column) : RowVector<kWidth>::zero();
       }
 #pragma unroll
       for (int u = 0; u < kRowsInFlight; ++u) {
@@ -101,7 +100,7 @@ cudaError_t launch_gather(const DeviceTable& table, const DeviceIndices& indices
                           cudaStream_t stream) {
   if (indices.length == 0 || table.dim == 0) return cudaSuccess;
   const LaneGroups g =
-      plan_lane_groups(indices.length, table.dim, aligned16(table.data) && aligned16(out));
+      plan_lane_groups(indices.length, table.dim, table.rows_of.allows_width4() && aligned16(out));
   return with_index_type(indices.dtype, [&](auto index_tag) {
     using IndexT = decltype(index_tag);
     auto kernel = g.vector_width == 4 ? gather_kernel<IndexT, 4> : gather_kernel<IndexT, 1>;
@@ -114,7 +113,7 @@ cudaError_t launch_gather(const DeviceTable& table, const DeviceIndices& indices
 cudaError_t launch_embedding_bag(const BagLaunch& bag, cudaStream_t stream) {
   if (bag.num_bags == 0 || bag.table.dim == 0) return cudaSuccess;
   const LaneGroups g =
-      plan_lane_groups(bag.num_bags, bag.table.dim, aligned16(bag.table.data) && aligned16(bag.out));
+      plan_lane_groups(bag.num_bags, bag.table.dim, bag.table.rows_of.allows_width4() && aligned16(bag.out));
   return with_index_type(bag.indices.dtype, [&](auto index_tag) {
     using IndexT = decltype(index_tag);
     auto kernel = g.vector_width == 4 ? bag_kernel<IndexT, 4> : bag_kernel<IndexT, 1>;

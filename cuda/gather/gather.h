@@ -8,12 +8,13 @@
 #include <cstdint>
 
 #include "../common/device_types.h"
+#include "../common/table_rows.h"
 
 namespace embedkit::cuda::gather {
 
-// Row-major rows x dim float32 matrix in device memory.
+// A row-major rows x dim table in device memory, in any table format.
 struct DeviceTable {
-  const float* data = nullptr;
+  TableRows rows_of;  // how to read a row as float32
   int64_t rows = 0;
   int64_t dim = 0;
 };

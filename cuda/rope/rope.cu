@@ -125,7 +125,8 @@ __global__ void __launch_bounds__(kRopeThreads) rope_kernel(RopeLaunch r) {
   const int64_t t = blockIdx.x;
   token_tables(r, t, cos, sin);
   __syncthreads();
-  for (const DeviceTensor* x : {&r.q, &r.k}) {
+  const DeviceTensor* tensors[2] = {&r.q, &r.k};
+  for (const DeviceTensor* x : tensors) {
     if (x->heads == 0) continue;
     const int64_t offset = t * x->heads * r.head_dim;
     rotate_rows<kLayout, kWidth>(x->src + offset, x->dst + offset, x->heads, r.head_dim, r.rotary_dim, cos, sin);

@@ -6,11 +6,12 @@ import { boundsArgs, type PoolMode } from '../gather';
 import { enumCode, requireOptions } from '../options';
 import { cudaAddon } from './addon';
 import { DeviceArray, handleOf, optionalHandleOf, withOutput } from './device-array';
+import { type DeviceTable, deviceTableArgs } from './table';
 
 export interface CudaGatherOptions {
-  /** rows x dim float32 table. */
-  table: DeviceArray<'float32'>;
-  dim: number;
+  /** rows x dim float32 rows, or a DeviceTable in any format (dim then optional). */
+  table: DeviceArray<'float32'> | DeviceTable;
+  dim?: number;
   /** int32, uint32 or int64 row ids made by DeviceArray.fromHost. */
   indices: DeviceArray<'int32' | 'uint32' | 'int64'>;
   /** indices.length x dim floats; a fresh zeroed array when omitted. */
@@ -18,8 +19,8 @@ export interface CudaGatherOptions {
 }
 
 export interface CudaEmbeddingBagOptions {
-  table: DeviceArray<'float32'>;
-  dim: number;
+  table: DeviceArray<'float32'> | DeviceTable;
+  dim?: number;
   indices: DeviceArray<'int32' | 'uint32' | 'int64'>;
   offsets?: DeviceArray<'int32' | 'uint32' | 'int64'>;
   lengths?: DeviceArray<'int32' | 'uint32' | 'int64'>;
@@ -32,6 +33,10 @@ export interface CudaEmbeddingBagOptions {
 
 const POOL_MODES: readonly PoolMode[] = ['sum', 'mean', 'max'];
 
+function deviceOf(table: DeviceArray | DeviceTable): number {
+  return table instanceof DeviceArray ? table.device : table.data.device;
+}
+
 function deviceLength(a: unknown): number {
   return a instanceof DeviceArray ? a.length : -1;
 }
@@ -40,11 +45,10 @@ function deviceLength(a: unknown): number {
 export function gather(o: CudaGatherOptions): DeviceArray<'float32'> {
   requireOptions(o, 'cuda.gather');
   const addon = cudaAddon();
-  const table = handleOf(o.table, 'table');
+  const t = deviceTableArgs(o.table, o.dim);
   const indices = handleOf(o.indices, 'indices');
-  const device = o.table.device;
-  return withOutput(o.out, deviceLength(o.indices) * o.dim, device,
-    (out) => addon.gather(table, o.dim, indices, out.handle));
+  return withOutput(o.out, deviceLength(o.indices) * Number(t.dim), deviceOf(o.table),
+    (out) => addon.gather(t.data, t.dim, indices, out.handle, t.format, t.scales, t.biases));
 }
 
 /** Pools each bag's rows (sum, mean or max; weights; padding) on the GPU, as embeddingBag does. */
@@ -52,11 +56,12 @@ export function embeddingBag(o: CudaEmbeddingBagOptions): DeviceArray<'float32'>
   requireOptions(o, 'cuda.embeddingBag');
   const addon = cudaAddon();
   const mode = enumCode(o.mode, POOL_MODES, 'mode');
-  const table = handleOf(o.table, 'table');
+  const t = deviceTableArgs(o.table, o.dim);
   const indices = handleOf(o.indices, 'indices');
   const { kind, bounds, bags } = boundsArgs(o, 'cuda.embeddingBag', deviceLength);
   const boundsHandle = handleOf(bounds, kind === 2 ? 'lengths' : 'offsets');
   const weights = optionalHandleOf(o.weights, 'weights');
-  return withOutput(o.out, bags * o.dim, o.table.device,
-    (out) => addon.embeddingBag(table, o.dim, indices, boundsHandle, kind, mode, weights, o.paddingIdx, out.handle));
+  return withOutput(o.out, bags * Number(t.dim), deviceOf(o.table),
+    (out) => addon.embeddingBag(t.data, t.dim, indices, boundsHandle, kind, mode, weights, o.paddingIdx, out.handle,
+      t.format, t.scales, t.biases));
 }

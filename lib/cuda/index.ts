@@ -6,6 +6,7 @@ import { DeviceArray, getDevice, setDevice } from './device-array';
 import { embeddingBag, gather } from './gather';
 import { fjlt, fwht, sparseProjection, srht } from './jl';
 import { rope, ropeRerotate } from './rope';
+import { DeviceTable } from './table';
 
 /** Whether a CUDA GPU is usable from this process. Never throws. */
 function available(): boolean {
@@ -39,11 +40,13 @@ function copy(dst: DeviceArray, src: DeviceArray): void {
 }
 
 export const cuda = {
-  available, unavailableReason, devices, getDevice, setDevice, synchronize, copy, DeviceArray,
+  available, unavailableReason, devices, getDevice, setDevice, synchronize, copy, DeviceArray, DeviceTable,
   gather, embeddingBag, rope, ropeRerotate, fwht, srht, fjlt, sparseProjection,
 } as const;
 
 export { DeviceArray } from './device-array';
+export { DeviceTable } from './table';
+export type { DeviceTableFormat, HostTable } from './table';
 export type { DeviceDtype, HostArray, HostArrayOf } from './device-array';
 export type { CudaDevice } from './addon';
 export type { CudaGatherOptions, CudaEmbeddingBagOptions } from './gather';
