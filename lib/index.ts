@@ -48,8 +48,9 @@ export type {
   CsrFromCooOptions,
   SpmmOptions,
 } from './scatter';
-export { cuda, DeviceArray, DeviceTable } from './cuda';
+export { cuda, DeviceArray, DeviceScatterPlan, DeviceTable } from './cuda';
 export type {
   CudaDevice, CudaEmbeddingBagOptions, CudaFjltOptions, CudaFwhtOptions, CudaSparseProjectionOptions, CudaSrhtOptions, CudaGatherOptions, CudaRopeOptions, CudaRopeRerotateOptions, CudaRopeResult,
+  CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix,
   DeviceDtype, DeviceTableFormat, HostArray, HostArrayOf, HostTable,
 } from './cuda';

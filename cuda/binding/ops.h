@@ -17,4 +17,9 @@ Napi::Value RopeRerotate(const Napi::CallbackInfo& info);
 Napi::Value Fwht(const Napi::CallbackInfo& info);
 Napi::Value Project(const Napi::CallbackInfo& info);
 
+// scatter.cc
+Napi::Value ScatterPlan(const Napi::CallbackInfo& info);
+Napi::Value ScatterAdd(const Napi::CallbackInfo& info);
+Napi::Value Spmm(const Napi::CallbackInfo& info);
+
 }  // namespace embedkit::cuda::binding

@@ -18,6 +18,9 @@ struct RowVector<4> {
     return {__ldg(reinterpret_cast<const float4*>(p))};
   }
   __device__ void store(float* p) const { *reinterpret_cast<float4*>(p) = v; }
+  // A plain load, for memory this kernel also writes (an accumulated output row).
+  __device__ static RowVector load_plain(const float* p) { return {*reinterpret_cast<const float4*>(p)}; }
+  __device__ void scale(float w) { v.x *= w; v.y *= w; v.z *= w; v.w *= w; }
   __device__ static RowVector zero() { return {make_float4(0.f, 0.f, 0.f, 0.f)}; }
   __device__ static RowVector from(const float (&v)[4]) { return {make_float4(v[0], v[1], v[2], v[3])}; }
   __device__ void add(const RowVector& x) { v.x += x.v.x; v.y += x.v.y; v.z += x.v.z; v.w += x.v.w; }
@@ -39,6 +42,8 @@ struct RowVector<1> {
   float v;
   __device__ static RowVector load(const float* p) { return {__ldg(p)}; }
   __device__ void store(float* p) const { *p = v; }
+  __device__ static RowVector load_plain(const float* p) { return {*p}; }
+  __device__ void scale(float w) { v *= w; }
   __device__ static RowVector zero() { return {0.f}; }
   __device__ static RowVector from(const float (&v)[1]) { return {v[0]}; }
   __device__ void add(const RowVector& x) { v += x.v; }

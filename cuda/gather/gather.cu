@@ -32,8 +32,9 @@ struct BagAccumulator {
   RowVector<kWidth> acc = RowVector<kWidth>::zero();
   int64_t count = 0;
 
-  __device__ void take(PoolMode mode, bool weighted, float weight, const RowVector<kWidth>& x) {
+  __device__ void take(PoolMode mode, bool weighted, float weight, RowVector<kWidth> x) {
     if (mode == PoolMode::Max) {
+      if (weighted) x.scale(weight);  // spmm's reduce 'max': the max of weight x row
       if (count == 0) {
         acc = x;
       } else {
@@ -47,8 +48,8 @@ struct BagAccumulator {
     ++count;
   }
 
-  __device__ RowVector<kWidth> result(PoolMode mode) const {
-    if (count == 0) return RowVector<kWidth>::zero();  // empty bag, or padding only
+  __device__ RowVector<kWidth> result(PoolMode mode, bool accumulated) const {
+    if (count == 0 && !accumulated) return RowVector<kWidth>::zero();  // empty bag, or padding only
     RowVector<kWidth> r = acc;
     if (mode == PoolMode::Mean) r.divide(static_cast<float>(count));
     return r;
@@ -59,14 +60,16 @@ template <typename IndexT, int kWidth>
 __global__ void __launch_bounds__(kBlockThreads)
     bag_kernel(BagLaunch bag, int group_size, int64_t chunks_per_bag) {
   const LanePosition at = LanePosition::of(group_size, chunks_per_bag, bag.num_bags, kWidth);
-  if (!at.valid) return;
+  if (!at.valid || (bag.bag_count != nullptr && at.item >= *bag.bag_count)) return;
   const bool active = at.column < bag.table.dim;  // the last chunk may be partly past the row
   const int64_t dim = bag.table.dim;
   const bool weighted = bag.weights != nullptr;
   const int64_t begin = bag.boundaries[at.item];
   const int64_t end = bag.boundaries[at.item + 1];
+  float* out = bag.out + (bag.out_rows != nullptr ? static_cast<int64_t>(bag.out_rows[at.item]) : at.item) * dim + at.column;
 
   BagAccumulator<kWidth> pool;
+  if (bag.accumulate && active) pool.acc = RowVector<kWidth>::load_plain(out);
   for (int64_t base = begin; base < end; base += group_size) {
     const int n = static_cast<int>(min(int64_t{group_size}, end - base));
     int64_t my_row = at.lane < n ? load_index<IndexT>(bag.indices.data, base + at.lane) : 0;
@@ -89,7 +92,7 @@ __global__ void __launch_bounds__(kBlockThreads)
       }
     }
   }
-  if (active) pool.result(bag.mode).store(bag.out + at.item * dim + at.column);
+  if (active) pool.result(bag.mode, bag.accumulate).store(out);
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }

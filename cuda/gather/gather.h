@@ -33,7 +33,15 @@ struct BagLaunch {
   PoolMode mode = PoolMode::Sum;
   const float* weights = nullptr;  // one per index, or null
   int64_t padding_idx = -1;        // a row id in [0, rows) to skip, or -1
-  float* out = nullptr;            // num_bags x dim
+  float* out = nullptr;            // num_bags x dim, or see out_rows
+  // The scatter family pools its destination rows through this kernel (cuda/scatter):
+  // bag b's result goes to row out_rows[b] of out when set, and with `accumulate` (Sum)
+  // starts from that row's value, so the row becomes out + c0 + c1 + ... in index order.
+  const uint64_t* out_rows = nullptr;
+  bool accumulate = false;
+  // When set, only the first *bag_count of num_bags bags exist (a count a kernel computed,
+  // left on the device instead of being read back).
+  const int64_t* bag_count = nullptr;
 };
 
 // out[i] = table[indices[i]], i in [0, indices.length).
@@ -49,7 +57,8 @@ cudaError_t normalize_bounds(const DeviceIndices& bounds, BoundsKind kind, int64
                              cudaStream_t stream);
 
 // Pools each bag (sum / mean / max, weights, padding) into out, in index order per column:
-// deterministic, no atomics. Empty and padding-only bags give zeros.
+// deterministic, no atomics. Empty and padding-only bags give zeros. With weights, Sum and
+// Mean fuse weight x row into the sum (fma) and Max takes the max of weight x row.
 cudaError_t launch_embedding_bag(const BagLaunch& bag, cudaStream_t stream);
 
 }  // namespace embedkit::cuda::gather

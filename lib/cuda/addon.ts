@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../native';
 
 /** Bumped with cuda/binding/addon.cc kCudaBindingAbi whenever entry points change. */
-export const CUDA_BINDING_ABI = 4;
+export const CUDA_BINDING_ABI = 5;
 
 export interface CudaProbe {
   available: boolean;
@@ -44,6 +44,9 @@ export interface CudaAddon {
   ropeRerotate(...args: unknown[]): unknown;
   fwht(...args: unknown[]): unknown;
   project(...args: unknown[]): unknown;
+  scatterPlan(indices: unknown, numRows: unknown): unknown[];
+  scatterAdd(...args: unknown[]): unknown;
+  spmm(...args: unknown[]): unknown;
 }
 
 let loaded: { addon?: CudaAddon; probe: CudaProbe } | undefined;

@@ -76,6 +76,11 @@ export class DeviceArray<D extends DeviceDtype = DeviceDtype> {
     return new DeviceArray(handle, dtype as DtypeOf<T>, array.length, device);
   }
 
+  /** @internal A handle the binding made (a plan's arrays), owned by the new DeviceArray. */
+  static fromHandle<E extends DeviceDtype>(handle: unknown, dtype: E, length: number, device: number): DeviceArray<E> {
+    return new DeviceArray(handle, dtype, length, device);
+  }
+
   /** `length` zeros of `dtype` on the device. */
   static empty<E extends DeviceDtype>(dtype: E, length: number, options: { device?: number } = {}): DeviceArray<E> {
     const code = DTYPES.indexOf(dtype);

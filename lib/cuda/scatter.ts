@@ -1,0 +1,122 @@
+// The scatter family on the GPU: cuda.scatterPlan, cuda.scatterAdd and cuda.spmm, with the
+// CPU ops' options over DeviceArrays. Deterministic like the CPU (no float atomics): a
+// scatter sorts its positions by destination row (a plan, reusable) and sums every row in
+// index order; aᵀ·b uses the plan of the column indices. Results are the CPU's bits.
+import { type PoolMode } from '../gather';
+import { describe, enumCode, requireOptions } from '../options';
+import { cudaAddon } from './addon';
+import { DeviceArray, handleOf, optionalHandleOf, withOutput } from './device-array';
+
+type Indices = DeviceArray<'int32' | 'uint32' | 'int64'>;
+const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
+
+/**
+ * The transposed index pattern of `indices` on the device (which positions feed each
+ * destination row), for scatterAdd calls that reuse the same indices.
+ */
+export class DeviceScatterPlan {
+  readonly numRows: number;
+  readonly length: number;
+  /** @internal order, rows, bounds, segment count */
+  readonly parts: readonly DeviceArray[];
+
+  private constructor(numRows: number, length: number, parts: DeviceArray[]) {
+    this.numRows = numRows;
+    this.length = length;
+    this.parts = parts;
+  }
+
+  /** @internal */
+  static build(indices: Indices, numRows: number): DeviceScatterPlan {
+    const handles = cudaAddon().scatterPlan(handleOf(indices, 'indices'), numRows);
+    const n = indices.length;
+    const lengths = [n, n, n + 1, 1];
+    return new DeviceScatterPlan(numRows, n,
+      handles.map((h, i) => DeviceArray.fromHandle(h, 'int64', lengths[i], indices.device)));
+  }
+
+  dispose(): void {
+    this.parts.forEach((p) => p.dispose());
+  }
+
+  [disposeSymbol](): void {
+    this.dispose();
+  }
+}
+
+export interface CudaScatterPlanOptions {
+  indices: Indices;
+  numRows: number;
+}
+
+/** A plan of `indices` (each in [0, numRows)) on the device. */
+export function scatterPlan(o: CudaScatterPlanOptions): DeviceScatterPlan {
+  requireOptions(o, 'cuda.scatterPlan');
+  return DeviceScatterPlan.build(o.indices, o.numRows);
+}
+
+export interface CudaScatterAddOptions {
+  dst: DeviceArray<'float32'>;
+  dim: number;
+  indices?: Indices;
+  plan?: DeviceScatterPlan;
+  src: DeviceArray<'float32'>;
+  weights?: DeviceArray<'float32'>;
+  alpha?: number;
+}
+
+/** dst[indices[i]] += alpha · weights[i] · src[i] on the GPU, each row in index order; returns dst. */
+export function scatterAdd(o: CudaScatterAddOptions): DeviceArray<'float32'> {
+  requireOptions(o, 'cuda.scatterAdd');
+  const addon = cudaAddon();
+  let plan: unknown[] | undefined;
+  let planRows: number | undefined;
+  if (o.plan !== undefined && o.plan !== null) {
+    if (!(o.plan instanceof DeviceScatterPlan)) throw new TypeError(`plan must be a DeviceScatterPlan, got ${describe(o.plan)}`);
+    plan = o.plan.parts.map((p, i) => handleOf(p, `plan part ${i}`));
+    planRows = o.plan.numRows;
+  }
+  addon.scatterAdd(handleOf(o.dst, 'dst'), o.dim, optionalHandleOf(o.indices, 'indices'), plan, planRows,
+    handleOf(o.src, 'src'), optionalHandleOf(o.weights, 'weights'), o.alpha ?? 1);
+  return o.dst;
+}
+
+/** A CSR matrix whose arrays are on the device (values omitted: all ones). */
+export interface DeviceCsrMatrix {
+  rowPtr: Indices;
+  colIdx: Indices;
+  values?: DeviceArray<'float32'>;
+  numRows: number;
+  numCols: number;
+}
+
+export interface CudaSpmmOptions {
+  a: DeviceCsrMatrix;
+  b: DeviceArray<'float32'>;
+  dim: number;
+  transpose?: boolean;
+  reduce?: PoolMode;
+  out?: DeviceArray<'float32'>;
+}
+
+const REDUCE: readonly PoolMode[] = ['sum', 'mean', 'max'];
+
+/** a · b (or aᵀ · b) on the GPU with reduce 'sum' | 'mean' | 'max', deterministic. */
+export function spmm(o: CudaSpmmOptions): DeviceArray<'float32'> {
+  requireOptions(o, 'cuda.spmm');
+  const addon = cudaAddon();
+  const reduce = o.reduce === undefined ? 0 : enumCode(o.reduce, REDUCE, 'reduce');
+  if (o.transpose !== undefined && typeof o.transpose !== 'boolean') {
+    throw new TypeError(`transpose must be a boolean, got ${describe(o.transpose)}`);
+  }
+  const a = o.a as unknown;
+  if (a === null || typeof a !== 'object') throw new TypeError(`a must be a CSR matrix of DeviceArrays, got ${describe(a)}`);
+  const m = a as DeviceCsrMatrix;
+  const rowPtr = handleOf(m.rowPtr, 'a.rowPtr');
+  const colIdx = handleOf(m.colIdx, 'a.colIdx');
+  const values = optionalHandleOf(m.values, 'a.values');
+  const rows = o.transpose ? m.numCols : m.numRows;
+  return withOutput(o.out, typeof rows === 'number' && typeof o.dim === 'number' ? rows * o.dim : -1, m.rowPtr.device,
+    (out) => addon.spmm(rowPtr, colIdx, values, m.numRows, m.numCols, handleOf(o.b, 'b'), o.dim, reduce, out.handle,
+      o.transpose ?? false));
+}

@@ -1,0 +1,92 @@
+// cuda.scatterAdd / cuda.scatterPlan / cuda.spmm against the CPU ops (checked against float64
+// references in test/scatter.test.ts and test/spmm.test.ts): the same per-row order and
+// operations, so unweighted results match the CPU bit for bit and weighted ones within
+// float32 rounding (the CPU's scalar path does not fuse the multiply-add).
+import { afterAll, describe, expect, it } from 'vitest';
+import { DeviceArray, csrFromCoo, cuda, scatterAdd, spmm } from '../../lib/index';
+import { Rng, describeCase, freshSeed, type IndexArray } from '../reference';
+import { gpuReady } from './setup';
+
+const live: Array<{ dispose(): void }> = [];
+function dev<T extends Float32Array | IndexArray>(a: T): DeviceArray<never> {
+  const d = DeviceArray.fromHost(a);
+  live.push(d);
+  return d as DeviceArray<never>;
+}
+afterAll(() => live.forEach((d) => d.dispose()));
+
+function compare(got: Float32Array, want: Float32Array, exact: boolean): number {
+  if (got.length !== want.length) return want.length;
+  return want.findIndex((w, i) => (exact ? !Object.is(got[i], w) : !(Math.abs(got[i] - w) <= 1e-5 * (Math.abs(w) + 1))));
+}
+
+describe.skipIf(!gpuReady)('cuda.scatterAdd', () => {
+  it('equals the CPU scatterAdd with and without a plan, weights and alpha', async () => {
+    for (const dim of [1, 7, 128, 129]) {
+      for (const variant of ['plain', 'weighted', 'alpha'] as const) {
+        const seed = freshSeed();
+        const rng = new Rng(seed);
+        const numRows = rng.int(1, 500);
+        const n = rng.int(0, 3000);
+        // Duplicates and one hub row.
+        const indices = Int32Array.from({ length: n }, () => (rng.bool(0.3) ? 0 : rng.int(0, numRows - 1)));
+        const dst = Float32Array.from({ length: numRows * dim }, () => rng.float() - 0.5);
+        const src = Float32Array.from({ length: n * dim }, () => rng.float() - 0.5);
+        const weights = variant === 'weighted' ? Float32Array.from({ length: n }, () => rng.float() * 2) : undefined;
+        const alpha = variant === 'alpha' ? 0.37 : undefined;
+        const want = scatterAdd({ dst: dst.slice(), dim, indices, src, weights, alpha });
+        const ctx = describeCase({ seed, dim, variant, numRows, n });
+        const dIdx = dev(indices) as DeviceArray<'int32'>;
+        const plain = dev(dst) as DeviceArray<'float32'>;
+        cuda.scatterAdd({ dst: plain, dim, indices: dIdx, src: dev(src), weights: weights && dev(weights), alpha });
+        expect(compare(await plain.toHost(), want, variant === 'plain'), ctx).toBe(-1);
+        const plan = cuda.scatterPlan({ indices: dIdx, numRows });
+        live.push(plan);
+        const planned = dev(dst) as DeviceArray<'float32'>;
+        cuda.scatterAdd({ dst: planned, dim, plan, src: dev(src), weights: weights && dev(weights), alpha });
+        expect(compare(await planned.toHost(), await plain.toHost(), true), `${ctx}: plan vs no plan`).toBe(-1);
+      }
+    }
+  });
+
+  it('refuses bad input without writing', async () => {
+    const dst0 = new Float32Array(8).fill(2);
+    const dst = dev(dst0) as DeviceArray<'float32'>;
+    const src = dev(new Float32Array(6).fill(1)) as DeviceArray<'float32'>;
+    expect(() => cuda.scatterAdd({ dst, dim: 2, indices: dev(Int32Array.of(0, 4, 1)) as never, src })).toThrow(/out of range/);
+    expect(() => cuda.scatterAdd({ dst, dim: 2, indices: dev(Int32Array.of(0, 1)) as never, src })).toThrow(/src.length/);
+    expect(() => cuda.scatterAdd({ dst, dim: 3, indices: dev(Int32Array.of(0, 1)) as never, src })).toThrow(/not a multiple/);
+    expect(() => cuda.scatterAdd({ dst, dim: 2, indices: dev(Int32Array.of(0, 1, 2)) as never, src, alpha: Number.NaN })).toThrow(RangeError);
+    expect(() => cuda.scatterAdd({ dst, dim: 2, indices: dev(Int32Array.of(0, 1, 2)) as never, src: dst })).toThrow(/share memory/);
+    expect(await dst.toHost()).toEqual(dst0);
+  });
+});
+
+describe.skipIf(!gpuReady)('cuda.spmm', () => {
+  it('equals the CPU spmm for every reduce, with and without values, and transposed', async () => {
+    for (const reduce of ['sum', 'mean', 'max'] as const) {
+      for (const transpose of [false, true]) {
+        for (const weighted of [false, true]) {
+          const seed = freshSeed();
+          const rng = new Rng(seed);
+          const numRows = rng.int(1, 300);
+          const numCols = rng.int(1, 300);
+          const nnz = rng.int(0, 4000);
+          const rows = Int32Array.from({ length: nnz }, () => (rng.bool(0.2) ? 0 : rng.int(0, numRows - 1)));
+          const cols = Int32Array.from({ length: nnz }, () => rng.int(0, numCols - 1));
+          const values = weighted ? Float32Array.from({ length: nnz }, () => rng.float() * 2 - 1) : undefined;
+          const a = csrFromCoo({ rows, cols, values, numRows, numCols });
+          const dim = rng.pick([1, 7, 64, 129]);
+          const b = Float32Array.from({ length: (transpose ? numRows : numCols) * dim }, () => rng.float() - 0.5);
+          const want = spmm({ a, b, dim, reduce, transpose });
+          const da = { rowPtr: dev(a.rowPtr) as never, colIdx: dev(a.colIdx) as never, values: a.values && (dev(a.values) as never),
+            numRows, numCols };
+          const got = cuda.spmm({ a: da, b: dev(b), dim, reduce, transpose });
+          live.push(got);
+          const exact = !weighted || reduce === 'max';
+          expect(compare(await got.toHost(), want, exact), describeCase({ seed, reduce, transpose, weighted, numRows, numCols, nnz, dim })).toBe(-1);
+        }
+      }
+    }
+  });
+});
