@@ -11,10 +11,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fillRandom, fmtMs, fmtNum, randomIndices, table } from './common.mjs';
+import { zipfIndices } from './scatter.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { cuda, DeviceArray } = require(path.join(root, 'dist/cjs/index.js'));
+const { cuda, csrFromCoo, DeviceArray } = require(path.join(root, 'dist/cjs/index.js'));
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -32,9 +33,11 @@ if (!cuda.available()) {
 // 2^10, 2^12, 2^14.
 const cfg = quick
   ? { rows: 1_000_000, dim: 128, bags: 16_384, perBag: 64, gatherRows: 262_144, copyFloats: 64 << 20, reps: 5, inner: 3,
-      ropeTokens: 4096, heads: 32, kvHeads: 8, headDim: 128, fwhtFloats: 1 << 26, fwhtLog2: [10, 12, 14], srhtRows: 65_536 }
+      ropeTokens: 4096, heads: 32, kvHeads: 8, headDim: 128, fwhtFloats: 1 << 26, fwhtLog2: [10, 12, 14], srhtRows: 65_536,
+      scatterRows: 262_144, scatterInto: 1_000_000, spmmSize: 200_000, spmmNnz: 2_000_000 }
   : { rows: 10_000_000, dim: 128, bags: 262_144, perBag: 64, gatherRows: 1_048_576, copyFloats: 256 << 20, reps: 9, inner: 5,
-      ropeTokens: 32_768, heads: 32, kvHeads: 8, headDim: 128, fwhtFloats: 1 << 28, fwhtLog2: [10, 12, 14], srhtRows: 1_048_576 };
+      ropeTokens: 32_768, heads: 32, kvHeads: 8, headDim: 128, fwhtFloats: 1 << 28, fwhtLog2: [10, 12, 14], srhtRows: 1_048_576,
+      scatterRows: 4_194_304, scatterInto: 10_000_000, spmmSize: 2_000_000, spmmNnz: 20_000_000 };
 
 async function medianMs(fn) {
   fn();
@@ -127,6 +130,41 @@ for (const a of [tableDev, indices, offsets, gatherIdx, bagOut, gatherOut]) a.di
   const ms = await medianMs(() => cuda.srht({ x, inDim: 768, outDim: 256, seed: 42, out }));
   record('srht 768->256', `${cfg.srhtRows}x768`, ms, cfg.srhtRows * (768 + 256) * 4, roof);
   x.dispose();
+  out.dispose();
+}
+// scatterAdd (uniform and Zipf(1.1) destinations) and spmm (random and power-law), dim 128:
+// each scattered row reads its source row and reads + writes its destination row; each
+// nonzero reads a row of b, each output row is written once.
+{
+  const { scatterRows: n, scatterInto: into } = cfg;
+  const dst = DeviceArray.empty('float32', into * 128);
+  const src = DeviceArray.empty('float32', n * 128);
+  const piece = fillRandom(new Float32Array(1 << 22), 29);
+  for (let at = 0; at < src.length; at += piece.length) src.set(piece.subarray(0, Math.min(piece.length, src.length - at)), at);
+  for (const [name, ids] of [['uniform', randomIndices(n, into, 31)], ['zipf1.1', zipfIndices(n, into, 1.1, 37)]]) {
+    const indices = DeviceArray.fromHost(ids);
+    const ms = await medianMs(() => cuda.scatterAdd({ dst, dim: 128, indices, src }));
+    record(`scatterAdd ${name}`, `${n}x128 into ${into}`, ms, n * 3 * 512, roof);
+    indices.dispose();
+  }
+  dst.dispose();
+  src.dispose();
+  const size = cfg.spmmSize, nnz = cfg.spmmNnz;
+  const b = DeviceArray.empty('float32', size * 128);
+  for (let at = 0; at < b.length; at += piece.length) b.set(piece.subarray(0, Math.min(piece.length, b.length - at)), at);
+  const out = DeviceArray.empty('float32', size * 128);
+  for (const [name, rows, cols] of [
+    ['random', randomIndices(nnz, size, 41), randomIndices(nnz, size, 43)],
+    ['power-law', zipfIndices(nnz, size, 1.1, 47), zipfIndices(nnz, size, 1.1, 53)],
+  ]) {
+    const csr = csrFromCoo({ rows, cols, numRows: size, numCols: size });
+    const a = { rowPtr: DeviceArray.fromHost(csr.rowPtr), colIdx: DeviceArray.fromHost(csr.colIdx), numRows: size, numCols: size };
+    const ms = await medianMs(() => cuda.spmm({ a, b, dim: 128, out }));
+    record(`spmm ${name}`, `${size}^2, ${csr.colIdx.length} nnz x128`, ms, csr.colIdx.length * (512 + 4) + size * 512, roof);
+    a.rowPtr.dispose();
+    a.colIdx.dispose();
+  }
+  b.dispose();
   out.dispose();
 }
 for (const a of [copySrc, copyDst]) a.dispose();

@@ -91,6 +91,30 @@ def main():
         rows = x.view(-1, n)
         emit(f"fwht n=2^{log2n}", f"{cfg['fwhtFloats'] // n}x{n}", median_ms(lambda: rows @ h, max(3, reps // 3), 1))
         del h
+    del x
+    torch.cuda.empty_cache()
+
+    # index_add_ (atomics) and torch.sparse.mm (cuSPARSE) on the same shapes.
+    n, into = cfg["scatterRows"], cfg["scatterInto"]
+    dst = torch.zeros(into, 128, device=dev)
+    src = torch.rand(n, 128, device=dev, generator=g)
+    ids = torch.randint(0, into, (n,), device=dev, generator=g)
+    emit("scatterAdd uniform", f"{n}x128 into {into}", median_ms(lambda: dst.index_add_(0, ids, src), reps, inner))
+    ranks = torch.arange(1, into + 1, device=dev, dtype=torch.float64).pow(-1.1)
+    zipf = torch.multinomial(ranks / ranks.sum(), n, replacement=True, generator=g)
+    emit("scatterAdd zipf1.1", f"{n}x128 into {into}", median_ms(lambda: dst.index_add_(0, zipf, src), reps, inner))
+    del dst, src, ids, zipf, ranks
+    torch.cuda.empty_cache()
+    size, nnz = cfg["spmmSize"], cfg["spmmNnz"]
+    b = torch.rand(size, 128, device=dev, generator=g)
+    ranks = torch.arange(1, size + 1, device=dev, dtype=torch.float64).pow(-1.1)
+    for name, rows, cols in (
+        ("random", torch.randint(0, size, (nnz,), device=dev, generator=g), torch.randint(0, size, (nnz,), device=dev, generator=g)),
+        ("power-law", torch.multinomial(ranks / ranks.sum(), nnz, replacement=True, generator=g),
+         torch.multinomial(ranks / ranks.sum(), nnz, replacement=True, generator=g)),
+    ):
+        a = torch.sparse_coo_tensor(torch.stack([rows, cols]), torch.ones(nnz, device=dev), (size, size)).coalesce().to_sparse_csr()
+        emit(f"spmm {name}", f"{size}^2 x128", median_ms(lambda: torch.sparse.mm(a, b), reps, inner))
     print(json.dumps({"device": torch.cuda.get_device_name(0), "torch": torch.__version__}), flush=True)
 
 
