@@ -53,7 +53,8 @@ echo
 echo "==== gpu-check summary ===="
 node -e '
   const r = require(process.argv[1]);
-  console.log(`GPU specs: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);
+  console.log(`GPU specs: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped; ` +
+    `${r.numFailedTestSuites} of ${r.numTotalTestSuites} files failed to run`);
 ' "$out/vitest-gpu.json" 2>/dev/null || echo "GPU specs: no report (status $test_status)"
 cat "$out/bench.log"
 [ $test_status -eq 0 ] && [ $bench_status -eq 0 ]
