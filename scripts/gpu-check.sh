@@ -6,7 +6,7 @@
 #
 # Prepare here, then run there through the device tool:
 #   npm run compile && node scripts/gpu-kit.mjs      # dist/, build/Release, .cache/device/gpu-kit.tar.xz
-#   device: bash scripts/gpu-check.sh                 # carry: .cache/device dist build/Release
+#   device: bash scripts/gpu-check.sh                 # carry: .cache/device/gpu-kit.tar.xz dist build/Release
 # Results (vitest JSON, bench JSON, logs) go to $OUT when set, else gpu-results/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ export PATH=/usr/local/cuda/bin:/opt/torch/.venv/bin:$PATH
 
 if ! command -v node >/dev/null; then
   kit=$root/.cache/device/gpu-kit.tar.xz
-  [ -f "$kit" ] || { echo "gpu-check: no node and no $kit (run node scripts/gpu-kit.mjs here and carry .cache/device)"; exit 2; }
+  [ -f "$kit" ] || { echo "gpu-check: no node and no $kit (run npm run gpu:kit here and carry .cache/device/gpu-kit.tar.xz)"; exit 2; }
   mkdir -p .cache/device/kit && tar -xJf "$kit" -C .cache/device/kit
   [ -e node_modules ] || ln -s .cache/device/kit/node_modules node_modules
   export PATH=$root/.cache/device/kit/bin:$PATH
