@@ -51,6 +51,6 @@ export type {
 export { cuda, DeviceArray, DeviceScatterPlan, DeviceTable } from './cuda';
 export type {
   CudaDevice, CudaEmbeddingBagOptions, CudaFjltOptions, CudaFwhtOptions, CudaSparseProjectionOptions, CudaSrhtOptions, CudaGatherOptions, CudaRopeOptions, CudaRopeRerotateOptions, CudaRopeResult,
-  CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix,
+  CudaEmbeddingBagBackwardOptions, CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix,
   DeviceDtype, DeviceTableFormat, HostArray, HostArrayOf, HostTable,
 } from './cuda';

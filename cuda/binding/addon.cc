@@ -10,7 +10,7 @@
 namespace embedkit::cuda::binding {
 
 // Bumped with lib/cuda.ts CUDA_BINDING_ABI whenever an entry point's arguments change.
-constexpr int kCudaBindingAbi = 5;
+constexpr int kCudaBindingAbi = 6;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("abi", Napi::Number::New(env, kCudaBindingAbi));
@@ -20,7 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"synchronize", Synchronize}, {"copy", Copy},         {"gather", Gather},
       {"embeddingBag", EmbeddingBag}, {"rope", Rope},          {"ropeRerotate", RopeRerotate},
       {"fwht", Fwht},             {"project", Project},     {"scatterPlan", ScatterPlan},
-      {"scatterAdd", ScatterAdd}, {"spmm", Spmm},
+      {"scatterAdd", ScatterAdd}, {"spmm", Spmm},         {"embeddingBagBackward", EmbeddingBagBackward},
   };
   for (const auto& [name, fn] : entries) exports.Set(name, Napi::Function::New(env, fn, name));
   return exports;

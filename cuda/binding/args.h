@@ -37,4 +37,8 @@ void require_distinct(Napi::Env env, const DeviceBuffer& out, const DeviceBuffer
 // out.length == expected, else "out.length must be <expected> (<shape>), got <length>".
 void require_length(Napi::Env env, const DeviceBuffer& out, int64_t expected, const std::string& shape);
 
+// Bag boundaries (boundsKind 0: offsets, 1: offsets with the end, 2: lengths) for n indices,
+// checked from the array's summary as the CPU checks them; returns the number of bags.
+int64_t check_bounds(Napi::Env env, const DeviceBuffer& bounds, int kind_code, int64_t n);
+
 }  // namespace embedkit::cuda::binding

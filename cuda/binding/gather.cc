@@ -77,43 +77,6 @@ void require_distinct_from_table(Napi::Env env, const DeviceBuffer& out, const T
 
 DeviceIndices device_indices(const DeviceBuffer& b) { return DeviceIndices{b.data, b.dtype, b.length}; }
 
-// The number of bags the boundaries describe, after checking them as the CPU does.
-int64_t check_bounds(Napi::Env env, const DeviceBuffer& bounds, BoundsKind kind, int64_t n) {
-  const IndexSummary& s = bounds.summary;
-  const int64_t len = bounds.length;
-  auto at = [&](const char* name, int64_t i) { return std::string(name) + "[" + std::to_string(i) + "]"; };
-  if (kind == BoundsKind::Lengths) {
-    if (len > 0 && s.min < 0) {
-      throw_range_error(env, at("lengths", s.min_at) + " = " + std::to_string(s.min) +
-                                 ": a bag length cannot be negative (bag " + std::to_string(s.min_at) + ")");
-    }
-    if (s.sum_overflows || s.sum != n) {
-      throw_range_error(env, "lengths must add up to indices.length " + std::to_string(n) +
-                                 (s.sum_overflows ? std::string(", their sum overflows")
-                                                  : ", got " + std::to_string(s.sum)));
-    }
-    return len;
-  }
-  const bool with_end = kind == BoundsKind::OffsetsWithEnd;
-  if (with_end && len == 0) throw_range_error(env, "offsets must have at least one entry with includeLastOffset");
-  if (len > 0 && s.first != 0) {
-    throw_range_error(env, at("offsets", 0) + " = " + std::to_string(s.first) + ": the first bag must start at 0");
-  }
-  if (s.decrease_at >= 0) {
-    throw_range_error(env, at("offsets", s.decrease_at) + " is less than " + at("offsets", s.decrease_at - 1) +
-                               ": offsets must not decrease (bag " + std::to_string(s.decrease_at) + ")");
-  }
-  if (len > 0 && s.max > n) {
-    throw_range_error(env, at("offsets", s.max_at) + " = " + std::to_string(s.max) +
-                               " is past the end of indices (length " + std::to_string(n) + ")");
-  }
-  if (with_end && s.last != n) {
-    throw_range_error(env, at("offsets", len - 1) + " = " + std::to_string(s.last) + " must equal indices.length " +
-                               std::to_string(n) + " with includeLastOffset");
-  }
-  return with_end ? len - 1 : len;
-}
-
 }  // namespace
 
 // gather(table, dim, indices, out, format?, scales?, biases?)
@@ -155,7 +118,7 @@ Napi::Value EmbeddingBag(const Napi::CallbackInfo& info) {
   const int64_t n = indices.length;
   const int64_t rows = bag.table.rows;
   const int64_t dim = bag.table.dim;
-  bag.num_bags = check_bounds(env, bounds, kind, n);
+  bag.num_bags = check_bounds(env, bounds, static_cast<int>(kind), n);
   if (bag.num_bags > INT32_MAX) throw_range_error(env, "cuda.embeddingBag takes at most 2147483647 bags");
 
   DeviceBuffer* weights = nullptr;

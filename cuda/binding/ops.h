@@ -21,5 +21,6 @@ Napi::Value Project(const Napi::CallbackInfo& info);
 Napi::Value ScatterPlan(const Napi::CallbackInfo& info);
 Napi::Value ScatterAdd(const Napi::CallbackInfo& info);
 Napi::Value Spmm(const Napi::CallbackInfo& info);
+Napi::Value EmbeddingBagBackward(const Napi::CallbackInfo& info);
 
 }  // namespace embedkit::cuda::binding

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../gather/gather.h"
+#include "../scatter/backward.h"
 #include "../scatter/plan.h"
 #include "args.h"
 #include "ops.h"
@@ -81,6 +82,10 @@ BagLaunch plan_bags(const DevicePlan& p, const float* src, int64_t src_rows, int
   bag.out_rows = p.rows;
   bag.accumulate = accumulate;
   return bag;
+}
+
+int64_t check_bag_bounds(Napi::Env env, const DeviceBuffer& bounds, BoundsKind kind, int64_t n) {
+  return check_bounds(env, bounds, static_cast<int>(kind), n);
 }
 
 int64_t check_plan_length(Napi::Env env, int64_t n) {
@@ -334,6 +339,130 @@ Napi::Value Spmm(const Napi::CallbackInfo& info) {
   }
   check_cuda(env, e, "cuda.spmm");
   return info[8];
+}
+
+// embeddingBagBackward(gradOutput, dim, indices, bounds, boundsKind, mode, weights?,
+//                      paddingIdx?, numRows, maxIndices?, out): the dense gradient.
+Napi::Value EmbeddingBagBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DeviceBuffer& grad = float32_arg(env, info[0], "gradOutput");
+  const int64_t dim = get_integer(env, info[1], "dim", 1, kMaxSafeInteger);
+  DeviceBuffer& indices = index_arg(env, info[2], "indices");
+  const auto kind = static_cast<BoundsKind>(get_integer(env, info[4], "boundsKind", 0, 2));
+  const char* bounds_name = kind == BoundsKind::Lengths ? "lengths" : "offsets";
+  DeviceBuffer& bounds = index_arg(env, info[3], bounds_name);
+  const auto mode = static_cast<PoolMode>(get_integer(env, info[5], "mode", 0, 2));
+  const int64_t n = check_plan_length(env, indices.length);
+  const int64_t num_bags = check_bag_bounds(env, bounds, kind, n);
+  const int64_t num_rows = get_integer(env, info[8], "numRows", 0, kMaxSafeInteger);
+  if (num_bags != 0 && dim > kMaxSafeInteger / num_bags) throw_range_error(env, "bags x dim overflows");
+  if (grad.length != num_bags * dim) {
+    throw_range_error(env, "gradOutput.length must be bags " + num(num_bags) + " x dim " + num(dim) + " = " +
+                               num(num_bags * dim) + ", got " + num(grad.length));
+  }
+  DeviceBuffer* weights = is_absent(info[6]) ? nullptr : &float32_arg(env, info[6], "weights");
+  if (weights != nullptr) {
+    if (mode == PoolMode::Max) throw_type_error(env, "weights are supported with mode 'sum' and 'mean', not 'max'");
+    if (weights->length != n) {
+      throw_range_error(env, "weights.length must equal indices.length " + num(n) + ", got " + num(weights->length));
+    }
+  }
+  int64_t padding = -1;
+  if (!is_absent(info[7])) {
+    if (num_rows == 0) throw_range_error(env, "paddingIdx cannot be used with an empty table");
+    const int64_t p = get_integer(env, info[7], "paddingIdx", -num_rows, num_rows - 1);
+    padding = p < 0 ? p + num_rows : p;
+  }
+  check_index_range(env, indices, "indices", num_rows);
+  DeviceBuffer* argmax = nullptr;
+  if (mode == PoolMode::Max) {
+    if (is_absent(info[9])) throw_type_error(env, "mode 'max' needs maxIndices (embeddingBag's returnArgmax)");
+    argmax = &index_arg(env, info[9], "maxIndices");
+    if (argmax->dtype != Dtype::Int32 || argmax->length != num_bags * dim) {
+      throw_range_error(env, "maxIndices must be an int32 DeviceArray of bags x dim = " + num(num_bags * dim));
+    }
+    check_plan_length(env, argmax->length);
+    if (argmax->length > 0 && (argmax->summary.min < -1 || argmax->summary.max >= num_rows)) {
+      const bool low = argmax->summary.min < -1;
+      throw_range_error(env, "maxIndices[" + num(low ? argmax->summary.min_at : argmax->summary.max_at) + "] = " +
+                                 num(low ? argmax->summary.min : argmax->summary.max) + " is out of range for " +
+                                 num(num_rows) + " rows (-1 marks an empty bag)");
+    }
+  } else if (!is_absent(info[9])) {
+    throw_type_error(env, "maxIndices belongs to mode 'max'");
+  }
+  DeviceBuffer& out = float32_arg(env, info[10], "out");
+  if (num_rows != 0 && dim > kMaxSafeInteger / num_rows) throw_range_error(env, "numRows x dim overflows");
+  require_length(env, out, num_rows * dim, "numRows " + num(num_rows) + " x dim " + num(dim));
+  for (const DeviceBuffer* b : {&indices, &bounds, &out}) require_same_device(env, grad, *b, "an array");
+  if (weights != nullptr) require_same_device(env, grad, *weights, "weights");
+  if (argmax != nullptr) require_same_device(env, grad, *argmax, "maxIndices");
+  require_distinct(env, out, grad, "gradOutput");
+  if (weights != nullptr) require_distinct(env, out, *weights, "weights");
+
+  const int device = out.device;
+  use_device(env, device);
+  cudaStream_t stream = stream_for(env, device);
+  float* ov = static_cast<float*>(out.data);
+  cudaError_t e = cudaMemsetAsync(ov, 0, static_cast<size_t>(out.bytes()), stream);
+  const int64_t entries = mode == PoolMode::Max ? argmax->length : n;
+  const size_t bounds_bytes = aligned((num_bags + 1) * 8);
+  const size_t scan = kind == BoundsKind::Lengths ? aligned(gather::normalize_bounds_scratch_bytes(num_bags)) : 0;
+  const size_t own_plan = plan_bytes(entries);
+  const size_t scratch = aligned(scatter::plan_scratch_bytes(entries));
+  const size_t per_position = 2 * aligned(n * 8) + 2 * aligned(n * 4);
+  Temp temp(env, device, bounds_bytes + scan + own_plan + scratch + per_position, "cuda.embeddingBagBackward");
+  if (entries == 0) {
+    check_cuda(env, e, "cuda.embeddingBagBackward");
+    return info[10];
+  }
+  const DevicePlan plan = plan_at(temp, bounds_bytes + scan, entries);
+  void* plan_scratch = temp.at<void>(bounds_bytes + scan + own_plan);
+  if (mode == PoolMode::Max) {
+    // Every (bag, column) entry goes to the row that won it; -1 (an empty bag) is left out.
+    if (e == cudaSuccess) {
+      e = scatter::build_plan(DeviceIndices{argmax->data, Dtype::Int32, entries}, num_rows, plan, plan_scratch,
+                              scatter::plan_scratch_bytes(entries), stream, -1);
+    }
+    if (e == cudaSuccess) {
+      e = scatter::scatter_max_entries(plan.order, plan.rows, plan.bounds, plan.segments, entries,
+                                       static_cast<const float*>(grad.data), dim, ov, stream);
+    }
+    check_cuda(env, e, "cuda.embeddingBagBackward");
+    return info[10];
+  }
+  int64_t* boundaries = temp.at<int64_t>(0);
+  const size_t base = bounds_bytes + scan + own_plan + scratch;
+  int64_t* bag_of = temp.at<int64_t>(base);
+  int64_t* sorted_bags = temp.at<int64_t>(base + aligned(n * 8));
+  const bool scaled = weights != nullptr || mode == PoolMode::Mean;
+  float* scale = scaled ? temp.at<float>(base + 2 * aligned(n * 8)) : nullptr;
+  float* sorted_scale = scaled ? temp.at<float>(base + 2 * aligned(n * 8) + aligned(n * 4)) : nullptr;
+  if (e == cudaSuccess) {
+    e = gather::normalize_bounds(DeviceIndices{bounds.data, bounds.dtype, bounds.length}, kind, num_bags, n, boundaries,
+                                 temp.at<void>(bounds_bytes), stream);
+  }
+  const DeviceIndices idx{indices.data, indices.dtype, n};
+  if (e == cudaSuccess) {
+    e = scatter::bag_positions(boundaries, num_bags, idx, padding,
+                               weights != nullptr ? static_cast<const float*>(weights->data) : nullptr,
+                               mode == PoolMode::Mean, bag_of, scale, stream);
+  }
+  if (e == cudaSuccess) {
+    e = scatter::build_plan(idx, num_rows, plan, plan_scratch, scatter::plan_scratch_bytes(n), stream,
+                            padding >= 0 ? padding : scatter::kNoSkip);
+  }
+  if (e == cudaSuccess) e = scatter::gather_positions(bag_of, plan.order, n, sorted_bags, stream);
+  if (e == cudaSuccess && scaled) e = scatter::gather_scaled(scale, 1.0f, plan.order, n, sorted_scale, stream);
+  if (e == cudaSuccess) {
+    DevicePlan by_bag = plan;
+    by_bag.order = sorted_bags;  // the bag kernel's indices: rows of gradOutput
+    e = gather::launch_embedding_bag(
+        plan_bags(by_bag, static_cast<const float*>(grad.data), num_bags, dim, sorted_scale, ov, false, PoolMode::Sum),
+        stream);
+  }
+  check_cuda(env, e, "cuda.embeddingBagBackward");
+  return info[10];
 }
 
 }  // namespace embedkit::cuda::binding

@@ -19,12 +19,21 @@ constexpr size_t kAlign = 256;
 size_t aligned(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kBlockThreads - 1) / kBlockThreads); }
 
+// A skipped position gets the key num_rows: it sorts after every row, and its run is then
+// dropped from the segment count (drop_skipped_run).
 template <typename IndexT>
-__global__ void keys_and_positions(const void* indices, int64_t n, uint64_t* keys, int64_t* positions) {
+__global__ void keys_and_positions(const void* indices, int64_t n, int64_t skip, int64_t num_rows, uint64_t* keys,
+                                   int64_t* positions) {
   const int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  keys[i] = static_cast<uint64_t>(load_index<IndexT>(indices, i));
+  const int64_t key = load_index<IndexT>(indices, i);
+  keys[i] = static_cast<uint64_t>(key == skip ? num_rows : key);
   positions[i] = i;
+}
+
+__global__ void drop_skipped_run(const uint64_t* rows, int64_t* segments, int64_t num_rows) {
+  const int64_t s = *segments;
+  if (s > 0 && rows[s - 1] == static_cast<uint64_t>(num_rows)) *segments = s - 1;
 }
 
 // The scratch layout: keys, positions, sorted keys, run lengths (n + 1), then CUB's storage.
@@ -87,19 +96,21 @@ size_t plan_scratch_bytes(int64_t n) {
 }
 
 cudaError_t build_plan(const DeviceIndices& indices, int64_t num_rows, const DevicePlan& plan, void* scratch,
-                       size_t scratch_bytes, cudaStream_t stream) {
+                       size_t scratch_bytes, cudaStream_t stream, int64_t skip) {
   const int64_t n = indices.length;
   cudaError_t e = cudaMemsetAsync(plan.segments, 0, sizeof(int64_t), stream);
   if (e != cudaSuccess) return e;
   if (n == 0) return cudaMemsetAsync(plan.bounds, 0, sizeof(int64_t), stream);
   const Scratch s = carve(scratch, n);
   e = with_index_type(indices.dtype, [&](auto tag) {
-    keys_and_positions<decltype(tag)><<<blocks_for(n), kBlockThreads, 0, stream>>>(indices.data, n, s.keys, s.positions);
+    keys_and_positions<decltype(tag)><<<blocks_for(n), kBlockThreads, 0, stream>>>(indices.data, n, skip, num_rows,
+                                                                                  s.keys, s.positions);
     return cudaGetLastError();
   });
   if (e != cudaSuccess) return e;
+  // Keys go up to num_rows (the skipped positions' key).
   int end_bit = 1;
-  while (end_bit < 64 && (uint64_t{1} << end_bit) < static_cast<uint64_t>(num_rows)) ++end_bit;
+  while (end_bit < 64 && (uint64_t{1} << end_bit) <= static_cast<uint64_t>(num_rows)) ++end_bit;
   const int items = static_cast<int>(n);
   size_t bytes = s.cub_bytes;
   // Stable: equal rows keep their positions' order, the order the CPU sums them in.
@@ -114,7 +125,10 @@ cudaError_t build_plan(const DeviceIndices& indices, int64_t num_rows, const Dev
   if (e != cudaSuccess) return e;
   bytes = s.cub_bytes;
   // Run lengths past the last run are zero, so every bound past it is n.
-  return cub::DeviceScan::ExclusiveSum(s.cub, bytes, s.run_lengths, plan.bounds, items + 1, stream);
+  e = cub::DeviceScan::ExclusiveSum(s.cub, bytes, s.run_lengths, plan.bounds, items + 1, stream);
+  if (e != cudaSuccess || skip == kNoSkip) return e;
+  drop_skipped_run<<<1, 1, 0, stream>>>(plan.rows, plan.segments, num_rows);
+  return cudaGetLastError();
 }
 
 cudaError_t gather_scaled(const float* values, float alpha, const int64_t* order, int64_t n, float* out,

@@ -24,9 +24,11 @@ struct DevicePlan {
 // Bytes of scratch build_plan needs for n positions (n < 2^31).
 size_t plan_scratch_bytes(int64_t n);
 
-// Builds the plan of `indices` (values in [0, num_rows), checked by the caller).
+// Builds the plan of `indices` (values in [0, num_rows), checked by the caller); positions
+// holding `skip` (a padding row, or -1 in an argmax; kNoSkip: none) are left out.
+constexpr int64_t kNoSkip = INT64_MIN;
 cudaError_t build_plan(const DeviceIndices& indices, int64_t num_rows, const DevicePlan& plan,
-                       void* scratch, size_t scratch_bytes, cudaStream_t stream);
+                       void* scratch, size_t scratch_bytes, cudaStream_t stream, int64_t skip = kNoSkip);
 
 // out[k] = values[order[k]] (weights in plan order, times alpha: the CPU's alpha * w_i rounded
 // to float; alpha alone when values is null).

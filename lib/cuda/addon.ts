@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../native';
 
 /** Bumped with cuda/binding/addon.cc kCudaBindingAbi whenever entry points change. */
-export const CUDA_BINDING_ABI = 5;
+export const CUDA_BINDING_ABI = 6;
 
 export interface CudaProbe {
   available: boolean;
@@ -47,6 +47,7 @@ export interface CudaAddon {
   scatterPlan(indices: unknown, numRows: unknown): unknown[];
   scatterAdd(...args: unknown[]): unknown;
   spmm(...args: unknown[]): unknown;
+  embeddingBagBackward(...args: unknown[]): unknown;
 }
 
 let loaded: { addon?: CudaAddon; probe: CudaProbe } | undefined;

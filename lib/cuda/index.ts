@@ -6,7 +6,7 @@ import { DeviceArray, getDevice, setDevice } from './device-array';
 import { embeddingBag, gather } from './gather';
 import { fjlt, fwht, sparseProjection, srht } from './jl';
 import { rope, ropeRerotate } from './rope';
-import { scatterAdd, scatterPlan, spmm } from './scatter';
+import { embeddingBagBackward, scatterAdd, scatterPlan, spmm } from './scatter';
 import { DeviceTable } from './table';
 
 /** Whether a CUDA GPU is usable from this process. Never throws. */
@@ -43,12 +43,13 @@ function copy(dst: DeviceArray, src: DeviceArray): void {
 export const cuda = {
   available, unavailableReason, devices, getDevice, setDevice, synchronize, copy, DeviceArray, DeviceTable,
   gather, embeddingBag, rope, ropeRerotate, fwht, srht, fjlt, sparseProjection, scatterPlan, scatterAdd, spmm,
+  embeddingBagBackward,
 } as const;
 
 export { DeviceArray } from './device-array';
 export { DeviceTable } from './table';
 export { DeviceScatterPlan } from './scatter';
-export type { CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix } from './scatter';
+export type { CudaEmbeddingBagBackwardOptions, CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix } from './scatter';
 export type { DeviceTableFormat, HostTable } from './table';
 export type { DeviceDtype, HostArray, HostArrayOf } from './device-array';
 export type { CudaDevice } from './addon';

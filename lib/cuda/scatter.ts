@@ -2,7 +2,7 @@
 // CPU ops' options over DeviceArrays. Deterministic like the CPU (no float atomics): a
 // scatter sorts its positions by destination row (a plan, reusable) and sums every row in
 // index order; aᵀ·b uses the plan of the column indices. Results are the CPU's bits.
-import { type PoolMode } from '../gather';
+import { boundsArgs, type PoolMode } from '../gather';
 import { describe, enumCode, requireOptions } from '../options';
 import { cudaAddon } from './addon';
 import { DeviceArray, handleOf, optionalHandleOf, withOutput } from './device-array';
@@ -119,4 +119,43 @@ export function spmm(o: CudaSpmmOptions): DeviceArray<'float32'> {
   return withOutput(o.out, typeof rows === 'number' && typeof o.dim === 'number' ? rows * o.dim : -1, m.rowPtr.device,
     (out) => addon.spmm(rowPtr, colIdx, values, m.numRows, m.numCols, handleOf(o.b, 'b'), o.dim, reduce, out.handle,
       o.transpose ?? false));
+}
+
+export interface CudaEmbeddingBagBackwardOptions {
+  /** embeddingBag's output gradient, bags x dim. */
+  gradOutput: DeviceArray<'float32'>;
+  dim: number;
+  indices: Indices;
+  offsets?: Indices;
+  lengths?: Indices;
+  includeLastOffset?: boolean;
+  mode: PoolMode;
+  weights?: DeviceArray<'float32'>;
+  paddingIdx?: number;
+  numRows: number;
+  /** Mode 'max': the winning row of every (bag, column), int32, made by fromHost. */
+  maxIndices?: DeviceArray<'int32'>;
+  /** numRows x dim, entirely overwritten; a fresh array when omitted. */
+  out?: DeviceArray<'float32'>;
+}
+
+/**
+ * The dense gradient of embeddingBag on the GPU (sum, mean, max), deterministic: every row
+ * sums its contributions in position order, as the CPU's embeddingBagBackward does. The
+ * sparse form has no GPU version yet.
+ */
+export function embeddingBagBackward(o: CudaEmbeddingBagBackwardOptions): DeviceArray<'float32'> {
+  requireOptions(o, 'cuda.embeddingBagBackward');
+  if ((o as { sparse?: unknown }).sparse !== undefined && (o as { sparse?: unknown }).sparse !== false) {
+    throw new TypeError('cuda.embeddingBagBackward computes the dense gradient only (sparse: true is CPU-only)');
+  }
+  const addon = cudaAddon();
+  const mode = enumCode(o.mode, REDUCE, 'mode');
+  const { kind, bounds } = boundsArgs(o, 'cuda.embeddingBagBackward', (a) => (a instanceof DeviceArray ? a.length : -1));
+  const boundsHandle = handleOf(bounds, kind === 2 ? 'lengths' : 'offsets');
+  const grad = handleOf(o.gradOutput, 'gradOutput');
+  return withOutput(o.out, typeof o.numRows === 'number' && typeof o.dim === 'number' ? o.numRows * o.dim : -1,
+    o.gradOutput.device, (out) => addon.embeddingBagBackward(grad, o.dim, handleOf(o.indices, 'indices'), boundsHandle,
+      kind, mode, optionalHandleOf(o.weights, 'weights'), o.paddingIdx, o.numRows, optionalHandleOf(o.maxIndices, 'maxIndices'),
+      out.handle));
 }

@@ -90,3 +90,33 @@ describe.skipIf(!gpuReady)('cuda.spmm', () => {
     }
   });
 });
+
+describe.skipIf(!gpuReady)('cuda.embeddingBagBackward', () => {
+  it('equals the CPU dense gradient for sum, mean and max, with weights and padding', async () => {
+    const { embeddingBag, embeddingBagBackward } = await import('../../lib/index');
+    for (const mode of ['sum', 'mean', 'max'] as const) {
+      for (const dim of [1, 7, 128, 129]) {
+        const seed = freshSeed();
+        const rng = new Rng(seed);
+        const numRows = rng.int(1, 200);
+        const lengths = Array.from({ length: rng.int(0, 40) }, () => rng.int(0, 30));
+        const n = lengths.reduce((a, b) => a + b, 0);
+        const indices = Int32Array.from({ length: n }, () => rng.int(0, numRows - 1));
+        const offsets = Int32Array.from(lengths.map((_, b) => lengths.slice(0, b).reduce((a, c) => a + c, 0)));
+        const weights = mode !== 'max' && rng.bool() ? Float32Array.from({ length: n }, () => rng.float() * 2) : undefined;
+        const paddingIdx = mode !== 'max' && rng.bool() ? rng.int(0, numRows - 1) : undefined;
+        const gradOutput = Float32Array.from({ length: lengths.length * dim }, () => rng.float() - 0.5);
+        const table = Float32Array.from({ length: numRows * dim }, () => rng.float() - 0.5);
+        const maxIndices = mode === 'max' ? embeddingBag({ table, dim, indices, offsets, mode, returnArgmax: true }).argmax : undefined;
+        const want = embeddingBagBackward({ gradOutput, dim, indices, offsets, mode, weights, paddingIdx, numRows, maxIndices });
+        const got = cuda.embeddingBagBackward({
+          gradOutput: dev(gradOutput), dim, indices: dev(indices) as never, offsets: dev(offsets) as never, mode,
+          weights: weights && dev(weights), paddingIdx, numRows, maxIndices: maxIndices && (dev(maxIndices) as never),
+        });
+        live.push(got);
+        expect(compare(await got.toHost(), want, weights === undefined),
+          describeCase({ seed, mode, dim, numRows, n, weighted: weights !== undefined, paddingIdx })).toBe(-1);
+      }
+    }
+  });
+});

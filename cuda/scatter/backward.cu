@@ -1,0 +1,63 @@
+// Per-position bags and scales, and the max gradient's element scatter.
+#include "../common/index_dispatch.h"
+#include "../common/lane_groups.cuh"
+#include "backward.h"
+
+namespace embedkit::cuda::scatter {
+namespace {
+
+unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kBlockThreads - 1) / kBlockThreads); }
+
+// One thread per bag (bags are short next to the rest of the pass).
+template <typename IndexT>
+__global__ void bag_positions_kernel(const int64_t* boundaries, int64_t num_bags, const void* indices, int64_t padding,
+                                     const float* weights, bool mean, int64_t* bag_of, float* scale) {
+  const int64_t b = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (b >= num_bags) return;
+  const int64_t begin = boundaries[b], end = boundaries[b + 1];
+  int64_t count = 0;
+  if (mean) {
+    for (int64_t p = begin; p < end; ++p) count += load_index<IndexT>(indices, p) != padding;
+  }
+  for (int64_t p = begin; p < end; ++p) {
+    bag_of[p] = b;
+    if (scale == nullptr) continue;
+    const float w = weights != nullptr ? weights[p] : 1.0f;
+    scale[p] = mean ? w / static_cast<float>(count) : w;
+  }
+}
+
+__global__ void max_entries_kernel(const int64_t* order, const uint64_t* rows, const int64_t* bounds,
+                                   const int64_t* segments, int64_t max_segments, const float* grad, int64_t dim,
+                                   float* out) {
+  const int64_t s = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (s >= max_segments || s >= *segments) return;
+  float* row = out + static_cast<int64_t>(rows[s]) * dim;
+  for (int64_t k = bounds[s]; k < bounds[s + 1]; ++k) {
+    const int64_t e = order[k];
+    row[e % dim] += grad[e];
+  }
+}
+
+}  // namespace
+
+cudaError_t bag_positions(const int64_t* boundaries, int64_t num_bags, const DeviceIndices& indices, int64_t padding_idx,
+                          const float* weights, bool mean, int64_t* bag_of, float* scale, cudaStream_t stream) {
+  if (num_bags == 0) return cudaSuccess;
+  return with_index_type(indices.dtype, [&](auto tag) {
+    bag_positions_kernel<decltype(tag)><<<blocks_for(num_bags), kBlockThreads, 0, stream>>>(
+        boundaries, num_bags, indices.data, padding_idx, weights, mean, bag_of, scale);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t scatter_max_entries(const int64_t* order, const uint64_t* rows, const int64_t* bounds,
+                                const int64_t* segments, int64_t max_segments, const float* grad, int64_t dim,
+                                float* out, cudaStream_t stream) {
+  if (max_segments == 0) return cudaSuccess;
+  max_entries_kernel<<<blocks_for(max_segments), kBlockThreads, 0, stream>>>(order, rows, bounds, segments,
+                                                                             max_segments, grad, dim, out);
+  return cudaGetLastError();
+}
+
+}  // namespace embedkit::cuda::scatter

@@ -1,0 +1,24 @@
+// The gradient of embedding_bag on the GPU (dense), as csrc/kernels/scatter/scatter.cc
+// BagBackward computes it: sum / mean send scale_p x grad[bag(p)] to row indices[p] (scale_p
+// the weight, divided by the bag's non-padding count for mean), each row summed in position
+// order; max sends grad[bag][c] to row argmax[bag][c], entries in bag order.
+#pragma once
+
+#include <cstdint>
+
+#include "../common/device_types.h"
+
+namespace embedkit::cuda::scatter {
+
+// bag_of[p] = the bag of position p; scale[p] (when scale is non-null) = w_p, or for mean
+// w_p / count(non-padding entries of its bag), in float as the CPU rounds it.
+cudaError_t bag_positions(const int64_t* boundaries, int64_t num_bags, const DeviceIndices& indices, int64_t padding_idx,
+                          const float* weights, bool mean, int64_t* bag_of, float* scale, cudaStream_t stream);
+
+// out[rows[s]][e % dim] += grad[e] for the entries e = order[bounds[s] .. bounds[s + 1]) of
+// each of the *segments segments (one thread per segment: a row's columns in entry order).
+cudaError_t scatter_max_entries(const int64_t* order, const uint64_t* rows, const int64_t* bounds,
+                                const int64_t* segments, int64_t max_segments, const float* grad, int64_t dim,
+                                float* out, cudaStream_t stream);
+
+}  // namespace embedkit::cuda::scatter
