@@ -53,8 +53,8 @@ struct ScatterArgs {
 // alpha * w_i * src_i rounded to float first). Runs on the active ISA over the pool.
 void scatter_add(const Plan& plan, const ScatterArgs& args);
 // The same without a plan: each task owns a range of destination rows and applies, in index
-// order, the positions whose row falls in it (one bucketing pass, no sort; src is read in
-// order). Every element sees the same operations in the same order as the plan form:
+// order, the positions whose row falls in it (each task scans the indices itself: no sort, no
+// serial pass; src is read in order). Every element sees the same operations in the same order as the plan form:
 // bitwise identical.
 // Positions whose index equals `skip` (a padding row; -1: none) are left out.
 void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args,
