@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** Bumped with csrc/binding/family.h kBindingAbi whenever native signatures change. */
-export const BINDING_ABI = 4;
+export const BINDING_ABI = 5;
 
 /** The raw addon surface. Positional arguments; lib/ validates the option objects. */
 export interface NativeAddon {
@@ -46,7 +46,9 @@ export interface NativeAddon {
   embeddingBagBackward(...args: unknown[]): unknown;
   embeddingBagBackwardAsync(...args: unknown[]): Promise<unknown>;
   csrFromCoo(...args: unknown[]): NativeCsr;
+  csrFromCooAsync(...args: unknown[]): Promise<NativeCsr>;
   csrTranspose(...args: unknown[]): NativeCsr;
+  csrTransposeAsync(...args: unknown[]): Promise<NativeCsr>;
   spmm(...args: unknown[]): Float32Array;
   spmmAsync(...args: unknown[]): Promise<Float32Array>;
 }

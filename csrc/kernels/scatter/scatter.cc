@@ -152,25 +152,32 @@ BagBackward::BagBackward(const BagBackwardArgs& args) : args_(args) {
 }
 
 const std::vector<int64_t>& BagBackward::rows() {
-  if (!planned_) {
+  if (plan_ == nullptr) {
     if (args_.mode == PoolMode::Max) {
       // Every (bag, column) sends its gradient to the row that won it: a plan over the
       // num_bags x dim argmax entries (-1, an empty bag, is left out).
       const IndexArray entries{args_.argmax, args_.bags.num_bags * args_.dim, IndexType::Int32};
-      build_plan(entries, args_.num_rows, -1, &plan_);
+      build_plan(entries, args_.num_rows, -1, &own_plan_);
+      plan_ = &own_plan_;
+    } else if (args_.plan != nullptr && args_.padding_idx >= 0) {
+      plan_without_row(*args_.plan, args_.padding_idx, &own_plan_);
+      plan_ = &own_plan_;
+    } else if (args_.plan != nullptr) {
+      plan_ = args_.plan;
     } else {
-      build_plan(args_.indices, args_.num_rows, args_.padding_idx, &plan_);
+      build_plan(args_.indices, args_.num_rows, args_.padding_idx, &own_plan_);
+      plan_ = &own_plan_;
     }
-    planned_ = true;
   }
-  return plan_.rows;
+  return plan_->rows;
 }
 
 void BagBackward::run_dense(float* out) {
   fill_zero(out, args_.num_rows * args_.dim);
   if (args_.mode == PoolMode::Max) return run_max(out, true);
+  if (args_.plan != nullptr) return run_planned(out, true);
   // A plan-free scatter-add of gradient rows: out[indices[p]] += scale_p * grad[bag(p)], in
-  // index order per row, the sums the sparse form's plan computes, bit for bit.
+  // index order per row, the sums the plan form computes, bit for bit.
   ScatterArgs a;
   a.dst = out;
   a.dim = args_.dim;
@@ -181,23 +188,30 @@ void BagBackward::run_dense(float* out) {
 }
 
 void BagBackward::run_sparse(float* out) {
-  rows();
   if (args_.mode == PoolMode::Max) return run_max(out, false);
+  run_planned(out, false);
+}
+
+void BagBackward::run_planned(float* out, bool dense) {
+  rows();
   // The plan's contributions in plan order: the bag rows to pool and their scales.
-  const size_t m = plan_.order.size();
+  const Plan& plan = *plan_;
+  const size_t m = plan.order.size();
   std::vector<int64_t> src_rows(m);
   std::vector<float> scales(scale_.empty() ? 0 : m);
   for (size_t k = 0; k < m; ++k) {
-    src_rows[k] = bag_of_[plan_.order[k]];
-    if (!scales.empty()) scales[k] = scale_[plan_.order[k]];
+    src_rows[k] = bag_of_[plan.order[k]];
+    if (!scales.empty()) scales[k] = scale_[plan.order[k]];
   }
   BagArgs a;
   a.table = gather::Table{args_.grad, args_.bags.num_bags, args_.dim};
   a.indices = int64_view(src_rows);
-  a.bags = plan_.segments();
+  a.bags = plan.segments();
   a.mode = PoolMode::Sum;
   a.weights = scales.empty() ? nullptr : scales.data();
   a.out = out;
+  // Dense: each touched row written once at its place; the rest stay the zeros filled above.
+  a.out_rows = dense ? plan.rows.data() : nullptr;
   gather::embedding_bag(a);
 }
 
@@ -208,12 +222,12 @@ void BagBackward::run_max(float* out, bool dense) {
   // Scalar: one float per entry, no row to vectorize over.
   count_kernel_call(Isa::Scalar);
   const float* grad = args_.grad;
-  gather::split_bags(plan_.segments(), 1, [&](int64_t u0, int64_t u1, int64_t, int64_t) {
+  gather::split_bags(plan_->segments(), 1, [&](int64_t u0, int64_t u1, int64_t, int64_t) {
     for (int64_t u = u0; u < u1; ++u) {
-      float* row = out + (dense ? plan_.rows[u] : u) * dim;
+      float* row = out + (dense ? plan_->rows[u] : u) * dim;
       if (!dense) std::memset(row, 0, static_cast<size_t>(dim) * sizeof(float));
-      for (int64_t k = plan_.bounds[u]; k < plan_.bounds[u + 1]; ++k) {
-        const int64_t e = plan_.order[k];
+      for (int64_t k = plan_->bounds[u]; k < plan_->bounds[u + 1]; ++k) {
+        const int64_t e = plan_->order[k];
         row[e % dim] += grad[e];
       }
     }

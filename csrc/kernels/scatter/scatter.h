@@ -37,6 +37,14 @@ struct Plan {
 };
 // indices in [0, num_rows), validated by the caller; positions holding `skip` are left out.
 void build_plan(const IndexArray& indices, int64_t num_rows, int64_t skip, Plan* plan);
+// Whether `plan` (built with no skip) is the plan of `indices`: the first position p whose
+// index differs from the row the plan files it under, or -1 when every one agrees (the plan
+// then covers each position once, so it is exactly build_plan's result). One pass over the
+// plan; a caller-supplied plan is checked with it before use.
+int64_t find_plan_mismatch(const Plan& plan, const IndexArray& indices);
+// `plan` without the positions of destination row `row` (a padding row), as build_plan with
+// skip = row would have made it.
+void plan_without_row(const Plan& plan, int64_t row, Plan* out);
 
 // dst[indices[i]] += alpha * weights[i] * src[i] for every position i, as a plan.
 struct ScatterArgs {
@@ -85,12 +93,17 @@ struct BagBackwardArgs {
   int64_t padding_idx = -1;         // a row id to skip, or -1
   int64_t num_rows = 0;             // the table's rows
   const int32_t* argmax = nullptr;  // Max: num_bags x dim winning row ids (-1: none)
+  // Sum / Mean: the plan of `indices` (build_plan with no skip, checked by the caller with
+  // find_plan_mismatch), used instead of sorting them; null: none. Must outlive the pass.
+  const Plan* plan = nullptr;
 };
 
 // A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
 // position; the dense form is then a plan-free scatter-add of gradient rows, and the sparse
-// form a plan (the distinct rows and the positions feeding each). Max: a plan over the
-// argmax entries. rows() are the rows that get a gradient, what the sparse form returns.
+// form a plan (the distinct rows and the positions feeding each). With a given plan both
+// forms pool through it (each row written once, no sort): the same sums, bit for bit. Max: a
+// plan over the argmax entries. rows() are the rows that get a gradient, what the sparse
+// form returns.
 class BagBackward {
  public:
   explicit BagBackward(const BagBackwardArgs& args);
@@ -102,9 +115,11 @@ class BagBackward {
 
  private:
   void run_max(float* out, bool dense);
+  // Sum / Mean through the plan: row u's gradient into out row rows()[u] (dense) or u.
+  void run_planned(float* out, bool dense);
   BagBackwardArgs args_;
-  Plan plan_;
-  bool planned_ = false;
+  Plan own_plan_;                // built here, or the given plan less the padding row
+  const Plan* plan_ = nullptr;   // the plan in use, once rows() has run
   std::vector<int64_t> bag_of_;  // Sum / Mean: the bag of each position
   std::vector<float> scale_;     // Sum / Mean: weight / count of each position, or empty
 };
