@@ -15,8 +15,9 @@
 //   gather           n·dim·4 read + n·dim·4 written                          (roof: copy)
 // rows/s counts source rows moved: n for scatterAdd and bagBackward, nnz for spmm.
 // scatter/add+plan times scatterAdd with a plan built once outside the timing (plan-build is
-// that build alone); bagBackward sparse is compared with the dense JS loop, what a user would
-// write without a row-sparse form.
+// that build alone), as do the bagBackward +plan rows; bagBackward sparse is compared with the
+// dense JS loop, what a user would write without a row-sparse form. spmm transpose:true+aT
+// passes a kept csrTranspose(a) as `aT`; transpose:true alone transposes on every call.
 import { fillRandom, fillRatiosVsJs, randomIndices, relativeError, rng, timeImpl } from './common.mjs';
 
 // ---- pure-JS baselines: what a user would write --------------------------------------------
@@ -224,22 +225,37 @@ async function backwardGroups(ctx, { rows, bags, perBag, dim }) {
     },
     ek: () => ({ fn: () => ek.embeddingBagBackward({ ...o, out }), result: ek.embeddingBagBackward({ ...o, out }) }),
   });
-  // Sparse: compare through the dense expansion of its rows.
+  // A ScatterPlan of the indices, built once outside the timing (a training loop whose
+  // batch indices are known before the backward pass, or reused across steps).
+  const plan = ek.scatterPlan({ indices: idx, numRows: rows });
   await runGroup(ctx, {
-    op: 'scatter/bagBackward/sum sparse', shape, dim, units: n, roofKind: 'copy',
-    bytes: n * dim * 4 + u * dim * 4 + n * 4, extra: { tableRows: rows, indices: n, bags },
+    op: 'scatter/bagBackward/sum dense+plan', shape, dim, units: n, roofKind: 'copy',
+    bytes: rows * dim * 4 + n * dim * 4 + u * dim * 4, extra: { tableRows: rows, indices: n, bags },
     js: () => jsBagBackwardSum(grad, dim, idx, offsets, jsOut),
     jsResult: () => {
       jsBagBackwardSum(grad, dim, idx, offsets, jsOut);
       return jsOut;
     },
-    ek: () => {
-      const s = ek.embeddingBagBackward({ ...o, sparse: true });
-      out.fill(0);
-      s.rows.forEach((r, k) => out.set(s.values.subarray(k * dim, (k + 1) * dim), r * dim));
-      return { fn: () => ek.embeddingBagBackward({ ...o, sparse: true }), result: out };
-    },
+    ek: () => ({ fn: () => ek.embeddingBagBackward({ ...o, plan, out }), result: ek.embeddingBagBackward({ ...o, plan, out }) }),
   });
+  // Sparse: compare through the dense expansion of its rows.
+  for (const [op, extra] of [['scatter/bagBackward/sum sparse', {}], ['scatter/bagBackward/sum sparse+plan', { plan }]]) {
+    await runGroup(ctx, {
+      op, shape, dim, units: n, roofKind: 'copy',
+      bytes: n * dim * 4 + u * dim * 4 + n * 4, extra: { tableRows: rows, indices: n, bags },
+      js: () => jsBagBackwardSum(grad, dim, idx, offsets, jsOut),
+      jsResult: () => {
+        jsBagBackwardSum(grad, dim, idx, offsets, jsOut);
+        return jsOut;
+      },
+      ek: () => {
+        const s = ek.embeddingBagBackward({ ...o, ...extra, sparse: true });
+        out.fill(0);
+        s.rows.forEach((r, k) => out.set(s.values.subarray(k * dim, (k + 1) * dim), r * dim));
+        return { fn: () => ek.embeddingBagBackward({ ...o, ...extra, sparse: true }), result: out };
+      },
+    });
+  }
   ctx.gc();
 }
 
@@ -282,7 +298,12 @@ async function spmmGroups(ctx, { size, nnz, dim, gatherRows, gatherN }) {
       dim, units: realNnz, roofKind: 'read', bytes: realNnz * dim * 4 + size * dim * 4 + realNnz * 8,
       extra: { tableRows: size, indices: realNnz },
     };
-    for (const [op, m, transpose] of [['scatter/spmm', a, false], ['scatter/spmm transposed (cached aT)', aT, false], ['scatter/spmm transpose:true', a, true]]) {
+    // aᵀ·b three ways: the kept transpose as a matrix of its own, the same through
+    // spmm({ transpose: true, aT }), and transpose: true alone (a transpose every call).
+    for (const [op, m, transpose, kept] of [
+      ['scatter/spmm', a, false], ['scatter/spmm transposed (cached aT)', aT, false],
+      ['scatter/spmm transpose:true+aT', a, true, aT], ['scatter/spmm transpose:true', a, true],
+    ]) {
       const jsM = transpose ? aT : m;
       await runGroup(ctx, {
         ...common, op, shape,
@@ -291,7 +312,7 @@ async function spmmGroups(ctx, { size, nnz, dim, gatherRows, gatherN }) {
           jsSpmm(jsM.rowPtr, jsM.colIdx, jsM.values, b, dim, jsOut);
           return jsOut;
         },
-        ek: () => ({ fn: () => ek.spmm({ a: m, b, dim, transpose, out }), result: ek.spmm({ a: m, b, dim, transpose }) }),
+        ek: () => ({ fn: () => ek.spmm({ a: m, b, dim, transpose, aT: kept, out }), result: ek.spmm({ a: m, b, dim, transpose, aT: kept }) }),
         impls: op === 'scatter/spmm' ? undefined : [{ impl: `embedkit/${ctx.defaultIsa}`, threads: ctx.allThreads, isa: ctx.defaultIsa, ek: true }],
       });
     }
