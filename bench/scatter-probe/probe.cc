@@ -206,10 +206,21 @@ int main(int argc, char** argv) {
                      }, {}});
   }
 
-  // PROBE_ONLY=<prefix>: only the cases whose name starts with it (for callgrind).
+  // PROBE_ONLY=<prefix>[,<prefix>...]: only the cases whose name starts with one of them
+  // (for callgrind, or a shorter A/B).
   if (const char* only = std::getenv("PROBE_ONLY")) {
+    std::vector<std::string> prefixes;
+    for (std::string rest = only; !rest.empty();) {
+      const size_t comma = rest.find(',');
+      prefixes.push_back(rest.substr(0, comma));
+      rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+    }
     cases.erase(std::remove_if(cases.begin(), cases.end(),
-                               [&](const Case& c) { return c.name.rfind(only, 0) != 0; }),
+                               [&](const Case& c) {
+                                 return std::none_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) {
+                                   return c.name.rfind(p, 0) == 0;
+                                 });
+                               }),
                 cases.end());
   }
   std::printf("isa %s, rows %lld, n %lld, dim %lld, reps %d\n", ek::isa_name(ek::active_isa()),
