@@ -13,10 +13,12 @@
 //   random rmw         dst[idx[i]] += 1: the random read + write alone, 2 rows per index
 //   random read        sum of dst[idx[i]]: random reads alone, 1 row per index
 //   gather             out[i] = dst[idx[i]]: 1 random row read + 1 row written in order
+// and the CPU time of the process during the case (both threads together; see cpu_ms).
 // 1 and 2 threads where the loop can be split (contiguous position ranges; the rmw loops then
 // race on repeated rows, which a timing does not mind). Tables are advised for huge pages,
 // as the bench allocates them.
 #include <sys/mman.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -40,6 +42,17 @@ namespace ek = embedkit;
 
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// CPU time of the whole process (every thread): what a case costs whether or not the machine
+// gave it two cores at once. On a shared machine the wall time of a 2-thread case says more
+// about the neighbours than about the code; its CPU time next to the 1-thread case's says
+// whether the split added work (the pool waits on a condition variable, so idle helpers
+// cost nothing here).
+double cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 double median(std::vector<double> v) {
@@ -124,6 +137,7 @@ struct Case {
   double rows_per_index;  // rows of dim floats moved per index, for GB/s
   std::function<void()> run;
   std::vector<double> ms;
+  std::vector<double> cpu;
 };
 
 }  // namespace
@@ -228,18 +242,21 @@ int main(int argc, char** argv) {
   for (int r = 0; r < reps + 1; ++r) {
     for (Case& c : cases) {
       ek::set_thread_count(c.threads);
-      const double t0 = now_ms();
+      const double t0 = now_ms(), c0 = cpu_ms();
       c.run();
-      const double t1 = now_ms();
-      if (r > 0) c.ms.push_back(t1 - t0);  // the first round warms pages and the pool
+      const double t1 = now_ms(), c1 = cpu_ms();
+      if (r > 0) {  // the first round warms pages and the pool
+        c.ms.push_back(t1 - t0);
+        c.cpu.push_back(c1 - c0);
+      }
     }
   }
   const double row_bytes = static_cast<double>(dim) * sizeof(float);
   for (Case& c : cases) {
     const double ms = median(c.ms);
     const double mrows = n / ms / 1e3;
-    std::printf("%-20s %d thr %8.2f ms %7.2f M rows/s %6.2f GB/s\n", c.name.c_str(), c.threads, ms, mrows,
-                c.rows_per_index * row_bytes * n / ms / 1e6);
+    std::printf("%-20s %d thr %8.2f ms %7.2f M rows/s %6.2f GB/s   cpu %8.2f ms\n", c.name.c_str(), c.threads, ms,
+                mrows, c.rows_per_index * row_bytes * n / ms / 1e6, median(c.cpu));
   }
   // Whether the tables got huge pages (a random row then costs no page walk).
   if (FILE* f = std::fopen("/proc/self/smaps_rollup", "r")) {
