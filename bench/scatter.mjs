@@ -9,7 +9,9 @@
 //   scatterAdd       n·dim·4 src read + 2·u·dim·4 dst rows read and written (u = distinct
 //                    rows) + n·4 indices                                     (roof: copy)
 //   bagBackward      dense: numRows·dim·4 zeroed + n·dim·4 gradient rows read + u·dim·4
-//                    written; sparse: the same without the zeroing + n·4 indices (roof: copy)
+//                    written; sparse: the same without the zeroing + n·4 indices (roof: copy);
+//                    max: the zeroing (dense) or u·dim·4 (sparse) + bags·dim·(4 argmax + 4
+//                    gradient) read + bags·dim·4 written into the winners' rows
 //   spmm             nnz·dim·4 b rows read + rows·dim·4 written + nnz·8 colIdx and values
 //                                                                            (roof: read)
 //   gather           n·dim·4 read + n·dim·4 written                          (roof: copy)
@@ -41,6 +43,14 @@ function jsBagBackwardSum(grad, dim, idx, offsets, out) {
       const o = idx[j] * dim;
       for (let c = 0; c < dim; c++) out[o + c] += grad[g + c];
     }
+  }
+}
+
+function jsBagBackwardMax(grad, dim, argmax, out) {
+  out.fill(0);
+  for (let e = 0; e < argmax.length; e++) {
+    const r = argmax[e];
+    if (r >= 0) out[r * dim + (e % dim)] += grad[e];
   }
 }
 
@@ -225,6 +235,37 @@ async function backwardGroups(ctx, { rows, bags, perBag, dim }) {
     },
     ek: () => ({ fn: () => ek.embeddingBagBackward({ ...o, out }), result: ek.embeddingBagBackward({ ...o, out }) }),
   });
+  // Max: what embeddingBag's argmax holds for bags of random rows on random data, each
+  // column won by a random member of its bag (made here; no 512 MB table to pool).
+  {
+    const next = rng(0x3a7);
+    const argmax = new Int32Array(bags * dim);
+    for (let b = 0; b < bags; b++) {
+      for (let c = 0; c < dim; c++) argmax[b * dim + c] = idx[b * perBag + (next() % perBag)];
+    }
+    const om = { ...o, mode: 'max', maxIndices: argmax };
+    const um = new Set(argmax).size;
+    for (const [op, sparse] of [['scatter/bagBackward/max dense', false], ['scatter/bagBackward/max sparse', true]]) {
+      await runGroup(ctx, {
+        op, shape, dim, units: n, roofKind: 'copy',
+        // dense: the table zeroed, the gradient read, one float per entry into a random row
+        bytes: (sparse ? um * dim * 4 : rows * dim * 4) + 2 * bags * dim * 4 + bags * dim * 4,
+        extra: { tableRows: rows, indices: n, bags },
+        js: () => jsBagBackwardMax(grad, dim, argmax, jsOut),
+        jsResult: () => {
+          jsBagBackwardMax(grad, dim, argmax, jsOut);
+          return jsOut;
+        },
+        ek: () => {
+          if (!sparse) return { fn: () => ek.embeddingBagBackward({ ...om, out }), result: ek.embeddingBagBackward({ ...om, out }) };
+          const sg = ek.embeddingBagBackward({ ...om, sparse: true });
+          out.fill(0);
+          sg.rows.forEach((r, k) => out.set(sg.values.subarray(k * dim, (k + 1) * dim), r * dim));
+          return { fn: () => ek.embeddingBagBackward({ ...om, sparse: true }), result: out };
+        },
+      });
+    }
+  }
   // A ScatterPlan of the indices, built once outside the timing (a training loop whose
   // batch indices are known before the backward pass, or reused across steps).
   const plan = ek.scatterPlan({ indices: idx, numRows: rows });

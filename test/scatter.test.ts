@@ -409,6 +409,17 @@ itOnEachIsa('scatterAdd and embeddingBagBackward', (isa) => {
       expect(firstBitMismatch(embeddingBagBackward({ ...o, gradOutput, numRows: rows, plan }), got), `${isa} seed=${seed} dim=${dim} ${mode} plan`).toBe(-1);
       calls += 2;
     }
+    // Max: the dense form runs this ISA's column kernel; the sparse form (a plan) must agree.
+    const m = bagCase(rng, dim, { mode: 'max', weighted: false, padding: true }, 'offsets', 'int32');
+    const maxIndices = maxIndicesOf(m.o);
+    const { ref, abs } = refBagBackward(m.o, m.gradOutput, m.rows, maxIndices);
+    const dense = embeddingBagBackward({ ...m.o, gradOutput: m.gradOutput, numRows: m.rows, maxIndices });
+    expect(relErr(dense, ref), `${isa} seed=${seed} dim=${dim} max`).toBeLessThan(BOUND * cond(ref, abs));
+    const sparse = embeddingBagBackward({ ...m.o, gradOutput: m.gradOutput, numRows: m.rows, maxIndices, sparse: true });
+    const expanded = new Float32Array(m.rows * dim);
+    toNumbers(sparse.rows).forEach((r, u) => expanded.set(sparse.values.subarray(u * dim, (u + 1) * dim), r * dim));
+    expect(firstBitMismatch(expanded, dense), `${isa} seed=${seed} dim=${dim} max sparse = dense`).toBe(-1);
+    calls += 2; // embeddingBag's argmax pass and the dense backward
   }
   return calls;
 });

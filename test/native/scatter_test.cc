@@ -560,6 +560,44 @@ TEST(scatter_rows_kernel_matches_reference_on_position_lists) {
   }
 }
 
+TEST(max_backward_columns_matches_reference_bitwise) {
+  Rng rng(harness::test_seed());
+  for (int64_t dim : kDims) {
+    const int64_t rows = rng.between(1, 20), bags = rng.between(1, 30);
+    // Per bag: one winner for every column (a one-row bag), -1 throughout (empty), or mixed
+    // with runs, so both the vector and the lane-by-lane paths run.
+    std::vector<int32_t> argmax(static_cast<size_t>(bags * dim));
+    for (int64_t b = 0; b < bags; ++b) {
+      const int kind = static_cast<int>(rng.below(3));
+      int32_t current = static_cast<int32_t>(rng.below(rows));
+      for (int64_t c = 0; c < dim; ++c) {
+        if (kind == 2 && rng.coin(0.2)) current = rng.coin(0.2) ? -1 : static_cast<int32_t>(rng.below(rows));
+        argmax[b * dim + c] = kind == 1 ? -1 : current;
+      }
+    }
+    const std::vector<float> grad = random_floats(rng, bags * dim);
+    const std::vector<float> start = random_floats(rng, rows * dim);
+    s::MaxBackwardArgs a;
+    a.grad = grad.data();
+    a.argmax = argmax.data();
+    a.num_bags = bags;
+    a.dim = dim;
+    const int64_t c0 = rng.below(dim), c1 = rng.between(c0 + 1, dim);
+    SCOPED_CONTEXT("dim=", dim, " bags=", bags, " columns ", c0, "..", c1);
+    std::vector<float> ref = start;
+    a.out = ref.data();
+    s::reference_kernels().max_backward_columns(a, c0, c1);
+    for (ek::Isa isa : runnable_isas()) {
+      SCOPED_CONTEXT("isa ", ek::isa_name(isa));
+      std::vector<float> out = start;
+      a.out = out.data();
+      s::kernels_for(isa).max_backward_columns(a, c0, c1);
+      same_bits(out, ref, "max_backward_columns vs the scalar reference");
+      ++g_checked[static_cast<int>(isa)];
+    }
+  }
+}
+
 TEST(validate_csr_errors) {
   std::vector<int64_t> ptr{0, 2, 2, 3}, col{0, 3, 1};
   auto view = [&]() {

@@ -40,6 +40,9 @@ constexpr int64_t kSplitSamples = 4096;
 // and reads the src rows of its own, so more tasks cost more scans and sparser src reads;
 // two still even out a thread that is slowed down.
 constexpr int kScatterTasksPerThread = 2;
+// The dense max backward splits columns in runs of 16 floats (a cache line when rows are
+// line-aligned), so tasks seldom write the same line.
+constexpr int64_t kMaxColumnQuantum = 16;
 // Positions a scatter-add task collects before handing them to the kernel: enough for the
 // kernel's row prefetch to run ahead (kPrefetchDistance) over most of them, 4 KiB of stack.
 constexpr int64_t kScatterBatch = 512;
@@ -216,6 +219,7 @@ void BagBackward::run_planned(float* out, bool dense) {
 }
 
 void BagBackward::run_max(float* out, bool dense) {
+  if (dense) return run_max_dense(out);
   rows();
   const int64_t dim = args_.dim;
   // Entry e = bag * dim + column: out[row][column] += grad[e], entries in bag order.
@@ -231,6 +235,28 @@ void BagBackward::run_max(float* out, bool dense) {
         row[e % dim] += grad[e];
       }
     }
+  });
+}
+
+void BagBackward::run_max_dense(float* out) {
+  // No plan: each task owns a range of columns and walks the bags in order, so every
+  // element receives its gradients in bag order, the order of the plan form (entries
+  // sorted stably by row): the same bits, without sorting num_bags x dim entries.
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
+  MaxBackwardArgs a;
+  a.out = out;
+  a.grad = args_.grad;
+  a.argmax = args_.argmax;
+  a.num_bags = args_.bags.num_bags;
+  a.dim = args_.dim;
+  const int64_t quanta = (a.dim + kMaxColumnQuantum - 1) / kMaxColumnQuantum;
+  const int64_t tasks = std::min(quanta, task_count_for(a.num_bags * a.dim, kMinFloatsPerTask));
+  parallel_for(tasks, [&](int64_t t) {
+    const int64_t c0 = std::min(a.dim, quanta * t / tasks * kMaxColumnQuantum);
+    const int64_t c1 = std::min(a.dim, quanta * (t + 1) / tasks * kMaxColumnQuantum);
+    if (c0 < c1) k.max_backward_columns(a, c0, c1);
   });
 }
 

@@ -68,13 +68,26 @@ void scatter_add(const Plan& plan, const ScatterArgs& args);
 void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args,
                  int64_t skip = -1);
 
-// One ISA's kernel for the plan-free form.
+// The dense gradient of max pooling: num_bags x dim argmax row ids (-1: none) and gradients.
+struct MaxBackwardArgs {
+  float* out = nullptr;  // num_rows x dim, accumulated into
+  const float* grad = nullptr;
+  const int32_t* argmax = nullptr;
+  int64_t num_bags = 0;
+  int64_t dim = 0;
+};
+
+// One ISA's kernels for the plan-free forms.
 struct Kernels {
   // Applies positions[0..count) in that order (positions null: 0..count), each i as
   // dst[indices[i]] = dst[indices[i]] + scale_i * src[i] (a plain add when unscaled;
   // scale_i = alpha * weights[i] rounded to float, or alpha).
   void (*scatter_rows)(const ScatterArgs& args, const IndexArray& indices,
                        const int64_t* positions, int64_t count);
+  // The dense max backward over columns [c0, c1) of every bag, bags in order:
+  // out[argmax[b][c]][c] += grad[b][c] for each (b, c) whose argmax is not -1. A run of
+  // columns won by one row (a one-row bag, or one row winning throughout) is a vector add.
+  void (*max_backward_columns)(const MaxBackwardArgs& args, int64_t c0, int64_t c1);
 };
 const Kernels& reference_kernels();  // ref.cc
 const Kernels* avx2_kernels();
@@ -101,9 +114,11 @@ struct BagBackwardArgs {
 // A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
 // position; the dense form is then a plan-free scatter-add of gradient rows, and the sparse
 // form a plan (the distinct rows and the positions feeding each). With a given plan both
-// forms pool through it (each row written once, no sort): the same sums, bit for bit. Max: a
-// plan over the argmax entries. rows() are the rows that get a gradient, what the sparse
-// form returns.
+// forms pool through it (each row written once, no sort): the same sums, bit for bit. Max:
+// the dense form walks the bags in order per column range (max_backward_columns, no plan),
+// the sparse form a plan over the argmax entries; both add each element's gradients in bag
+// order, the same bits. rows() are the rows that get a gradient, what the sparse form
+// returns.
 class BagBackward {
  public:
   explicit BagBackward(const BagBackwardArgs& args);
@@ -115,6 +130,7 @@ class BagBackward {
 
  private:
   void run_max(float* out, bool dense);
+  void run_max_dense(float* out);  // no plan: column-owned tasks, bags in order
   // Sum / Mean through the plan: row u's gradient into out row rows()[u] (dense) or u.
   void run_planned(float* out, bool dense);
   BagBackwardArgs args_;
