@@ -419,7 +419,7 @@ itOnEachIsa('scatterAdd and embeddingBagBackward', (isa) => {
     const expanded = new Float32Array(m.rows * dim);
     toNumbers(sparse.rows).forEach((r, u) => expanded.set(sparse.values.subarray(u * dim, (u + 1) * dim), r * dim));
     expect(firstBitMismatch(expanded, dense), `${isa} seed=${seed} dim=${dim} max sparse = dense`).toBe(-1);
-    calls += 2; // embeddingBag's argmax pass and the dense backward
+    calls += 1; // the dense backward (the argmax pass runs the scalar kernel on every ISA)
   }
   return calls;
 });
