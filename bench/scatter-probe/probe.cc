@@ -16,7 +16,9 @@
 // and the CPU time of the process during the case (both threads together; see cpu_ms).
 // 1 and 2 threads where the loop can be split (contiguous position ranges; the rmw loops then
 // race on repeated rows, which a timing does not mind). Tables are advised for huge pages,
-// as the bench allocates them.
+// as the bench allocates them. PROBE_PREFETCH=1 adds "pf <distance> <hint>" cases: the
+// scatter-add arithmetic with the prefetch distance and kind as parameters, split by position
+// like the loops above; PROBE_ONLY=<prefix>[,<prefix>...] keeps only some cases.
 #include <sys/mman.h>
 #include <time.h>
 
