@@ -9,14 +9,17 @@
 //   scatterAdd       n·dim·4 src read + 2·u·dim·4 dst rows read and written (u = distinct
 //                    rows) + n·4 indices                                     (roof: copy)
 //   bagBackward      dense: numRows·dim·4 zeroed + n·dim·4 gradient rows read + u·dim·4
-//                    written; sparse: the same without the zeroing + n·4 indices (roof: copy)
+//                    written; sparse: the same without the zeroing + n·4 indices (roof: copy);
+//                    max: the zeroing (dense) or u·dim·4 (sparse) + bags·dim·(4 argmax + 4
+//                    gradient) read + bags·dim·4 written into the winners' rows
 //   spmm             nnz·dim·4 b rows read + rows·dim·4 written + nnz·8 colIdx and values
 //                                                                            (roof: read)
 //   gather           n·dim·4 read + n·dim·4 written                          (roof: copy)
 // rows/s counts source rows moved: n for scatterAdd and bagBackward, nnz for spmm.
 // scatter/add+plan times scatterAdd with a plan built once outside the timing (plan-build is
-// that build alone); bagBackward sparse is compared with the dense JS loop, what a user would
-// write without a row-sparse form.
+// that build alone), as do the bagBackward +plan rows; bagBackward sparse is compared with the
+// dense JS loop, what a user would write without a row-sparse form. spmm transpose:true+aT
+// passes a kept csrTranspose(a) as `aT`; transpose:true alone transposes on every call.
 import { fillRandom, fillRatiosVsJs, randomIndices, relativeError, rng, timeImpl } from './common.mjs';
 
 // ---- pure-JS baselines: what a user would write --------------------------------------------
@@ -40,6 +43,14 @@ function jsBagBackwardSum(grad, dim, idx, offsets, out) {
       const o = idx[j] * dim;
       for (let c = 0; c < dim; c++) out[o + c] += grad[g + c];
     }
+  }
+}
+
+function jsBagBackwardMax(grad, dim, argmax, out) {
+  out.fill(0);
+  for (let e = 0; e < argmax.length; e++) {
+    const r = argmax[e];
+    if (r >= 0) out[r * dim + (e % dim)] += grad[e];
   }
 }
 
@@ -224,22 +235,68 @@ async function backwardGroups(ctx, { rows, bags, perBag, dim }) {
     },
     ek: () => ({ fn: () => ek.embeddingBagBackward({ ...o, out }), result: ek.embeddingBagBackward({ ...o, out }) }),
   });
-  // Sparse: compare through the dense expansion of its rows.
+  // Max: what embeddingBag's argmax holds for bags of random rows on random data, each
+  // column won by a random member of its bag (made here; no 512 MB table to pool).
+  {
+    const next = rng(0x3a7);
+    const argmax = new Int32Array(bags * dim);
+    for (let b = 0; b < bags; b++) {
+      for (let c = 0; c < dim; c++) argmax[b * dim + c] = idx[b * perBag + (next() % perBag)];
+    }
+    const om = { ...o, mode: 'max', maxIndices: argmax };
+    const um = new Set(argmax).size;
+    for (const [op, sparse] of [['scatter/bagBackward/max dense', false], ['scatter/bagBackward/max sparse', true]]) {
+      await runGroup(ctx, {
+        op, shape, dim, units: n, roofKind: 'copy',
+        // dense: the table zeroed, the gradient read, one float per entry into a random row
+        bytes: (sparse ? um * dim * 4 : rows * dim * 4) + 2 * bags * dim * 4 + bags * dim * 4,
+        extra: { tableRows: rows, indices: n, bags },
+        js: () => jsBagBackwardMax(grad, dim, argmax, jsOut),
+        jsResult: () => {
+          jsBagBackwardMax(grad, dim, argmax, jsOut);
+          return jsOut;
+        },
+        ek: () => {
+          if (!sparse) return { fn: () => ek.embeddingBagBackward({ ...om, out }), result: ek.embeddingBagBackward({ ...om, out }) };
+          const sg = ek.embeddingBagBackward({ ...om, sparse: true });
+          out.fill(0);
+          sg.rows.forEach((r, k) => out.set(sg.values.subarray(k * dim, (k + 1) * dim), r * dim));
+          return { fn: () => ek.embeddingBagBackward({ ...om, sparse: true }), result: out };
+        },
+      });
+    }
+  }
+  // A ScatterPlan of the indices, built once outside the timing (a training loop whose
+  // batch indices are known before the backward pass, or reused across steps).
+  const plan = ek.scatterPlan({ indices: idx, numRows: rows });
   await runGroup(ctx, {
-    op: 'scatter/bagBackward/sum sparse', shape, dim, units: n, roofKind: 'copy',
-    bytes: n * dim * 4 + u * dim * 4 + n * 4, extra: { tableRows: rows, indices: n, bags },
+    op: 'scatter/bagBackward/sum dense+plan', shape, dim, units: n, roofKind: 'copy',
+    bytes: rows * dim * 4 + n * dim * 4 + u * dim * 4, extra: { tableRows: rows, indices: n, bags },
     js: () => jsBagBackwardSum(grad, dim, idx, offsets, jsOut),
     jsResult: () => {
       jsBagBackwardSum(grad, dim, idx, offsets, jsOut);
       return jsOut;
     },
-    ek: () => {
-      const s = ek.embeddingBagBackward({ ...o, sparse: true });
-      out.fill(0);
-      s.rows.forEach((r, k) => out.set(s.values.subarray(k * dim, (k + 1) * dim), r * dim));
-      return { fn: () => ek.embeddingBagBackward({ ...o, sparse: true }), result: out };
-    },
+    ek: () => ({ fn: () => ek.embeddingBagBackward({ ...o, plan, out }), result: ek.embeddingBagBackward({ ...o, plan, out }) }),
   });
+  // Sparse: compare through the dense expansion of its rows.
+  for (const [op, extra] of [['scatter/bagBackward/sum sparse', {}], ['scatter/bagBackward/sum sparse+plan', { plan }]]) {
+    await runGroup(ctx, {
+      op, shape, dim, units: n, roofKind: 'copy',
+      bytes: n * dim * 4 + u * dim * 4 + n * 4, extra: { tableRows: rows, indices: n, bags },
+      js: () => jsBagBackwardSum(grad, dim, idx, offsets, jsOut),
+      jsResult: () => {
+        jsBagBackwardSum(grad, dim, idx, offsets, jsOut);
+        return jsOut;
+      },
+      ek: () => {
+        const s = ek.embeddingBagBackward({ ...o, ...extra, sparse: true });
+        out.fill(0);
+        s.rows.forEach((r, k) => out.set(s.values.subarray(k * dim, (k + 1) * dim), r * dim));
+        return { fn: () => ek.embeddingBagBackward({ ...o, ...extra, sparse: true }), result: out };
+      },
+    });
+  }
   ctx.gc();
 }
 
@@ -282,7 +339,12 @@ async function spmmGroups(ctx, { size, nnz, dim, gatherRows, gatherN }) {
       dim, units: realNnz, roofKind: 'read', bytes: realNnz * dim * 4 + size * dim * 4 + realNnz * 8,
       extra: { tableRows: size, indices: realNnz },
     };
-    for (const [op, m, transpose] of [['scatter/spmm', a, false], ['scatter/spmm transposed (cached aT)', aT, false], ['scatter/spmm transpose:true', a, true]]) {
+    // aᵀ·b three ways: the kept transpose as a matrix of its own, the same through
+    // spmm({ transpose: true, aT }), and transpose: true alone (a transpose every call).
+    for (const [op, m, transpose, kept] of [
+      ['scatter/spmm', a, false], ['scatter/spmm transposed (cached aT)', aT, false],
+      ['scatter/spmm transpose:true+aT', a, true, aT], ['scatter/spmm transpose:true', a, true],
+    ]) {
       const jsM = transpose ? aT : m;
       await runGroup(ctx, {
         ...common, op, shape,
@@ -291,7 +353,7 @@ async function spmmGroups(ctx, { size, nnz, dim, gatherRows, gatherN }) {
           jsSpmm(jsM.rowPtr, jsM.colIdx, jsM.values, b, dim, jsOut);
           return jsOut;
         },
-        ek: () => ({ fn: () => ek.spmm({ a: m, b, dim, transpose, out }), result: ek.spmm({ a: m, b, dim, transpose }) }),
+        ek: () => ({ fn: () => ek.spmm({ a: m, b, dim, transpose, aT: kept, out }), result: ek.spmm({ a: m, b, dim, transpose, aT: kept }) }),
         impls: op === 'scatter/spmm' ? undefined : [{ impl: `embedkit/${ctx.defaultIsa}`, threads: ctx.allThreads, isa: ctx.defaultIsa, ek: true }],
       });
     }

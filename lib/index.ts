@@ -35,7 +35,9 @@ export {
   embeddingBagBackward,
   embeddingBagBackwardAsync,
   csrFromCoo,
+  csrFromCooAsync,
   csrTranspose,
+  csrTransposeAsync,
   spmm,
   spmmAsync,
 } from './scatter';

@@ -47,7 +47,9 @@ export interface NativeAddon {
   embeddingBagBackward(...args: unknown[]): unknown;
   embeddingBagBackwardAsync(...args: unknown[]): Promise<unknown>;
   csrFromCoo(...args: unknown[]): NativeCsr;
+  csrFromCooAsync(...args: unknown[]): Promise<NativeCsr>;
   csrTranspose(...args: unknown[]): NativeCsr;
+  csrTransposeAsync(...args: unknown[]): Promise<NativeCsr>;
   spmm(...args: unknown[]): Float32Array;
   spmmAsync(...args: unknown[]): Promise<Float32Array>;
 }

@@ -82,14 +82,16 @@ export interface ScatterAddOptions {
   alpha?: number;
 }
 
+/** The native handle of an optional `plan` option (undefined when absent). */
+function planHandle(plan: unknown): unknown {
+  if (plan === undefined || plan === null) return undefined;
+  if (!(plan instanceof ScatterPlan)) throw new TypeError(`plan must be a ScatterPlan, got ${describe(plan)}`);
+  return plan.handle;
+}
+
 function callScatter<R>(fn: (...args: unknown[]) => R, o: ScatterAddOptions, op: string): R {
   requireOptions(o, op);
-  let handle: unknown;
-  if (o.plan !== undefined && o.plan !== null) {
-    if (!(o.plan instanceof ScatterPlan)) throw new TypeError(`plan must be a ScatterPlan, got ${describe(o.plan)}`);
-    handle = o.plan.handle;
-  }
-  return fn(o.dst, o.dim, o.indices, handle, o.src, o.weights, o.alpha);
+  return fn(o.dst, o.dim, o.indices, planHandle(o.plan), o.src, o.weights, o.alpha);
 }
 
 /**
@@ -123,6 +125,12 @@ export interface EmbeddingBagBackwardOptions
   sparse?: boolean;
   /** Dense form only: destination of `numRows x dim` floats (entirely overwritten). */
   out?: Float32Array;
+  /**
+   * Modes 'sum' and 'mean': a {@link ScatterPlan} built from these `indices` and `numRows`
+   * (checked), reused instead of sorting the indices on every call. The result is bitwise
+   * the same as without it; the dense form then writes each touched row once.
+   */
+  plan?: ScatterPlan;
 }
 
 export interface SparseGradient {
@@ -139,7 +147,8 @@ function callBackward<R>(fn: (...args: unknown[]) => R, o: EmbeddingBagBackwardO
   }
   const sparse = o.sparse === true;
   const out = sparse ? o.out : o.out ?? freshOutput(typeof o.numRows === 'number' ? o.numRows : -1, o.dim, 'numRows x dim');
-  return fn(o.gradOutput, o.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, o.numRows, o.maxIndices, sparse, out);
+  return fn(o.gradOutput, o.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, o.numRows, o.maxIndices, sparse, out,
+    planHandle(o.plan));
 }
 
 /**
@@ -201,12 +210,21 @@ function asCsr(raw: CsrMatrix): CsrMatrix {
  * result has none unless duplicates were summed (then they are the counts).
  */
 export function csrFromCoo(options: CsrFromCooOptions): CsrMatrix {
-  requireOptions(options, 'csrFromCoo');
-  const o = options;
+  return asCsr(callCoo(native().csrFromCoo, options, 'csrFromCoo'));
+}
+
+/** {@link csrFromCoo} on the libuv thread pool; `rows`, `cols` and `values` are held until it settles. */
+export function csrFromCooAsync(options: CsrFromCooOptions): Promise<CsrMatrix> {
+  return startAsync(options, 'csrFromCooAsync',
+    () => callCoo(native().csrFromCooAsync, options, 'csrFromCooAsync').then(asCsr));
+}
+
+function callCoo<R>(fn: (...args: unknown[]) => R, o: CsrFromCooOptions, op: string): R {
+  requireOptions(o, op);
   if (o.sumDuplicates !== undefined && typeof o.sumDuplicates !== 'boolean') {
     throw new TypeError(`sumDuplicates must be a boolean, got ${describe(o.sumDuplicates)}`);
   }
-  return asCsr(native().csrFromCoo(o.rows, o.cols, o.values, o.numRows, o.numCols, o.sumDuplicates ?? true));
+  return fn(o.rows, o.cols, o.values, o.numRows, o.numCols, o.sumDuplicates ?? true);
 }
 
 function requireCsr(a: unknown): CsrMatrix {
@@ -223,13 +241,30 @@ export function csrTranspose(a: CsrMatrix): CsrMatrix {
   return asCsr(native().csrTranspose(m.rowPtr, m.colIdx, m.values, m.numRows, m.numCols));
 }
 
+/** {@link csrTranspose} on the libuv thread pool; `a`'s arrays are held until it settles. */
+export function csrTransposeAsync(a: CsrMatrix): Promise<CsrMatrix> {
+  return startAsync(a, 'csrTransposeAsync', () => {
+    const m = requireCsr(a);
+    return native().csrTransposeAsync(m.rowPtr, m.colIdx, m.values, m.numRows, m.numCols).then(asCsr);
+  });
+}
+
 export interface SpmmOptions {
   a: CsrMatrix;
   /** Dense, row-major: `numCols x dim` floats (`numRows x dim` with transpose). */
   b: Float32Array;
   dim: number;
-  /** Multiply by `aᵀ` instead of `a` (computed with {@link csrTranspose} each call). */
+  /**
+   * Multiply by `aᵀ` instead of `a`: by `aT` when given, else by a transpose made with
+   * {@link csrTranspose} on every call.
+   */
   transpose?: boolean;
+  /**
+   * With `transpose: true`: `csrTranspose(a)`, made once and kept, so repeated `aᵀ · b`
+   * products do not transpose every call (the same result, bit for bit). Its shape and nnz
+   * are checked against `a`; that it is `a`'s transpose is the caller's promise.
+   */
+  aT?: CsrMatrix;
   /**
    * How each output row combines its nonzeros' `value x b row` terms: 'sum' (default), 'mean'
    * (the sum over the row's stored entries) or 'max'. Empty rows give 0 in every mode
@@ -240,13 +275,29 @@ export interface SpmmOptions {
   out?: Float32Array;
 }
 
+/** `aT` when given (checked against `a`'s shape and nnz), else a fresh transpose of `a`. */
+function transposeOf(a: CsrMatrix, aT: unknown): CsrMatrix {
+  if (aT === undefined || aT === null) return csrTranspose(a);
+  if (typeof aT !== 'object') throw new TypeError(`aT must be a CsrMatrix, got ${describe(aT)}`);
+  const t = aT as CsrMatrix;
+  const nnz = (m: CsrMatrix) => (ArrayBuffer.isView(m.colIdx) ? m.colIdx.length : NaN);
+  if (t.numRows !== a.numCols || t.numCols !== a.numRows || nnz(t) !== nnz(a)) {
+    throw new RangeError(`aT must be csrTranspose(a): a is ${a.numRows} x ${a.numCols} with ${nnz(a)} nonzeros, ` +
+      `aT is ${t.numRows} x ${t.numCols} with ${nnz(t)}`);
+  }
+  return t;
+}
+
 function callSpmm<R>(fn: (...args: unknown[]) => R, o: SpmmOptions, op: string): R {
   requireOptions(o, op);
   const reduce = o.reduce === undefined ? 0 : enumCode(o.reduce, REDUCE, 'reduce');
   if (o.transpose !== undefined && typeof o.transpose !== 'boolean') {
     throw new TypeError(`transpose must be a boolean, got ${describe(o.transpose)}`);
   }
-  const a = o.transpose ? csrTranspose(requireCsr(o.a)) : requireCsr(o.a);
+  if (o.aT !== undefined && o.aT !== null && o.transpose !== true) {
+    throw new TypeError('aT applies to transpose: true only');
+  }
+  const a = o.transpose ? transposeOf(requireCsr(o.a), o.aT) : requireCsr(o.a);
   const out = o.out ?? freshOutput(typeof a.numRows === 'number' ? a.numRows : -1, o.dim, 'numRows x dim');
   return fn(a.rowPtr, a.colIdx, a.values, a.numRows, a.numCols, o.b, o.dim, reduce, out);
 }
@@ -260,7 +311,7 @@ export function spmm(options: SpmmOptions): Float32Array {
   return callSpmm(native().spmm, options, 'spmm');
 }
 
-/** {@link spmm} on the libuv thread pool (a transpose is made on the calling thread first). */
+/** {@link spmm} on the libuv thread pool (without `aT`, a transpose is made on the calling thread first). */
 export function spmmAsync(options: SpmmOptions): Promise<Float32Array> {
   return startAsync(options, 'spmmAsync', () => callSpmm(native().spmmAsync, options, 'spmmAsync'));
 }

@@ -170,7 +170,14 @@ const TARGETS: Target[] = [
     name: 'embeddingBagBackward (max, sparse)', call: (o) => ek.embeddingBagBackward(o as never), callAsync: (o) => ek.embeddingBagBackwardAsync(o as never),
     base: () => ({ gradOutput: new Float32Array(2 * 2).fill(1), dim: 2, indices: Int32Array.of(1, 9, 0), offsets: Int32Array.of(0, 2), mode: 'max', maxIndices: Int32Array.of(9, 1, 0, -1), numRows: 10, sparse: true }),
   },
-  { name: 'csrFromCoo', call: (o) => ek.csrFromCoo(o as never), base: () => ({ rows: Int32Array.of(0, 2, 0), cols: Int32Array.of(1, 0, 1), values: Float32Array.of(1, 2, 3), numRows: 3, numCols: 2 }) },
+  {
+    name: 'embeddingBagBackward (plan)', call: (o) => ek.embeddingBagBackward(o as never), callAsync: (o) => ek.embeddingBagBackwardAsync(o as never),
+    base: () => ({
+      gradOutput: new Float32Array(2 * 4).fill(1), dim: 4, indices: Int32Array.of(1, 9, 0, 3), offsets: Int32Array.of(0, 1), mode: 'sum', paddingIdx: 3, numRows: 10,
+      plan: ek.scatterPlan({ indices: Int32Array.of(1, 9, 0, 3), numRows: 10 }),
+    }),
+  },
+  { name: 'csrFromCoo', call: (o) => ek.csrFromCoo(o as never), callAsync: (o) => ek.csrFromCooAsync(o as never), base: () => ({ rows: Int32Array.of(0, 2, 0), cols: Int32Array.of(1, 0, 1), values: Float32Array.of(1, 2, 3), numRows: 3, numCols: 2 }) },
   {
     name: 'spmm', call: (o) => ek.spmm(o as never), callAsync: (o) => ek.spmmAsync(o as never),
     base: () => ({ a: { rowPtr: Int32Array.of(0, 2, 2, 3), colIdx: Int32Array.of(0, 1, 1), values: Float32Array.of(1, -1, 2), numRows: 3, numCols: 2 }, b: new Float32Array(2 * 4).map((_, i) => i), dim: 4, reduce: 'max', out: new Float32Array(12) }),
@@ -180,7 +187,14 @@ const TARGETS: Target[] = [
     callAsync: (o) => ek.spmmAsync({ a: o, b: new Float32Array(8).fill(1), dim: 4, transpose: true } as never),
     base: () => ({ rowPtr: Int32Array.of(0, 2, 2), colIdx: Int32Array.of(0, 2), values: Float32Array.of(1, 2), numRows: 2, numCols: 3 }),
   },
-  { name: 'csrTranspose', call: (o) => ek.csrTranspose(o as never), base: () => ({ rowPtr: Int32Array.of(0, 2, 3), colIdx: Int32Array.of(0, 2, 1), values: Float32Array.of(1, 2, 3), numRows: 2, numCols: 3 }) },
+  {
+    name: 'spmm (aT)', call: (o) => ek.spmm(o as never), callAsync: (o) => ek.spmmAsync(o as never),
+    base: () => {
+      const a = { rowPtr: Int32Array.of(0, 2, 2, 3), colIdx: Int32Array.of(0, 1, 1), values: Float32Array.of(1, -1, 2), numRows: 3, numCols: 2 };
+      return { a, aT: ek.csrTranspose(a), transpose: true, b: new Float32Array(3 * 4).map((_, i) => i), dim: 4, out: new Float32Array(8) };
+    },
+  },
+  { name: 'csrTranspose', call: (o) => ek.csrTranspose(o as never), callAsync: (o) => ek.csrTransposeAsync(o as never), base: () => ({ rowPtr: Int32Array.of(0, 2, 3), colIdx: Int32Array.of(0, 2, 1), values: Float32Array.of(1, 2, 3), numRows: 2, numCols: 3 }) },
   {
     name: 'embeddingBag (returnArgmax)', call: (o) => ek.embeddingBag(o as never), callAsync: (o) => ek.embeddingBagAsync(o as never),
     base: () => ({ table: table(), dim: 4, indices: Int32Array.of(1, 9, 0, 3), lengths: Int32Array.of(3, 1), mode: 'max', returnArgmax: true, paddingIdx: 0 }),

@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 import {
   ScatterPlan,
   csrFromCoo,
+  csrFromCooAsync,
   csrTranspose,
+  csrTransposeAsync,
   embeddingBagBackward,
   embeddingBagBackwardAsync,
   scatterAdd,
@@ -20,11 +22,13 @@ import {
 import { expectThrowsAndRejects } from './checks';
 import { detach } from './reference';
 
-type Op = 'scatterAdd' | 'embeddingBagBackward' | 'spmm' | 'csrFromCoo' | 'scatterPlan';
+type Op = 'scatterAdd' | 'embeddingBagBackward' | 'spmm' | 'csrFromCoo' | 'scatterPlan' | 'csrTranspose';
 type Opts = Record<string, unknown>;
 
-const SYNC: Record<Op, (o: never) => unknown> = { scatterAdd, embeddingBagBackward, spmm, csrFromCoo, scatterPlan };
+const SYNC: Record<Op, (o: never) => unknown> = { scatterAdd, embeddingBagBackward, spmm, csrFromCoo, scatterPlan, csrTranspose };
 const ASYNC: Partial<Record<Op, (o: never) => Promise<unknown>>> = {
+  csrFromCoo: csrFromCooAsync,
+  csrTranspose: csrTransposeAsync,
   scatterAdd: scatterAddAsync,
   embeddingBagBackward: embeddingBagBackwardAsync,
   spmm: spmmAsync,
@@ -50,6 +54,8 @@ function base(op: Op): Opts {
       return { rows: Int32Array.of(0, 2, 1), cols: Int32Array.of(1, 1, 3), values: Float32Array.of(1, 2, 3), numRows: 3, numCols: 4 };
     case 'scatterPlan':
       return { indices: Int32Array.of(0, 3, 1), numRows: 4 };
+    case 'csrTranspose':
+      return { rowPtr: Int32Array.of(0, 2, 2, 3), colIdx: Int32Array.of(0, 3, 1), values: Float32Array.of(1, 2, 3), numRows: 3, numCols: 4 };
   }
 }
 
@@ -148,6 +154,15 @@ describe('embeddingBagBackward', () => {
     }, TypeError, /out must not share memory with gradOutput/],
     ['sparse with out', op, withOpts(op, { sparse: true }), TypeError, /out applies to the dense form only/],
     ['sparse not a boolean', op, withOpts(op, { sparse: 1 }), TypeError, /sparse must be a boolean/],
+    ['plan of other indices', op, withOpts(op, { plan: scatterPlan({ indices: Int32Array.of(0, 1, 2, 3, 5), numRows: 6 }) }), RangeError,
+      /the plan was not built from these indices: indices\[4\] = 4 differs/],
+    ['plan of another length', op, withOpts(op, { plan: scatterPlan({ indices: Int32Array.of(0, 1, 2, 3), numRows: 6 }) }), RangeError,
+      /the plan was built for 4 indices into 6 rows, this call has 5 indices into numRows 6/],
+    ['plan for another table', op, withOpts(op, { plan: scatterPlan({ indices: Int32Array.of(0, 1, 2, 3, 4), numRows: 7 }) }), RangeError,
+      /the plan was built for 5 indices into 7 rows/],
+    ['plan with max', op, withOpts(op, { mode: 'max', weights: undefined, maxIndices: new Int32Array(12), plan: scatterPlan({ indices: Int32Array.of(0, 1, 2, 3, 4), numRows: 6 }) }),
+      TypeError, /plan applies to mode 'sum' and 'mean'/],
+    ['plan not a ScatterPlan', op, withOpts(op, { plan: { handle: 1 } }), TypeError, /plan must be a ScatterPlan, got/],
   ];
   it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
 });
@@ -174,6 +189,10 @@ describe('spmm and CSR validation', () => {
       return { ...base(op), b: buf.subarray(0, 8), out: buf.subarray(6, 12) };
     }, TypeError, /out must not share memory with b/],
     ['out wrong length', op, withOpts(op, { out: new Float32Array(5) }), RangeError, /out\.length must be 6/],
+    ['aT without transpose', op, withOpts(op, { aT: csrTranspose(base(op).a as never) }), TypeError, /aT applies to transpose: true only/],
+    ['aT of another shape', op, withOpts(op, { transpose: true, b: new Float32Array(6), aT: base(op).a }), RangeError,
+      /aT must be csrTranspose\(a\): a is 3 x 4 with 3 nonzeros, aT is 3 x 4 with 3/],
+    ['aT not an object', op, withOpts(op, { transpose: true, b: new Float32Array(6), aT: 5 }), TypeError, /aT must be a CsrMatrix, got 5/],
   ];
   it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
 });
@@ -182,6 +201,14 @@ describe('csrTranspose', () => {
   it('numCols beyond int32 ids is a RangeError', () => {
     expect(() => csrTranspose({ rowPtr: Int32Array.of(0), colIdx: new Int32Array(0), numRows: 0, numCols: 2 ** 50 })).toThrow(/a.numCols must be from 0 to 2147483647/);
   });
+  const op = 'csrTranspose';
+  const cases: Case[] = [
+    ['rowPtr not monotone', op, withOpts(op, { rowPtr: Int32Array.of(0, 2, 1, 3) }), RangeError, /a\.rowPtr\[2\] = 1 is less than a\.rowPtr\[1\] = 2/],
+    ['colIdx out of range', op, withOpts(op, { colIdx: Int32Array.of(0, 4, 1) }), RangeError, /a\.colIdx\[1\] = 4 is out of range for a matrix of 4 columns/],
+    ['values wrong length', op, withOpts(op, { values: Float32Array.of(1) }), RangeError, /a\.values\.length must be 3/],
+    ['colIdx a Float32Array', op, withOpts(op, { colIdx: new Float32Array(3) }), TypeError, /a\.colIdx must be/],
+  ];
+  it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
 });
 
 describe('csrFromCoo', () => {

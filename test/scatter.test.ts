@@ -271,6 +271,15 @@ describe.each(DIMS)('embeddingBagBackward dim %i', (dim) => {
         const expanded = new Float32Array(rows * dim);
         ids.forEach((r, u) => expanded.set(sparse.values.subarray(u * dim, (u + 1) * dim), r * dim));
         expect(firstBitMismatch(expanded, dense), `${ctx}: sparse = dense`).toBe(-1);
+        if (v.mode !== 'max') {
+          // A ScatterPlan of the same indices (padding included) gives the same bits.
+          const plan = scatterPlan({ indices: o.indices, numRows: rows });
+          const planned = embeddingBagBackward({ ...opts, plan, out: poisoned(rows * dim) });
+          expect(firstBitMismatch(planned, dense), `${ctx}: dense with plan = without`).toBe(-1);
+          const plannedSparse = embeddingBagBackward({ ...opts, plan, sparse: true });
+          expect(toNumbers(plannedSparse.rows), `${ctx}: sparse rows with plan`).toEqual(ids);
+          expect(firstBitMismatch(plannedSparse.values, sparse.values), `${ctx}: sparse with plan = without`).toBe(-1);
+        }
       }
     }
   });
@@ -333,13 +342,19 @@ describe('embeddingBagBackward: finite differences, argmax, threads, async', () 
       const o = bagOptions({ table, dim, mode, weights: mode === 'max' ? undefined : randomWeights(rng, idx.length), paddingIdx: 11 }, idx, lengths, 'offsets', 'int32');
       const gradOutput = randomTable(rng, lengths.length, dim);
       const maxIndices = mode === 'max' ? maxIndicesOf(o) : undefined;
+      const plan = mode === 'max' ? undefined : scatterPlan({ indices: o.indices, numRows: rows });
       const runs: Float32Array[] = [];
       for (const threads of [1, 2, 3]) {
         setThreads(threads);
         runs.push(embeddingBagBackward({ ...o, gradOutput, numRows: rows, maxIndices }));
         runs.push(embeddingBagBackward({ ...o, gradOutput, numRows: rows, maxIndices, sparse: true }).values);
+        if (plan) {
+          runs.push(embeddingBagBackward({ ...o, gradOutput, numRows: rows, plan }));
+          runs.push(embeddingBagBackward({ ...o, gradOutput, numRows: rows, plan, sparse: true }).values);
+        }
       }
       setThreads(initialThreads);
+      // Runs alternate dense, sparse (and, with a plan, dense, sparse again): each against run 0 or 1.
       for (let i = 2; i < runs.length; i++) {
         expect(firstBitMismatch(runs[i], runs[i % 2]), `seed=${seed} ${mode} run ${i}`).toBe(-1);
       }
@@ -357,6 +372,10 @@ describe('embeddingBagBackward: finite differences, argmax, threads, async', () 
     const syncSparse = embeddingBagBackward({ ...o, gradOutput, numRows: rows, sparse: true });
     expect(firstBitMismatch(sparse.values, syncSparse.values)).toBe(-1);
     expect(toNumbers(sparse.rows)).toEqual(toNumbers(syncSparse.rows));
+    const plan = await scatterPlanAsync({ indices: o.indices, numRows: rows });
+    expect(firstBitMismatch(await embeddingBagBackwardAsync({ ...o, gradOutput, numRows: rows, plan }), sync), `seed=${seed} plan`).toBe(-1);
+    const planSparse = await embeddingBagBackwardAsync({ ...o, gradOutput, numRows: rows, plan, sparse: true });
+    expect(firstBitMismatch(planSparse.values, syncSparse.values), `seed=${seed} plan sparse`).toBe(-1);
   });
 
   it('the reference itself: mean backward of a fixed case', () => {
@@ -386,8 +405,29 @@ itOnEachIsa('scatterAdd and embeddingBagBackward', (isa) => {
       const { ref, abs } = refBagBackward(o, gradOutput, rows);
       const got = embeddingBagBackward({ ...o, gradOutput, numRows: rows });
       expect(relErr(got, ref), `${isa} seed=${seed} dim=${dim} ${mode}`).toBeLessThan(BOUND * cond(ref, abs));
-      calls++;
+      const plan = scatterPlan({ indices: o.indices, numRows: rows });
+      expect(firstBitMismatch(embeddingBagBackward({ ...o, gradOutput, numRows: rows, plan }), got), `${isa} seed=${seed} dim=${dim} ${mode} plan`).toBe(-1);
+      calls += 2;
     }
+    // Max: the dense form runs this ISA's column kernel. (The argmax pass and the sparse max
+    // form run scalar code on every ISA, so maxIndices is drawn here: each column won by a
+    // random non-padding member of its bag, -1 for bags without one.)
+    const m = bagCase(rng, dim, { mode: 'max', weighted: false, padding: true }, 'offsets', 'int32');
+    const ids = toNumbers(m.o.indices as never);
+    const starts = toNumbers(m.o.offsets as never);
+    const pad = m.o.paddingIdx === undefined ? -1 : (m.o.paddingIdx + m.rows) % m.rows;
+    const maxIndices = new Int32Array(starts.length * dim);
+    starts.forEach((start, b) => {
+      const members = ids.slice(start, b + 1 < starts.length ? starts[b + 1] : ids.length).filter((r) => r !== pad);
+      for (let c = 0; c < dim; c++) {
+        // Runs of one winner (a one-member bag always), so the vector path runs too.
+        maxIndices[b * dim + c] = members.length === 0 ? -1 : members[rng.bool(0.8) && c > 0 ? members.indexOf(maxIndices[b * dim + c - 1]) : rng.int(0, members.length - 1)];
+      }
+    });
+    const { ref, abs } = refBagBackward(m.o, m.gradOutput, m.rows, maxIndices);
+    const dense = embeddingBagBackward({ ...m.o, gradOutput: m.gradOutput, numRows: m.rows, maxIndices });
+    expect(relErr(dense, ref), `${isa} seed=${seed} dim=${dim} max`).toBeLessThan(BOUND * cond(ref, abs));
+    calls += 1;
   }
   return calls;
 });

@@ -9,7 +9,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   capabilities,
   csrFromCoo,
+  csrFromCooAsync,
   csrTranspose,
+  csrTransposeAsync,
   getThreads,
   setIsa,
   setThreads,
@@ -211,12 +213,14 @@ describe('spmm determinism, async, ISAs', () => {
         const b = randomTable(rng, transpose ? numRows : numCols, dim);
         for (const reduce of REDUCES) {
           const runs: Float32Array[] = [];
+          const aT = transpose ? csrTranspose(a) : undefined;
           for (const threads of [1, 2, 3]) {
             setThreads(threads);
             runs.push(spmm({ a, b, dim, reduce, transpose }));
+            if (aT) runs.push(spmm({ a, b, dim, reduce, transpose, aT })); // the kept transpose: same bits
           }
           setThreads(initialThreads);
-          for (let i = 1; i < runs.length; i++) expect(firstBitMismatch(runs[i], runs[0]), `seed=${seed} dim=${dim} ${reduce} transpose=${transpose} ${i + 1} threads`).toBe(-1);
+          for (let i = 1; i < runs.length; i++) expect(firstBitMismatch(runs[i], runs[0]), `seed=${seed} dim=${dim} ${reduce} transpose=${transpose} run ${i}`).toBe(-1);
           if (reduce === 'sum') {
             const { ref, abs } = refSpmm(csrToNumbers(a), b, dim, reduce, transpose);
             expect(relErr(runs[0], ref), `seed=${seed}`).toBeLessThan(1e-5 * cond(ref, abs));
@@ -235,7 +239,37 @@ describe('spmm determinism, async, ISAs', () => {
     const got = await spmmAsync({ a, b, dim: 33, reduce: 'mean' });
     expect(firstBitMismatch(got, sync), `seed=${seed}`).toBe(-1);
     const bt = randomTable(rng, 40, 33);
-    expect(firstBitMismatch(await spmmAsync({ a, b: bt, dim: 33, transpose: true }), spmm({ a, b: bt, dim: 33, transpose: true }))).toBe(-1);
+    const syncT = spmm({ a, b: bt, dim: 33, transpose: true });
+    expect(firstBitMismatch(await spmmAsync({ a, b: bt, dim: 33, transpose: true }), syncT)).toBe(-1);
+    expect(firstBitMismatch(await spmmAsync({ a, b: bt, dim: 33, transpose: true, aT: csrTranspose(a) }), syncT)).toBe(-1);
+  });
+
+  it('csrFromCooAsync and csrTransposeAsync match the sync forms', async () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const kind of INDEX_KINDS) {
+      for (const withValues of [false, true]) {
+        const numRows = rng.int(1, 300);
+        const numCols = rng.int(1, 300);
+        const c = randomCoo(rng, numRows, numCols, rng.int(0, 3000));
+        const o = {
+          rows: makeIndexArray(kind, c.rows), cols: makeIndexArray(kind, c.cols),
+          values: withValues ? randomWeights(rng, c.rows.length) : undefined, numRows, numCols, sumDuplicates: rng.bool(),
+        };
+        const ctx = describeCase({ seed, kind, withValues, numRows, numCols });
+        const sync = csrFromCoo(o);
+        const got = await csrFromCooAsync(o);
+        expect(csrToNumbers(got), ctx).toEqual(csrToNumbers(sync));
+        expect(got.values === undefined, ctx).toBe(sync.values === undefined);
+        if (sync.values) expect(firstBitMismatch(got.values!, sync.values), ctx).toBe(-1);
+        expect(got.rowPtr.constructor, ctx).toBe(sync.rowPtr.constructor);
+        const t = csrTranspose(sync);
+        const tAsync = await csrTransposeAsync(sync);
+        expect(csrToNumbers(tAsync), ctx).toEqual(csrToNumbers(t));
+        expect([tAsync.numRows, tAsync.numCols], ctx).toEqual([numCols, numRows]);
+        if (t.values) expect(firstBitMismatch(tAsync.values!, t.values), ctx).toBe(-1);
+      }
+    }
   });
 
   it('an empty matrix, and zero rows', () => {

@@ -30,10 +30,19 @@ class KernelWorker : public Napi::AsyncWorker {
   // Queues the work and returns the promise it will settle. `result` is among `arrays`.
   static Napi::Promise Start(Napi::Env env, const char* op, std::function<void()> work,
                              Napi::Value result, const std::vector<HeldArray>& arrays) {
-    auto* worker = new KernelWorker(env, op, std::move(work), result, arrays);
-    Napi::Promise promise = worker->deferred_.Promise();
-    worker->Queue();  // the worker deletes itself once settled
-    return promise;
+    auto* worker = new KernelWorker(env, op, std::move(work), arrays);
+    worker->result_ = Napi::Persistent(result.As<Napi::Object>());
+    return worker->QueueAndPromise();
+  }
+  // The same for work whose output size is known only once it has run (a CSR matrix built
+  // from coordinates): `finish` makes the result on the JS thread afterwards; an error it
+  // throws rejects the promise.
+  static Napi::Promise StartThenFinish(Napi::Env env, const char* op, std::function<void()> work,
+                                       std::function<Napi::Value(Napi::Env)> finish,
+                                       const std::vector<HeldArray>& arrays) {
+    auto* worker = new KernelWorker(env, op, std::move(work), arrays);
+    worker->finish_ = std::move(finish);
+    return worker->QueueAndPromise();
   }
 
  protected:
@@ -56,7 +65,18 @@ class KernelWorker : public Napi::AsyncWorker {
                              .Value());
         return;
       }
-      deferred_.Resolve(result_.Value());
+      if (!finish_) {
+        deferred_.Resolve(result_.Value());
+        return;
+      }
+      Napi::Value result;
+      try {
+        result = finish_(Env());
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+        return;
+      }
+      deferred_.Resolve(result);
     } catch (const Napi::Error&) {
     }
   }
@@ -69,19 +89,24 @@ class KernelWorker : public Napi::AsyncWorker {
   }
 
  private:
-  KernelWorker(Napi::Env env, const char* op, std::function<void()> work, Napi::Value result,
+  KernelWorker(Napi::Env env, const char* op, std::function<void()> work,
                const std::vector<HeldArray>& arrays)
       : Napi::AsyncWorker(env, op),
         deferred_(Napi::Promise::Deferred::New(env)),
         op_(op),
         work_(std::move(work)) {
-    result_ = Napi::Persistent(result.As<Napi::Object>());
     for (const HeldArray& a : arrays) {
       if (a.value.IsTypedArray()) {
         names_.push_back(a.name);
         held_.push_back(Napi::Persistent(a.value.As<Napi::Object>()));
       }
     }
+  }
+
+  Napi::Promise QueueAndPromise() {
+    Napi::Promise promise = deferred_.Promise();
+    Queue();  // the worker deletes itself once settled
+    return promise;
   }
 
   std::string first_detached() {
@@ -94,7 +119,8 @@ class KernelWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::string op_;
   std::function<void()> work_;
-  Napi::ObjectReference result_;
+  Napi::ObjectReference result_;                   // Start: the result, known up front
+  std::function<Napi::Value(Napi::Env)> finish_;  // StartThenFinish: makes it afterwards
   std::vector<const char*> names_;
   std::vector<Napi::ObjectReference> held_;
 };

@@ -284,6 +284,7 @@ Napi::Value ScatterAddAsync(const Napi::CallbackInfo& info) {
 struct BackwardCall {
   ArrayView grad, indices_view, weights, argmax, out;
   BagBounds bounds;
+  PlanPtr plan;  // a caller's ScatterPlan of the indices, held for the pass
   scatter::BagBackwardArgs args;
   std::unique_ptr<scatter::BagBackward> prepared;  // built up front for the sparse form
   bool sparse = false;
@@ -299,7 +300,7 @@ struct BackwardCall {
 };
 
 // args: gradOutput, dim, indices, bounds, boundsKind, mode, weights?, paddingIdx?, numRows,
-//       maxIndices?, sparse, out?
+//       maxIndices?, sparse, out?, plan?
 std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto c = std::make_shared<BackwardCall>();
@@ -352,6 +353,25 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
     a.argmax = m;
   } else if (!is_absent(info[9])) {
     throw_type_error(env, "maxIndices applies to mode 'max' only");
+  }
+  if (!is_absent(info[12])) {
+    if (a.mode == PoolMode::Max) {
+      throw_type_error(env, "plan applies to mode 'sum' and 'mean' (max sends gradients by maxIndices)");
+    }
+    c->plan = unwrap_plan(env, info[12]);
+    if (c->plan->num_rows != rows || c->plan->num_indices != n) {
+      throw_range_error(env, "the plan was built for " + std::to_string(c->plan->num_indices) +
+                                 " indices into " + std::to_string(c->plan->num_rows) +
+                                 " rows, this call has " + std::to_string(n) + " indices into numRows " +
+                                 std::to_string(rows));
+    }
+    const int64_t bad = scatter::find_plan_mismatch(*c->plan, a.indices);
+    if (bad >= 0) {
+      throw_range_error(env, "the plan was not built from these indices: indices[" +
+                                 std::to_string(bad) + "] = " + std::to_string(a.indices.at(bad)) +
+                                 " differs from the plan's row for that position");
+    }
+    a.plan = c->plan.get();
   }
   if (!info[10].IsBoolean()) throw_type_error(env, "sparse must be a boolean");
   c->sparse = info[10].As<Napi::Boolean>().Value();
@@ -471,43 +491,80 @@ Napi::Value csr_object(Napi::Env env, const scatter::Csr& m, int64_t num_rows, i
   return o;
 }
 
-// args: rows, cols, values?, numRows, numCols, sumDuplicates
-Napi::Value CsrFromCoo(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+struct CooCall {
+  ArrayView rows_view, cols_view, values;
   IndexArray rows, cols;
-  get_index_array(env, info[0], "rows", &rows);
-  get_index_array(env, info[1], "cols", &cols);
-  const ArrayView values = get_optional_float32_array(env, info[2], "values");
-  const int64_t num_rows = get_integer(env, info[3], "numRows", 0, kMaxCsrDim);
-  const int64_t num_cols = get_integer(env, info[4], "numCols", 0, kMaxCsrDim);
-  if (!info[5].IsBoolean()) throw_type_error(env, "sumDuplicates must be a boolean");
-  if (cols.length != rows.length) {
-    throw_range_error(env, "cols.length must equal rows.length " + std::to_string(rows.length) +
-                               ", got " + std::to_string(cols.length));
+  int64_t num_rows = 0, num_cols = 0;
+  bool sum_duplicates = true;
+  std::shared_ptr<scatter::Csr> result = std::make_shared<scatter::Csr>();
+  void run() const {
+    scatter::csr_from_coo(rows, cols, values.present ? static_cast<const float*>(values.data) : nullptr,
+                          num_rows, num_cols, sum_duplicates, result.get());
   }
-  if (values.present) require_length(env, values, "values", rows.length, "one per entry");
-  check_range(env, rows, "rows", num_rows, "a matrix");
-  const int64_t bad = find_index_out_of_range(cols, num_cols);
+};
+
+// args: rows, cols, values?, numRows, numCols, sumDuplicates
+CooCall prepare_coo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CooCall c;
+  c.rows_view = get_index_array(env, info[0], "rows", &c.rows);
+  c.cols_view = get_index_array(env, info[1], "cols", &c.cols);
+  c.values = get_optional_float32_array(env, info[2], "values");
+  c.num_rows = get_integer(env, info[3], "numRows", 0, kMaxCsrDim);
+  c.num_cols = get_integer(env, info[4], "numCols", 0, kMaxCsrDim);
+  if (!info[5].IsBoolean()) throw_type_error(env, "sumDuplicates must be a boolean");
+  c.sum_duplicates = info[5].As<Napi::Boolean>().Value();
+  if (c.cols.length != c.rows.length) {
+    throw_range_error(env, "cols.length must equal rows.length " + std::to_string(c.rows.length) +
+                               ", got " + std::to_string(c.cols.length));
+  }
+  if (c.values.present) require_length(env, c.values, "values", c.rows.length, "one per entry");
+  check_range(env, c.rows, "rows", c.num_rows, "a matrix");
+  const int64_t bad = find_index_out_of_range(c.cols, c.num_cols);
   if (bad >= 0) {
-    throw_range_error(env, "cols[" + std::to_string(bad) + "] = " + std::to_string(cols.at(bad)) +
-                               " is out of range for a matrix of " + std::to_string(num_cols) +
+    throw_range_error(env, "cols[" + std::to_string(bad) + "] = " + std::to_string(c.cols.at(bad)) +
+                               " is out of range for a matrix of " + std::to_string(c.num_cols) +
                                " columns");
   }
-  scatter::Csr m;
-  with_memory_check(env, "csrFromCoo", [&] {
-    scatter::csr_from_coo(rows, cols,
-                          values.present ? static_cast<const float*>(values.data) : nullptr,
-                          num_rows, num_cols, info[5].As<Napi::Boolean>().Value(), &m);
-  });
-  return csr_object(env, m, num_rows, num_cols);
+  return c;
 }
+
+Napi::Value CsrFromCoo(const Napi::CallbackInfo& info) {
+  const CooCall c = prepare_coo(info);
+  with_memory_check(info.Env(), "csrFromCoo", [&] { c.run(); });
+  return csr_object(info.Env(), *c.result, c.num_rows, c.num_cols);
+}
+
+Napi::Value CsrFromCooAsync(const Napi::CallbackInfo& info) {
+  const CooCall c = prepare_coo(info);
+  std::vector<HeldArray> held{{"rows", c.rows_view.value}, {"cols", c.cols_view.value}};
+  if (c.values.present) held.push_back({"values", c.values.value});
+  return KernelWorker::StartThenFinish(
+      info.Env(), "csrFromCooAsync", [c] { c.run(); },
+      [c](Napi::Env env) { return csr_object(env, *c.result, c.num_rows, c.num_cols); }, held);
+}
+
+struct TransposeCall {
+  CsrArg a;
+  std::shared_ptr<scatter::Csr> result = std::make_shared<scatter::Csr>();
+  void run() const { scatter::csr_transpose(a.view, result.get()); }
+  Napi::Value finish(Napi::Env env) const { return csr_object(env, *result, a.view.num_cols, a.view.num_rows); }
+};
 
 // args: rowPtr, colIdx, values?, numRows, numCols
 Napi::Value CsrTranspose(const Napi::CallbackInfo& info) {
-  const CsrArg a = parse_csr(info, 0);
-  scatter::Csr t;
-  with_memory_check(info.Env(), "csrTranspose", [&] { scatter::csr_transpose(a.view, &t); });
-  return csr_object(info.Env(), t, a.view.num_cols, a.view.num_rows);
+  const TransposeCall c{parse_csr(info, 0)};
+  with_memory_check(info.Env(), "csrTranspose", [&] { c.run(); });
+  return c.finish(info.Env());
+}
+
+Napi::Value CsrTransposeAsync(const Napi::CallbackInfo& info) {
+  const TransposeCall c{parse_csr(info, 0)};
+  std::vector<HeldArray> held{{"a.rowPtr", c.a.row_ptr.value}, {"a.colIdx", c.a.col_idx.value}};
+  if (c.a.values.present) held.push_back({"a.values", c.a.values.value});
+  return KernelWorker::StartThenFinish(
+      info.Env(), "csrTransposeAsync", [c] { c.run(); },
+      [c](Napi::Env env) { return c.finish(env); }, held);
 }
 
 struct SpmmCall {
@@ -565,7 +622,9 @@ void register_scatter(Napi::Env env, Napi::Object exports) {
   exports.Set("embeddingBagBackwardAsync",
               Napi::Function::New(env, EmbeddingBagBackwardAsync, "embeddingBagBackwardAsync"));
   exports.Set("csrFromCoo", Napi::Function::New(env, CsrFromCoo, "csrFromCoo"));
+  exports.Set("csrFromCooAsync", Napi::Function::New(env, CsrFromCooAsync, "csrFromCooAsync"));
   exports.Set("csrTranspose", Napi::Function::New(env, CsrTranspose, "csrTranspose"));
+  exports.Set("csrTransposeAsync", Napi::Function::New(env, CsrTransposeAsync, "csrTransposeAsync"));
   exports.Set("spmm", Napi::Function::New(env, Spmm, "spmm"));
   exports.Set("spmmAsync", Napi::Function::New(env, SpmmAsync, "spmmAsync"));
 }

@@ -75,6 +75,31 @@ void fuzz_scatter_add(fuzz::Input& in) {
   a.dst = scalar.data();
   on_scalar_one_thread([&] { sc::scatter_add(indices, rows, a, skip); });
   if (!same_bits(plain, scalar)) fuzz::fail("scatter_add differs from the scalar path on one thread");
+
+  // A caller's plan (no skip): it matches its own indices, and dropping the skipped row
+  // gives the plan built with that skip.
+  sc::Plan full, dropped;
+  sc::build_plan(indices, rows, -1, &full);
+  if (sc::find_plan_mismatch(full, indices) != -1) fuzz::fail("a plan does not match its own indices");
+  if (skip >= 0) {
+    sc::plan_without_row(full, skip, &dropped);
+    if (dropped.rows != plan.rows || dropped.bounds != plan.bounds || dropped.order != plan.order) {
+      fuzz::fail("plan_without_row differs from build_plan with that skip");
+    }
+  }
+  // Another index array of the same length matches only if it holds the same values.
+  if (n > 0 && rows > 1) {
+    TypedIndices other = fuzz::typed_indices(in);
+    bool same = true;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t v = in.flag() ? indices.at(i) : in.between(0, rows - 1);
+      same = same && v == indices.at(i);
+      other.push(v);
+    }
+    const int64_t bad = sc::find_plan_mismatch(full, other.view());
+    if ((bad == -1) != same) fuzz::fail("find_plan_mismatch disagrees with a comparison of the values");
+    if (bad >= 0 && other.view().at(bad) == indices.at(bad)) fuzz::fail("find_plan_mismatch names a matching position");
+  }
 }
 
 void fuzz_csr(fuzz::Input& in) {

@@ -150,6 +150,39 @@ TEST(plan_lists_each_row_positions_in_order) {
 
 // ---- gather kernels in their scatter roles, each ISA vs the scalar oracle -----------------
 
+TEST(plan_mismatch_and_plan_without_row) {
+  Rng rng(harness::test_seed());
+  for (int64_t n : {0, 1, 50, 400}) {
+    const int64_t rows = rng.between(1, 30);
+    std::vector<int64_t> idx(static_cast<size_t>(n));
+    for (int64_t& v : idx) v = rng.below(rows);
+    const Ids ids(random_type(rng), idx);
+    SCOPED_CONTEXT("n=", n, " rows=", rows);
+    s::Plan plan;
+    s::build_plan(ids.view(), rows, -1, &plan);
+    CHECK_EQ(s::find_plan_mismatch(plan, ids.view()), int64_t{-1});
+    // Without a row: what build_plan with that skip makes.
+    const int64_t drop = rng.below(rows);
+    s::Plan without, expect;
+    s::plan_without_row(plan, drop, &without);
+    s::build_plan(ids.view(), rows, drop, &expect);
+    CHECK(without.rows == expect.rows);
+    CHECK(without.bounds == expect.bounds);
+    CHECK(without.order == expect.order);
+    if (n == 0) continue;
+    // One index changed: the only position that disagrees, so the one reported.
+    std::vector<int64_t> other = idx;
+    const int64_t p = rng.below(n);
+    other[p] = (other[p] + 1) % (rows + 1);
+    const Ids changed(ids.type, other);
+    const int64_t bad = s::find_plan_mismatch(plan, changed.view());
+    CHECK_MSG(bad == p, "mismatch at ", bad, ", changed ", p);
+    // A different length never matches.
+    const Ids shorter(ids.type, std::vector<int64_t>(idx.begin(), idx.end() - 1));
+    CHECK(s::find_plan_mismatch(plan, shorter.view()) >= 0);
+  }
+}
+
 TEST(pool_bags_out_rows_accumulate_and_weighted_max) {
   Rng rng(harness::test_seed());
   for (int64_t dim : kDims) {
@@ -370,6 +403,22 @@ TEST(bag_backward_matches_reference_every_isa) {
             std::memcpy(&expanded[bw.rows()[u] * dim], &sparse[u * dim], dim * sizeof(float));
           }
           same_bits(expanded, dense, "sparse = dense");
+          if (mode != g::PoolMode::Max) {
+            // With a caller's plan of the same indices (padding row included): the same bits.
+            s::Plan plan;
+            s::build_plan(ids.view(), rows, -1, &plan);
+            CHECK_EQ(s::find_plan_mismatch(plan, ids.view()), int64_t{-1});
+            s::BagBackwardArgs pa = a;
+            pa.plan = &plan;
+            s::BagBackward planned(pa);
+            std::vector<float> pdense(static_cast<size_t>(rows * dim), from_bits(0x7fc0beefu));
+            planned.run_dense(pdense.data());
+            same_bits(pdense, dense, "dense with a plan = without");
+            CHECK(planned.rows() == bw.rows());
+            std::vector<float> psparse(planned.rows().size() * dim, from_bits(0x7fc0beefu));
+            planned.run_sparse(psparse.data());
+            same_bits(psparse, sparse, "sparse with a plan = without");
+          }
           if (threads == 1) {
             close(dense, ref, abs, 1e-6, "backward");
             first = dense;
@@ -507,6 +556,44 @@ TEST(scatter_rows_kernel_matches_reference_on_position_lists) {
           ++g_checked[static_cast<int>(isa)];
         }
       }
+    }
+  }
+}
+
+TEST(max_backward_columns_matches_reference_bitwise) {
+  Rng rng(harness::test_seed());
+  for (int64_t dim : kDims) {
+    const int64_t rows = rng.between(1, 20), bags = rng.between(1, 30);
+    // Per bag: one winner for every column (a one-row bag), -1 throughout (empty), or mixed
+    // with runs, so both the vector and the lane-by-lane paths run.
+    std::vector<int32_t> argmax(static_cast<size_t>(bags * dim));
+    for (int64_t b = 0; b < bags; ++b) {
+      const int kind = static_cast<int>(rng.below(3));
+      int32_t current = static_cast<int32_t>(rng.below(rows));
+      for (int64_t c = 0; c < dim; ++c) {
+        if (kind == 2 && rng.coin(0.2)) current = rng.coin(0.2) ? -1 : static_cast<int32_t>(rng.below(rows));
+        argmax[b * dim + c] = kind == 1 ? -1 : current;
+      }
+    }
+    const std::vector<float> grad = random_floats(rng, bags * dim);
+    const std::vector<float> start = random_floats(rng, rows * dim);
+    s::MaxBackwardArgs a;
+    a.grad = grad.data();
+    a.argmax = argmax.data();
+    a.num_bags = bags;
+    a.dim = dim;
+    const int64_t c0 = rng.below(dim), c1 = rng.between(c0 + 1, dim);
+    SCOPED_CONTEXT("dim=", dim, " bags=", bags, " columns ", c0, "..", c1);
+    std::vector<float> ref = start;
+    a.out = ref.data();
+    s::reference_kernels().max_backward_columns(a, c0, c1);
+    for (ek::Isa isa : runnable_isas()) {
+      SCOPED_CONTEXT("isa ", ek::isa_name(isa));
+      std::vector<float> out = start;
+      a.out = out.data();
+      s::kernels_for(isa).max_backward_columns(a, c0, c1);
+      same_bits(out, ref, "max_backward_columns vs the scalar reference");
+      ++g_checked[static_cast<int>(isa)];
     }
   }
 }

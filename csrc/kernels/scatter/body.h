@@ -1,4 +1,5 @@
-// The plan-free scatter-add kernel, written once over a vector type V (common/simd_*.h).
+// The plan-free scatter-add and dense max-backward kernels, written once over a vector type V
+// (common/simd_*.h).
 // Included by avx2.cc / avx512.cc / neon.cc inside their EMBEDKIT_TARGET region. It uses the
 // gather body's row prefetch and index helpers (gather/body.h; internal linkage there too).
 #pragma once
@@ -72,9 +73,40 @@ void scatter_rows(const ScatterArgs& a, const IndexArray& indices, const int64_t
   }
 }
 
+// One bag's columns [c0, c1): a block of V::kLanes columns all won by one row is one vector
+// add into that row; any other block (mixed winners, -1 lanes, the tail) goes lane by lane.
+// Either way each element gets the same single float add, so every ISA matches the scalar
+// reference bit for bit.
+template <class V>
+void max_backward_columns(const MaxBackwardArgs& a, int64_t c0, int64_t c1) {
+  const int64_t dim = a.dim;
+  for (int64_t b = 0; b < a.num_bags; ++b) {
+    const int32_t* win = a.argmax + b * dim;
+    const float* g = a.grad + b * dim;
+    int64_t c = c0;
+    for (; c + V::kLanes <= c1; c += V::kLanes) {
+      const int32_t row = win[c];
+      bool one_row = row >= 0;
+      for (int l = 1; l < V::kLanes && one_row; ++l) one_row = win[c + l] == row;
+      if (one_row) {
+        float* d = a.out + row * dim + c;
+        V::store(d, V::add(V::load(d), V::load(g + c)));
+        continue;
+      }
+      for (int l = 0; l < V::kLanes; ++l) {
+        if (win[c + l] >= 0) a.out[win[c + l] * dim + c + l] += g[c + l];
+      }
+    }
+    for (; c < c1; ++c) {
+      if (win[c] >= 0) a.out[win[c] * dim + c] += g[c];
+    }
+  }
+}
+
 template <class V>
 Kernels make_kernels() {
   Kernels k;
+  k.max_backward_columns = max_backward_columns<V>;
   k.scatter_rows = [](const ScatterArgs& a, const IndexArray& idx, const int64_t* pos, int64_t n) {
     switch (idx.type) {
       case IndexType::Int32: return scatter_rows<V, int32_t>(a, idx, pos, n);

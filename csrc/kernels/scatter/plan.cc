@@ -1,5 +1,6 @@
 // Stable sorting of positions by key, and the scatter plan built from it.
 #include <algorithm>
+#include <cstddef>
 #include <type_traits>
 
 #include "scatter.h"
@@ -110,6 +111,37 @@ void build_plan(const IndexArray& indices, int64_t num_rows, int64_t skip, Plan*
     }
   }
   plan->bounds.push_back(m);
+}
+
+int64_t find_plan_mismatch(const Plan& plan, const IndexArray& indices) {
+  if (plan.num_indices != indices.length || static_cast<int64_t>(plan.order.size()) != indices.length) {
+    return 0;
+  }
+  for (int64_t u = 0; u < plan.num_segments(); ++u) {
+    for (int64_t k = plan.bounds[u]; k < plan.bounds[u + 1]; ++k) {
+      const int64_t p = plan.order[k];
+      if (indices.at(p) != plan.rows[u]) return p;
+    }
+  }
+  return -1;
+}
+
+void plan_without_row(const Plan& plan, int64_t row, Plan* out) {
+  out->num_rows = plan.num_rows;
+  out->num_indices = plan.num_indices;
+  const auto it = std::lower_bound(plan.rows.begin(), plan.rows.end(), row);
+  if (it == plan.rows.end() || *it != row) {
+    *out = plan;
+    return;
+  }
+  const size_t u = static_cast<size_t>(it - plan.rows.begin());
+  const int64_t begin = plan.bounds[u], end = plan.bounds[u + 1];
+  out->rows = plan.rows;
+  out->rows.erase(out->rows.begin() + static_cast<std::ptrdiff_t>(u));
+  out->order.assign(plan.order.begin(), plan.order.begin() + begin);
+  out->order.insert(out->order.end(), plan.order.begin() + end, plan.order.end());
+  out->bounds.assign(plan.bounds.begin(), plan.bounds.begin() + static_cast<std::ptrdiff_t>(u));
+  for (size_t v = u + 1; v < plan.bounds.size(); ++v) out->bounds.push_back(plan.bounds[v] - (end - begin));
 }
 
 }  // namespace embedkit::scatter

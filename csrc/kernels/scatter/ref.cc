@@ -19,10 +19,19 @@ void scatter_rows_ref(const ScatterArgs& a, const IndexArray& indices, const int
   }
 }
 
+void max_backward_columns_ref(const MaxBackwardArgs& a, int64_t c0, int64_t c1) {
+  for (int64_t b = 0; b < a.num_bags; ++b) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int32_t row = a.argmax[b * a.dim + c];
+      if (row >= 0) a.out[row * a.dim + c] += a.grad[b * a.dim + c];
+    }
+  }
+}
+
 }  // namespace
 
 const Kernels& reference_kernels() {
-  static const Kernels kernels{scatter_rows_ref};
+  static const Kernels kernels{scatter_rows_ref, max_backward_columns_ref};
   return kernels;
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "../common/kernel_stats.h"
 #include "../common/kernel_table.h"
@@ -35,6 +36,31 @@ IndexArray int64_view(const std::vector<int64_t>& v) {
 constexpr int64_t kMinFloatsPerTask = 8192;
 // Indices sampled to cut the destination rows into ranges of about equal work.
 constexpr int64_t kSplitSamples = 4096;
+// Row-range tasks of the plan-free scatter-add per thread. Every task scans all the indices
+// and reads the src rows of its own, so more tasks cost more scans and sparser src reads;
+// two still even out a thread that is slowed down.
+constexpr int kScatterTasksPerThread = 2;
+// The dense max backward splits columns in runs of 16 floats (a cache line when rows are
+// line-aligned), so tasks seldom write the same line.
+constexpr int64_t kMaxColumnQuantum = 16;
+// Positions a scatter-add task collects before handing them to the kernel: enough for the
+// kernel's row prefetch to run ahead (kPrefetchDistance) over most of them, 4 KiB of stack.
+constexpr int64_t kScatterBatch = 512;
+
+// Row boundaries at quantiles of a sample of the indices, so that skewed destinations (a hub
+// row) still split the work about evenly: task t owns rows [b[t-1], b[t]). Which task owns a
+// row never changes the order in which that row's contributions are added, so results do not
+// depend on it.
+std::vector<int64_t> split_rows(const IndexArray& indices, int64_t tasks) {
+  const int64_t n = indices.length;
+  const int64_t samples = std::min(n, kSplitSamples);
+  std::vector<int64_t> sample(static_cast<size_t>(samples));
+  for (int64_t j = 0; j < samples; ++j) sample[j] = indices.at(j * n / samples);
+  std::sort(sample.begin(), sample.end());
+  std::vector<int64_t> bounds(static_cast<size_t>(tasks) - 1);
+  for (int64_t t = 1; t < tasks; ++t) bounds[t - 1] = sample[t * samples / tasks];
+  return bounds;
+}
 
 }  // namespace
 
@@ -49,42 +75,38 @@ void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs&
   const Kernels& k = kernels_for(isa);
   const int64_t n = indices.length;
   if (n == 0 || a.dim == 0) return;
-  const int64_t tasks = task_count_for(n * a.dim, kMinFloatsPerTask);
+  const int64_t tasks = std::min(task_count_for(n * a.dim, kMinFloatsPerTask),
+                                 int64_t{kScatterTasksPerThread} * thread_count());
   if (tasks == 1 && skip < 0) {
     k.scatter_rows(a, indices, nullptr, n);
     return;
   }
-  // Row boundaries at quantiles of a sample of the indices, so that skewed destinations
-  // (a hub row) still split the work about evenly. Which task owns a row never changes the
-  // order in which that row's contributions are added, so results do not depend on it.
-  const int64_t samples = std::min(n, kSplitSamples);
-  std::vector<int64_t> sample(static_cast<size_t>(samples));
-  for (int64_t j = 0; j < samples; ++j) sample[j] = indices.at(j * n / samples);
-  std::sort(sample.begin(), sample.end());
-  std::vector<int64_t> bounds(static_cast<size_t>(tasks) - 1);  // task t owns [b[t-1], b[t])
-  for (int64_t t = 1; t < tasks; ++t) bounds[t - 1] = sample[t * samples / tasks];
-  auto task_of = [&](int64_t row) {
-    return static_cast<int64_t>(std::upper_bound(bounds.begin(), bounds.end(), row) - bounds.begin());
-  };
-  // Bucket the positions by task, keeping index order within each bucket (counting sort on
-  // `tasks` keys: two passes over the indices, nothing like the full plan's sort).
-  // Skipped positions go to an extra bucket past the last task, which nobody runs.
-  const uint16_t skipped = static_cast<uint16_t>(tasks);
-  std::vector<int64_t> start(static_cast<size_t>(tasks) + 2, 0);
-  std::vector<uint16_t> owner(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t row = indices.at(i);
-    owner[i] = row == skip ? skipped : static_cast<uint16_t>(task_of(row));
-    ++start[owner[i] + 1];
-  }
-  for (int64_t t = 0; t <= tasks; ++t) start[t + 1] += start[t];
-  std::vector<int64_t> positions(static_cast<size_t>(n));
-  {
-    std::vector<int64_t> next(start.begin(), start.end() - 1);
-    for (int64_t i = 0; i < n; ++i) positions[next[owner[i]]++] = i;
-  }
+  const std::vector<int64_t> bounds = split_rows(indices, tasks);
+  // Each task scans every index and applies, in index order, the positions whose row it owns
+  // (and that are not `skip`), a batch at a time. There is no serial bucketing pass and no
+  // n-long position array: rescanning the indices costs a few instructions per index and
+  // task, next to the ~150 ns of memory traffic of each random destination row
+  // (bench/scatter-probe).
   parallel_for(tasks, [&](int64_t t) {
-    k.scatter_rows(a, indices, positions.data() + start[t], start[t + 1] - start[t]);
+    const int64_t lo = t == 0 ? 0 : bounds[t - 1];
+    const int64_t hi = t == tasks - 1 ? num_rows : bounds[t];
+    if (lo >= hi) return;
+    int64_t batch[kScatterBatch];
+    int64_t m = 0;
+    visit_index_type(indices.type, [&](auto tag) {
+      using T = std::remove_cv_t<std::remove_pointer_t<decltype(tag)>>;
+      const T* idx = static_cast<const T*>(indices.data);
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t row = static_cast<int64_t>(idx[i]);
+        if (row < lo || row >= hi || row == skip) continue;
+        batch[m++] = i;
+        if (m == kScatterBatch) {
+          k.scatter_rows(a, indices, batch, m);
+          m = 0;
+        }
+      }
+    });
+    if (m > 0) k.scatter_rows(a, indices, batch, m);
   });
 }
 
@@ -133,25 +155,32 @@ BagBackward::BagBackward(const BagBackwardArgs& args) : args_(args) {
 }
 
 const std::vector<int64_t>& BagBackward::rows() {
-  if (!planned_) {
+  if (plan_ == nullptr) {
     if (args_.mode == PoolMode::Max) {
       // Every (bag, column) sends its gradient to the row that won it: a plan over the
       // num_bags x dim argmax entries (-1, an empty bag, is left out).
       const IndexArray entries{args_.argmax, args_.bags.num_bags * args_.dim, IndexType::Int32};
-      build_plan(entries, args_.num_rows, -1, &plan_);
+      build_plan(entries, args_.num_rows, -1, &own_plan_);
+      plan_ = &own_plan_;
+    } else if (args_.plan != nullptr && args_.padding_idx >= 0) {
+      plan_without_row(*args_.plan, args_.padding_idx, &own_plan_);
+      plan_ = &own_plan_;
+    } else if (args_.plan != nullptr) {
+      plan_ = args_.plan;
     } else {
-      build_plan(args_.indices, args_.num_rows, args_.padding_idx, &plan_);
+      build_plan(args_.indices, args_.num_rows, args_.padding_idx, &own_plan_);
+      plan_ = &own_plan_;
     }
-    planned_ = true;
   }
-  return plan_.rows;
+  return plan_->rows;
 }
 
 void BagBackward::run_dense(float* out) {
   fill_zero(out, args_.num_rows * args_.dim);
   if (args_.mode == PoolMode::Max) return run_max(out, true);
+  if (args_.plan != nullptr) return run_planned(out, true);
   // A plan-free scatter-add of gradient rows: out[indices[p]] += scale_p * grad[bag(p)], in
-  // index order per row, the sums the sparse form's plan computes, bit for bit.
+  // index order per row, the sums the plan form computes, bit for bit.
   ScatterArgs a;
   a.dst = out;
   a.dim = args_.dim;
@@ -162,42 +191,72 @@ void BagBackward::run_dense(float* out) {
 }
 
 void BagBackward::run_sparse(float* out) {
-  rows();
   if (args_.mode == PoolMode::Max) return run_max(out, false);
+  run_planned(out, false);
+}
+
+void BagBackward::run_planned(float* out, bool dense) {
+  rows();
   // The plan's contributions in plan order: the bag rows to pool and their scales.
-  const size_t m = plan_.order.size();
+  const Plan& plan = *plan_;
+  const size_t m = plan.order.size();
   std::vector<int64_t> src_rows(m);
   std::vector<float> scales(scale_.empty() ? 0 : m);
   for (size_t k = 0; k < m; ++k) {
-    src_rows[k] = bag_of_[plan_.order[k]];
-    if (!scales.empty()) scales[k] = scale_[plan_.order[k]];
+    src_rows[k] = bag_of_[plan.order[k]];
+    if (!scales.empty()) scales[k] = scale_[plan.order[k]];
   }
   BagArgs a;
   a.table = gather::Table{args_.grad, args_.bags.num_bags, args_.dim};
   a.indices = int64_view(src_rows);
-  a.bags = plan_.segments();
+  a.bags = plan.segments();
   a.mode = PoolMode::Sum;
   a.weights = scales.empty() ? nullptr : scales.data();
   a.out = out;
+  // Dense: each touched row written once at its place; the rest stay the zeros filled above.
+  a.out_rows = dense ? plan.rows.data() : nullptr;
   gather::embedding_bag(a);
 }
 
 void BagBackward::run_max(float* out, bool dense) {
+  if (dense) return run_max_dense(out);
   rows();
   const int64_t dim = args_.dim;
   // Entry e = bag * dim + column: out[row][column] += grad[e], entries in bag order.
   // Scalar: one float per entry, no row to vectorize over.
   count_kernel_call(Isa::Scalar);
   const float* grad = args_.grad;
-  gather::split_bags(plan_.segments(), 1, [&](int64_t u0, int64_t u1, int64_t, int64_t) {
+  gather::split_bags(plan_->segments(), 1, [&](int64_t u0, int64_t u1, int64_t, int64_t) {
     for (int64_t u = u0; u < u1; ++u) {
-      float* row = out + (dense ? plan_.rows[u] : u) * dim;
+      float* row = out + (dense ? plan_->rows[u] : u) * dim;
       if (!dense) std::memset(row, 0, static_cast<size_t>(dim) * sizeof(float));
-      for (int64_t k = plan_.bounds[u]; k < plan_.bounds[u + 1]; ++k) {
-        const int64_t e = plan_.order[k];
+      for (int64_t k = plan_->bounds[u]; k < plan_->bounds[u + 1]; ++k) {
+        const int64_t e = plan_->order[k];
         row[e % dim] += grad[e];
       }
     }
+  });
+}
+
+void BagBackward::run_max_dense(float* out) {
+  // No plan: each task owns a range of columns and walks the bags in order, so every
+  // element receives its gradients in bag order, the order of the plan form (entries
+  // sorted stably by row): the same bits, without sorting num_bags x dim entries.
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
+  MaxBackwardArgs a;
+  a.out = out;
+  a.grad = args_.grad;
+  a.argmax = args_.argmax;
+  a.num_bags = args_.bags.num_bags;
+  a.dim = args_.dim;
+  const int64_t quanta = (a.dim + kMaxColumnQuantum - 1) / kMaxColumnQuantum;
+  const int64_t tasks = std::min(quanta, task_count_for(a.num_bags * a.dim, kMinFloatsPerTask));
+  parallel_for(tasks, [&](int64_t t) {
+    const int64_t c0 = std::min(a.dim, quanta * t / tasks * kMaxColumnQuantum);
+    const int64_t c1 = std::min(a.dim, quanta * (t + 1) / tasks * kMaxColumnQuantum);
+    if (c0 < c1) k.max_backward_columns(a, c0, c1);
   });
 }
 

@@ -37,6 +37,14 @@ struct Plan {
 };
 // indices in [0, num_rows), validated by the caller; positions holding `skip` are left out.
 void build_plan(const IndexArray& indices, int64_t num_rows, int64_t skip, Plan* plan);
+// Whether `plan` (built with no skip) is the plan of `indices`: the first position p whose
+// index differs from the row the plan files it under, or -1 when every one agrees (the plan
+// then covers each position once, so it is exactly build_plan's result). One pass over the
+// plan; a caller-supplied plan is checked with it before use.
+int64_t find_plan_mismatch(const Plan& plan, const IndexArray& indices);
+// `plan` without the positions of destination row `row` (a padding row), as build_plan with
+// skip = row would have made it.
+void plan_without_row(const Plan& plan, int64_t row, Plan* out);
 
 // dst[indices[i]] += alpha * weights[i] * src[i] for every position i, as a plan.
 struct ScatterArgs {
@@ -53,20 +61,33 @@ struct ScatterArgs {
 // alpha * w_i * src_i rounded to float first). Runs on the active ISA over the pool.
 void scatter_add(const Plan& plan, const ScatterArgs& args);
 // The same without a plan: each task owns a range of destination rows and applies, in index
-// order, the positions whose row falls in it (one bucketing pass, no sort; src is read in
-// order). Every element sees the same operations in the same order as the plan form:
+// order, the positions whose row falls in it (each task scans the indices itself: no sort, no
+// serial pass; src is read in order). Every element sees the same operations in the same order as the plan form:
 // bitwise identical.
 // Positions whose index equals `skip` (a padding row; -1: none) are left out.
 void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args,
                  int64_t skip = -1);
 
-// One ISA's kernel for the plan-free form.
+// The dense gradient of max pooling: num_bags x dim argmax row ids (-1: none) and gradients.
+struct MaxBackwardArgs {
+  float* out = nullptr;  // num_rows x dim, accumulated into
+  const float* grad = nullptr;
+  const int32_t* argmax = nullptr;
+  int64_t num_bags = 0;
+  int64_t dim = 0;
+};
+
+// One ISA's kernels for the plan-free forms.
 struct Kernels {
   // Applies positions[0..count) in that order (positions null: 0..count), each i as
   // dst[indices[i]] = dst[indices[i]] + scale_i * src[i] (a plain add when unscaled;
   // scale_i = alpha * weights[i] rounded to float, or alpha).
   void (*scatter_rows)(const ScatterArgs& args, const IndexArray& indices,
                        const int64_t* positions, int64_t count);
+  // The dense max backward over columns [c0, c1) of every bag, bags in order:
+  // out[argmax[b][c]][c] += grad[b][c] for each (b, c) whose argmax is not -1. A run of
+  // columns won by one row (a one-row bag, or one row winning throughout) is a vector add.
+  void (*max_backward_columns)(const MaxBackwardArgs& args, int64_t c0, int64_t c1);
 };
 const Kernels& reference_kernels();  // ref.cc
 const Kernels* avx2_kernels();
@@ -85,12 +106,19 @@ struct BagBackwardArgs {
   int64_t padding_idx = -1;         // a row id to skip, or -1
   int64_t num_rows = 0;             // the table's rows
   const int32_t* argmax = nullptr;  // Max: num_bags x dim winning row ids (-1: none)
+  // Sum / Mean: the plan of `indices` (build_plan with no skip, checked by the caller with
+  // find_plan_mismatch), used instead of sorting them; null: none. Must outlive the pass.
+  const Plan* plan = nullptr;
 };
 
 // A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
 // position; the dense form is then a plan-free scatter-add of gradient rows, and the sparse
-// form a plan (the distinct rows and the positions feeding each). Max: a plan over the
-// argmax entries. rows() are the rows that get a gradient, what the sparse form returns.
+// form a plan (the distinct rows and the positions feeding each). With a given plan both
+// forms pool through it (each row written once, no sort): the same sums, bit for bit. Max:
+// the dense form walks the bags in order per column range (max_backward_columns, no plan),
+// the sparse form a plan over the argmax entries; both add each element's gradients in bag
+// order, the same bits. rows() are the rows that get a gradient, what the sparse form
+// returns.
 class BagBackward {
  public:
   explicit BagBackward(const BagBackwardArgs& args);
@@ -102,9 +130,12 @@ class BagBackward {
 
  private:
   void run_max(float* out, bool dense);
+  void run_max_dense(float* out);  // no plan: column-owned tasks, bags in order
+  // Sum / Mean through the plan: row u's gradient into out row rows()[u] (dense) or u.
+  void run_planned(float* out, bool dense);
   BagBackwardArgs args_;
-  Plan plan_;
-  bool planned_ = false;
+  Plan own_plan_;                // built here, or the given plan less the padding row
+  const Plan* plan_ = nullptr;   // the plan in use, once rows() has run
   std::vector<int64_t> bag_of_;  // Sum / Mean: the bag of each position
   std::vector<float> scale_;     // Sum / Mean: weight / count of each position, or empty
 };
