@@ -171,7 +171,7 @@ void offer(std::vector<Hit>& heap, size_t limit, const Hit& h, const HitOrder& b
 }  // namespace
 
 void pq_scan(const Pq& pq, const float* tables, int64_t nq, Metric metric, const uint8_t* codes,
-             int64_t n, int64_t k, int64_t* ids, float* dists) {
+             int64_t n, int64_t k, int32_t* ids, float* dists) {
   count_kernel_call(Isa::Scalar);
   if (nq == 0 || k == 0) return;
   const HitOrder better{metric == Metric::L2};
