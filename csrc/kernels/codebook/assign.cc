@@ -50,7 +50,7 @@ void assign(const Rows& x, const float* codebook, int64_t num_codes, Metric metr
   if (x.rows == 0) return;
   PanelStore store;
   pack_panels(codebook, num_codes, x.dim, k.panel_width, &store);
-  const int64_t tasks = task_count_for(x.rows * num_codes * x.dim, kMinScoreWorkPerTask);
+  const int64_t tasks = task_count_for(work_of(x.rows, num_codes, x.dim), kMinScoreWorkPerTask);
   parallel_for(tasks, [&](int64_t t) {
     const int64_t r0 = x.rows * t / tasks, r1 = x.rows * (t + 1) / tasks;
     k.score_rows(x, store.view, metric, r0, r1, codes, dist);

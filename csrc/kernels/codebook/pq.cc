@@ -58,7 +58,7 @@ void pq_train(const float* x, int64_t n, int64_t dim, int64_t m, int64_t ksub, i
     }
     for (int it = 0; it < iterations; ++it) {
       pack_panels(cb, ksub, dsub, k.panel_width, &store);
-      const int64_t tasks = task_count_for(n * ksub * dsub, kMinScoreWorkPerTask);
+      const int64_t tasks = task_count_for(work_of(n, ksub, dsub), kMinScoreWorkPerTask);
       parallel_for(tasks, [&](int64_t t) {
         assign_chunk(k, sub, store.view, n * t / tasks, n * (t + 1) / tasks, codes.data(), scores.data());
       });
@@ -91,7 +91,7 @@ void pq_encode(const Pq& pq, const float* x, int64_t n, uint8_t* codes) {
   std::vector<PanelStore> stores(static_cast<size_t>(pq.m));
   for (int64_t s = 0; s < pq.m; ++s) pack_panels(pq.codebook(s), pq.ksub, dsub, k.panel_width, &stores[static_cast<size_t>(s)]);
   const int64_t chunks = (n + kEncodeChunk - 1) / kEncodeChunk;
-  const int64_t tasks = std::min(chunks, task_count_for(n * pq.ksub * pq.dim, kMinScoreWorkPerTask));
+  const int64_t tasks = std::min(chunks, task_count_for(work_of(n, pq.ksub, pq.dim), kMinScoreWorkPerTask));
   parallel_for(tasks, [&](int64_t t) {
     int32_t best[kEncodeChunk];
     float scores[kEncodeChunk];
@@ -124,7 +124,7 @@ void pq_distance_table(const Pq& pq, const float* queries, int64_t nq, Metric me
                        float* tables) {
   count_kernel_call(Isa::Scalar);
   const int64_t dsub = pq.dsub();
-  const int64_t tasks = task_count_for(nq * pq.ksub * pq.dim, 1 << 15);
+  const int64_t tasks = task_count_for(work_of(nq, pq.ksub, pq.dim), 1 << 15);
   parallel_for(tasks, [&](int64_t t) {
     for (int64_t q = nq * t / tasks; q < nq * (t + 1) / tasks; ++q) {
       for (int64_t s = 0; s < pq.m; ++s) {

@@ -155,11 +155,19 @@ inline bool same_rank(const Ranked& a, const Ranked& b) {
   return (std::isnan(a.logit) && std::isnan(b.logit)) || a.logit == b.logit;
 }
 
+// A code's next token in a merge of equal-rank codes.
+struct Next {
+  int32_t token;
+  int32_t code;
+  int64_t pos;  // into map.tokens
+};
+inline bool later_token(const Next& a, const Next& b) { return a.token > b.token; }
+
 // The k best tokens of one row. The k best codes (by rank) hold at least k tokens, so only
 // codes ranked no lower than the k-th best can contribute; a run of codes of equal rank
 // gives its tokens in ascending token id (a merge of their sorted token lists).
 void top_k_row(const float* row, const VqMap& m, int64_t k, double z, std::vector<Ranked>& cand,
-               std::vector<int64_t>& cursor, int32_t* ids, float* log_probs) {
+               std::vector<Next>& heap, int32_t* ids, float* log_probs) {
   cand.clear();
   for (int64_t j = 0; j < m.num_codes; ++j) {
     if (m.counts[j] != 0) cand.push_back({row[j], static_cast<int32_t>(j)});
@@ -179,24 +187,26 @@ void top_k_row(const float* row, const VqMap& m, int64_t k, double z, std::vecto
     size_t g1 = g0 + 1;
     while (g1 < cand.size() && same_rank(cand[g0], cand[g1])) ++g1;
     const float lp = static_cast<float>(static_cast<double>(cand[g0].logit) - z);
-    cursor.assign(g1 - g0, 0);
-    while (taken < k) {
-      // The smallest next token among the run's codes (runs are short but for ties).
-      size_t best = g1;
-      int32_t best_token = 0;
-      for (size_t i = g0; i < g1; ++i) {
-        const int32_t code = cand[i].code;
-        const int64_t pos = m.offsets[code] + cursor[i - g0];
-        if (pos < m.offsets[code + 1] && (best == g1 || m.tokens[pos] < best_token)) {
-          best = i;
-          best_token = m.tokens[pos];
-        }
-      }
-      if (best == g1) break;  // the run is exhausted
-      ++cursor[best - g0];
-      ids[taken] = best_token;
+    // Merge the run's sorted token lists: a min-heap of (next token, code), so a long run of
+    // tied codes costs O(log run) per token taken.
+    heap.clear();
+    for (size_t i = g0; i < g1; ++i) {
+      const int32_t code = cand[i].code;
+      heap.push_back({m.tokens[m.offsets[code]], code, m.offsets[code]});
+    }
+    std::make_heap(heap.begin(), heap.end(), later_token);
+    while (taken < k && !heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), later_token);
+      Next& next = heap.back();
+      ids[taken] = next.token;
       log_probs[taken] = lp;
       ++taken;
+      if (++next.pos < m.offsets[next.code + 1]) {
+        next.token = m.tokens[next.pos];
+        std::push_heap(heap.begin(), heap.end(), later_token);
+      } else {
+        heap.pop_back();
+      }
     }
     g0 = g1;
   }
@@ -212,11 +222,11 @@ void vq_top_k(const CodeLogits& logits, const VqMap& map, int64_t k, int32_t* id
   const int64_t tasks = task_count_for(logits.rows * kc, kMinWorkPerTask);
   parallel_for(tasks, [&](int64_t t) {
     std::vector<Ranked> cand;
-    std::vector<int64_t> cursor;
+    std::vector<Next> heap;
     cand.reserve(static_cast<size_t>(kc));
     for (int64_t b = logits.rows * t / tasks; b < logits.rows * (t + 1) / tasks; ++b) {
       const float* row = logits.data + b * kc;
-      top_k_row(row, map, k, log_partition(row, map), cand, cursor, ids + b * k, log_probs + b * k);
+      top_k_row(row, map, k, log_partition(row, map), cand, heap, ids + b * k, log_probs + b * k);
     }
   });
 }
