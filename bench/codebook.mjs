@@ -182,7 +182,8 @@ async function runGroup(ctx, { op, shape, bytes, units, impls, verify }) {
   ctx.progress?.(`${op} ${shape}`);
 }
 
-// The O(K) VQ ops are scalar code shared by every ISA (they count as scalar kernel calls).
+// The O(K) VQ ops and the PQ scan are scalar code shared by every ISA (they count as scalar
+// kernel calls).
 function ekScalarImpls(ctx, prepare) {
   return ctx.threadCounts.map((threads) => ({ impl: 'embedkit', threads, isa: 'scalar', ek: true, prepare }));
 }
@@ -306,7 +307,7 @@ async function runPq(ctx) {
     op: 'pqScan', shape: `${nq}q x ${n} m${m} bits${bits} k${k}`, bytes: nq * n * m, units: nq * n,
     impls: [
       { impl: 'js', threads: 1, isa: 'js', isRef: true, prepare: () => ({ fn: () => jsPqScan(tables, m, ksub, codes, n, nq, k, new Int32Array(nq * k)) }) },
-      ...ekImpls(ctx, [ctx.defaultIsa], () => ({ fn: () => ek.pqScan({ tables, codes, pq, k }) })),
+      ...ekScalarImpls(ctx, () => ({ fn: () => ek.pqScan({ tables, codes, pq, k }) })),
     ],
     verify: (r) => idsMismatch(r.ids, refIds),
   });
