@@ -56,3 +56,14 @@ export type {
   CudaEmbeddingBagBackwardOptions, CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix,
   DeviceDtype, DeviceTableFormat, HostArray, HostArrayOf, HostTable,
 } from './cuda';
+export {
+  VqMap, makeVqMap, vqLogits, vqLogitsAsync, vqLogSumExp, vqLogSumExpAsync, vqLogSoftmax, vqLogSoftmaxAsync,
+  vqCrossEntropy, vqCrossEntropyAsync, vqTopK, vqTopKAsync, vqSample, vqSampleAsync, codebookAssign, codebookAssignAsync,
+  pqTrain, pqTrainAsync, pqEncode, pqEncodeAsync, pqDecode, pqDecodeAsync, pqDistanceTable, pqDistanceTableAsync,
+  pqScan, pqScanAsync, pqEmbeddingBag, pqEmbeddingBagAsync,
+} from './codebook';
+export type {
+  VqMapOptions, VqOptions, VqLogitsOptions, VqCrossEntropyOptions, VqCrossEntropyResult, VqTopKOptions, VqTopKResult,
+  VqSampleOptions, Metric, CodebookAssignOptions, CodebookAssignResult, ProductQuantizer, PqTrainOptions, PqEncodeOptions,
+  PqDecodeOptions, PqDistanceTableOptions, PqScanOptions, PqScanResult, PqBagMode, PqEmbeddingBagOptions,
+} from './codebook';

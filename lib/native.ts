@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** Bumped with csrc/binding/family.h kBindingAbi whenever native signatures change. */
-export const BINDING_ABI = 5;
+export const BINDING_ABI = 6;
 
 /** The raw addon surface. Positional arguments; lib/ validates the option objects. */
 export interface NativeAddon {
@@ -52,6 +52,33 @@ export interface NativeAddon {
   csrTransposeAsync(...args: unknown[]): Promise<NativeCsr>;
   spmm(...args: unknown[]): Float32Array;
   spmmAsync(...args: unknown[]): Promise<Float32Array>;
+  vqMapBuild(...args: unknown[]): void;
+  vqLogits(...args: unknown[]): Float32Array;
+  vqLogitsAsync(...args: unknown[]): Promise<Float32Array>;
+  vqLogSumExp(...args: unknown[]): Float32Array;
+  vqLogSumExpAsync(...args: unknown[]): Promise<Float32Array>;
+  vqLogSoftmax(...args: unknown[]): Float32Array;
+  vqLogSoftmaxAsync(...args: unknown[]): Promise<Float32Array>;
+  vqCrossEntropy(...args: unknown[]): { loss: Float32Array; grad: Float32Array };
+  vqCrossEntropyAsync(...args: unknown[]): Promise<{ loss: Float32Array; grad: Float32Array }>;
+  vqTopK(...args: unknown[]): { ids: Int32Array; logProbs: Float32Array };
+  vqTopKAsync(...args: unknown[]): Promise<{ ids: Int32Array; logProbs: Float32Array }>;
+  vqSample(...args: unknown[]): Int32Array;
+  vqSampleAsync(...args: unknown[]): Promise<Int32Array>;
+  codebookAssign(...args: unknown[]): { codes: Int32Array; distances: Float32Array };
+  codebookAssignAsync(...args: unknown[]): Promise<{ codes: Int32Array; distances: Float32Array }>;
+  pqTrain(...args: unknown[]): Float32Array;
+  pqTrainAsync(...args: unknown[]): Promise<Float32Array>;
+  pqEncode(...args: unknown[]): Uint8Array;
+  pqEncodeAsync(...args: unknown[]): Promise<Uint8Array>;
+  pqDecode(...args: unknown[]): Float32Array;
+  pqDecodeAsync(...args: unknown[]): Promise<Float32Array>;
+  pqDistanceTable(...args: unknown[]): Float32Array;
+  pqDistanceTableAsync(...args: unknown[]): Promise<Float32Array>;
+  pqScan(...args: unknown[]): { ids: Int32Array; distances: Float32Array };
+  pqScanAsync(...args: unknown[]): Promise<{ ids: Int32Array; distances: Float32Array }>;
+  pqEmbeddingBag(...args: unknown[]): Float32Array;
+  pqEmbeddingBagAsync(...args: unknown[]): Promise<Float32Array>;
 }
 
 /** The random parts of a JL projection (csrc/binding/jl.cc JlParts), for the GPU ops. */

@@ -199,6 +199,51 @@ const TARGETS: Target[] = [
     name: 'embeddingBag (returnArgmax)', call: (o) => ek.embeddingBag(o as never), callAsync: (o) => ek.embeddingBagAsync(o as never),
     base: () => ({ table: table(), dim: 4, indices: Int32Array.of(1, 9, 0, 3), lengths: Int32Array.of(3, 1), mode: 'max', returnArgmax: true, paddingIdx: 0 }),
   },
+  { name: 'VqMap', call: (o) => new ek.VqMap(o as never), base: () => ({ tokenToCode: Int32Array.of(2, 0, 1, 2, 0), numCodes: 4 }) },
+  ...(['vqLogits', 'vqLogSumExp', 'vqLogSoftmax'] as const).map((name) => ({
+    name, call: (o: Options) => ek[name](o as never), callAsync: (o: Options) => ek[`${name}Async`](o as never),
+    base: () => ({ codeLogits: new Float32Array(2 * 3).map((_, i) => i - 2), map: new ek.VqMap({ tokenToCode: Int32Array.of(2, 0, 1, 2, 2), numCodes: 3 }), ...(name === 'vqLogits' ? { out: new Float32Array(10) } : {}) }),
+  })),
+  {
+    name: 'vqCrossEntropy', call: (o) => ek.vqCrossEntropy(o as never), callAsync: (o) => ek.vqCrossEntropyAsync(o as never),
+    base: () => ({ codeLogits: new Float32Array(2 * 3).map((_, i) => i), map: new ek.VqMap({ tokenToCode: Int32Array.of(2, 0, 1, 2, 2), numCodes: 3 }), targets: Int32Array.of(4, 0) }),
+  },
+  {
+    name: 'vqTopK', call: (o) => ek.vqTopK(o as never), callAsync: (o) => ek.vqTopKAsync(o as never),
+    base: () => ({ codeLogits: new Float32Array(2 * 3).map((_, i) => i % 2), map: new ek.VqMap({ tokenToCode: Int32Array.of(2, 0, 1, 2, 2), numCodes: 3 }), k: 3 }),
+  },
+  {
+    name: 'vqSample', call: (o) => ek.vqSample(o as never), callAsync: (o) => ek.vqSampleAsync(o as never),
+    base: () => ({ codeLogits: new Float32Array(2 * 3).map((_, i) => i), map: new ek.VqMap({ tokenToCode: Int32Array.of(2, 0, 1, 2, 2), numCodes: 3 }), seed: 9n, temperature: 0.5 }),
+  },
+  {
+    name: 'codebookAssign', call: (o) => ek.codebookAssign(o as never), callAsync: (o) => ek.codebookAssignAsync(o as never),
+    base: () => ({ x: new Float32Array(3 * 4).map((_, i) => i), dim: 4, codebook: new Float32Array(2 * 4).map((_, i) => -i), numCodes: 2, metric: 'ip' }),
+  },
+  {
+    name: 'pqTrain', call: (o) => ek.pqTrain(o as never), callAsync: (o) => ek.pqTrainAsync(o as never),
+    base: () => ({ x: new Float32Array(5 * 4).map((_, i) => (i * 7) % 5), dim: 4, m: 2, bits: 2, iterations: 2, seed: 3 }),
+  },
+  {
+    name: 'pqEncode', call: (o) => ek.pqEncode(o as never), callAsync: (o) => ek.pqEncodeAsync(o as never),
+    base: () => ({ x: new Float32Array(3 * 4).map((_, i) => i), pq: { dim: 4, m: 2, bits: 2, codebooks: new Float32Array(16).map((_, i) => i / 3) } }),
+  },
+  {
+    name: 'pqDecode', call: (o) => ek.pqDecode(o as never), callAsync: (o) => ek.pqDecodeAsync(o as never),
+    base: () => ({ codes: Uint8Array.of(0, 3, 2, 1), pq: { dim: 4, m: 2, bits: 2, codebooks: new Float32Array(16).map((_, i) => i / 3) }, out: new Float32Array(8) }),
+  },
+  {
+    name: 'pqDistanceTable', call: (o) => ek.pqDistanceTable(o as never), callAsync: (o) => ek.pqDistanceTableAsync(o as never),
+    base: () => ({ queries: new Float32Array(2 * 4).map((_, i) => i), pq: { dim: 4, m: 2, bits: 2, codebooks: new Float32Array(16).map((_, i) => i / 3) }, metric: 'l2' }),
+  },
+  {
+    name: 'pqScan', call: (o) => ek.pqScan(o as never), callAsync: (o) => ek.pqScanAsync(o as never),
+    base: () => ({ queries: new Float32Array(2 * 4).map((_, i) => i), codes: Uint8Array.of(0, 3, 2, 1, 1, 1), pq: { dim: 4, m: 2, bits: 2, codebooks: new Float32Array(16).map((_, i) => i / 3) }, k: 2, metric: 'ip' }),
+  },
+  {
+    name: 'pqEmbeddingBag', call: (o) => ek.pqEmbeddingBag(o as never), callAsync: (o) => ek.pqEmbeddingBagAsync(o as never),
+    base: () => ({ codes: Uint8Array.of(0, 3, 2, 1, 1, 1), pq: { dim: 4, m: 2, bits: 2, codebooks: new Float32Array(16).map((_, i) => i / 3) }, indices: Int32Array.of(2, 0, 1), offsets: Int32Array.of(0, 1), mode: 'mean', weights: Float32Array.of(1, 2, 3), out: new Float32Array(8) }),
+  },
   { name: 'adviseHugePages', call: (o) => ek.adviseHugePages(o.array as never), base: () => ({ array: new Float32Array(1 << 16) }) },
   { name: 'allocFloat32', call: (o) => ek.allocFloat32(o.length as never), base: () => ({ length: 16 }) },
   { name: 'setThreads', call: (o) => ek.setThreads(o.n as never), base: () => ({ n: 2 }) },

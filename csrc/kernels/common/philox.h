@@ -62,10 +62,15 @@ EMBEDKIT_HD inline Block philox4x32_10(Block ctr, uint32_t k0, uint32_t k1) {
 //   kFjlt    (3): fjlt's sparse P (k x n, n the padded size): entry (i, j) is word
 //                 w = i * n + j.
 //   kSparse  (4): sparseProjection's matrix (k x d): entry (i, j) is word w = i * d + j.
+//   kVqSample (5): vqSample. Row b uses block b: u = v[0] | v[1] << 32, (u >> 11) * 2^-53
+//                 picks the code on the float64 CDF; uniform_below(v[2] | v[3] << 32, n_j)
+//                 picks the token among the code's n_j tokens (codebook.h).
+//   kPqInit  (6): pqTrain's initial centroids. Subspace s, draw i uses block s * 2^32 + i:
+//                 uniform_below(v[0] | v[1] << 32, n - i) is the partial Fisher-Yates swap.
 // For both sparse matrices, a word u makes the entry non-zero when (u >> 1) < threshold,
 // threshold = the density rounded to a multiple of 2^-31 (jl.h), with sign + for
 // u & 1 == 0 and - otherwise.
-enum Stream : uint32_t { kSigns = 1, kSample = 2, kFjlt = 3, kSparse = 4 };
+enum Stream : uint32_t { kSigns = 1, kSample = 2, kFjlt = 3, kSparse = 4, kVqSample = 5, kPqInit = 6 };
 
 EMBEDKIT_HD inline Block stream_block(uint64_t seed, uint32_t stream, uint64_t i) {
   const Block ctr{{static_cast<uint32_t>(i), static_cast<uint32_t>(i >> 32), 0u, stream}};

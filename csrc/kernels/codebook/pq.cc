@@ -1,0 +1,249 @@
+// Product quantization: training (k-means per subspace), encode / decode, distance tables,
+// the asymmetric scan with its top-k, and bag pooling over coded rows. Encoding and training
+// assign through the SIMD score kernel (each subspace is a strided view of the vectors);
+// the rest is table lookups and short float64 sums, shared by every ISA.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "../common/kernel_stats.h"
+#include "../common/parallel.h"
+#include "../common/philox.h"
+#include "panels.h"
+
+namespace embedkit::codebook {
+namespace {
+
+// Rows per encode step: the scratch of one step stays in L1/L2.
+constexpr int64_t kEncodeChunk = 1024;
+// Coded vectors per scan task; the top-k of every chunk are merged per query.
+constexpr int64_t kScanChunk = 1 << 16;
+
+Rows subspace(const float* x, int64_t n, int64_t dim, int64_t dsub, int64_t s) {
+  return Rows{x + s * dsub, n, dsub, dim};
+}
+
+// best code per row of rows [r0, r1) of subspace s, through the score kernel.
+void assign_chunk(const Kernels& k, const Rows& sub, const Panels& p, int64_t r0, int64_t r1,
+                  int32_t* codes, float* scores) {
+  k.score_rows(sub, p, Metric::L2, r0, r1, codes, scores);
+}
+
+}  // namespace
+
+void pq_train(const float* x, int64_t n, int64_t dim, int64_t m, int64_t ksub, int iterations,
+              uint64_t seed, float* codebooks) {
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
+  const int64_t dsub = dim / m;
+  std::vector<int32_t> codes(static_cast<size_t>(n));
+  std::vector<float> scores(static_cast<size_t>(n));
+  std::vector<int64_t> perm(static_cast<size_t>(n));
+  std::vector<double> sums(static_cast<size_t>(ksub * dsub));
+  std::vector<int64_t> counts(static_cast<size_t>(ksub));
+  PanelStore store;
+  for (int64_t s = 0; s < m; ++s) {
+    float* cb = codebooks + s * ksub * dsub;
+    const Rows sub = subspace(x, n, dim, dsub, s);
+    // ksub distinct rows by a partial Fisher-Yates shuffle (philox.h, stream kPqInit).
+    for (int64_t i = 0; i < n; ++i) perm[static_cast<size_t>(i)] = i;
+    for (int64_t i = 0; i < ksub; ++i) {
+      const philox::Block r = philox::stream_block(seed, philox::kPqInit, (static_cast<uint64_t>(s) << 32) | static_cast<uint64_t>(i));
+      const uint64_t u = static_cast<uint64_t>(r.v[0]) | (static_cast<uint64_t>(r.v[1]) << 32);
+      const int64_t j = i + static_cast<int64_t>(philox::uniform_below(u, static_cast<uint64_t>(n - i)));
+      std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(j)]);
+      std::copy(sub.row(perm[static_cast<size_t>(i)]), sub.row(perm[static_cast<size_t>(i)]) + dsub, cb + i * dsub);
+    }
+    for (int it = 0; it < iterations; ++it) {
+      pack_panels(cb, ksub, dsub, k.panel_width, &store);
+      const int64_t tasks = task_count_for(work_of(n, ksub, dsub), kMinScoreWorkPerTask);
+      parallel_for(tasks, [&](int64_t t) {
+        assign_chunk(k, sub, store.view, n * t / tasks, n * (t + 1) / tasks, codes.data(), scores.data());
+      });
+      // The means, summed in row order (the same on any thread count).
+      std::fill(sums.begin(), sums.end(), 0.0);
+      std::fill(counts.begin(), counts.end(), 0);
+      for (int64_t r = 0; r < n; ++r) {
+        const int64_t c = codes[static_cast<size_t>(r)];
+        const float* row = sub.row(r);
+        double* acc = sums.data() + c * dsub;
+        for (int64_t d = 0; d < dsub; ++d) acc[d] += row[d];
+        ++counts[static_cast<size_t>(c)];
+      }
+      for (int64_t c = 0; c < ksub; ++c) {
+        if (counts[static_cast<size_t>(c)] == 0) continue;  // an empty cluster keeps its centroid
+        for (int64_t d = 0; d < dsub; ++d) {
+          cb[c * dsub + d] = static_cast<float>(sums[static_cast<size_t>(c * dsub + d)] / static_cast<double>(counts[static_cast<size_t>(c)]));
+        }
+      }
+    }
+  }
+}
+
+void pq_encode(const Pq& pq, const float* x, int64_t n, uint8_t* codes) {
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
+  if (n == 0) return;
+  const int64_t dsub = pq.dsub();
+  std::vector<PanelStore> stores(static_cast<size_t>(pq.m));
+  for (int64_t s = 0; s < pq.m; ++s) pack_panels(pq.codebook(s), pq.ksub, dsub, k.panel_width, &stores[static_cast<size_t>(s)]);
+  const int64_t chunks = (n + kEncodeChunk - 1) / kEncodeChunk;
+  const int64_t tasks = std::min(chunks, task_count_for(work_of(n, pq.ksub, pq.dim), kMinScoreWorkPerTask));
+  parallel_for(tasks, [&](int64_t t) {
+    int32_t best[kEncodeChunk];
+    float scores[kEncodeChunk];
+    for (int64_t ch = chunks * t / tasks; ch < chunks * (t + 1) / tasks; ++ch) {
+      const int64_t r0 = ch * kEncodeChunk, r1 = std::min(n, r0 + kEncodeChunk);
+      for (int64_t s = 0; s < pq.m; ++s) {
+        const Rows sub = subspace(x + r0 * pq.dim, r1 - r0, pq.dim, dsub, s);
+        assign_chunk(k, sub, stores[static_cast<size_t>(s)].view, 0, r1 - r0, best, scores);
+        for (int64_t r = r0; r < r1; ++r) codes[r * pq.m + s] = static_cast<uint8_t>(best[r - r0]);
+      }
+    }
+  });
+}
+
+void pq_decode(const Pq& pq, const uint8_t* codes, int64_t n, float* out) {
+  count_kernel_call(Isa::Scalar);
+  const int64_t dsub = pq.dsub();
+  const int64_t tasks = task_count_for(n * pq.dim, 1 << 15);
+  parallel_for(tasks, [&](int64_t t) {
+    for (int64_t r = n * t / tasks; r < n * (t + 1) / tasks; ++r) {
+      for (int64_t s = 0; s < pq.m; ++s) {
+        const float* cw = pq.codebook(s) + codes[r * pq.m + s] * dsub;
+        std::copy(cw, cw + dsub, out + r * pq.dim + s * dsub);
+      }
+    }
+  });
+}
+
+void pq_distance_table(const Pq& pq, const float* queries, int64_t nq, Metric metric,
+                       float* tables) {
+  count_kernel_call(Isa::Scalar);
+  const int64_t dsub = pq.dsub();
+  const int64_t tasks = task_count_for(work_of(nq, pq.ksub, pq.dim), 1 << 15);
+  parallel_for(tasks, [&](int64_t t) {
+    for (int64_t q = nq * t / tasks; q < nq * (t + 1) / tasks; ++q) {
+      for (int64_t s = 0; s < pq.m; ++s) {
+        float* row = tables + (q * pq.m + s) * pq.ksub;
+        for (int64_t c = 0; c < pq.ksub; ++c) {
+          row[c] = static_cast<float>(exact_score(queries + q * pq.dim + s * dsub, pq.codebook(s) + c * dsub, dsub, metric));
+        }
+      }
+    }
+  });
+}
+
+namespace {
+
+// A scan candidate; `better` is a strict total order (score, then lower id; NaN last), so the
+// top-k of a union does not depend on how it was cut into chunks.
+struct Hit {
+  float score;
+  int64_t id;
+};
+
+struct HitOrder {
+  bool minimize;
+  bool operator()(const Hit& a, const Hit& b) const {  // a ranks before b
+    const bool an = std::isnan(a.score), bn = std::isnan(b.score);
+    if (an != bn) return bn;
+    if (!an && a.score != b.score) return minimize ? a.score < b.score : a.score > b.score;
+    return a.id < b.id;
+  }
+};
+
+// Keeps the `limit` best hits seen: a max-heap on the order (its top is the worst kept).
+void offer(std::vector<Hit>& heap, size_t limit, const Hit& h, const HitOrder& better) {
+  if (heap.size() < limit) {
+    heap.push_back(h);
+    std::push_heap(heap.begin(), heap.end(), better);
+  } else if (better(h, heap.front())) {
+    std::pop_heap(heap.begin(), heap.end(), better);
+    heap.back() = h;
+    std::push_heap(heap.begin(), heap.end(), better);
+  }
+}
+
+}  // namespace
+
+void pq_scan(const Pq& pq, const float* tables, int64_t nq, Metric metric, const uint8_t* codes,
+             int64_t n, int64_t k, int32_t* ids, float* dists) {
+  count_kernel_call(Isa::Scalar);
+  if (nq == 0 || k == 0) return;
+  const HitOrder better{metric == Metric::L2};
+  const int64_t chunks = (n + kScanChunk - 1) / kScanChunk;
+  std::vector<std::vector<Hit>> found(static_cast<size_t>(nq * chunks));
+  parallel_for(nq * chunks, [&](int64_t task) {
+    const int64_t q = task / chunks, ch = task % chunks;
+    const float* table = tables + q * pq.m * pq.ksub;
+    std::vector<Hit>& heap = found[static_cast<size_t>(task)];
+    heap.reserve(static_cast<size_t>(std::min(k, kScanChunk)));
+    for (int64_t i = ch * kScanChunk; i < std::min(n, (ch + 1) * kScanChunk); ++i) {
+      const uint8_t* c = codes + i * pq.m;
+      float sum = 0.0f;
+      for (int64_t s = 0; s < pq.m; ++s) sum += table[s * pq.ksub + c[s]];
+      offer(heap, static_cast<size_t>(k), Hit{sum, i}, better);
+    }
+  });
+  parallel_for(nq, [&](int64_t q) {
+    std::vector<Hit> all;
+    for (int64_t ch = 0; ch < chunks; ++ch) {
+      const std::vector<Hit>& h = found[static_cast<size_t>(q * chunks + ch)];
+      all.insert(all.end(), h.begin(), h.end());
+    }
+    std::partial_sort(all.begin(), all.begin() + k, all.end(), better);
+    for (int64_t i = 0; i < k; ++i) {
+      ids[q * k + i] = static_cast<int32_t>(all[static_cast<size_t>(i)].id);
+      dists[q * k + i] = all[static_cast<size_t>(i)].score;
+    }
+  });
+}
+
+void pq_embedding_bag(const Pq& pq, const uint8_t* codes, const IndexArray& indices,
+                      const gather::Bags& bags, const float* weights, bool mean, float* out) {
+  count_kernel_call(Isa::Scalar);
+  const int64_t dsub = pq.dsub();
+  const int64_t tasks = task_count_for(bags.num_indices * pq.m + bags.num_bags * pq.dim, 1 << 14);
+  parallel_for(tasks, [&](int64_t t) {
+    // Per subspace, the summed weight of each code in the bag, and the codes touched in the
+    // order they first appear (the product runs over those, in that order).
+    std::vector<double> hist(static_cast<size_t>(pq.ksub), 0.0);
+    std::vector<uint8_t> seen(static_cast<size_t>(pq.ksub), 0);
+    std::vector<int32_t> touched;
+    std::vector<double> acc(static_cast<size_t>(dsub));
+    for (int64_t b = bags.num_bags * t / tasks; b < bags.num_bags * (t + 1) / tasks; ++b) {
+      const int64_t p0 = bags.start(b), p1 = bags.end(b);
+      const double count = static_cast<double>(p1 - p0);
+      for (int64_t s = 0; s < pq.m; ++s) {
+        touched.clear();
+        for (int64_t p = p0; p < p1; ++p) {
+          const int32_t c = codes[indices.at(p) * pq.m + s];
+          if (seen[static_cast<size_t>(c)] == 0) {
+            seen[static_cast<size_t>(c)] = 1;
+            touched.push_back(c);
+          }
+          hist[static_cast<size_t>(c)] += weights != nullptr ? static_cast<double>(weights[p]) : 1.0;
+        }
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (const int32_t c : touched) {
+          const double h = hist[static_cast<size_t>(c)];
+          const float* cw = pq.codebook(s) + c * dsub;
+          for (int64_t d = 0; d < dsub; ++d) acc[static_cast<size_t>(d)] += h * cw[d];
+          hist[static_cast<size_t>(c)] = 0.0;
+          seen[static_cast<size_t>(c)] = 0;
+        }
+        float* dst = out + b * pq.dim + s * dsub;
+        for (int64_t d = 0; d < dsub; ++d) {
+          const double v = acc[static_cast<size_t>(d)];
+          dst[d] = static_cast<float>(mean && count > 0 ? v / count : v);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace embedkit::codebook

@@ -1,0 +1,44 @@
+// The scalar reference of the codebook kernels: the oracle the SIMD paths are tested against,
+// and the "scalar" path itself. Its panels are one code wide, i.e. the codebook as given.
+#include "codebook.h"
+
+namespace embedkit::codebook {
+namespace {
+
+void expand_rows_ref(const CodeLogits& logits, const VqMap& map, int64_t begin, int64_t end,
+                     float* out) {
+  for (int64_t b = begin; b < end; ++b) {
+    const float* row = logits.data + b * map.num_codes;
+    for (int64_t t = 0; t < map.num_tokens; ++t) out[b * map.num_tokens + t] = row[map.token_to_code[t]];
+  }
+}
+
+void score_rows_ref(const Rows& x, const Panels& p, Metric metric, int64_t begin, int64_t end,
+                    int32_t* codes, float* scores) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float* xr = x.row(r);
+    int32_t best_code = -1;
+    float best = 0.0f;
+    for (int64_t c = 0; c < p.num_codes; ++c) {
+      const float* code = p.data + c * p.dim;
+      float dot = 0.0f;
+      for (int64_t k = 0; k < p.dim; ++k) dot += xr[k] * code[k];
+      const float s = metric == Metric::L2 ? p.norms[c] - 2.0f * dot : dot;
+      if (best_code < 0 || (metric == Metric::L2 ? s < best : s > best)) {
+        best = s;
+        best_code = static_cast<int32_t>(c);
+      }
+    }
+    codes[r] = best_code;
+    scores[r] = best;
+  }
+}
+
+}  // namespace
+
+const Kernels& reference_kernels() {
+  static const Kernels kernels{1, expand_rows_ref, score_rows_ref};
+  return kernels;
+}
+
+}  // namespace embedkit::codebook
