@@ -11,6 +11,7 @@
 
 #include "../kernels/codebook/codebook.h"
 #include "args.h"
+#include "seed.h"
 #include "async.h"
 #include "bag_args.h"
 #include "family.h"
@@ -233,26 +234,6 @@ void prepare_vq_top_k(const Napi::CallbackInfo& info, VqTopKCall* c) {
   r.Set("ids", c->ids.value);
   r.Set("logProbs", c->log_probs.value);
   c->result = r;
-}
-
-// A seed: a Number that is a safe integer >= 0, or a BigInt in [0, 2^64) (as the JL family).
-uint64_t get_seed(Napi::Env env, const Napi::Value& v) {
-  if (v.IsBigInt()) {
-    int sign = 0;
-    size_t words = 2;
-    uint64_t w[2] = {0, 0};
-    if (napi_get_value_bigint_words(env, v, &sign, &words, w) != napi_ok || sign != 0 || words > 1) {
-      throw_range_error(env, "seed must be a BigInt from 0n to 2n ** 64n - 1n");
-    }
-    return w[0];
-  }
-  if (!v.IsNumber()) throw_type_error(env, "seed must be an integer Number or a BigInt, got " + describe_value(v));
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || d != std::floor(d) || d < 0 || d > static_cast<double>(kMaxSafeInteger)) {
-    throw_range_error(env, "seed must be an integer from 0 to " + num(kMaxSafeInteger) +
-                               " (or a BigInt below 2^64), got " + v.ToString().Utf8Value());
-  }
-  return static_cast<uint64_t>(d);
 }
 
 struct VqSampleCall : CallBase {

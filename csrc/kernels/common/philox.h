@@ -1,7 +1,7 @@
 // Philox4x32-10 (Salmon, Moraes, Dror, Shaw: "Parallel random numbers: as easy as 1, 2, 3",
 // SC'11), the counter-based generator behind every random choice in embedkit. Header-only,
 // plain uint32 arithmetic, no ISA or Node dependencies: a .cu file includes it as is and the
-// GPU draws the same numbers as the CPU (EMBEDKIT_HD marks the functions host + device).
+// GPU draws the same numbers as the CPU (EMBEDKIT_HOST_DEVICE marks the functions host + device).
 //
 // One call maps (counter: 4 words, key: 2 words) to 4 independent uniform words. Nothing is
 // stateful, so any thread can compute any part of a stream directly.
@@ -9,11 +9,7 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define EMBEDKIT_HD __host__ __device__
-#else
-#define EMBEDKIT_HD
-#endif
+#include "host_device.h"
 
 namespace embedkit::philox {
 
@@ -27,7 +23,7 @@ constexpr uint32_t kM1 = 0xCD9E8D57u;
 constexpr uint32_t kW0 = 0x9E3779B9u;
 constexpr uint32_t kW1 = 0xBB67AE85u;
 
-EMBEDKIT_HD inline Block round(Block c, uint32_t k0, uint32_t k1) {
+EMBEDKIT_HOST_DEVICE inline Block round(Block c, uint32_t k0, uint32_t k1) {
   const uint64_t p0 = static_cast<uint64_t>(kM0) * c.v[0];
   const uint64_t p1 = static_cast<uint64_t>(kM1) * c.v[2];
   const uint32_t hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
@@ -36,7 +32,7 @@ EMBEDKIT_HD inline Block round(Block c, uint32_t k0, uint32_t k1) {
 }
 
 // Philox4x32 with 10 rounds: the key is bumped by the Weyl increments between rounds.
-EMBEDKIT_HD inline Block philox4x32_10(Block ctr, uint32_t k0, uint32_t k1) {
+EMBEDKIT_HOST_DEVICE inline Block philox4x32_10(Block ctr, uint32_t k0, uint32_t k1) {
   for (int r = 0; r < 10; ++r) {
     if (r > 0) {
       k0 += kW0;
@@ -72,18 +68,18 @@ EMBEDKIT_HD inline Block philox4x32_10(Block ctr, uint32_t k0, uint32_t k1) {
 // u & 1 == 0 and - otherwise.
 enum Stream : uint32_t { kSigns = 1, kSample = 2, kFjlt = 3, kSparse = 4, kVqSample = 5, kPqInit = 6 };
 
-EMBEDKIT_HD inline Block stream_block(uint64_t seed, uint32_t stream, uint64_t i) {
+EMBEDKIT_HOST_DEVICE inline Block stream_block(uint64_t seed, uint32_t stream, uint64_t i) {
   const Block ctr{{static_cast<uint32_t>(i), static_cast<uint32_t>(i >> 32), 0u, stream}};
   return philox4x32_10(ctr, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
 }
 
 // Word w of a stream (one Philox call; batch callers take all 4 words of a block).
-EMBEDKIT_HD inline uint32_t stream_word(uint64_t seed, uint32_t stream, uint64_t w) {
+EMBEDKIT_HOST_DEVICE inline uint32_t stream_word(uint64_t seed, uint32_t stream, uint64_t w) {
   return stream_block(seed, stream, w >> 2).v[w & 3];
 }
 
 // (u * m) >> 64 without a 128-bit type (CUDA has __umul64hi, but this stays portable).
-EMBEDKIT_HD inline uint64_t uniform_below(uint64_t u, uint64_t m) {
+EMBEDKIT_HOST_DEVICE inline uint64_t uniform_below(uint64_t u, uint64_t m) {
   const uint64_t u_lo = u & 0xffffffffu, u_hi = u >> 32;
   const uint64_t m_lo = m & 0xffffffffu, m_hi = m >> 32;
   const uint64_t lo_lo = u_lo * m_lo;
