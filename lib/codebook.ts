@@ -19,7 +19,7 @@ export interface VqMapOptions {
   numCodes: number;
 }
 
-interface MapArrays {
+export interface MapArrays {
   tokenToCode: Int32Array;
   counts: Int32Array;
   logCounts: Float64Array;
@@ -97,6 +97,11 @@ export class VqMap {
     }
     return a.codeTokens.slice(a.codeOffsets[code], a.codeOffsets[code + 1]);
   }
+}
+
+/** @internal The map's own arrays (not copies), for lib/cuda to put on the device. */
+export function vqMapArrays(map: VqMap): Readonly<MapArrays> {
+  return arraysOf(map);
 }
 
 function arraysOf(map: unknown): MapArrays {

@@ -50,10 +50,10 @@ export type {
   CsrFromCooOptions,
   SpmmOptions,
 } from './scatter';
-export { cuda, DeviceArray, DeviceScatterPlan, DeviceTable } from './cuda';
+export { cuda, DeviceArray, DeviceScatterPlan, DeviceTable, DeviceVqMap } from './cuda';
 export type {
   CudaDevice, CudaEmbeddingBagOptions, CudaFjltOptions, CudaFwhtOptions, CudaSparseProjectionOptions, CudaSrhtOptions, CudaGatherOptions, CudaRopeOptions, CudaRopeRerotateOptions, CudaRopeResult,
-  CudaEmbeddingBagBackwardOptions, CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix,
+  CudaEmbeddingBagBackwardOptions, CudaVqOptions, CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix,
   DeviceDtype, DeviceTableFormat, HostArray, HostArrayOf, HostTable,
 } from './cuda';
 export {

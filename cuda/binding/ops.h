@@ -23,4 +23,9 @@ Napi::Value ScatterAdd(const Napi::CallbackInfo& info);
 Napi::Value Spmm(const Napi::CallbackInfo& info);
 Napi::Value EmbeddingBagBackward(const Napi::CallbackInfo& info);
 
+// codebook.cc
+Napi::Value VqLogits(const Napi::CallbackInfo& info);
+Napi::Value VqRows(const Napi::CallbackInfo& info);
+Napi::Value VqSample(const Napi::CallbackInfo& info);
+
 }  // namespace embedkit::cuda::binding

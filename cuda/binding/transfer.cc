@@ -96,6 +96,7 @@ HostArray host_array(Napi::Env env, const Napi::Value& v, const char* name) {
     case napi_bigint64_array: h.dtype = Dtype::Int64; break;
     case napi_uint16_array: h.dtype = Dtype::Uint16; break;
     case napi_uint8_array: h.dtype = Dtype::Uint8; break;
+    case napi_float64_array: h.dtype = Dtype::Float64; break;
     default:
       throw Napi::TypeError::New(env, std::string(name) +
                                           " must be a Float32Array, Int32Array, Uint32Array, "
@@ -194,7 +195,7 @@ Napi::Value FromHost(const Napi::CallbackInfo& info) {
 // empty(dtypeCode, length, device) -> handle to zero-filled memory
 Napi::Value Empty(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto dtype = static_cast<Dtype>(get_integer(env, info[0], "dtype", 0, static_cast<int>(Dtype::Uint8)));
+  const auto dtype = static_cast<Dtype>(get_integer(env, info[0], "dtype", 0, static_cast<int>(Dtype::Float64)));
   const int64_t length = get_integer(env, info[1], "length", 0, kMaxSafeInteger / 8);
   const int device = device_arg(env, info[2]);
   DeviceBuffer b = allocate(env, device, dtype, length);

@@ -11,12 +11,12 @@
 namespace embedkit::cuda {
 
 // Element types a DeviceArray can hold (lib/cuda.ts DeviceDtype mirrors the order).
-enum class Dtype : int { Float32 = 0, Int32 = 1, Uint32 = 2, Int64 = 3, Uint16 = 4, Uint8 = 5 };
+enum class Dtype : int { Float32 = 0, Int32 = 1, Uint32 = 2, Int64 = 3, Uint16 = 4, Uint8 = 5, Float64 = 6 };
 
 inline int64_t dtype_size(Dtype d) {
   switch (d) {
     case Dtype::Float32: case Dtype::Int32: case Dtype::Uint32: return 4;
-    case Dtype::Int64: return 8;
+    case Dtype::Int64: case Dtype::Float64: return 8;
     case Dtype::Uint16: return 2;
     case Dtype::Uint8: return 1;
   }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../native';
 
 /** Bumped with cuda/binding/addon.cc kCudaBindingAbi whenever entry points change. */
-export const CUDA_BINDING_ABI = 6;
+export const CUDA_BINDING_ABI = 7;
 
 export interface CudaProbe {
   available: boolean;
@@ -48,6 +48,9 @@ export interface CudaAddon {
   scatterAdd(...args: unknown[]): unknown;
   spmm(...args: unknown[]): unknown;
   embeddingBagBackward(...args: unknown[]): unknown;
+  vqLogits(...args: unknown[]): unknown;
+  vqRows(...args: unknown[]): unknown;
+  vqSample(...args: unknown[]): unknown;
 }
 
 let loaded: { addon?: CudaAddon; probe: CudaProbe } | undefined;

@@ -7,7 +7,7 @@
 import { describe } from '../options';
 import { cudaAddon } from './addon';
 
-export type DeviceDtype = 'float32' | 'int32' | 'uint32' | 'int64' | 'uint16' | 'uint8';
+export type DeviceDtype = 'float32' | 'int32' | 'uint32' | 'int64' | 'uint16' | 'uint8' | 'float64';
 
 /** The host typed array each dtype reads back into. */
 export interface HostArrayOf {
@@ -17,14 +17,15 @@ export interface HostArrayOf {
   int64: BigInt64Array;
   uint16: Uint16Array;
   uint8: Uint8Array;
+  float64: Float64Array;
 }
 export type HostArray = HostArrayOf[DeviceDtype];
 
 // Index = the binding's dtype code (cuda/common/device_types.h Dtype).
-const DTYPES: readonly DeviceDtype[] = ['float32', 'int32', 'uint32', 'int64', 'uint16', 'uint8'];
+const DTYPES: readonly DeviceDtype[] = ['float32', 'int32', 'uint32', 'int64', 'uint16', 'uint8', 'float64'];
 const HOST_TYPES = {
   float32: Float32Array, int32: Int32Array, uint32: Uint32Array,
-  int64: BigInt64Array, uint16: Uint16Array, uint8: Uint8Array,
+  int64: BigInt64Array, uint16: Uint16Array, uint8: Uint8Array, float64: Float64Array,
 } as const;
 
 function dtypeOfHost(array: unknown): DeviceDtype | undefined {
@@ -68,8 +69,8 @@ export class DeviceArray<D extends DeviceDtype = DeviceDtype> {
   static fromHost<T extends HostArray>(array: T, options: { device?: number } = {}): DeviceArray<DtypeOf<T>> {
     const dtype = dtypeOfHost(array);
     if (dtype === undefined) {
-      throw new TypeError('array must be a Float32Array, Int32Array, Uint32Array, BigInt64Array, Uint16Array ' +
-        `or Uint8Array, got ${describe(array)}`);
+      throw new TypeError('array must be a Float32Array, Float64Array, Int32Array, Uint32Array, BigInt64Array, ' +
+        `Uint16Array or Uint8Array, got ${describe(array)}`);
     }
     const device = options.device ?? currentDevice;
     const handle = cudaAddon().fromHost(array, device);
@@ -130,7 +131,8 @@ export class DeviceArray<D extends DeviceDtype = DeviceDtype> {
 }
 
 type DtypeOf<T> = T extends Float32Array ? 'float32' : T extends Int32Array ? 'int32' : T extends Uint32Array ? 'uint32'
-  : T extends BigInt64Array ? 'int64' : T extends Uint16Array ? 'uint16' : T extends Uint8Array ? 'uint8' : DeviceDtype;
+  : T extends BigInt64Array ? 'int64' : T extends Uint16Array ? 'uint16' : T extends Uint8Array ? 'uint8'
+  : T extends Float64Array ? 'float64' : DeviceDtype;
 
 /** The handle of a DeviceArray argument, or a TypeError naming it. */
 export function handleOf(value: unknown, name: string): unknown {

@@ -8,6 +8,7 @@ import { fjlt, fwht, sparseProjection, srht } from './jl';
 import { rope, ropeRerotate } from './rope';
 import { embeddingBagBackward, scatterAdd, scatterPlan, spmm } from './scatter';
 import { DeviceTable } from './table';
+import { DeviceVqMap, vqCrossEntropy, vqLogits, vqLogSoftmax, vqLogSumExp, vqSample } from './codebook';
 
 /** Whether a CUDA GPU is usable from this process. Never throws. */
 function available(): boolean {
@@ -43,12 +44,14 @@ function copy(dst: DeviceArray, src: DeviceArray): void {
 export const cuda = {
   available, unavailableReason, devices, getDevice, setDevice, synchronize, copy, DeviceArray, DeviceTable,
   gather, embeddingBag, rope, ropeRerotate, fwht, srht, fjlt, sparseProjection, scatterPlan, scatterAdd, spmm,
-  embeddingBagBackward,
+  embeddingBagBackward, DeviceVqMap, vqLogits, vqLogSumExp, vqLogSoftmax, vqCrossEntropy, vqSample,
 } as const;
 
 export { DeviceArray } from './device-array';
 export { DeviceTable } from './table';
 export { DeviceScatterPlan } from './scatter';
+export { DeviceVqMap } from './codebook';
+export type { CudaVqOptions } from './codebook';
 export type { CudaEmbeddingBagBackwardOptions, CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix } from './scatter';
 export type { DeviceTableFormat, HostTable } from './table';
 export type { DeviceDtype, HostArray, HostArrayOf } from './device-array';
