@@ -15,7 +15,7 @@ import { zipfIndices } from './scatter.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { cuda, csrFromCoo, DeviceArray } = require(path.join(root, 'dist/cjs/index.js'));
+const { cuda, csrFromCoo, DeviceArray, DeviceVqMap, VqMap } = require(path.join(root, 'dist/cjs/index.js'));
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -34,10 +34,11 @@ if (!cuda.available()) {
 const cfg = quick
   ? { rows: 1_000_000, dim: 128, bags: 16_384, perBag: 64, gatherRows: 262_144, copyFloats: 64 << 20, reps: 5, inner: 3,
       ropeTokens: 4096, heads: 32, kvHeads: 8, headDim: 128, fwhtFloats: 1 << 26, fwhtLog2: [10, 12, 14], srhtRows: 65_536,
-      scatterRows: 262_144, scatterInto: 1_000_000, spmmSize: 200_000, spmmNnz: 2_000_000 }
+      scatterRows: 262_144, scatterInto: 1_000_000, spmmSize: 200_000, spmmNnz: 2_000_000, vqRows: 256, vqCodes: 4096, vqTokens: 256_000 }
   : { rows: 10_000_000, dim: 128, bags: 262_144, perBag: 64, gatherRows: 1_048_576, copyFloats: 256 << 20, reps: 9, inner: 5,
       ropeTokens: 32_768, heads: 32, kvHeads: 8, headDim: 128, fwhtFloats: 1 << 28, fwhtLog2: [10, 12, 14], srhtRows: 1_048_576,
-      scatterRows: 4_194_304, scatterInto: 10_000_000, spmmSize: 2_000_000, spmmNnz: 20_000_000 };
+      scatterRows: 4_194_304, scatterInto: 10_000_000, spmmSize: 2_000_000, spmmNnz: 20_000_000,
+      vqRows: 1024, vqCodes: 4096, vqTokens: 256_000 };
 
 async function medianMs(fn) {
   fn();
@@ -166,6 +167,20 @@ for (const a of [tableDev, indices, offsets, gatherIdx, bagOut, gatherOut]) a.di
   }
   b.dispose();
   out.dispose();
+}
+// VQ-Logits, B x K code logits for V tokens: the expansion writes B x V floats; the O(K)
+// log-partition reads B x K (its speed is compared with PyTorch expanding and reducing).
+{
+  const { vqRows: b, vqCodes: k, vqTokens: v } = cfg;
+  const codes = randomIndices(v, k, 59);
+  const map = DeviceVqMap.fromHost(new VqMap({ tokenToCode: codes, numCodes: k }));
+  const codeLogits = DeviceArray.fromHost(fillRandom(new Float32Array(b * k), 61));
+  const expanded = DeviceArray.empty('float32', b * v);
+  const shape = `B ${b}, K ${k}, V ${v}`;
+  record('vqLogits', shape, await medianMs(() => cuda.vqLogits({ codeLogits, map, out: expanded })), b * v * 4 + v * 4, roof);
+  const outs = [];
+  record('vqLogSumExp', shape, await medianMs(() => outs.push(cuda.vqLogSumExp({ codeLogits, map }))), b * k * 4, roof);
+  for (const a of [...outs, map, codeLogits, expanded]) a.dispose();
 }
 for (const a of [copySrc, copyDst]) a.dispose();
 await cuda.synchronize();

@@ -115,6 +115,16 @@ def main():
     ):
         a = torch.sparse_coo_tensor(torch.stack([rows, cols]), torch.ones(nnz, device=dev), (size, size)).coalesce().to_sparse_csr()
         emit(f"spmm {name}", f"{size}^2 x128", median_ms(lambda: torch.sparse.mm(a, b), reps, inner))
+    del b
+    torch.cuda.empty_cache()
+
+    # VQ-Logits the direct way: expand B x K code logits to B x V, then reduce.
+    bq, kq, vq = cfg["vqRows"], cfg["vqCodes"], cfg["vqTokens"]
+    logits = torch.rand(bq, kq, device=dev, generator=g)
+    token_to_code = torch.randint(0, kq, (vq,), device=dev, generator=g)
+    shape = f"B {bq}, K {kq}, V {vq}"
+    emit("vqLogits", shape, median_ms(lambda: logits[:, token_to_code], reps, inner))
+    emit("vqLogSumExp", shape, median_ms(lambda: torch.logsumexp(logits[:, token_to_code], dim=1), reps, inner))
     print(json.dumps({"device": torch.cuda.get_device_name(0), "torch": torch.__version__}), flush=True)
 
 
