@@ -1,23 +1,31 @@
 // The scalar reference: the oracle every SIMD path is tested against, and the "scalar"
 // path itself. Written for clarity; it follows PyTorch's embedding_bag semantics exactly.
-#include <cstring>
-
 #include "gather.h"
+#include "scalar_decode.h"
 
 namespace embedkit::gather {
 namespace {
 
+// The table row bag position p pools, or -1 when it is skipped (padding, or pruned away).
+int64_t pooled_row(const BagArgs& a, int64_t p) {
+  const int64_t id = a.indices.at(p);
+  if (id == a.padding_idx) return -1;
+  return a.table.remap != nullptr ? a.table.remap[id] : id;
+}
+
 void gather_rows_ref(const Table& table, const IndexArray& indices, int64_t begin, int64_t end,
                      float* out) {
   for (int64_t i = begin; i < end; ++i) {
-    const float* row = table.data + indices.at(i) * table.dim;
-    std::memcpy(out + i * table.dim, row, static_cast<size_t>(table.dim) * sizeof(float));
+    const int64_t id = indices.at(i);
+    const int64_t r = table.remap != nullptr ? table.remap[id] : id;
+    for (int64_t c = 0; c < table.dim; ++c) {
+      out[i * table.dim + c] = r < 0 ? 0.0f : decode_value(table, r, c);  // pruned: zeros
+    }
   }
 }
 
 void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
                    int64_t col_end) {
-  const int64_t dim = a.table.dim;
   for (int64_t b = bag_begin; b < bag_end; ++b) {
     float* out = a.out_row(b);
     // Scatter-add (accumulate) starts from the destination row's value.
@@ -26,20 +34,20 @@ void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t
     }
     int64_t count = 0;
     for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
-      const int64_t idx = a.indices.at(p);
-      if (idx == a.padding_idx) continue;
-      const float* row = a.table.data + idx * dim;
+      const int64_t r = pooled_row(a, p);
+      if (r < 0) continue;
       if (a.mode == PoolMode::Max) {
         // The first row initializes; later rows replace an element only when greater.
         // With weights (spmm), each term is weight x row.
         const float w = a.weights != nullptr ? a.weights[p] : 1.0f;
         for (int64_t c = col_begin; c < col_end; ++c) {
-          const float v = a.weights != nullptr ? w * row[c] : row[c];
+          const float x = decode_value(a.table, r, c);
+          const float v = a.weights != nullptr ? w * x : x;
           out[c] = count == 0 || v > out[c] ? v : out[c];
         }
       } else {
         const float w = a.weights != nullptr ? a.weights[p] : 1.0f;
-        for (int64_t c = col_begin; c < col_end; ++c) out[c] += w * row[c];
+        for (int64_t c = col_begin; c < col_end; ++c) out[c] += w * decode_value(a.table, r, c);
       }
       ++count;
     }
@@ -65,13 +73,14 @@ void pool_bags_max_argmax(const BagArgs& a, int64_t bag_begin, int64_t bag_end,
     bool first = true;
     for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
       const int64_t idx = a.indices.at(p);
-      if (idx == a.padding_idx) continue;
-      const float* row = a.table.data + idx * dim;
+      const int64_t r = pooled_row(a, p);
+      if (r < 0) continue;
       // The same rule as the max kernels: the first row initializes, a later one wins an
       // element only when strictly greater (ties and NaN keep the earlier winner).
       for (int64_t c = col_begin; c < col_end; ++c) {
-        if (first || row[c] > out[c]) {
-          out[c] = row[c];
+        const float x = decode_value(a.table, r, c);
+        if (first || x > out[c]) {
+          out[c] = x;
           arg[c] = static_cast<int32_t>(idx);
         }
       }
