@@ -35,6 +35,7 @@
         "csrc/kernels/scatter/avx2.cc",
         "csrc/kernels/scatter/avx512.cc",
         "csrc/kernels/scatter/neon.cc",
+        "csrc/kernels/compress/quantize.cc",
         "csrc/binding/args.cc",
         "csrc/binding/env_data.cc",
         "csrc/binding/system.cc",
@@ -42,6 +43,8 @@
         "csrc/binding/rope.cc",
         "csrc/binding/jl.cc",
         "csrc/binding/scatter.cc",
+        "csrc/binding/table_args.cc",
+        "csrc/binding/compress.cc",
         "csrc/binding/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

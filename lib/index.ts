@@ -14,6 +14,13 @@ export type {
   RopeScaling,
   RopeScalingType,
 } from './rope';
+export {
+  quantizeTable, quantizeTableAsync, dequantizeTable, dequantizeTableAsync, tableBytes, pruneTable, usedRows,
+} from './compress';
+export type {
+  TableFormat, EmbeddingTable, TableInput, QuantizeTableOptions, DequantizeTableOptions, UsedRowsOptions,
+  PruneTableOptions, PrunedTable,
+} from './compress';
 export { capabilities, setIsa, setThreads, getThreads } from './system';
 export type { Capabilities, Isa } from './system';
 export type { IndexArray } from './options';

@@ -11,6 +11,7 @@ static Napi::Object InitEmbedkit(Napi::Env env, Napi::Object exports) {
   embedkit::binding::register_rope(env, exports);
   embedkit::binding::register_jl(env, exports);
   embedkit::binding::register_scatter(env, exports);
+  embedkit::binding::register_compress(env, exports);
   return exports;
 }
 
