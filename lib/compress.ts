@@ -1,5 +1,6 @@
 // Compressed and pruned embedding tables: the table formats that gather and embeddingBag
 // read (f32, f16, bf16, q8, q4), conversion to and from float32, and vocabulary pruning.
+import { allocTableArray } from './memory';
 import { native } from './native';
 import { describe, enumCode, lengthOf, requireOptions, startAsync, type IndexArray } from './options';
 
@@ -108,10 +109,13 @@ function callQuantize(fn: NativeQuantize, o: QuantizeTableOptions, op: string): 
   // An implausible shape allocates nothing; the binding then names the bad argument.
   const rows = validDim && length >= 0 && length % dim === 0 ? length / dim : 0;
   const n = validDim ? rows * rowStride(format, dim) : 0;
-  const data = format === 'f32' ? new Float32Array(n) : format === 'f16' || format === 'bf16' ? new Uint16Array(n) : new Uint8Array(n);
+  // Aligned and (when large) on huge pages, like allocFloat32: random row reads from a big
+  // table would otherwise pay a TLB miss each.
+  const data = format === 'f32' ? allocTableArray(Float32Array, n)
+    : format === 'f16' || format === 'bf16' ? allocTableArray(Uint16Array, n) : allocTableArray(Uint8Array, n);
   const quantized = format === 'q8' || format === 'q4';
-  const scales = quantized ? new Float32Array(rows) : undefined;
-  const biases = quantized ? new Float32Array(rows) : undefined;
+  const scales = quantized ? allocTableArray(Float32Array, rows) : undefined;
+  const biases = quantized ? allocTableArray(Float32Array, rows) : undefined;
   const table = { format, rows, dim, data, ...(quantized ? { scales, biases } : {}) } as EmbeddingTable;
   return { table, pending: fn(o.table, dim, TABLE_FORMATS.indexOf(format), data, scales, biases) };
 }
@@ -239,9 +243,10 @@ export function pruneTable<T extends TableInput>(options: PruneTableOptions<T>):
     if (remap[id] !== -1) throw new RangeError(`keep[${i}] = ${id} repeats keep[${remap[id]}]`);
     remap[id] = i;
   }
-  const compact = new (data.constructor as Float32ArrayConstructor | Uint16ArrayConstructor | Uint8ArrayConstructor)(keep.length * stride);
+  const compact: Float32Array | Uint16Array | Uint8Array = data instanceof Float32Array ? allocTableArray(Float32Array, keep.length * stride)
+    : data instanceof Uint16Array ? allocTableArray(Uint16Array, keep.length * stride) : allocTableArray(Uint8Array, keep.length * stride);
   const perRow = isTableObject(table) && (table.format === 'q8' || table.format === 'q4')
-    ? { from: [table.scales, table.biases], to: [new Float32Array(keep.length), new Float32Array(keep.length)] }
+    ? { from: [table.scales, table.biases], to: [allocTableArray(Float32Array, keep.length), allocTableArray(Float32Array, keep.length)] }
     : undefined;
   if (perRow !== undefined && perRow.from.some((a) => !(a instanceof Float32Array) || a.length !== rows)) {
     throw new RangeError(`table.scales and table.biases must be Float32Arrays of ${rows} entries`);
