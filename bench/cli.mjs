@@ -15,6 +15,7 @@ import { FBGEMM_REFERENCES, runGatherSuite } from './gather.mjs';
 import { ropeTargets, runRopeSuite } from './rope.mjs';
 import { jlTargets, runJlSuite } from './jl.mjs';
 import { runScatterSuite, scatterTargets } from './scatter.mjs';
+import { compressTargets, runCompressSuite } from './compress.mjs';
 import * as ortb from './ort.mjs';
 
 const require = createRequire(import.meta.url);
@@ -215,6 +216,7 @@ async function main() {
     ['rope', runRopeSuite],
     ['jl', runJlSuite],
     ['scatter', runScatterSuite],
+    ['compress', runCompressSuite],
   ];
   let failed = false;
   for (const [name, run] of suites) {
@@ -279,6 +281,8 @@ async function main() {
   console.log('  rope: GB/s counts q and k read once and written once (copy roof); rows/s = tokens/s; in place;');
   console.log('  decode = 1 token x 32 heads x 128 (q only), batched calls; ort = com.microsoft RotaryEmbedding with a cos/sin cache.');
   console.log('  scatter: rows/s = source rows (scatterAdd, bagBackward) or nonzeros (spmm); bytes per bench/scatter.mjs.');
+  console.log('  compress: the shape names the table format; bytes count stored rows (+ scale and bias), see bench/compress.mjs;');
+  console.log('  vs JS = the JS loop over the f32 table; the note gives the table memory and f32 / it.');
 
   const shown = ctx.records.filter((r) => r.shown);
   const groups = new Map();
@@ -293,7 +297,7 @@ async function main() {
   for (const s of ctx.notes) console.log(`\nnote: ${s}`);
 
   console.log('\ntargets (from this run)');
-  for (const line of [...targets(ctx.records, ctx), ...ropeTargets(ctx.records, ctx), ...jlTargets(ctx.records, ctx), ...scatterTargets(ctx.records, ctx)]) console.log(`  ${line}`);
+  for (const line of [...targets(ctx.records, ctx), ...ropeTargets(ctx.records, ctx), ...jlTargets(ctx.records, ctx), ...scatterTargets(ctx.records, ctx), ...compressTargets(ctx.records, ctx)]) console.log(`  ${line}`);
   const others = ctx.records.map((r) => r.otherCores).filter(Number.isFinite);
   if (others.length) {
     const mean = others.reduce((a, b) => a + b, 0) / others.length;
