@@ -78,8 +78,10 @@ export function tableArgs(table: unknown, dim: unknown): NativeTableArgs {
 
 /** Bytes a table occupies: its rows, plus the per-row scales and biases of q8 / q4. */
 export function tableBytes(table: TableInput): number {
-  if (ArrayBuffer.isView(table)) return table.byteLength;
-  requireOptions(table, 'tableBytes');
+  if (table instanceof Float32Array) return table.byteLength;
+  if (!isTableObject(table) || !ArrayBuffer.isView(table.data)) {
+    throw new TypeError(`tableBytes expects a Float32Array or a table object, got ${describe(table)}`);
+  }
   let bytes = table.data.byteLength;
   if (table.format === 'q8' || table.format === 'q4') bytes += table.scales.byteLength + table.biases.byteLength;
   return bytes;
