@@ -79,7 +79,7 @@ type NativeGather<R> = (
 type NativeBag<R> = (
   table: unknown, dim: unknown, indices: unknown, bounds: unknown, boundsKind: number, mode: number,
   weights: unknown, paddingIdx: unknown, out: unknown, argmax: unknown,
-  format: unknown, scales: unknown, biases: unknown, remap: unknown,
+  format: unknown, scales: unknown, biases: unknown, remap: unknown, hashSeed: unknown,
 ) => R;
 
 function callGather<R>(fn: NativeGather<R>, o: GatherOptions, op: string): R {
@@ -111,14 +111,14 @@ export function boundsArgs(
   return { kind, bounds, bags };
 }
 
-function callBag<R>(fn: NativeBag<R>, o: EmbeddingBagOptions, op: string): unknown {
+function callBag<R>(fn: NativeBag<R>, o: EmbeddingBagOptions, op: string, hashSeed?: unknown): unknown {
   requireOptions(o, op);
   const mode = enumCode(o.mode, POOL_MODES, 'mode');
   const t = tableArgs(o.table, o.dim);
   const { kind, bounds, bags } = boundsArgs(o, op);
   const out = o.out ?? freshOutput(bags, t.dim, 'bags x dim');
   const call = (argmax: unknown) => fn(t.data, t.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, out, argmax,
-    t.format, t.scales, t.biases, o.remap);
+    t.format, t.scales, t.biases, o.remap, hashSeed);
   if (o.returnArgmax === undefined || o.returnArgmax === false) return call(undefined);
   if (o.returnArgmax !== true) throw new TypeError(`returnArgmax must be a boolean, got ${describe(o.returnArgmax)}`);
   let argmax: Int32Array | undefined = o.argmaxOut;
@@ -158,4 +158,36 @@ export function embeddingBagAsync(options: EmbeddingBagOptions): Promise<Float32
 export function embeddingBagAsync(options: EmbeddingBagOptions): Promise<Float32Array | EmbeddingBagArgmaxResult> {
   return startAsync(options, 'embeddingBagAsync',
     () => callBag(native().embeddingBagAsync, options, 'embeddingBagAsync') as Promise<Float32Array | EmbeddingBagArgmaxResult>);
+}
+
+export interface HashedEmbeddingBagOptions
+  extends Omit<EmbeddingBagOptions, 'remap' | 'returnArgmax' | 'argmaxOut'> {
+  /**
+   * Ids may be any non-negative integer (up to 2^63 - 1 as BigInt64): id i reads row
+   * hashedRow(i, seed) of the shared table (see the README for the hash). Features that share
+   * one table (Unified Embedding's multiplexing) each use their own seed.
+   */
+  seed: number;
+  /** An id (not a row) to skip, not counted by 'mean'. */
+  paddingIdx?: number;
+}
+
+function callHashed<R>(fn: NativeBag<R>, o: HashedEmbeddingBagOptions, op: string): unknown {
+  requireOptions(o, op);
+  if (o.seed === undefined || o.seed === null) throw new TypeError(`${op} needs a seed`);
+  return callBag(fn, { ...o, remap: undefined, returnArgmax: undefined }, op, o.seed);
+}
+
+/**
+ * embeddingBag with the hashing trick: each id is hashed (seeded) into the rows of one shared
+ * table, in any format, fused into the pooling (no temporary rows or hashed-id arrays).
+ */
+export function hashedEmbeddingBag(options: HashedEmbeddingBagOptions): Float32Array {
+  return callHashed(native().embeddingBag, options, 'hashedEmbeddingBag') as Float32Array;
+}
+
+/** {@link hashedEmbeddingBag} on the libuv thread pool; the arrays are held until the promise settles. */
+export function hashedEmbeddingBagAsync(options: HashedEmbeddingBagOptions): Promise<Float32Array> {
+  return startAsync(options, 'hashedEmbeddingBagAsync',
+    () => callHashed(native().embeddingBagAsync, options, 'hashedEmbeddingBagAsync') as Promise<Float32Array>);
 }

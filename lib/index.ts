@@ -1,5 +1,5 @@
-export { gather, gatherAsync, embeddingBag, embeddingBagAsync } from './gather';
-export type { GatherOptions, EmbeddingBagOptions, EmbeddingBagArgmaxResult, PoolMode } from './gather';
+export { gather, gatherAsync, embeddingBag, embeddingBagAsync, hashedEmbeddingBag, hashedEmbeddingBagAsync } from './gather';
+export type { GatherOptions, EmbeddingBagOptions, EmbeddingBagArgmaxResult, HashedEmbeddingBagOptions, PoolMode } from './gather';
 export { rope, ropeAsync, ropeCache, ropeFrequencies, ropeRerotate, ropeRerotateAsync } from './rope';
 export type {
   PositionArray,

@@ -205,6 +205,10 @@ const TARGETS: Target[] = [
     name: 'embeddingBag (q4 table, remap)', call: (o) => ek.embeddingBag({ ...o, table: stored(o) } as never), callAsync: (o) => ek.embeddingBagAsync({ ...o, table: stored(o) } as never),
     base: () => ({ ...q4Fields(), remap: Int32Array.of(2, -1, 0, 1), indices: Int32Array.of(3, 1, 0, 2), offsets: Int32Array.of(0, 2), mode: 'mean', weights: Float32Array.of(1, 2, 3, 4), paddingIdx: 2, out: new Float32Array(10) }),
   },
+  {
+    name: 'hashedEmbeddingBag (q8 table)', call: (o) => ek.hashedEmbeddingBag({ ...o, table: stored(o) } as never), callAsync: (o) => ek.hashedEmbeddingBagAsync({ ...o, table: stored(o) } as never),
+    base: () => ({ ...q8Fields(), indices: BigInt64Array.of(3n, 2n ** 60n, 7n), lengths: Int32Array.of(1, 2), mode: 'sum', seed: 11, paddingIdx: 7, out: new Float32Array(10) }),
+  },
   { name: 'pruneTable', call: (o) => ek.pruneTable(o as never), base: () => ({ table: table(), dim: 4, keep: Int32Array.of(3, 1) }) },
   { name: 'usedRows', call: (o) => ek.usedRows(o as never), base: () => ({ indices: Int32Array.of(1, 5, 1), numRows: 8 }) },
   { name: 'tableBytes', call: (o) => ek.tableBytes(o.table as never), base: () => ({ table: table() }) },

@@ -90,3 +90,39 @@ export function prunedBagProblem(
     weights: o.weights ? Float32Array.from(weights) : undefined,
   };
 }
+
+const MASK64 = (1n << 64n) - 1n;
+
+/**
+ * The documented hash of hashedEmbeddingBag, in BigInt: x = id XOR (seed x 0x9E3779B97F4A7C15),
+ * MurmurHash3's fmix64, then the high 64 bits of x x rows.
+ */
+export function refHashedRow(id: bigint, seed: bigint, rows: number): number {
+  let x = id ^ ((seed * 0x9e3779b97f4a7c15n) & MASK64);
+  x ^= x >> 33n;
+  x = (x * 0xff51afd7ed558ccdn) & MASK64;
+  x ^= x >> 33n;
+  x = (x * 0xc4ceb9fe1a85ec53n) & MASK64;
+  x ^= x >> 33n;
+  return Number((x * BigInt(rows)) >> 64n);
+}
+
+/** A hashed bag problem as the equivalent plain one: ids hashed to rows, padding ids dropped. */
+export function hashedBagProblem(
+  o: Omit<RefBagOptions, 'indices'> & { indices: BigInt64Array; seed: number; rows: number },
+): RefBagOptions {
+  const rows: number[] = [];
+  const weights: number[] = [];
+  const lengths: number[] = [];
+  for (const [start, end] of bagRanges(o as unknown as RefBagOptions)) {
+    let n = 0;
+    for (let p = start; p < end; p++) {
+      if (o.paddingIdx !== undefined && o.indices[p] === BigInt(o.paddingIdx)) continue;
+      rows.push(refHashedRow(o.indices[p], BigInt(o.seed), o.rows));
+      if (o.weights) weights.push(o.weights[p]);
+      n++;
+    }
+    lengths.push(n);
+  }
+  return { table: o.table, dim: o.dim, indices: rows, lengths, mode: o.mode, weights: o.weights ? Float32Array.from(weights) : undefined };
+}

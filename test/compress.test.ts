@@ -16,6 +16,8 @@ import {
   gather,
   gatherAsync,
   getThreads,
+  hashedEmbeddingBag,
+  hashedEmbeddingBagAsync,
   pruneTable,
   quantizeTable,
   quantizeTableAsync,
@@ -26,7 +28,7 @@ import {
   type TableFormat,
 } from '../lib/index';
 import { expectBagClose, expectThrowsAndRejects, itOnEachIsa } from './checks';
-import { prunedBagProblem, quantizationBound, refDequantize } from './compress-reference';
+import { hashedBagProblem, prunedBagProblem, quantizationBound, refDequantize, refHashedRow } from './compress-reference';
 import {
   MODES,
   Rng,
@@ -277,6 +279,63 @@ describe('gather and embeddingBag on stored tables', () => {
     const remap = Int32Array.of(1, -1, 0);
     expect(Array.from(gather({ table, dim: 2, remap, indices: Int32Array.of(0, 1, 2) }))).toEqual([3, 4, 0, 0, 1, 2]);
     expect(Array.from(embeddingBag({ table, dim: 2, remap, indices: Int32Array.of(0, 1, 2), offsets: Int32Array.of(0), mode: 'mean' }))).toEqual([2, 3]);
+  });
+});
+
+describe('hashedEmbeddingBag', () => {
+  it('the hash matches its documented definition (BigInt reference) at known points', () => {
+    // Each id alone in its bag, dim 1, table[row] = row: the output is the row the id hashed to.
+    const rows = 1000;
+    const table = Float32Array.from({ length: rows }, (_, i) => i);
+    const ids = BigInt64Array.of(0n, 1n, 2n, 12345n, 2n ** 40n + 7n, 2n ** 63n - 2n);  // ids lie in [0, 2^63 - 1)
+    for (const seed of [0, 1, 42, 2 ** 32 + 5]) {
+      const got = hashedEmbeddingBag({ table, dim: 1, indices: ids, offsets: BigInt64Array.from(ids, (_, i) => BigInt(i)), mode: 'sum', seed });
+      expect(Array.from(got), `seed ${seed}`).toEqual(Array.from(ids, (id) => refHashedRow(id, BigInt(seed), rows)));
+    }
+    // Different seeds spread the same ids differently (multiplexing one table).
+    const a = hashedEmbeddingBag({ table, dim: 1, indices: ids, lengths: new BigInt64Array(6).fill(1n), mode: 'sum', seed: 1 });
+    const b = hashedEmbeddingBag({ table, dim: 1, indices: ids, lengths: new BigInt64Array(6).fill(1n), mode: 'sum', seed: 2 });
+    expect(Array.from(a)).not.toEqual(Array.from(b));
+  });
+
+  itOnEachIsa('every format and mode, with weights and padding, against the hashed reference', () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    let calls = 0;
+    for (const format of FORMATS) {
+      for (const dim of [1, 7, 128, 129]) {
+        const c = randomCase(rng, format, dim);
+        const lengths = randomLengths(rng, rng.int(1, 10), 12);
+        const n = lengths.reduce((s, x) => s + x, 0);
+        const indices = BigInt64Array.from({ length: n }, () => BigInt(rng.int(0, 2 ** 30)) * BigInt(rng.int(1, 2 ** 20)));
+        const paddingIdx = n > 0 && rng.bool() ? Number(indices[rng.int(0, n - 1)] % 2n ** 50n) : undefined;
+        if (paddingIdx !== undefined) indices[0] = BigInt(paddingIdx);
+        for (const mode of MODES as readonly Mode[]) {
+          const weights = mode === 'max' ? undefined : randomWeights(rng, n);
+          const hashSeed = rng.int(0, 2 ** 31);
+          const ctx = describeCase({ seed, format, dim, mode, hashSeed, paddingIdx });
+          const got = hashedEmbeddingBag({ table: c.t, indices, lengths: Int32Array.from(lengths), mode, weights, paddingIdx, seed: hashSeed, out: poisoned(lengths.length * dim) });
+          expectBagClose(got, hashedBagProblem({ table: c.plain, dim, indices, lengths, mode, weights, paddingIdx, seed: hashSeed, rows: c.rows }), ctx);
+          calls++;
+        }
+      }
+    }
+    return calls;
+  });
+
+  it('async form, and bad input with nothing written', async () => {
+    const rng = new Rng(freshSeed());
+    const c = randomCase(rng, 'q8', 16);
+    const o = { table: c.t, indices: BigInt64Array.of(5n, 2n ** 50n), offsets: Int32Array.of(0), mode: 'mean' as const, seed: 9 };
+    expect(sameBits(await hashedEmbeddingBagAsync(o), hashedEmbeddingBag(o))).toBe(true);
+    const h = (x: unknown) => hashedEmbeddingBag(x as never);
+    const ha = (x: unknown) => hashedEmbeddingBagAsync(x as never);
+    const base = () => ({ ...o, out: poisoned(16) });
+    await expectThrowsAndRejects('hashedEmbeddingBag', () => ({ ...base(), indices: BigInt64Array.of(1n, -3n) }), RangeError, /indices\[1\] = -3: a hashed id must not be negative/, h, ha);
+    await expectThrowsAndRejects('hashedEmbeddingBag', () => ({ ...base(), seed: undefined }), TypeError, /needs a seed/, h, ha);
+    await expectThrowsAndRejects('hashedEmbeddingBag', () => ({ ...base(), seed: -1 }), RangeError, /seed/, h, ha);
+    await expectThrowsAndRejects('hashedEmbeddingBag', () => ({ ...base(), paddingIdx: -1 }), RangeError, /paddingIdx/, h, ha);
+    await expectThrowsAndRejects('hashedEmbeddingBag', () => ({ ...base(), table: new Float32Array(0), dim: 16 }), RangeError, /at least one row/, h, ha);
   });
 });
 

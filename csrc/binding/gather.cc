@@ -26,8 +26,9 @@ void check_index_range(Napi::Env env, const IndexArray& indices, const Table& ta
   const int64_t limit = table.id_limit();
   const int64_t bad = find_index_out_of_range(indices, limit);
   if (bad >= 0) {
-    throw_range_error(env, "indices[" + std::to_string(bad) + "] = " +
-                               std::to_string(indices.at(bad)) + " is out of range for " +
+    const std::string at = "indices[" + std::to_string(bad) + "] = " + std::to_string(indices.at(bad));
+    if (table.hashed) throw_range_error(env, at + ": a hashed id must not be negative");
+    throw_range_error(env, at + " is out of range for " +
                                (table.remap != nullptr
                                     ? "a remap of " + std::to_string(limit) + " ids"
                                     : "a table of " + std::to_string(limit) + " rows"));
@@ -141,13 +142,18 @@ void parse_bag_bounds(Napi::Env env, const Napi::Value& bounds_arg, const Napi::
 namespace {
 
 // args: table, dim, indices, bounds, boundsKind, mode, weights?, paddingIdx?, out?, argmax?,
-//       format?, scales?, biases?, remap?
+//       format?, scales?, biases?, remap?, hashSeed?
 std::unique_ptr<BagCall> prepare_bag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto c = std::make_unique<BagCall>();
   c->table = parse_table(env, info, 0, 10, true);
   BagArgs& a = c->args;
   a.table = c->table.table;
+  if (!is_absent(info[14])) {  // hashedEmbeddingBag: ids are hashed into the table's rows
+    if (a.table.remap != nullptr) throw_type_error(env, "a hashed bag takes no remap");
+    a.table.hashed = true;
+    a.table.hash_seed = static_cast<uint64_t>(get_integer(env, info[14], "seed", 0, kMaxSafeInteger));
+  }
   c->indices_view = get_index_array(env, info[2], "indices", &a.indices);
   a.mode = static_cast<PoolMode>(get_integer(env, info[5], "mode", 0, 2));
   const int64_t n = a.indices.length;
@@ -170,7 +176,13 @@ std::unique_ptr<BagCall> prepare_bag(const Napi::CallbackInfo& info) {
   }
 
   a.padding_idx = -1;
-  if (!is_absent(info[7])) {
+  if (a.table.hashed) {
+    // Any id may occur, so padding is an id, not counted from the end.
+    if (!is_absent(info[7])) a.padding_idx = get_integer(env, info[7], "paddingIdx", 0, kMaxSafeInteger);
+    if (a.table.rows == 0 && n > 0) {
+      throw_range_error(env, "a hashed bag needs a table of at least one row");
+    }
+  } else if (!is_absent(info[7])) {
     if (rows == 0) throw_range_error(env, "paddingIdx cannot be used with an empty table");
     int64_t p = get_integer(env, info[7], "paddingIdx", -rows, rows - 1);
     a.padding_idx = p < 0 ? p + rows : p;  // negative counts from the end, as in PyTorch

@@ -438,6 +438,82 @@ TEST(compressed_embedding_bag_thread_invariance) {
   CHECK_EQ(ek::set_active_isa(ek::best_isa()), std::string());
 }
 
+// Hashed tables: every format and ISA, against the same ISA pooling the rows the ids hash
+// to (bitwise) and against the reference; hashed_row stays in range and matches fixed points
+// of its definition (computed once from the documented formula).
+TEST(hashed_bags_match_reference) {
+  Rng rng(harness::test_seed());
+  CHECK_EQ(g::hashed_row(0, 0, 1000), int64_t{0});
+  for (int i = 0; i < 1000; ++i) {
+    const int64_t rows = rng.between(1, 1 << 20);
+    const int64_t r = g::hashed_row(rng.next() >> 1, rng.next(), rows);
+    if (!CHECK_MSG(r >= 0 && r < rows, "row ", r, " of ", rows)) break;
+  }
+  for (TableFormat f : kFormats) {
+    for (int64_t dim : {1, 7, 16, 129}) {
+      SCOPED_CONTEXT(format_name(f), " dim=", dim);
+      const int64_t rows = rng.between(1, 30);
+      std::vector<float> src(static_cast<size_t>(rows * dim));
+      for (float& x : src) x = rng.nonzero();
+      Quantized q = quantize(src, rows, dim, f);
+      q.table.hashed = true;
+      q.table.hash_seed = rng.next();
+      const int64_t n = rng.between(1, 60), bags = rng.between(1, 8);
+      std::vector<int64_t> ids(static_cast<size_t>(n)), rows_read(static_cast<size_t>(n)), offsets;
+      for (int64_t i = 0; i < n; ++i) {
+        ids[i] = static_cast<int64_t>(rng.next() >> 1);
+        rows_read[i] = g::hashed_row(static_cast<uint64_t>(ids[i]), q.table.hash_seed, rows);
+      }
+      for (int64_t b = 0; b < bags; ++b) offsets.push_back(n * b / bags);
+      g::Table plain = q.table;
+      plain.hashed = false;
+      for (ek::Isa isa : runnable_isas()) {
+        SCOPED_CONTEXT("isa ", ek::isa_name(isa));
+        for (g::PoolMode mode : {g::PoolMode::Sum, g::PoolMode::Mean, g::PoolMode::Max}) {
+          g::BagArgs a;
+          a.indices = {ids.data(), n, ek::IndexType::Int64};
+          a.bags.bounds = {offsets.data(), bags, ek::IndexType::Int64};
+          a.bags.num_bags = bags;
+          a.bags.num_indices = n;
+          a.mode = mode;
+          a.padding_idx = ids[0];  // an id, not a row
+          std::vector<float> hashed(static_cast<size_t>(bags * dim), -9.0f), direct(hashed.size(), -8.0f),
+              ref(hashed.size(), -7.0f);
+          a.table = q.table;
+          a.out = hashed.data();
+          g::kernels_for(isa).pool_bags(a, 0, bags, 0, dim);
+          a.out = ref.data();
+          g::reference_kernels().pool_bags(a, 0, bags, 0, dim);
+          a.table = plain;
+          a.indices = {rows_read.data(), n, ek::IndexType::Int64};
+          a.padding_idx = -1;
+          // The same positions without the padding id: drop them by pointing at no row.
+          std::vector<int64_t> kept_offsets;
+          std::vector<int64_t> filtered;
+          for (int64_t b = 0; b < bags; ++b) {
+            kept_offsets.push_back(static_cast<int64_t>(filtered.size()));
+            const int64_t p1 = b + 1 < bags ? offsets[b + 1] : n;
+            for (int64_t p = offsets[b]; p < p1; ++p) {
+              if (ids[p] != ids[0]) filtered.push_back(rows_read[p]);
+            }
+          }
+          a.indices = {filtered.data(), static_cast<int64_t>(filtered.size()), ek::IndexType::Int64};
+          a.bags.bounds = {kept_offsets.data(), bags, ek::IndexType::Int64};
+          a.bags.num_indices = static_cast<int64_t>(filtered.size());
+          a.out = direct.data();
+          g::kernels_for(isa).pool_bags(a, 0, bags, 0, dim);
+          CHECK_MSG(same_bits(hashed, direct), "mode ", static_cast<int>(mode));
+          for (size_t e = 0; e < ref.size(); ++e) {
+            // Rounding only (FMA vs mul + add over up to 60 rows of |x| < 2.5); a wrong row is
+            // off by O(1).
+            if (!CHECK_MSG(std::fabs(hashed[e] - ref[e]) <= 2e-4f * (1.0f + std::fabs(ref[e])), "element ", e)) break;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(compress_checks) {
   const float values[] = {1.0f, 2.0f, std::numeric_limits<float>::infinity(), NAN};
   CHECK_EQ(ek::compress::find_non_finite(values, 2), int64_t{-1});

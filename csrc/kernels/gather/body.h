@@ -44,7 +44,8 @@ inline int64_t index_at(const IndexArray& indices, int64_t p) {
 
 // The table row that id `id` reads, or -1 for an id a pruned table dropped.
 inline int64_t row_of(const Table& t, int64_t id) {
-  return t.remap != nullptr ? static_cast<int64_t>(t.remap[id]) : id;
+  if (t.remap != nullptr) return t.remap[id];
+  return t.hashed ? hashed_row(static_cast<uint64_t>(id), t.hash_seed, t.rows) : id;
 }
 
 // Prefetches the bytes [col, col + cols) of the row that position p + kPrefetchDistance reads,

@@ -36,6 +36,21 @@ inline int64_t row_stride_bytes(TableFormat format, int64_t dim) {
   return 0;
 }
 
+// The hashing trick (hashedEmbeddingBag): the row an id reads from a shared table of `rows`
+// rows under `seed`. x = id XOR (seed * 0x9E3779B97F4A7C15), mixed by MurmurHash3's 64-bit
+// finalizer (fmix64), then reduced to [0, rows) as the high 64 bits of the 128-bit product
+// x * rows (multiply-shift, no division). `static`: each translation unit keeps its own copy,
+// compiled for its own ISA (see body.h), instead of sharing one the linker might pick.
+static inline int64_t hashed_row(uint64_t id, uint64_t seed, int64_t rows) {
+  uint64_t x = id ^ (seed * 0x9E3779B97F4A7C15ull);
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return static_cast<int64_t>((static_cast<unsigned __int128>(x) * static_cast<uint64_t>(rows)) >> 64);
+}
+
 // Row-major rows x dim matrix, read in place.
 struct Table {
   const float* data = nullptr;  // F32 rows; the other formats use `codes`
@@ -50,14 +65,20 @@ struct Table {
   // padding. Null: ids are row numbers. Indices then lie in [0, remap_length).
   const int32_t* remap = nullptr;
   int64_t remap_length = 0;
+  // Hashed tables (never with a remap): id i reads row hashed_row(i, hash_seed, rows), for
+  // any id in [0, 2^63); rows must then be at least 1.
+  bool hashed = false;
+  uint64_t hash_seed = 0;
 
   const uint8_t* row_bytes(int64_t row) const {
     return format == TableFormat::F32
                ? reinterpret_cast<const uint8_t*>(data + row * dim)
                : static_cast<const uint8_t*>(codes) + row * row_stride_bytes(format, dim);
   }
-  // How many ids indices may hold: rows, or the remap's length.
-  int64_t id_limit() const { return remap != nullptr ? remap_length : rows; }
+  // How many ids indices may hold: rows, the remap's length, or any non-negative id (hashed).
+  int64_t id_limit() const {
+    return remap != nullptr ? remap_length : hashed ? INT64_MAX : rows;
+  }
 };
 
 enum class PoolMode : int { Sum = 0, Mean = 1, Max = 2 };

@@ -6,18 +6,23 @@
 namespace embedkit::gather {
 namespace {
 
+// The row id `id` reads: through a pruned table's remap (-1: pruned), the hash, or itself.
+int64_t table_row(const Table& t, int64_t id) {
+  if (t.remap != nullptr) return t.remap[id];
+  if (t.hashed) return hashed_row(static_cast<uint64_t>(id), t.hash_seed, t.rows);
+  return id;
+}
+
 // The table row bag position p pools, or -1 when it is skipped (padding, or pruned away).
 int64_t pooled_row(const BagArgs& a, int64_t p) {
   const int64_t id = a.indices.at(p);
-  if (id == a.padding_idx) return -1;
-  return a.table.remap != nullptr ? a.table.remap[id] : id;
+  return id == a.padding_idx ? -1 : table_row(a.table, id);
 }
 
 void gather_rows_ref(const Table& table, const IndexArray& indices, int64_t begin, int64_t end,
                      float* out) {
   for (int64_t i = begin; i < end; ++i) {
-    const int64_t id = indices.at(i);
-    const int64_t r = table.remap != nullptr ? table.remap[id] : id;
+    const int64_t r = table_row(table, indices.at(i));
     for (int64_t c = 0; c < table.dim; ++c) {
       out[i * table.dim + c] = r < 0 ? 0.0f : decode_value(table, r, c);  // pruned: zeros
     }
