@@ -1,6 +1,8 @@
-// The gather and bag-pooling kernels, written once over a vector type V (common/simd_*.h).
-// Included by avx2.cc / avx512.cc / neon.cc inside their EMBEDKIT_TARGET region; uses no
-// std:: templates (see common/target.h).
+// The gather and bag-pooling kernels, written once over a vector type V (common/simd_*.h)
+// and a row decoder D (decode.h: how the table's format stores a row; the ISA file supplies
+// the widening loads). Which row an id reads (itself, a pruned table's remap, or the hash of
+// a hashed bag) is decided in one place, row_of. Included by avx2.cc / avx512.cc / neon.cc
+// inside their EMBEDKIT_TARGET region; uses no std:: templates (see common/target.h).
 //
 // Shape of the pooling kernel: the columns of a bag's output are cut into blocks of up to
 // kBlockVectors vectors; for each block, every row of the bag is streamed through that many

@@ -1,6 +1,6 @@
 // The gather family's contract: copy table rows by index (gather) and pool them per bag
 // (embedding_bag with sum / mean / max, per-sample weights and a padding index), with
-// PyTorch's semantics. Callers validate first (validate_bags, find_index_out_of_range);
+// PyTorch's semantics, from tables stored in any TableFormat, pruned (remap) or hashed. Callers validate first (validate_bags, find_index_out_of_range);
 // kernels assume valid input and never fail.
 #pragma once
 
