@@ -6,6 +6,18 @@
 namespace embedkit::gather {
 namespace {
 
+// Calls fn(c, x) for the columns c in [c0, c1) of row r, x the decoded element. The format
+// is dispatched once per row, not per element, so the f32 path stays a plain loop.
+template <class Fn>
+void for_each_value(const Table& t, int64_t r, int64_t c0, int64_t c1, Fn fn) {
+  if (t.format == TableFormat::F32) {
+    const float* row = t.data + r * t.dim;
+    for (int64_t c = c0; c < c1; ++c) fn(c, row[c]);
+  } else {
+    for (int64_t c = c0; c < c1; ++c) fn(c, decode_value(t, r, c));
+  }
+}
+
 // The row id `id` reads: through a pruned table's remap (-1: pruned), the hash, or itself.
 int64_t table_row(const Table& t, int64_t id) {
   if (t.remap != nullptr) return t.remap[id];
@@ -23,8 +35,11 @@ void gather_rows_ref(const Table& table, const IndexArray& indices, int64_t begi
                      float* out) {
   for (int64_t i = begin; i < end; ++i) {
     const int64_t r = table_row(table, indices.at(i));
-    for (int64_t c = 0; c < table.dim; ++c) {
-      out[i * table.dim + c] = r < 0 ? 0.0f : decode_value(table, r, c);  // pruned: zeros
+    float* dst = out + i * table.dim;
+    if (r < 0) {  // a pruned id: a zero row
+      for (int64_t c = 0; c < table.dim; ++c) dst[c] = 0.0f;
+    } else {
+      for_each_value(table, r, 0, table.dim, [&](int64_t c, float x) { dst[c] = x; });
     }
   }
 }
@@ -45,14 +60,13 @@ void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t
         // The first row initializes; later rows replace an element only when greater.
         // With weights (spmm), each term is weight x row.
         const float w = a.weights != nullptr ? a.weights[p] : 1.0f;
-        for (int64_t c = col_begin; c < col_end; ++c) {
-          const float x = decode_value(a.table, r, c);
+        for_each_value(a.table, r, col_begin, col_end, [&](int64_t c, float x) {
           const float v = a.weights != nullptr ? w * x : x;
           out[c] = count == 0 || v > out[c] ? v : out[c];
-        }
+        });
       } else {
         const float w = a.weights != nullptr ? a.weights[p] : 1.0f;
-        for (int64_t c = col_begin; c < col_end; ++c) out[c] += w * decode_value(a.table, r, c);
+        for_each_value(a.table, r, col_begin, col_end, [&](int64_t c, float x) { out[c] += w * x; });
       }
       ++count;
     }
@@ -82,13 +96,12 @@ void pool_bags_max_argmax(const BagArgs& a, int64_t bag_begin, int64_t bag_end,
       if (r < 0) continue;
       // The same rule as the max kernels: the first row initializes, a later one wins an
       // element only when strictly greater (ties and NaN keep the earlier winner).
-      for (int64_t c = col_begin; c < col_end; ++c) {
-        const float x = decode_value(a.table, r, c);
+      for_each_value(a.table, r, col_begin, col_end, [&](int64_t c, float x) {
         if (first || x > out[c]) {
           out[c] = x;
           arg[c] = static_cast<int32_t>(idx);
         }
-      }
+      });
       first = false;
     }
   }
