@@ -103,12 +103,12 @@ inline void pool_block(const PoolState<D>& s, int64_t p_begin, int64_t p_end, in
     if (id == padding) return false;
     const int64_t r = row_of(a.table, id);
     if (r < 0) return false;
-    *row = dec.row(r);
+    *row = dec.row(r, col);
     return true;
   };
   auto load = [&](const typename D::Row& row, int k) {
-    const int64_t c = col + int64_t{k} * V::kLanes;
-    return (kTail && k == NV) ? dec.load_tail(row, c, tail_lanes, tail) : dec.load(row, c);
+    const int64_t off = int64_t{k} * V::kLanes;
+    return (kTail && k == NV) ? dec.load_tail(row, off, tail_lanes, tail) : dec.load(row, off);
   };
   auto load_out = [&](int k) {
     return (kTail && k == NV) ? V::load_masked(out + k * V::kLanes, tail)
@@ -238,7 +238,7 @@ void gather_rows(const Table& t, const IndexArray& indices, int64_t begin, int64
       for (int64_t c = 0; c < dim; ++c) dst[c] = 0.0f;
       continue;
     }
-    const typename D::Row row = dec.row(r);
+    const typename D::Row row = dec.row(r, 0);
     int64_t c = 0;
     for (int64_t k = 0; k < full; ++k, c += V::kLanes) V::store(dst + c, dec.load(row, c));
     if (tail_lanes != 0) V::store_masked(dst + c, dec.load_tail(row, c, tail_lanes, tail), tail);

@@ -4,13 +4,17 @@
 //
 // A decoder D (for vector type V and widening helpers W) has
 //   D(const Table&)
-//   struct Row;  Row row(int64_t r) const;       a row ready to read (address, scale, bias)
-//   Reg load(const Row&, int64_t col) const;     V::kLanes values from column col
-//   Reg load_tail(const Row&, int64_t col, int n, Mask m) const;
+//   struct Row;  Row row(int64_t r, int64_t col) const;
+//                                                row r from column col on, ready to read
+//                                                (address, scale, bias)
+//   Reg load(const Row&, int64_t off) const;     V::kLanes values from column col + off
+//   Reg load_tail(const Row&, int64_t off, int n, Mask m) const;
 //                                                n < kLanes values (mask m), zeros after
+// (The body passes off = k x kLanes with k a compile-time constant, so the loads use constant
+// displacements from one row pointer.)
 //   int64_t bytes(int64_t cols) const;           bytes that cols columns occupy, for prefetch
 //   const uint8_t* address(int64_t r, int64_t col) const;   where column col of row r lives
-// Column offsets passed to Q4 are even (the body's blocks and column splits are multiples of
+// Columns and offsets passed to Q4 are even (the body's blocks and column splits are multiples of
 // 16 columns), so a Q4 vector always starts on a byte.
 //
 // W, per ISA, widens V::kLanes stored values into a float vector:
@@ -24,10 +28,10 @@ struct F32Rows {
   const float* data;
   int64_t dim;
   explicit F32Rows(const Table& t) : data(t.data), dim(t.dim) {}
-  Row row(int64_t r) const { return {data + r * dim}; }
-  Reg load(const Row& r, int64_t col) const { return V::load(r.p + col); }
-  Reg load_tail(const Row& r, int64_t col, int, typename V::Mask m) const {
-    return V::load_masked(r.p + col, m);
+  Row row(int64_t r, int64_t col) const { return {data + r * dim + col}; }
+  Reg load(const Row& r, int64_t off) const { return V::load(r.p + off); }
+  Reg load_tail(const Row& r, int64_t off, int, typename V::Mask m) const {
+    return V::load_masked(r.p + off, m);
   }
   int64_t bytes(int64_t cols) const { return cols * 4; }
   const uint8_t* address(int64_t r, int64_t col) const {
@@ -60,10 +64,10 @@ struct F16Rows : CodeRows<V, uint16_t> {
   using Reg = typename V::Reg;
   struct Row { const uint16_t* p; };
   using CodeRows<V, uint16_t>::CodeRows;
-  Row row(int64_t r) const { return {this->codes + r * this->dim}; }
-  Reg load(const Row& r, int64_t col) const { return W::f16(r.p + col); }
-  Reg load_tail(const Row& r, int64_t col, int n, typename V::Mask) const {
-    return W::f16(TailCodes<V, uint16_t>(r.p + col, n).codes);
+  Row row(int64_t r, int64_t col) const { return {this->codes + r * this->dim + col}; }
+  Reg load(const Row& r, int64_t off) const { return W::f16(r.p + off); }
+  Reg load_tail(const Row& r, int64_t off, int n, typename V::Mask) const {
+    return W::f16(TailCodes<V, uint16_t>(r.p + off, n).codes);
   }
 };
 
@@ -72,10 +76,10 @@ struct BF16Rows : CodeRows<V, uint16_t> {
   using Reg = typename V::Reg;
   struct Row { const uint16_t* p; };
   using CodeRows<V, uint16_t>::CodeRows;
-  Row row(int64_t r) const { return {this->codes + r * this->dim}; }
-  Reg load(const Row& r, int64_t col) const { return W::bf16(r.p + col); }
-  Reg load_tail(const Row& r, int64_t col, int n, typename V::Mask) const {
-    return W::bf16(TailCodes<V, uint16_t>(r.p + col, n).codes);
+  Row row(int64_t r, int64_t col) const { return {this->codes + r * this->dim + col}; }
+  Reg load(const Row& r, int64_t off) const { return W::bf16(r.p + off); }
+  Reg load_tail(const Row& r, int64_t off, int n, typename V::Mask) const {
+    return W::bf16(TailCodes<V, uint16_t>(r.p + off, n).codes);
   }
 };
 
@@ -94,12 +98,12 @@ struct Q8Rows : CodeRows<V, uint8_t> {
   const float* scales;
   const float* biases;
   explicit Q8Rows(const Table& t) : CodeRows<V, uint8_t>(t), scales(t.scales), biases(t.biases) {}
-  Row row(int64_t r) const {
-    return {this->codes + r * this->dim, V::set1(scales[r]), V::set1(biases[r])};
+  Row row(int64_t r, int64_t col) const {
+    return {this->codes + r * this->dim + col, V::set1(scales[r]), V::set1(biases[r])};
   }
-  Reg load(const Row& r, int64_t col) const { return V::fma(W::u8(r.p + col), r.scale, r.bias); }
-  Reg load_tail(const Row& r, int64_t col, int n, typename V::Mask) const {
-    return V::fma(W::u8(TailCodes<V, uint8_t>(r.p + col, n).codes), r.scale, r.bias);
+  Reg load(const Row& r, int64_t off) const { return V::fma(W::u8(r.p + off), r.scale, r.bias); }
+  Reg load_tail(const Row& r, int64_t off, int n, typename V::Mask) const {
+    return V::fma(W::u8(TailCodes<V, uint8_t>(r.p + off, n).codes), r.scale, r.bias);
   }
 };
 
@@ -116,11 +120,13 @@ struct Q4Rows {
         stride((t.dim + 1) / 2),
         scales(t.scales),
         biases(t.biases) {}
-  Row row(int64_t r) const { return {codes + r * stride, V::set1(scales[r]), V::set1(biases[r])}; }
-  Reg load(const Row& r, int64_t col) const { return V::fma(W::u4(r.p + col / 2), r.scale, r.bias); }
-  Reg load_tail(const Row& r, int64_t col, int n, typename V::Mask) const {
+  Row row(int64_t r, int64_t col) const {
+    return {codes + r * stride + col / 2, V::set1(scales[r]), V::set1(biases[r])};
+  }
+  Reg load(const Row& r, int64_t off) const { return V::fma(W::u4(r.p + off / 2), r.scale, r.bias); }
+  Reg load_tail(const Row& r, int64_t off, int n, typename V::Mask) const {
     uint8_t buf[V::kLanes / 2 > 0 ? V::kLanes / 2 : 1] = {};
-    __builtin_memcpy(buf, r.p + col / 2, static_cast<size_t>(n + 1) / 2);
+    __builtin_memcpy(buf, r.p + off / 2, static_cast<size_t>(n + 1) / 2);
     // An odd count ends mid-byte: that byte's high nibble is past the row (for an odd dim,
     // the unused half of the row's last byte), so it decodes as code 0, like the zero fill.
     if (n % 2 != 0) buf[n / 2] &= 0x0f;
