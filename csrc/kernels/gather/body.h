@@ -87,21 +87,27 @@ inline void pool_block(const PoolState<D>& s, int64_t p_begin, int64_t p_end, in
   using Reg = typename V::Reg;
   constexpr int kRegs = NV + (kTail ? 1 : 0);
   const BagArgs& a = *s.args;
-  const D& dec = *s.dec;
+  const D dec = *s.dec;
+  // Locals, not loads through `a` in the loops: the id mapping's branches are then
+  // loop-invariant and the compiler keeps the table's fields in registers.
+  const Table table = a.table;
+  const IndexArray indices = a.indices;
   const int64_t padding = a.padding_idx;
+  const int64_t prefetch_bytes = s.prefetch_bytes;
+  const int64_t prefetch_limit = s.prefetch_limit;
   Reg acc[kRegs > 0 ? kRegs : 1];
   int64_t count = 0;
 
   auto prefetch_ahead = [&](int64_t p) {
-    if (s.prefetch_bytes != 0) {
-      prefetch_position<D, Idx>(dec, a.table, a.indices, p, s.prefetch_limit, col, s.prefetch_bytes);
+    if (prefetch_bytes != 0) {
+      prefetch_position<D, Idx>(dec, table, indices, p, prefetch_limit, col, prefetch_bytes);
     }
   };
   // The row position p pools, or false for padding and pruned ids (skipped, not counted).
   auto row_at = [&](int64_t p, typename D::Row* row) {
-    const int64_t id = index_at<Idx>(a.indices, p);
+    const int64_t id = index_at<Idx>(indices, p);
     if (id == padding) return false;
-    const int64_t r = row_of(a.table, id);
+    const int64_t r = row_of(table, id);
     if (r < 0) return false;
     *row = dec.row(r, col);
     return true;
