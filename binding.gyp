@@ -42,6 +42,7 @@
         "csrc/kernels/codebook/avx2.cc",
         "csrc/kernels/codebook/avx512.cc",
         "csrc/kernels/codebook/neon.cc",
+        "csrc/kernels/compress/quantize.cc",
         "csrc/binding/args.cc",
         "csrc/binding/env_data.cc",
         "csrc/binding/system.cc",
@@ -50,6 +51,8 @@
         "csrc/binding/jl.cc",
         "csrc/binding/scatter.cc",
         "csrc/binding/codebook.cc",
+        "csrc/binding/table_args.cc",
+        "csrc/binding/compress.cc",
         "csrc/binding/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

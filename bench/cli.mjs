@@ -16,6 +16,7 @@ import { ropeTargets, runRopeSuite } from './rope.mjs';
 import { jlTargets, runJlSuite } from './jl.mjs';
 import { runScatterSuite, scatterTargets } from './scatter.mjs';
 import { codebookTargets, runCodebookSuite } from './codebook.mjs';
+import { compressTargets, runCompressSuite } from './compress.mjs';
 import * as ortb from './ort.mjs';
 
 const require = createRequire(import.meta.url);
@@ -217,6 +218,7 @@ async function main() {
     ['jl', runJlSuite],
     ['scatter', runScatterSuite],
     ['codebook', runCodebookSuite],
+    ['compress', runCompressSuite],
   ];
   let failed = false;
   for (const [name, run] of suites) {
@@ -283,6 +285,8 @@ async function main() {
   console.log('  scatter: rows/s = source rows (scatterAdd, bagBackward) or nonzeros (spmm); bytes per bench/scatter.mjs.');
   console.log('  codebook: rows/s = logit rows (VQ), vectors (assign, encode) or query x vector pairs (scan); bytes per bench/codebook.mjs;');
   console.log('  js = expand to V then reduce in JS; embedkit-expand = vqLogits then the op over an identity map of V codes.');
+  console.log('  compress: the shape names the table format; bytes count stored rows (+ scale and bias), see bench/compress.mjs;');
+  console.log('  vs JS = the JS loop over the f32 table; the note gives the table memory and f32 / it.');
 
   const shown = ctx.records.filter((r) => r.shown);
   const groups = new Map();
@@ -298,6 +302,7 @@ async function main() {
 
   console.log('\ntargets (from this run)');
   for (const line of [...targets(ctx.records, ctx), ...ropeTargets(ctx.records, ctx), ...jlTargets(ctx.records, ctx), ...scatterTargets(ctx.records, ctx), ...codebookTargets(ctx.records, ctx)]) console.log(`  ${line}`);
+  for (const line of [...targets(ctx.records, ctx), ...ropeTargets(ctx.records, ctx), ...jlTargets(ctx.records, ctx), ...scatterTargets(ctx.records, ctx), ...compressTargets(ctx.records, ctx)]) console.log(`  ${line}`);
   const others = ctx.records.map((r) => r.otherCores).filter(Number.isFinite);
   if (others.length) {
     const mean = others.reduce((a, b) => a + b, 0) / others.length;

@@ -1,13 +1,27 @@
 // The gather family: gather rows by index, and pool them per bag (PyTorch embedding_bag).
+import { tableArgs, type TableInput } from './compress';
 import { native } from './native';
 import { describe, enumCode, freshOutput, lengthOf, requireOptions, startAsync, type IndexArray } from './options';
 
-export interface GatherOptions {
-  /** Row-major table of `rows x dim` float32 values, read in place. */
-  table: Float32Array;
-  /** Row length. `table.length` must be a multiple of it. */
-  dim: number;
-  /** Row ids, each in [0, rows). */
+/** What gather and embeddingBag read: a table and, for a pruned table, its remap. */
+interface TableOptions {
+  /**
+   * Row-major `rows x dim` float32 values, or a table object in any format (from
+   * quantizeTable or pruneTable), read in place.
+   */
+  table: TableInput;
+  /** Row length: `table.length` must be a multiple of it. Optional with a table object (its dim). */
+  dim?: number;
+  /**
+   * For a pruned table (pruneTable): original id -> row, or -1 for a pruned id, which reads
+   * as a zero row (skipped in a bag, like padding). Indices are then original ids, in
+   * [0, remap.length).
+   */
+  remap?: Int32Array;
+}
+
+export interface GatherOptions extends TableOptions {
+  /** Row ids, each in [0, rows) (or [0, remap.length) with a remap). */
   indices: IndexArray;
   /** Destination of `indices.length x dim` floats; a fresh array when omitted. */
   out?: Float32Array;
@@ -16,9 +30,7 @@ export interface GatherOptions {
 export type PoolMode = 'sum' | 'mean' | 'max';
 const POOL_MODES: readonly PoolMode[] = ['sum', 'mean', 'max'];
 
-export interface EmbeddingBagOptions {
-  table: Float32Array;
-  dim: number;
+export interface EmbeddingBagOptions extends TableOptions {
   /** Row ids of every bag, concatenated. */
   indices: IndexArray;
   /**
@@ -60,16 +72,21 @@ const LENGTHS = 2;
 
 // The binding's positional signatures. Options are unpacked here, without temporary arrays:
 // a tiny call costs well under a microsecond, so the wrapper must too.
-type NativeGather<R> = (table: unknown, dim: unknown, indices: unknown, out: unknown) => R;
+type NativeGather<R> = (
+  table: unknown, dim: unknown, indices: unknown, out: unknown,
+  format: unknown, scales: unknown, biases: unknown, remap: unknown,
+) => R;
 type NativeBag<R> = (
   table: unknown, dim: unknown, indices: unknown, bounds: unknown, boundsKind: number, mode: number,
   weights: unknown, paddingIdx: unknown, out: unknown, argmax: unknown,
+  format: unknown, scales: unknown, biases: unknown, remap: unknown, hashSeed: unknown,
 ) => R;
 
 function callGather<R>(fn: NativeGather<R>, o: GatherOptions, op: string): R {
   requireOptions(o, op);
-  const out = o.out ?? freshOutput(lengthOf(o.indices), o.dim, 'indices.length x dim');
-  return fn(o.table, o.dim, o.indices, out);
+  const t = tableArgs(o.table, o.dim);
+  const out = o.out ?? freshOutput(lengthOf(o.indices), t.dim, 'indices.length x dim');
+  return fn(t.data, t.dim, o.indices, out, t.format, t.scales, t.biases, o.remap);
 }
 
 /**
@@ -98,21 +115,22 @@ export function boundsArgs<A = IndexArray>(
   return { kind, bounds, bags };
 }
 
-function callBag<R>(fn: NativeBag<R>, o: EmbeddingBagOptions, op: string): unknown {
+function callBag<R>(fn: NativeBag<R>, o: EmbeddingBagOptions, op: string, hashSeed?: unknown): unknown {
   requireOptions(o, op);
   const mode = enumCode(o.mode, POOL_MODES, 'mode');
+  const t = tableArgs(o.table, o.dim);
   const { kind, bounds, bags } = boundsArgs(o, op);
-  const out = o.out ?? freshOutput(bags, o.dim, 'bags x dim');
-  if (o.returnArgmax === undefined || o.returnArgmax === false) {
-    return fn(o.table, o.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, out, undefined);
-  }
+  const out = o.out ?? freshOutput(bags, t.dim, 'bags x dim');
+  const call = (argmax: unknown) => fn(t.data, t.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, out, argmax,
+    t.format, t.scales, t.biases, o.remap, hashSeed);
+  if (o.returnArgmax === undefined || o.returnArgmax === false) return call(undefined);
   if (o.returnArgmax !== true) throw new TypeError(`returnArgmax must be a boolean, got ${describe(o.returnArgmax)}`);
   let argmax: Int32Array | undefined = o.argmaxOut;
   if (argmax === undefined) {
     const n = out === undefined ? -1 : out.length;
     if (n >= 0) argmax = new Int32Array(n);
   }
-  const result = fn(o.table, o.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, out, argmax ?? null);
+  const result = call(argmax ?? null);
   if (result instanceof Promise) return result.then((r: unknown) => ({ out: r as Float32Array, argmax: argmax as Int32Array }));
   return { out: result as Float32Array, argmax: argmax as Int32Array };
 }
@@ -144,4 +162,36 @@ export function embeddingBagAsync(options: EmbeddingBagOptions): Promise<Float32
 export function embeddingBagAsync(options: EmbeddingBagOptions): Promise<Float32Array | EmbeddingBagArgmaxResult> {
   return startAsync(options, 'embeddingBagAsync',
     () => callBag(native().embeddingBagAsync, options, 'embeddingBagAsync') as Promise<Float32Array | EmbeddingBagArgmaxResult>);
+}
+
+export interface HashedEmbeddingBagOptions
+  extends Omit<EmbeddingBagOptions, 'remap' | 'returnArgmax' | 'argmaxOut'> {
+  /**
+   * Ids may be any non-negative integer (up to 2^63 - 1 as BigInt64): id i reads row
+   * hashedRow(i, seed) of the shared table (see the README for the hash). Features that share
+   * one table (Unified Embedding's multiplexing) each use their own seed.
+   */
+  seed: number;
+  /** An id (not a row) to skip, not counted by 'mean'. */
+  paddingIdx?: number;
+}
+
+function callHashed<R>(fn: NativeBag<R>, o: HashedEmbeddingBagOptions, op: string): unknown {
+  requireOptions(o, op);
+  if (o.seed === undefined || o.seed === null) throw new TypeError(`${op} needs a seed`);
+  return callBag(fn, { ...o, remap: undefined, returnArgmax: undefined }, op, o.seed);
+}
+
+/**
+ * embeddingBag with the hashing trick: each id is hashed (seeded) into the rows of one shared
+ * table, in any format, fused into the pooling (no temporary rows or hashed-id arrays).
+ */
+export function hashedEmbeddingBag(options: HashedEmbeddingBagOptions): Float32Array {
+  return callHashed(native().embeddingBag, options, 'hashedEmbeddingBag') as Float32Array;
+}
+
+/** {@link hashedEmbeddingBag} on the libuv thread pool; the arrays are held until the promise settles. */
+export function hashedEmbeddingBagAsync(options: HashedEmbeddingBagOptions): Promise<Float32Array> {
+  return startAsync(options, 'hashedEmbeddingBagAsync',
+    () => callHashed(native().embeddingBagAsync, options, 'hashedEmbeddingBagAsync') as Promise<Float32Array>);
 }

@@ -1,5 +1,5 @@
-export { gather, gatherAsync, embeddingBag, embeddingBagAsync } from './gather';
-export type { GatherOptions, EmbeddingBagOptions, EmbeddingBagArgmaxResult, PoolMode } from './gather';
+export { gather, gatherAsync, embeddingBag, embeddingBagAsync, hashedEmbeddingBag, hashedEmbeddingBagAsync } from './gather';
+export type { GatherOptions, EmbeddingBagOptions, EmbeddingBagArgmaxResult, HashedEmbeddingBagOptions, PoolMode } from './gather';
 export { rope, ropeAsync, ropeCache, ropeFrequencies, ropeRerotate, ropeRerotateAsync } from './rope';
 export type {
   PositionArray,
@@ -14,6 +14,13 @@ export type {
   RopeScaling,
   RopeScalingType,
 } from './rope';
+export {
+  quantizeTable, quantizeTableAsync, dequantizeTable, dequantizeTableAsync, tableBytes, pruneTable, usedRows,
+} from './compress';
+export type {
+  TableFormat, EmbeddingTable, TableInput, QuantizeTableOptions, DequantizeTableOptions, UsedRowsOptions,
+  PruneTableOptions, PrunedTable,
+} from './compress';
 export { capabilities, setIsa, setThreads, getThreads } from './system';
 export type { Capabilities, Isa } from './system';
 export type { IndexArray } from './options';

@@ -21,14 +21,28 @@ export function adviseHugePages(array: ArrayBufferView): number {
  * huge pages before first use. It is a view into a slightly larger ArrayBuffer.
  */
 export function allocFloat32(length: number): Float32Array {
+  return allocTableArray(Float32Array, length);
+}
+
+type TableArrayConstructor<T> = { new (length: number): T; readonly BYTES_PER_ELEMENT: number };
+
+/**
+ * {@link allocFloat32} for any element type: what quantizeTable and pruneTable store their
+ * tables in, so that a compressed table gets the same alignment and huge pages as an f32 one.
+ */
+export function allocTableArray<T extends Float32Array | Uint16Array | Uint8Array>(
+  ctor: TableArrayConstructor<T>,
+  length: number,
+): T {
   if (!Number.isSafeInteger(length) || length < 0) {
     throw new RangeError(`length must be a non-negative safe integer, got ${String(length)}`);
   }
-  const slack = CACHE_LINE / 4;
-  const backing = new Float32Array(length + slack);
+  const size = ctor.BYTES_PER_ELEMENT;
+  const slack = CACHE_LINE / size;
+  const backing = new ctor(length + slack);
   const offset = native().cacheLineOffset(backing);
-  const skip = offset === 0 ? 0 : (CACHE_LINE - offset) / 4;
-  const array = backing.subarray(skip, skip + length);
-  if (length * 4 >= HUGE_PAGE_THRESHOLD) native().adviseHugePages(array);
+  const skip = offset === 0 ? 0 : (CACHE_LINE - offset) / size;
+  const array = backing.subarray(skip, skip + length) as T;
+  if (length * size >= HUGE_PAGE_THRESHOLD) native().adviseHugePages(array);
   return array;
 }

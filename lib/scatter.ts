@@ -111,7 +111,9 @@ export function scatterAddAsync(options: ScatterAddOptions): Promise<Float32Arra
 
 /** The forward call's indices, offsets / lengths, includeLastOffset, mode, weights and paddingIdx, plus: */
 export interface EmbeddingBagBackwardOptions
-  extends Pick<EmbeddingBagOptions, 'dim' | 'indices' | 'offsets' | 'lengths' | 'includeLastOffset' | 'mode' | 'weights' | 'paddingIdx'> {
+  extends Pick<EmbeddingBagOptions, 'indices' | 'offsets' | 'lengths' | 'includeLastOffset' | 'mode' | 'weights' | 'paddingIdx'> {
+  /** Row length of the table and of gradOutput. */
+  dim: number;
   /** The gradient of embeddingBag's output, `bags x dim` floats. */
   gradOutput: Float32Array;
   /** Rows of the table (the dense gradient is `numRows x dim`). */

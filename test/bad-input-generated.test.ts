@@ -118,6 +118,10 @@ interface Target {
 }
 
 const table = () => new Float32Array(10 * 4).map((_, i) => i);
+// 3 rows of dim 5: q8 stores 5 bytes a row, q4 3 (the last high nibble unused).
+const q8Fields = () => ({ format: 'q8', rows: 3, dim: 5, data: new Uint8Array(15).map((_, i) => i * 7), scales: Float32Array.of(0.5, 1, 2), biases: Float32Array.of(-1, 0, 1) });
+const q4Fields = () => ({ format: 'q4', rows: 3, dim: 5, data: new Uint8Array(9).map((_, i) => i * 29), scales: Float32Array.of(0.5, 1, 2), biases: Float32Array.of(-1, 0, 1) });
+const stored = (o: Options) => ({ format: o.format, rows: o.rows, dim: o.dim, data: o.data, scales: o.scales, biases: o.biases });
 const TARGETS: Target[] = [
   { name: 'gather', call: (o) => ek.gather(o as never), callAsync: (o) => ek.gatherAsync(o as never), base: () => ({ table: table(), dim: 4, indices: Int32Array.of(1, 9, 0), out: new Float32Array(12) }) },
   {
@@ -244,6 +248,29 @@ const TARGETS: Target[] = [
     name: 'pqEmbeddingBag', call: (o) => ek.pqEmbeddingBag(o as never), callAsync: (o) => ek.pqEmbeddingBagAsync(o as never),
     base: () => ({ codes: Uint8Array.of(0, 3, 2, 1, 1, 1), pq: { dim: 4, m: 2, bits: 2, codebooks: new Float32Array(16).map((_, i) => i / 3) }, indices: Int32Array.of(2, 0, 1), offsets: Int32Array.of(0, 1), mode: 'mean', weights: Float32Array.of(1, 2, 3), out: new Float32Array(8) }),
   },
+  // Compressed tables: the table object's fields are flat options here, so that each one is
+  // replaced on its own; `stored` rebuilds the object.
+  { name: 'quantizeTable', call: (o) => ek.quantizeTable(o as never), callAsync: (o) => ek.quantizeTableAsync(o as never), base: () => ({ table: table(), dim: 4, format: 'q4' }) },
+  {
+    name: 'dequantizeTable (q4 table)', call: (o) => ek.dequantizeTable({ table: stored(o), out: o.out } as never),
+    callAsync: (o) => ek.dequantizeTableAsync({ table: stored(o), out: o.out } as never),
+    base: () => ({ ...q4Fields(), out: new Float32Array(15) }),
+  },
+  {
+    name: 'gather (q8 table, remap)', call: (o) => ek.gather({ ...o, table: stored(o) } as never), callAsync: (o) => ek.gatherAsync({ ...o, table: stored(o) } as never),
+    base: () => ({ ...q8Fields(), remap: Int32Array.of(2, -1, 0, 1), indices: Int32Array.of(3, 1, 0), out: new Float32Array(15) }),
+  },
+  {
+    name: 'embeddingBag (q4 table, remap)', call: (o) => ek.embeddingBag({ ...o, table: stored(o) } as never), callAsync: (o) => ek.embeddingBagAsync({ ...o, table: stored(o) } as never),
+    base: () => ({ ...q4Fields(), remap: Int32Array.of(2, -1, 0, 1), indices: Int32Array.of(3, 1, 0, 2), offsets: Int32Array.of(0, 2), mode: 'mean', weights: Float32Array.of(1, 2, 3, 4), paddingIdx: 2, out: new Float32Array(10) }),
+  },
+  {
+    name: 'hashedEmbeddingBag (q8 table)', call: (o) => ek.hashedEmbeddingBag({ ...o, table: stored(o) } as never), callAsync: (o) => ek.hashedEmbeddingBagAsync({ ...o, table: stored(o) } as never),
+    base: () => ({ ...q8Fields(), indices: BigInt64Array.of(3n, 2n ** 60n, 7n), lengths: Int32Array.of(1, 2), mode: 'sum', seed: 11, paddingIdx: 7, out: new Float32Array(10) }),
+  },
+  { name: 'pruneTable', call: (o) => ek.pruneTable(o as never), base: () => ({ table: table(), dim: 4, keep: Int32Array.of(3, 1) }) },
+  { name: 'usedRows', call: (o) => ek.usedRows(o as never), base: () => ({ indices: Int32Array.of(1, 5, 1), numRows: 8 }) },
+  { name: 'tableBytes', call: (o) => ek.tableBytes(o.table as never), base: () => ({ table: table() }) },
   { name: 'adviseHugePages', call: (o) => ek.adviseHugePages(o.array as never), base: () => ({ array: new Float32Array(1 << 16) }) },
   { name: 'allocFloat32', call: (o) => ek.allocFloat32(o.length as never), base: () => ({ length: 16 }) },
   { name: 'setThreads', call: (o) => ek.setThreads(o.n as never), base: () => ({ n: 2 }) },

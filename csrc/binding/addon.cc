@@ -12,6 +12,7 @@ static Napi::Object InitEmbedkit(Napi::Env env, Napi::Object exports) {
   embedkit::binding::register_jl(env, exports);
   embedkit::binding::register_scatter(env, exports);
   embedkit::binding::register_codebook(env, exports);
+  embedkit::binding::register_compress(env, exports);
   return exports;
 }
 

@@ -7,7 +7,7 @@ namespace embedkit::binding {
 
 // Bumped whenever the native call signatures change; lib/native.ts checks it so that a
 // stale or foreign binary is refused instead of being called with the wrong arguments.
-constexpr int kBindingAbi = 6;
+constexpr int kBindingAbi = 7;
 
 void register_system(Napi::Env env, Napi::Object exports);
 void register_gather(Napi::Env env, Napi::Object exports);
@@ -15,5 +15,6 @@ void register_rope(Napi::Env env, Napi::Object exports);
 void register_jl(Napi::Env env, Napi::Object exports);
 void register_scatter(Napi::Env env, Napi::Object exports);
 void register_codebook(Napi::Env env, Napi::Object exports);
+void register_compress(Napi::Env env, Napi::Object exports);
 
 }  // namespace embedkit::binding

@@ -10,6 +10,7 @@
 #include "async.h"
 #include "bag_args.h"
 #include "family.h"
+#include "table_args.h"
 
 namespace embedkit::binding {
 namespace {
@@ -20,30 +21,17 @@ using gather::BagError;
 using gather::PoolMode;
 using gather::Table;
 
-struct TableArg {
-  ArrayView view;
-  Table table;
-};
-
-TableArg parse_table(Napi::Env env, const Napi::Value& table_arg, const Napi::Value& dim_arg) {
-  TableArg t;
-  t.view = get_float32_array(env, table_arg, "table");
-  const int64_t dim = get_integer(env, dim_arg, "dim", 1, kMaxSafeInteger);
-  if (t.view.length % dim != 0) {
-    throw_range_error(env, "table.length " + std::to_string(t.view.length) +
-                               " is not a multiple of dim " + std::to_string(dim));
-  }
-  t.table = Table{static_cast<const float*>(t.view.data), t.view.length / dim, dim};
-  return t;
-}
-
-void check_index_range(Napi::Env env, const IndexArray& indices, int64_t rows) {
-  const int64_t bad = find_index_out_of_range(indices, rows);
+// Indices address rows, or with a remap the ids of the original table.
+void check_index_range(Napi::Env env, const IndexArray& indices, const Table& table) {
+  const int64_t limit = table.id_limit();
+  const int64_t bad = find_index_out_of_range(indices, limit);
   if (bad >= 0) {
-    throw_range_error(env, "indices[" + std::to_string(bad) + "] = " +
-                               std::to_string(indices.at(bad)) +
-                               " is out of range for a table of " + std::to_string(rows) +
-                               " rows");
+    const std::string at = "indices[" + std::to_string(bad) + "] = " + std::to_string(indices.at(bad));
+    if (table.hashed) throw_range_error(env, at + ": a hashed id must not be negative");
+    throw_range_error(env, at + " is out of range for " +
+                               (table.remap != nullptr
+                                    ? "a remap of " + std::to_string(limit) + " ids"
+                                    : "a table of " + std::to_string(limit) + " rows"));
   }
 }
 
@@ -56,19 +44,19 @@ struct GatherCall {
   void run() const { gather::gather(table.table, indices, static_cast<float*>(out.data)); }
 };
 
-// args: table, dim, indices, out?
+// args: table, dim, indices, out?, format?, scales?, biases?, remap?
 GatherCall prepare_gather(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GatherCall c;
-  c.table = parse_table(env, info[0], info[1]);
+  c.table = parse_table(env, info, 0, 4, true);
   c.indices_view = get_index_array(env, info[2], "indices", &c.indices);
-  check_index_range(env, c.indices, c.table.table.rows);
+  check_index_range(env, c.indices, c.table.table);
   const int64_t n = c.indices.length;
   const int64_t dim = c.table.table.dim;
   if (n != 0 && dim > kMaxSafeInteger / n) throw_range_error(env, "indices.length x dim overflows");
   c.out = output_float32(env, info[3], n * dim,
                          "indices.length " + std::to_string(n) + " x dim " + std::to_string(dim));
-  require_disjoint(env, c.out, "out", c.table.view, "table");
+  c.table.require_disjoint_from(env, c.out, "out");
   require_disjoint(env, c.out, "out", c.indices_view, "indices");
   return c;
 }
@@ -153,17 +141,24 @@ void parse_bag_bounds(Napi::Env env, const Napi::Value& bounds_arg, const Napi::
 
 namespace {
 
-// args: table, dim, indices, bounds, boundsKind, mode, weights?, paddingIdx?, out?, argmax?
+// args: table, dim, indices, bounds, boundsKind, mode, weights?, paddingIdx?, out?, argmax?,
+//       format?, scales?, biases?, remap?, hashSeed?
 std::unique_ptr<BagCall> prepare_bag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto c = std::make_unique<BagCall>();
-  c->table = parse_table(env, info[0], info[1]);
+  c->table = parse_table(env, info, 0, 10, true);
   BagArgs& a = c->args;
   a.table = c->table.table;
+  if (!is_absent(info[14])) {  // hashedEmbeddingBag: ids are hashed into the table's rows
+    if (a.table.remap != nullptr) throw_type_error(env, "a hashed bag takes no remap");
+    a.table.hashed = true;
+    a.table.hash_seed = static_cast<uint64_t>(get_integer(env, info[14], "seed", 0, kMaxSafeInteger));
+  }
   c->indices_view = get_index_array(env, info[2], "indices", &a.indices);
   a.mode = static_cast<PoolMode>(get_integer(env, info[5], "mode", 0, 2));
   const int64_t n = a.indices.length;
-  const int64_t rows = a.table.rows;
+  // Ids (padding, returned argmax) live in the original id space: rows, or the remap's length.
+  const int64_t rows = a.table.id_limit();
   const int64_t dim = a.table.dim;
   parse_bag_bounds(env, info[3], info[4], n, &c->bounds);
   a.bags = c->bounds.bags;
@@ -181,18 +176,24 @@ std::unique_ptr<BagCall> prepare_bag(const Napi::CallbackInfo& info) {
   }
 
   a.padding_idx = -1;
-  if (!is_absent(info[7])) {
+  if (a.table.hashed) {
+    // Any id may occur, so padding is an id, not counted from the end.
+    if (!is_absent(info[7])) a.padding_idx = get_integer(env, info[7], "paddingIdx", 0, kMaxSafeInteger);
+    if (a.table.rows == 0 && n > 0) {
+      throw_range_error(env, "a hashed bag needs a table of at least one row");
+    }
+  } else if (!is_absent(info[7])) {
     if (rows == 0) throw_range_error(env, "paddingIdx cannot be used with an empty table");
     int64_t p = get_integer(env, info[7], "paddingIdx", -rows, rows - 1);
     a.padding_idx = p < 0 ? p + rows : p;  // negative counts from the end, as in PyTorch
   }
-  check_index_range(env, a.indices, rows);
+  check_index_range(env, a.indices, a.table);
 
   const int64_t bags = a.bags.num_bags;
   if (bags != 0 && dim > kMaxSafeInteger / bags) throw_range_error(env, "bags x dim overflows");
   c->out = output_float32(env, info[8], bags * dim,
                           std::to_string(bags) + " bags x dim " + std::to_string(dim));
-  require_disjoint(env, c->out, "out", c->table.view, "table");
+  c->table.require_disjoint_from(env, c->out, "out");
   require_disjoint(env, c->out, "out", c->indices_view, "indices");
   require_disjoint(env, c->out, "out", c->bounds.view, c->bounds.name);
   require_disjoint(env, c->out, "out", c->weights_view, "weights");
@@ -209,8 +210,8 @@ std::unique_ptr<BagCall> prepare_bag(const Napi::CallbackInfo& info) {
                                  std::to_string(bags) + " bags x dim " + std::to_string(dim) +
                                  "), got " + std::to_string(c->argmax.length));
     }
-    for (const auto& [view, name] : {std::pair{&c->table.view, "table"},
-                                     std::pair{&c->indices_view, "indices"},
+    c->table.require_disjoint_from(env, c->argmax, "argmax");
+    for (const auto& [view, name] : {std::pair{&c->indices_view, "indices"},
                                      std::pair{&c->bounds.view, c->bounds.name},
                                      std::pair{&c->out, "out"}}) {
       require_disjoint(env, c->argmax, "argmax", *view, name);
@@ -228,8 +229,9 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
 
 Napi::Value GatherAsync(const Napi::CallbackInfo& info) {
   GatherCall c = prepare_gather(info);
-  const std::vector<HeldArray> held{
-      {"table", c.table.view.value}, {"indices", c.indices_view.value}, {"out", c.out.value}};
+  std::vector<HeldArray> held = c.table.held();
+  held.push_back({"indices", c.indices_view.value});
+  held.push_back({"out", c.out.value});
   return KernelWorker::Start(info.Env(), "gatherAsync", [c] { c.run(); }, c.out.value, held);
 }
 
@@ -242,10 +244,10 @@ Napi::Value EmbeddingBag(const Napi::CallbackInfo& info) {
 Napi::Value EmbeddingBagAsync(const Napi::CallbackInfo& info) {
   std::shared_ptr<BagCall> c = prepare_bag(info);
   // The call object (with any lengths-derived bounds) lives on the heap until the worker ends.
-  std::vector<HeldArray> held{{"table", c->table.view.value},
-                              {"indices", c->indices_view.value},
-                              {c->bounds.name, c->bounds.view.value},
-                              {"out", c->out.value}};
+  std::vector<HeldArray> held = c->table.held();
+  held.push_back({"indices", c->indices_view.value});
+  held.push_back({c->bounds.name, c->bounds.view.value});
+  held.push_back({"out", c->out.value});
   if (c->weights_view.present) held.push_back({"weights", c->weights_view.value});
   if (c->argmax.present) held.push_back({"argmax", c->argmax.value});
   return KernelWorker::Start(info.Env(), "embeddingBagAsync", [c] { c->run(); }, c->out.value,

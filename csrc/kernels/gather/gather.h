@@ -1,6 +1,6 @@
 // The gather family's contract: copy table rows by index (gather) and pool them per bag
 // (embedding_bag with sum / mean / max, per-sample weights and a padding index), with
-// PyTorch's semantics. Callers validate first (validate_bags, find_index_out_of_range);
+// PyTorch's semantics, from tables stored in any TableFormat, pruned (remap) or hashed. Callers validate first (validate_bags, find_index_out_of_range);
 // kernels assume valid input and never fail.
 #pragma once
 
@@ -12,11 +12,73 @@
 
 namespace embedkit::gather {
 
-// Row-major rows x dim float32 matrix, read in place.
+// How a table stores its rows. Every kernel reads a row as float32 vectors through a row
+// decoder for the format (body.h); accumulation is float32 whatever the format.
+enum class TableFormat : int {
+  F32 = 0,   // float32
+  F16 = 1,   // IEEE binary16, as uint16
+  BF16 = 2,  // bfloat16 (the top half of a float32), as uint16
+  Q8 = 3,    // uint8 codes, x = code * scale[row] + bias[row] (one fused multiply-add)
+  Q4 = 4,    // 4-bit codes, two per byte, low nibble first; a row holds ceil(dim / 2) bytes
+             // (odd dim: the last byte's high nibble is unused); decoded like Q8
+};
+constexpr int kNumTableFormats = 5;
+
+// Bytes one stored row takes in `format` (the per-row scale and bias not counted).
+inline int64_t row_stride_bytes(TableFormat format, int64_t dim) {
+  switch (format) {
+    case TableFormat::F32: return dim * 4;
+    case TableFormat::F16:
+    case TableFormat::BF16: return dim * 2;
+    case TableFormat::Q8: return dim;
+    case TableFormat::Q4: return (dim + 1) / 2;
+  }
+  return 0;
+}
+
+// The hashing trick (hashedEmbeddingBag): the row an id reads from a shared table of `rows`
+// rows under `seed`. x = id XOR (seed * 0x9E3779B97F4A7C15), mixed by MurmurHash3's 64-bit
+// finalizer (fmix64), then reduced to [0, rows) as the high 64 bits of the 128-bit product
+// x * rows (multiply-shift, no division). `static`: each translation unit keeps its own copy,
+// compiled for its own ISA (see body.h), instead of sharing one the linker might pick.
+static inline int64_t hashed_row(uint64_t id, uint64_t seed, int64_t rows) {
+  uint64_t x = id ^ (seed * 0x9E3779B97F4A7C15ull);
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return static_cast<int64_t>((static_cast<unsigned __int128>(x) * static_cast<uint64_t>(rows)) >> 64);
+}
+
+// Row-major rows x dim matrix, read in place.
 struct Table {
-  const float* data = nullptr;
+  const float* data = nullptr;  // F32 rows; the other formats use `codes`
   int64_t rows = 0;
   int64_t dim = 0;
+  TableFormat format = TableFormat::F32;
+  const void* codes = nullptr;    // F16 / BF16 / Q8 / Q4 rows, row_stride_bytes apart
+  const float* scales = nullptr;  // Q8 / Q4: one per row
+  const float* biases = nullptr;  // Q8 / Q4: one per row
+  // Pruned tables: id i of the original id space reads row remap[i] (every value in
+  // [-1, rows)); -1 marks a pruned id, which gathers a zero row and is skipped by a bag like
+  // padding. Null: ids are row numbers. Indices then lie in [0, remap_length).
+  const int32_t* remap = nullptr;
+  int64_t remap_length = 0;
+  // Hashed tables (never with a remap): id i reads row hashed_row(i, hash_seed, rows), for
+  // any id in [0, 2^63); rows must then be at least 1.
+  bool hashed = false;
+  uint64_t hash_seed = 0;
+
+  const uint8_t* row_bytes(int64_t row) const {
+    return format == TableFormat::F32
+               ? reinterpret_cast<const uint8_t*>(data + row * dim)
+               : static_cast<const uint8_t*>(codes) + row * row_stride_bytes(format, dim);
+  }
+  // How many ids indices may hold: rows, the remap's length, or any non-negative id (hashed).
+  int64_t id_limit() const {
+    return remap != nullptr ? remap_length : hashed ? INT64_MAX : rows;
+  }
 };
 
 enum class PoolMode : int { Sum = 0, Mean = 1, Max = 2 };
@@ -40,7 +102,7 @@ struct BagArgs {
   Bags bags;
   PoolMode mode = PoolMode::Sum;
   const float* weights = nullptr;  // one per index, or null (Max: the max of weight x row)
-  int64_t padding_idx = -1;        // a row id in [0, rows) to skip, or -1
+  int64_t padding_idx = -1;        // an id in [0, table.id_limit()) to skip, or -1
   float* out = nullptr;            // num_bags x dim, or see out_rows
   // Where bag b's result goes: row out_rows[b] of out when set, else row b. The scatter
   // family pools its destination rows' contributions through these kernels this way.

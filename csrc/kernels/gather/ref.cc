@@ -1,23 +1,51 @@
 // The scalar reference: the oracle every SIMD path is tested against, and the "scalar"
 // path itself. Written for clarity; it follows PyTorch's embedding_bag semantics exactly.
-#include <cstring>
-
 #include "gather.h"
+#include "scalar_decode.h"
 
 namespace embedkit::gather {
 namespace {
 
+// Calls fn(c, x) for the columns c in [c0, c1) of row r, x the decoded element. The format
+// is dispatched once per row, not per element, so the f32 path stays a plain loop.
+template <class Fn>
+void for_each_value(const Table& t, int64_t r, int64_t c0, int64_t c1, Fn fn) {
+  if (t.format == TableFormat::F32) {
+    const float* row = t.data + r * t.dim;
+    for (int64_t c = c0; c < c1; ++c) fn(c, row[c]);
+  } else {
+    for (int64_t c = c0; c < c1; ++c) fn(c, decode_value(t, r, c));
+  }
+}
+
+// The row id `id` reads: through a pruned table's remap (-1: pruned), the hash, or itself.
+int64_t table_row(const Table& t, int64_t id) {
+  if (t.remap != nullptr) return t.remap[id];
+  if (t.hashed) return hashed_row(static_cast<uint64_t>(id), t.hash_seed, t.rows);
+  return id;
+}
+
+// The table row bag position p pools, or -1 when it is skipped (padding, or pruned away).
+int64_t pooled_row(const BagArgs& a, int64_t p) {
+  const int64_t id = a.indices.at(p);
+  return id == a.padding_idx ? -1 : table_row(a.table, id);
+}
+
 void gather_rows_ref(const Table& table, const IndexArray& indices, int64_t begin, int64_t end,
                      float* out) {
   for (int64_t i = begin; i < end; ++i) {
-    const float* row = table.data + indices.at(i) * table.dim;
-    std::memcpy(out + i * table.dim, row, static_cast<size_t>(table.dim) * sizeof(float));
+    const int64_t r = table_row(table, indices.at(i));
+    float* dst = out + i * table.dim;
+    if (r < 0) {  // a pruned id: a zero row
+      for (int64_t c = 0; c < table.dim; ++c) dst[c] = 0.0f;
+    } else {
+      for_each_value(table, r, 0, table.dim, [&](int64_t c, float x) { dst[c] = x; });
+    }
   }
 }
 
 void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
                    int64_t col_end) {
-  const int64_t dim = a.table.dim;
   for (int64_t b = bag_begin; b < bag_end; ++b) {
     float* out = a.out_row(b);
     // Scatter-add (accumulate) starts from the destination row's value.
@@ -26,20 +54,19 @@ void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t
     }
     int64_t count = 0;
     for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
-      const int64_t idx = a.indices.at(p);
-      if (idx == a.padding_idx) continue;
-      const float* row = a.table.data + idx * dim;
+      const int64_t r = pooled_row(a, p);
+      if (r < 0) continue;
       if (a.mode == PoolMode::Max) {
         // The first row initializes; later rows replace an element only when greater.
         // With weights (spmm), each term is weight x row.
         const float w = a.weights != nullptr ? a.weights[p] : 1.0f;
-        for (int64_t c = col_begin; c < col_end; ++c) {
-          const float v = a.weights != nullptr ? w * row[c] : row[c];
+        for_each_value(a.table, r, col_begin, col_end, [&](int64_t c, float x) {
+          const float v = a.weights != nullptr ? w * x : x;
           out[c] = count == 0 || v > out[c] ? v : out[c];
-        }
+        });
       } else {
         const float w = a.weights != nullptr ? a.weights[p] : 1.0f;
-        for (int64_t c = col_begin; c < col_end; ++c) out[c] += w * row[c];
+        for_each_value(a.table, r, col_begin, col_end, [&](int64_t c, float x) { out[c] += w * x; });
       }
       ++count;
     }
@@ -65,16 +92,16 @@ void pool_bags_max_argmax(const BagArgs& a, int64_t bag_begin, int64_t bag_end,
     bool first = true;
     for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
       const int64_t idx = a.indices.at(p);
-      if (idx == a.padding_idx) continue;
-      const float* row = a.table.data + idx * dim;
+      const int64_t r = pooled_row(a, p);
+      if (r < 0) continue;
       // The same rule as the max kernels: the first row initializes, a later one wins an
       // element only when strictly greater (ties and NaN keep the earlier winner).
-      for (int64_t c = col_begin; c < col_end; ++c) {
-        if (first || row[c] > out[c]) {
-          out[c] = row[c];
+      for_each_value(a.table, r, col_begin, col_end, [&](int64_t c, float x) {
+        if (first || x > out[c]) {
+          out[c] = x;
           arg[c] = static_cast<int32_t>(idx);
         }
-      }
+      });
       first = false;
     }
   }

@@ -1,0 +1,128 @@
+// Float64 references for compressed tables, written from the format definitions in the
+// README (not from the native code): decoding of every format, the q8 / q4 quantization
+// rule and its error bound, and embeddingBag over a pruned table (pruned ids skipped).
+import type { EmbeddingTable } from '../lib/index';
+import { bagRanges, toNumbers, type Mode, type RefBagOptions } from './reference';
+
+/** IEEE binary16 bits to a number. */
+export function f16ToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0x1f) return mant === 0 ? sign * Infinity : NaN;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** bfloat16 bits to a number: the top half of a float32. */
+export function bf16ToNumber(h: number): number {
+  const f = new Float32Array(new Uint32Array([h << 16]).buffer);
+  return f[0];
+}
+
+/** Element (row, col) of a stored table, in float64 (q8 / q4: code x scale + bias). */
+export function refDecode(t: EmbeddingTable, row: number, col: number): number {
+  switch (t.format) {
+    case 'f32': return t.data[row * t.dim + col];
+    case 'f16': return f16ToNumber(t.data[row * t.dim + col]);
+    case 'bf16': return bf16ToNumber(t.data[row * t.dim + col]);
+    case 'q8': return t.data[row * t.dim + col] * t.scales[row] + t.biases[row];
+    case 'q4': {
+      const byte = t.data[row * Math.ceil(t.dim / 2) + (col >> 1)];
+      const code = col % 2 === 0 ? byte & 0x0f : byte >> 4;  // low nibble first
+      return code * t.scales[row] + t.biases[row];
+    }
+  }
+}
+
+/** The whole table decoded, rounded to float32 (what every kernel accumulates). */
+export function refDequantize(t: EmbeddingTable): Float32Array {
+  const out = new Float32Array(t.rows * t.dim);
+  for (let r = 0; r < t.rows; r++) for (let c = 0; c < t.dim; c++) out[r * t.dim + c] = refDecode(t, r, c);
+  return out;
+}
+
+/**
+ * The documented quantization error bound for element `x` of a row with minimum lo and
+ * maximum hi: q8 / q4: step / 2 + 2^-22 max(|lo|, |hi|) with step = (hi - lo) / levels;
+ * f16: half an ulp (relative 2^-11, absolute 2^-25 near zero); bf16: relative 2^-8.
+ */
+export function quantizationBound(format: EmbeddingTable['format'], x: number, lo: number, hi: number): number {
+  switch (format) {
+    case 'f32': return 0;
+    case 'f16': return Math.abs(x) * 2 ** -11 + 2 ** -25;
+    case 'bf16': return Math.abs(x) * 2 ** -8;
+    case 'q8': return (hi - lo) / 255 / 2 * (1 + 2 ** -20) + 2 ** -22 * Math.max(Math.abs(lo), Math.abs(hi));
+    case 'q4': return (hi - lo) / 15 / 2 * (1 + 2 ** -20) + 2 ** -22 * Math.max(Math.abs(lo), Math.abs(hi));
+  }
+}
+
+/**
+ * embeddingBag over a pruned table, as the equivalent problem over the compact table: an id
+ * whose remap entry is -1 is dropped like padding (not counted by 'mean'); the others read
+ * row remap[id] of `compact`. Feed it to refEmbeddingBag / expectBagClose.
+ */
+export function prunedBagProblem(
+  o: RefBagOptions & { remap: Int32Array; compact: Float32Array },
+): RefBagOptions {
+  const ids = toNumbers(o.indices as never);
+  const rows = o.remap.length;
+  const padding = o.paddingIdx === undefined ? -1 : o.paddingIdx < 0 ? o.paddingIdx + rows : o.paddingIdx;
+  const kept: number[] = [];
+  const weights: number[] = [];
+  const lengths: number[] = [];
+  for (const [start, end] of bagRanges(o)) {
+    let n = 0;
+    for (let p = start; p < end; p++) {
+      if (ids[p] === padding || o.remap[ids[p]] < 0) continue;
+      kept.push(o.remap[ids[p]]);
+      if (o.weights) weights.push(o.weights[p]);
+      n++;
+    }
+    lengths.push(n);
+  }
+  return {
+    table: o.compact,
+    dim: o.dim,
+    indices: kept,
+    lengths,
+    mode: o.mode as Mode,
+    weights: o.weights ? Float32Array.from(weights) : undefined,
+  };
+}
+
+const MASK64 = (1n << 64n) - 1n;
+
+/**
+ * The documented hash of hashedEmbeddingBag, in BigInt: x = id XOR (seed x 0x9E3779B97F4A7C15),
+ * MurmurHash3's fmix64, then the high 64 bits of x x rows.
+ */
+export function refHashedRow(id: bigint, seed: bigint, rows: number): number {
+  let x = id ^ ((seed * 0x9e3779b97f4a7c15n) & MASK64);
+  x ^= x >> 33n;
+  x = (x * 0xff51afd7ed558ccdn) & MASK64;
+  x ^= x >> 33n;
+  x = (x * 0xc4ceb9fe1a85ec53n) & MASK64;
+  x ^= x >> 33n;
+  return Number((x * BigInt(rows)) >> 64n);
+}
+
+/** A hashed bag problem as the equivalent plain one: ids hashed to rows, padding ids dropped. */
+export function hashedBagProblem(
+  o: Omit<RefBagOptions, 'indices'> & { indices: BigInt64Array; seed: number; rows: number },
+): RefBagOptions {
+  const rows: number[] = [];
+  const weights: number[] = [];
+  const lengths: number[] = [];
+  for (const [start, end] of bagRanges(o as unknown as RefBagOptions)) {
+    let n = 0;
+    for (let p = start; p < end; p++) {
+      if (o.paddingIdx !== undefined && o.indices[p] === BigInt(o.paddingIdx)) continue;
+      rows.push(refHashedRow(o.indices[p], BigInt(o.seed), o.rows));
+      if (o.weights) weights.push(o.weights[p]);
+      n++;
+    }
+    lengths.push(n);
+  }
+  return { table: o.table, dim: o.dim, indices: rows, lengths, mode: o.mode, weights: o.weights ? Float32Array.from(weights) : undefined };
+}
