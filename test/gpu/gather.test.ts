@@ -4,7 +4,7 @@
 // per-column operations in index order, so results match the CPU bit for bit (weighted bags
 // within float32 rounding: the scalar CPU path does not fuse the multiply-add).
 import { afterAll, describe, expect, it } from 'vitest';
-import { DeviceArray, cuda, embeddingBag, gather } from '../../lib/index';
+import { DeviceArray, DeviceTable, cuda, embeddingBag, gather, quantizeTable } from '../../lib/index';
 import {
   BOUNDS_KINDS,
   INDEX_KINDS,
@@ -199,5 +199,35 @@ describe.skipIf(!gpuReady)('cuda.embeddingBag', () => {
     expect(() => cuda.embeddingBag({ ...base, offsets: off([0, 2]), mode: 'median' as never })).toThrow(TypeError);
     expect(() => cuda.embeddingBag({ ...base, offsets: off([0]) })).toThrow(/out.length must be 4/);
     expect(await out.toHost()).toEqual(poison);
+  });
+});
+
+describe.skipIf(!gpuReady)('cuda table formats', () => {
+  it('gather and embeddingBag read f16, bf16, q8 and q4 tables as the CPU does', async () => {
+    for (const format of ['f16', 'bf16', 'q8', 'q4'] as const) {
+      for (const dim of [1, 7, 64, 129]) {
+        const seed = freshSeed();
+        const rng = new Rng(seed);
+        const rows = rng.int(1, 200);
+        const stored = quantizeTable({ table: randomTable(rng, rows, dim), dim, format });
+        const dt = DeviceTable.fromHost(stored as never);
+        live.push(dt.data);
+        const indices = makeIndexArray('int32', randomIndices(rng, rng.int(0, 300), rows));
+        const ctx = describeCase({ seed, format, dim, rows });
+        const wantGather = gather({ table: stored, indices } as never);
+        const di = dev(indices) as DeviceArray<'int32'>;
+        expect(firstDifference(await cuda.gather({ table: dt, indices: di }).toHost(), wantGather), ctx).toBe(-1);
+        for (const mode of MODES) {
+          const lengths = randomLengths(rng, rng.int(0, 20), 12);
+          const n = lengths.reduce((a, b) => a + b, 0);
+          const o = bagOptions({ table: new Float32Array(0), dim, mode }, randomIndices(rng, n, rows), lengths, 'offsets', 'int32');
+          const want = embeddingBag({ table: stored, indices: o.indices, offsets: o.offsets, mode } as never);
+          const got = await cuda.embeddingBag({ table: dt, indices: dev(o.indices) as never, offsets: dev(o.offsets!) as never, mode }).toHost();
+          expect(firstDifference(got, want), `${ctx} mode=${mode}`).toBe(-1);
+        }
+        dt.scales?.dispose();
+        dt.biases?.dispose();
+      }
+    }
   });
 });
