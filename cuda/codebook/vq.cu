@@ -6,7 +6,7 @@
 // per row, so that the same seed picks the same code and token.
 #include <cmath>
 
-#include "../../csrc/kernels/common/philox.h"
+#include "../../csrc/kernels/codebook/vq_sample_row.h"
 #include "../common/index_dispatch.h"
 #include "../common/lane_groups.cuh"
 #include "vq.h"
@@ -84,50 +84,11 @@ __global__ void __launch_bounds__(kRowThreads) rows_kernel(const float* logits, 
   }
 }
 
-// csrc/kernels/codebook/vq.cc vq_sample, one thread per row.
+// vqSample, one thread per row, with the CPU's own row draw.
 __global__ void sample_kernel(const float* logits, int64_t rows, DeviceVqMap map, uint64_t seed, double temperature,
                               int32_t* out) {
   const int64_t b = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
-  if (b >= rows) return;
-  const int64_t kc = map.num_codes;
-  const float* row = logits + b * kc;
-  double top = -INFINITY;
-  for (int64_t j = 0; j < kc; ++j) {
-    if (map.counts[j] == 0) continue;
-    const double v = static_cast<double>(row[j]) / temperature;
-    if (isnan(v)) {
-      top = NAN;
-      break;
-    }
-    top = fmax(top, v);
-  }
-  if (!(top > -INFINITY)) {
-    out[b] = -1;
-    return;
-  }
-  auto weight = [&](int64_t j) {
-    if (map.counts[j] == 0) return 0.0;
-    const double v = static_cast<double>(row[j]) / temperature;
-    if (isinf(top)) return v == top ? static_cast<double>(map.counts[j]) : 0.0;
-    return static_cast<double>(map.counts[j]) * exp(v - top);
-  };
-  double total = 0;
-  for (int64_t j = 0; j < kc; ++j) total += weight(j);
-  const philox::Block r = philox::stream_block(seed, philox::kVqSample, static_cast<uint64_t>(b));
-  const uint64_t u_code = static_cast<uint64_t>(r.v[0]) | (static_cast<uint64_t>(r.v[1]) << 32);
-  const uint64_t u_token = static_cast<uint64_t>(r.v[2]) | (static_cast<uint64_t>(r.v[3]) << 32);
-  const double target = static_cast<double>(u_code >> 11) * 0x1p-53 * total;
-  int64_t chosen = -1;
-  double acc = 0;
-  for (int64_t j = 0; j < kc; ++j) {
-    const double w = weight(j);
-    if (w <= 0) continue;
-    chosen = j;
-    acc += w;
-    if (acc > target) break;
-  }
-  const uint64_t n = static_cast<uint64_t>(map.counts[chosen]);
-  out[b] = map.tokens[map.offsets[chosen] + static_cast<int64_t>(philox::uniform_below(u_token, n))];
+  if (b < rows) out[b] = embedkit::codebook::sample_row(logits + b * map.num_codes, map, seed, temperature, b);
 }
 
 unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + 255) / 256); }

@@ -8,19 +8,13 @@
 
 #include <cstdint>
 
+#include "../../csrc/kernels/codebook/codebook.h"
 #include "../common/device_types.h"
 
 namespace embedkit::cuda::codebook {
 
-struct DeviceVqMap {
-  int64_t num_tokens = 0;  // V
-  int64_t num_codes = 0;   // K
-  const int32_t* token_to_code = nullptr;
-  const int32_t* counts = nullptr;
-  const double* log_counts = nullptr;
-  const int32_t* offsets = nullptr;  // K + 1
-  const int32_t* tokens = nullptr;   // V
-};
+// The CPU's map type (csrc/kernels/codebook/codebook.h), its pointers into device memory.
+using DeviceVqMap = embedkit::codebook::VqMap;
 
 // out (rows x V): out[b][t] = logits[b][token_to_code[t]].
 cudaError_t vq_expand(const float* logits, int64_t rows, const DeviceVqMap& map, float* out, cudaStream_t stream);

@@ -12,6 +12,7 @@
 #include "../common/parallel.h"
 #include "../common/philox.h"
 #include "codebook.h"
+#include "vq_sample_row.h"
 
 namespace embedkit::codebook {
 namespace {
@@ -234,47 +235,8 @@ void vq_top_k(const CodeLogits& logits, const VqMap& map, int64_t k, int32_t* id
 void vq_sample(const CodeLogits& logits, const VqMap& map, uint64_t seed, double temperature,
                int32_t* out) {
   count_kernel_call(Isa::Scalar);
-  const int64_t kc = map.num_codes;
-  for_rows(logits.rows, kc, [&](int64_t b) {
-    const float* row = logits.data + b * kc;
-    double top = -kInf;
-    for (int64_t j = 0; j < kc; ++j) {
-      if (map.counts[j] == 0) continue;
-      const double v = static_cast<double>(row[j]) / temperature;
-      if (std::isnan(v)) {
-        top = std::numeric_limits<double>::quiet_NaN();
-        break;
-      }
-      top = std::max(top, v);
-    }
-    if (!(top > -kInf)) {  // NaN, or no code with a finite weight
-      out[b] = -1;
-      return;
-    }
-    // Weight n_j exp(L_j / T - top); with a +inf logit, only the +inf codes, by count.
-    auto weight = [&](int64_t j) {
-      if (map.counts[j] == 0) return 0.0;
-      const double v = static_cast<double>(row[j]) / temperature;
-      if (std::isinf(top)) return v == top ? static_cast<double>(map.counts[j]) : 0.0;
-      return static_cast<double>(map.counts[j]) * std::exp(v - top);
-    };
-    double total = 0;
-    for (int64_t j = 0; j < kc; ++j) total += weight(j);
-    const philox::Block r = philox::stream_block(seed, philox::kVqSample, static_cast<uint64_t>(b));
-    const uint64_t u_code = static_cast<uint64_t>(r.v[0]) | (static_cast<uint64_t>(r.v[1]) << 32);
-    const uint64_t u_token = static_cast<uint64_t>(r.v[2]) | (static_cast<uint64_t>(r.v[3]) << 32);
-    const double target = static_cast<double>(u_code >> 11) * 0x1p-53 * total;
-    int64_t chosen = -1;
-    double acc = 0;
-    for (int64_t j = 0; j < kc; ++j) {
-      const double w = weight(j);
-      if (w <= 0) continue;
-      chosen = j;  // the last code with weight, should rounding leave acc <= target
-      acc += w;
-      if (acc > target) break;
-    }
-    const uint64_t n = static_cast<uint64_t>(map.counts[chosen]);
-    out[b] = map.tokens[map.offsets[chosen] + static_cast<int64_t>(philox::uniform_below(u_token, n))];
+  for_rows(logits.rows, map.num_codes, [&](int64_t b) {
+    out[b] = sample_row(logits.data + b * map.num_codes, map, seed, temperature, b);
   });
 }
 
