@@ -26,7 +26,8 @@ struct NeonWiden {
   }
   // 2 bytes, 4 nibbles, low nibble first.
   static float32x4_t u4(const uint8_t* p) {
-    const uint32_t nibbles[4] = {p[0] & 0x0fu, p[0] >> 4u, p[1] & 0x0fu, p[1] >> 4u};
+    const uint32_t b0 = p[0], b1 = p[1];  // widened first: uint8_t >> would promote to int
+    const uint32_t nibbles[4] = {b0 & 0x0fu, b0 >> 4, b1 & 0x0fu, b1 >> 4};
     return vcvtq_f32_u32(vld1q_u32(nibbles));
   }
 };
