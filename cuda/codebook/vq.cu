@@ -91,13 +91,12 @@ __global__ void sample_kernel(const float* logits, int64_t rows, DeviceVqMap map
   if (b < rows) out[b] = embedkit::codebook::sample_row(logits + b * map.num_codes, map, seed, temperature, b);
 }
 
-unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + 255) / 256); }
 
 }  // namespace
 
 cudaError_t vq_expand(const float* logits, int64_t rows, const DeviceVqMap& map, float* out, cudaStream_t stream) {
   if (rows == 0 || map.num_tokens == 0) return cudaSuccess;
-  expand_kernel<<<blocks_for(rows * map.num_tokens), 256, 0, stream>>>(logits, rows, map, out);
+  expand_kernel<<<blocks_for(rows * map.num_tokens), kBlockThreads, 0, stream>>>(logits, rows, map, out);
   return cudaGetLastError();
 }
 
@@ -114,7 +113,7 @@ cudaError_t vq_rows(const float* logits, int64_t rows, const DeviceVqMap& map, c
 cudaError_t vq_sample(const float* logits, int64_t rows, const DeviceVqMap& map, uint64_t seed, double temperature,
                       int32_t* out, cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
-  sample_kernel<<<blocks_for(rows), 256, 0, stream>>>(logits, rows, map, seed, temperature, out);
+  sample_kernel<<<blocks_for(rows), kBlockThreads, 0, stream>>>(logits, rows, map, seed, temperature, out);
   return cudaGetLastError();
 }
 

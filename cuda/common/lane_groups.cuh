@@ -13,6 +13,11 @@ namespace embedkit::cuda {
 constexpr int kWarpSize = 32;
 constexpr int kBlockThreads = 256;
 
+// Blocks of kBlockThreads for one thread per item.
+inline unsigned blocks_for(int64_t threads) {
+  return static_cast<unsigned>((threads + kBlockThreads - 1) / kBlockThreads);
+}
+
 struct LaneGroups {
   int group_size = kWarpSize;    // G
   int64_t chunks_per_item = 1;   // a row wider than G vectors is split into chunks

@@ -27,7 +27,6 @@ __global__ void lengths_to_boundaries(const void* lengths, int64_t num_bags, int
   if (i == 0) boundaries[0] = 0;
 }
 
-unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kBlockThreads - 1) / kBlockThreads); }
 
 }  // namespace
 

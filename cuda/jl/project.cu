@@ -6,6 +6,7 @@
 // Built with --fmad=false (CMakeLists.txt): the sums must be the CPU's.
 #include <algorithm>
 
+#include "../common/lane_groups.cuh"
 #include "fwht_rows.cuh"
 #include "project.h"
 
@@ -70,7 +71,6 @@ __global__ void outputs_kernel(ProjectionLaunch p, Outputs outputs, int64_t row0
   p.out[(row0 + row) * p.k + i % p.k] = outputs(z + row * n, i % p.k);
 }
 
-unsigned blocks_for(int64_t threads) { return static_cast<unsigned>((threads + 255) / 256); }
 
 template <class Outputs>
 cudaError_t launch_transformed(const ProjectionLaunch& p, const Outputs& outputs, void* scratch, cudaStream_t stream) {
@@ -78,8 +78,8 @@ cudaError_t launch_transformed(const ProjectionLaunch& p, const Outputs& outputs
   if (p.log2n <= kMaxRowLog2) {
     if (p.log2n == 0) {  // n = 1: nothing to transform; the kernel below handles one value
       float* z = static_cast<float*>(scratch);
-      sign_pad_kernel<<<blocks_for(p.rows), 256, 0, stream>>>(p, 0, p.rows, z);
-      outputs_kernel<<<blocks_for(p.rows * p.k), 256, 0, stream>>>(p, outputs, 0, p.rows, z);
+      sign_pad_kernel<<<blocks_for(p.rows), kBlockThreads, 0, stream>>>(p, 0, p.rows, z);
+      outputs_kernel<<<blocks_for(p.rows * p.k), kBlockThreads, 0, stream>>>(p, outputs, 0, p.rows, z);
       return cudaGetLastError();
     }
     return launch_row_kernel_for(p.log2n, ProjectRows<Outputs>{p, outputs}, p.rows, stream);
@@ -89,11 +89,11 @@ cudaError_t launch_transformed(const ProjectionLaunch& p, const Outputs& outputs
   float* z = static_cast<float*>(scratch);
   for (int64_t row0 = 0; row0 < p.rows; row0 += chunk) {
     const int64_t rows = std::min(chunk, p.rows - row0);
-    sign_pad_kernel<<<blocks_for(rows * n), 256, 0, stream>>>(p, row0, rows, z);
+    sign_pad_kernel<<<blocks_for(rows * n), kBlockThreads, 0, stream>>>(p, row0, rows, z);
     cudaError_t e = cudaGetLastError();
     if (e == cudaSuccess) e = launch_fwht(z, rows, p.log2n, 1.0f, stream);
     if (e != cudaSuccess) return e;
-    outputs_kernel<<<blocks_for(rows * p.k), 256, 0, stream>>>(p, outputs, row0, rows, z);
+    outputs_kernel<<<blocks_for(rows * p.k), kBlockThreads, 0, stream>>>(p, outputs, row0, rows, z);
     if ((e = cudaGetLastError()) != cudaSuccess) return e;
   }
   return cudaSuccess;
@@ -125,7 +125,7 @@ cudaError_t launch_fjlt(const ProjectionLaunch& p, void* scratch, cudaStream_t s
 
 cudaError_t launch_sparse_projection(const ProjectionLaunch& p, cudaStream_t stream) {
   if (p.rows == 0 || p.k == 0) return cudaSuccess;
-  sparse_projection_kernel<<<blocks_for(p.rows * p.k), 256, 0, stream>>>(p);
+  sparse_projection_kernel<<<blocks_for(p.rows * p.k), kBlockThreads, 0, stream>>>(p);
   return cudaGetLastError();
 }
 

@@ -6,7 +6,6 @@
 namespace embedkit::cuda::scatter {
 namespace {
 
-unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kBlockThreads - 1) / kBlockThreads); }
 
 // One thread per bag (bags are short next to the rest of the pass).
 template <typename IndexT>

@@ -17,7 +17,6 @@ namespace {
 constexpr size_t kAlign = 256;
 
 size_t aligned(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
-unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kBlockThreads - 1) / kBlockThreads); }
 
 // A skipped position gets the key num_rows: it sorts after every row, and its run is then
 // dropped from the segment count (drop_skipped_run).

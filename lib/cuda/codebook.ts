@@ -5,9 +5,8 @@
 import { type VqMap, vqMapArrays } from '../codebook';
 import { describe, requireOptions } from '../options';
 import { cudaAddon } from './addon';
-import { DeviceArray, handleOf, withOutput } from './device-array';
+import { DeviceArray, handleOf, withOutput, disposeSymbol } from './device-array';
 
-const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
 
 /** A VqMap's arrays on the device (token -> code, counts, ln counts, the inverse CSR). */
 export class DeviceVqMap {

@@ -49,7 +49,8 @@ export function setDevice(device: number): void {
   currentDevice = device;
 }
 
-const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
+/** Symbol.dispose where the runtime has it (explicit resource management), else Node's own key. */
+export const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
 
 export class DeviceArray<D extends DeviceDtype = DeviceDtype> {
   /** @internal the binding's handle; null once disposed. */

@@ -5,10 +5,9 @@
 import { boundsArgs, type PoolMode } from '../gather';
 import { describe, enumCode, requireOptions } from '../options';
 import { cudaAddon } from './addon';
-import { DeviceArray, handleOf, optionalHandleOf, withOutput } from './device-array';
+import { DeviceArray, handleOf, optionalHandleOf, withOutput, disposeSymbol } from './device-array';
 
 type Indices = DeviceArray<'int32' | 'uint32' | 'int64'>;
-const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
 
 /**
  * The transposed index pattern of `indices` on the device (which positions feed each

@@ -3,7 +3,7 @@
 // biases as DeviceArrays. cuda.gather and cuda.embeddingBag take one where they take a
 // float32 DeviceArray, and decode rows as the CPU does (the same bits).
 import { describe, enumCode } from '../options';
-import { DeviceArray, handleOf } from './device-array';
+import { DeviceArray, handleOf, disposeSymbol } from './device-array';
 
 export type DeviceTableFormat = 'f32' | 'f16' | 'bf16' | 'q8' | 'q4';
 const FORMATS: readonly DeviceTableFormat[] = ['f32', 'f16', 'bf16', 'q8', 'q4'];
@@ -18,7 +18,6 @@ export interface HostTable {
   biases?: Float32Array;
 }
 
-const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
 
 export class DeviceTable {
   readonly format: DeviceTableFormat;
