@@ -34,11 +34,13 @@ if (!cuda.available()) {
 const cfg = quick
   ? { rows: 1_000_000, dim: 128, bags: 16_384, perBag: 64, gatherRows: 262_144, copyFloats: 64 << 20, reps: 5, inner: 3,
       ropeTokens: 4096, heads: 32, kvHeads: 8, headDim: 128, fwhtFloats: 1 << 26, fwhtLog2: [10, 12, 14], srhtRows: 65_536,
-      scatterRows: 262_144, scatterInto: 1_000_000, spmmSize: 200_000, spmmNnz: 2_000_000, vqRows: 256, vqCodes: 4096, vqTokens: 256_000 }
+      scatterRows: 262_144, scatterInto: 1_000_000, spmmSize: 200_000, spmmNnz: 2_000_000, vqRows: 256, vqCodes: 4096, vqTokens: 256_000,
+      topK: 50, assignRows: 65_536, assignCodes: 1024, pqVectors: 1_000_000, pqM: 16, pqQueries: 16, pqK: 10 }
   : { rows: 10_000_000, dim: 128, bags: 262_144, perBag: 64, gatherRows: 1_048_576, copyFloats: 256 << 20, reps: 9, inner: 5,
       ropeTokens: 32_768, heads: 32, kvHeads: 8, headDim: 128, fwhtFloats: 1 << 28, fwhtLog2: [10, 12, 14], srhtRows: 1_048_576,
       scatterRows: 4_194_304, scatterInto: 10_000_000, spmmSize: 2_000_000, spmmNnz: 20_000_000,
-      vqRows: 1024, vqCodes: 4096, vqTokens: 256_000 };
+      vqRows: 1024, vqCodes: 4096, vqTokens: 256_000, topK: 50, assignRows: 1_048_576, assignCodes: 1024,
+      pqVectors: 2_000_000, pqM: 16, pqQueries: 64, pqK: 10 };
 
 async function medianMs(fn) {
   fn();
@@ -180,7 +182,36 @@ for (const a of [tableDev, indices, offsets, gatherIdx, bagOut, gatherOut]) a.di
   record('vqLogits', shape, await medianMs(() => cuda.vqLogits({ codeLogits, map, out: expanded })), b * v * 4 + v * 4, roof);
   const outs = [];
   record('vqLogSumExp', shape, await medianMs(() => outs.push(cuda.vqLogSumExp({ codeLogits, map }))), b * k * 4, roof);
+  // Top-k ranks all V tokens by a radix sort of 64-bit keys: bytes = the keys written, read
+  // and sorted once (a lower bound on its traffic).
+  record(`vqTopK k=${cfg.topK}`, shape, await medianMs(() => {
+    const r = cuda.vqTopK({ codeLogits, map, k: cfg.topK });
+    outs.push(r.ids, r.logProbs);
+  }), b * v * 8 * 3, roof);
   for (const a of [...outs, map, codeLogits, expanded]) a.dispose();
+}
+// codebookAssign (dim 128, l2) and the product quantizer's scan (m subspaces of 8 bits over
+// pqVectors codes, pqQueries queries, top pqK): the assignment is compute-bound (its bytes
+// are the rows and codes read once), the scan reads every code once per query.
+{
+  const { assignRows: n, assignCodes: k } = cfg;
+  const x = DeviceArray.fromHost(fillRandom(new Float32Array(n * 128), 67));
+  const codebook = DeviceArray.fromHost(fillRandom(new Float32Array(k * 128), 71));
+  const outs = [];
+  record('codebookAssign', `${n} x 128, ${k} codes`, await medianMs(() => {
+    const r = cuda.codebookAssign({ x, dim: 128, codebook, numCodes: k });
+    outs.push(r.codes, r.distances);
+  }), (n + k) * 512, roof);
+  const { pqVectors: nv, pqM: m, pqQueries: nq, pqK: topK } = cfg;
+  const codes = DeviceArray.fromHost(Uint8Array.from(randomIndices(nv * m, 256, 73)));
+  const pq = { dim: 128, m, bits: 8, codebooks: DeviceArray.fromHost(fillRandom(new Float32Array(256 * 128), 79)) };
+  const queries = DeviceArray.fromHost(fillRandom(new Float32Array(nq * 128), 83));
+  const tables = cuda.pqDistanceTable({ queries, pq });
+  record(`pqScan k=${topK}`, `${nv} codes x ${m}, ${nq} queries`, await medianMs(() => {
+    const r = cuda.pqScan({ tables, codes, pq, k: topK });
+    outs.push(r.ids, r.distances);
+  }), nq * nv * m, roof);
+  for (const a of [...outs, x, codebook, codes, pq.codebooks, queries, tables]) a.dispose();
 }
 for (const a of [copySrc, copyDst]) a.dispose();
 await cuda.synchronize();

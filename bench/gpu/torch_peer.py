@@ -125,6 +125,34 @@ def main():
     shape = f"B {bq}, K {kq}, V {vq}"
     emit("vqLogits", shape, median_ms(lambda: logits[:, token_to_code], reps, inner))
     emit("vqLogSumExp", shape, median_ms(lambda: torch.logsumexp(logits[:, token_to_code], dim=1), reps, inner))
+    top_k = cfg["topK"]
+    emit(f"vqTopK k={top_k}", shape, median_ms(lambda: torch.topk(logits[:, token_to_code], top_k, dim=1), reps, inner))
+    del logits, token_to_code
+    torch.cuda.empty_cache()
+
+    # Nearest codeword: ||c||² - 2 x·cᵀ by one matmul, then argmin (FAISS's GPU flat search
+    # does the same); the PQ scan as a gather of table entries summed over subspaces, then topk.
+    n, k = cfg["assignRows"], cfg["assignCodes"]
+    x = torch.rand(n, 128, device=dev, generator=g)
+    c = torch.rand(k, 128, device=dev, generator=g)
+    norms = (c * c).sum(1)
+    emit("codebookAssign", f"{n} x 128, {k} codes", median_ms(lambda: (norms - 2 * x @ c.T).argmin(1), reps, inner))
+    del x, c, norms
+    torch.cuda.empty_cache()
+    nv, m, nq, top = cfg["pqVectors"], cfg["pqM"], cfg["pqQueries"], cfg["pqK"]
+    codes = torch.randint(0, 256, (nv, m), device=dev, generator=g)
+    tables = torch.rand(nq, m, 256, device=dev, generator=g)
+    offsets = torch.arange(m, device=dev) * 256
+    flat_codes = codes + offsets
+
+    def pq_scan():
+        # nq x nv distances, one query at a time (nq x nv x m at once would not fit).
+        out = []
+        for q in range(nq):
+            out.append(torch.topk(tables[q].reshape(-1)[flat_codes].sum(1), top, largest=False))
+        return out
+
+    emit(f"pqScan k={top}", f"{nv} codes x {m}, {nq} queries", median_ms(pq_scan, reps, inner))
     print(json.dumps({"device": torch.cuda.get_device_name(0), "torch": torch.__version__}), flush=True)
 
 

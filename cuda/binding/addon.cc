@@ -10,7 +10,7 @@
 namespace embedkit::cuda::binding {
 
 // Bumped with lib/cuda.ts CUDA_BINDING_ABI whenever an entry point's arguments change.
-constexpr int kCudaBindingAbi = 7;
+constexpr int kCudaBindingAbi = 8;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("abi", Napi::Number::New(env, kCudaBindingAbi));
@@ -21,7 +21,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"embeddingBag", EmbeddingBag}, {"rope", Rope},          {"ropeRerotate", RopeRerotate},
       {"fwht", Fwht},             {"project", Project},     {"scatterPlan", ScatterPlan},
       {"scatterAdd", ScatterAdd}, {"spmm", Spmm},         {"embeddingBagBackward", EmbeddingBagBackward},
-      {"vqLogits", VqLogits},     {"vqRows", VqRows},       {"vqSample", VqSample},
+      {"vqLogits", VqLogits},     {"vqRows", VqRows},       {"vqTopK", VqTopK},       {"vqSample", VqSample},
+      {"codebookAssign", CodebookAssign}, {"pqEncode", PqEncode}, {"pqDecode", PqDecode},
+      {"pqDistanceTable", PqDistanceTable}, {"pqScan", PqScan},
   };
   for (const auto& [name, fn] : entries) exports.Set(name, Napi::Function::New(env, fn, name));
   return exports;

@@ -1,4 +1,4 @@
-// cuda.vqLogits, cuda.vqLogSumExp, cuda.vqLogSoftmax, cuda.vqCrossEntropy and cuda.vqSample
+// cuda.vqLogits, cuda.vqLogSumExp, cuda.vqLogSoftmax, cuda.vqCrossEntropy, cuda.vqTopK and cuda.vqSample
 // over a map copied to the device once (lib/cuda/codebook.ts DeviceVqMap). Checked as the
 // CPU binding checks them (targets from their host-side summary) before anything is queued.
 #include <cmath>
@@ -8,6 +8,7 @@
 #include "../codebook/vq.h"
 #include "args.h"
 #include "ops.h"
+#include "temp.h"
 
 namespace embedkit::cuda::binding {
 namespace {
@@ -110,6 +111,25 @@ Napi::Value VqRows(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// vqTopK(codeLogits, map, k, ids, logProbs)
+Napi::Value VqTopK(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const VqCall c = parse_vq(env, info);
+  const int64_t k = get_integer(env, info[2], "k", 1, c.map.num_tokens);
+  if (c.rows > kMaxSafeInteger / k) throw_range_error(env, "rows x k overflows");
+  DeviceBuffer& ids = output(env, info[3], "ids", Dtype::Int32, c, k, "k");
+  DeviceBuffer& log_probs = output(env, info[4], "logProbs", Dtype::Float32, c, k, "k");
+  const int device = ids.device;
+  use_device(env, device);
+  Temp temp(env, device, codebook::vq_top_k_scratch_bytes(c.rows, c.map), "cuda.vqTopK");
+  forget_values(ids);
+  check_cuda(env, codebook::vq_top_k(static_cast<const float*>(c.logits->data), c.rows, c.map, k,
+                                     static_cast<int32_t*>(ids.data), static_cast<float*>(log_probs.data),
+                                     temp.at<void>(0), stream_for(env, device)),
+             "cuda.vqTopK");
+  return env.Undefined();
+}
+
 // vqSample(codeLogits, map, seed, temperature, out)
 Napi::Value VqSample(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -122,6 +142,7 @@ Napi::Value VqSample(const Napi::CallbackInfo& info) {
   }
   DeviceBuffer& out = output(env, info[4], "out", Dtype::Int32, c, 1, "1");
   use_device(env, out.device);
+  forget_values(out);
   check_cuda(env, codebook::vq_sample(static_cast<const float*>(c.logits->data), c.rows, c.map, seed, temperature,
                                       static_cast<int32_t*>(out.data), stream_for(env, out.device)),
              "cuda.vqSample");

@@ -85,11 +85,29 @@ DeviceBuffer& unwrap_buffer(Napi::Env env, const Napi::Value& v, const char* nam
   return *b;
 }
 
+DeviceBuffer allocate_buffer(Napi::Env env, int device, Dtype dtype, int64_t length) {
+  DeviceBuffer b;
+  b.device = device;
+  b.dtype = dtype;
+  b.length = length;
+  if (length == 0) return b;
+  use_device(env, device);
+  const cudaError_t e = cudaMallocAsync(&b.data, static_cast<size_t>(b.bytes()), stream_for(env, device));
+  if (e != cudaSuccess) {
+    cudaGetLastError();  // an allocation failure is not sticky: clear it
+    throw Napi::RangeError::New(env, "cannot allocate " + std::to_string(b.bytes()) +
+                                         " bytes on CUDA device " + std::to_string(device) + ": " +
+                                         error_text(e));
+  }
+  return b;
+}
+
 IndexSummary summarize_indices(const void* data, Dtype dtype, int64_t length) {
   switch (dtype) {
     case Dtype::Int32: return summarize(static_cast<const int32_t*>(data), length);
     case Dtype::Uint32: return summarize(static_cast<const uint32_t*>(data), length);
     case Dtype::Int64: return summarize(static_cast<const int64_t*>(data), length);
+    case Dtype::Uint8: return summarize(static_cast<const uint8_t*>(data), length);  // PQ codes
     default: return {};
   }
 }

@@ -49,6 +49,10 @@ void check_cuda(Napi::Env env, cudaError_t status, const char* what);
 // reported to V8 as external memory and freed by dispose() or, failing that, its finalizer.
 Napi::Value wrap_buffer(Napi::Env env, DeviceBuffer buffer);
 
+// `length` elements of `dtype` on `device`, uninitialized (a RangeError when the device is
+// out of memory); wrap_buffer hands it to JavaScript.
+DeviceBuffer allocate_buffer(Napi::Env env, int device, Dtype dtype, int64_t length);
+
 // The live buffer behind a handle argument: a TypeError naming `name` when v is not one of
 // this addon's handles or was disposed.
 DeviceBuffer& unwrap_buffer(Napi::Env env, const Napi::Value& v, const char* name);
@@ -57,6 +61,10 @@ DeviceBuffer& unwrap_buffer(Napi::Env env, const Napi::Value& v, const char* nam
 // disposed; a second call does nothing.
 void release_buffer(Napi::Env env, DeviceBuffer& buffer);
 
+// The summary of an Int32 / Uint32 / Int64 array (indices) or a Uint8 array (PQ codes).
 IndexSummary summarize_indices(const void* data, Dtype dtype, int64_t length);
+
+// An op wrote `b` on the device: what the host knew of its values no longer holds.
+inline void forget_values(DeviceBuffer& b) { b.summary = IndexSummary{}; }
 
 }  // namespace embedkit::cuda::binding

@@ -26,6 +26,14 @@ Napi::Value EmbeddingBagBackward(const Napi::CallbackInfo& info);
 // codebook.cc
 Napi::Value VqLogits(const Napi::CallbackInfo& info);
 Napi::Value VqRows(const Napi::CallbackInfo& info);
+Napi::Value VqTopK(const Napi::CallbackInfo& info);
 Napi::Value VqSample(const Napi::CallbackInfo& info);
+
+// quantizer.cc
+Napi::Value CodebookAssign(const Napi::CallbackInfo& info);
+Napi::Value PqEncode(const Napi::CallbackInfo& info);
+Napi::Value PqDecode(const Napi::CallbackInfo& info);
+Napi::Value PqDistanceTable(const Napi::CallbackInfo& info);
+Napi::Value PqScan(const Napi::CallbackInfo& info);
 
 }  // namespace embedkit::cuda::binding

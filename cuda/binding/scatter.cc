@@ -11,6 +11,7 @@
 #include "../scatter/backward.h"
 #include "../scatter/plan.h"
 #include "args.h"
+#include "temp.h"
 #include "ops.h"
 
 namespace embedkit::cuda::binding {
@@ -23,32 +24,6 @@ using scatter::DevicePlan;
 
 std::string num(int64_t v) { return std::to_string(v); }
 
-// Stream-ordered device memory for one call, freed after everything queued with it.
-class Temp {
- public:
-  Temp(Napi::Env env, int device, size_t bytes, const char* what) : stream_(stream_for(env, device)) {
-    if (bytes == 0) return;
-    const cudaError_t e = cudaMallocAsync(&data_, bytes, stream_);
-    if (e != cudaSuccess) {
-      cudaGetLastError();
-      throw_range_error(env, std::string(what) + ": cannot allocate " + num(static_cast<int64_t>(bytes)) +
-                                 " bytes of device scratch: " + error_text(e));
-    }
-  }
-  ~Temp() {
-    if (data_ != nullptr) cudaFreeAsync(data_, stream_);
-  }
-  Temp(const Temp&) = delete;
-  Temp& operator=(const Temp&) = delete;
-  template <typename T>
-  T* at(size_t offset) const { return reinterpret_cast<T*>(static_cast<char*>(data_) + offset); }
-
- private:
-  cudaStream_t stream_;
-  void* data_ = nullptr;
-};
-
-size_t aligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 // A plan's arrays in one allocation: order, rows, bounds, segments.
 size_t plan_bytes(int64_t n) {
@@ -342,7 +317,9 @@ Napi::Value Spmm(const Napi::CallbackInfo& info) {
 }
 
 // embeddingBagBackward(gradOutput, dim, indices, bounds, boundsKind, mode, weights?,
-//                      paddingIdx?, numRows, maxIndices?, out): the dense gradient.
+//                      paddingIdx?, numRows, maxIndices?, out?, sparse?): the dense gradient
+// into out, or with sparse { rows, values, count } (the count is read back from the device,
+// so the sparse form waits for the work queued before it).
 Napi::Value EmbeddingBagBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DeviceBuffer& grad = float32_arg(env, info[0], "gradOutput");
@@ -391,20 +368,26 @@ Napi::Value EmbeddingBagBackward(const Napi::CallbackInfo& info) {
   } else if (!is_absent(info[9])) {
     throw_type_error(env, "maxIndices belongs to mode 'max'");
   }
-  DeviceBuffer& out = float32_arg(env, info[10], "out");
-  if (num_rows != 0 && dim > kMaxSafeInteger / num_rows) throw_range_error(env, "numRows x dim overflows");
-  require_length(env, out, num_rows * dim, "numRows " + num(num_rows) + " x dim " + num(dim));
-  for (const DeviceBuffer* b : {&indices, &bounds, &out}) require_same_device(env, grad, *b, "an array");
+  if (!is_absent(info[11]) && !info[11].IsBoolean()) throw_type_error(env, "sparse must be a boolean");
+  const bool sparse = !is_absent(info[11]) && info[11].As<Napi::Boolean>().Value();
+  DeviceBuffer* out = nullptr;
+  if (sparse) {
+    if (!is_absent(info[10])) throw_type_error(env, "out applies to the dense form only");
+  } else {
+    out = &float32_arg(env, info[10], "out");
+    if (num_rows != 0 && dim > kMaxSafeInteger / num_rows) throw_range_error(env, "numRows x dim overflows");
+    require_length(env, *out, num_rows * dim, "numRows " + num(num_rows) + " x dim " + num(dim));
+    require_same_device(env, grad, *out, "out");
+    require_distinct(env, *out, grad, "gradOutput");
+    if (weights != nullptr) require_distinct(env, *out, *weights, "weights");
+  }
+  for (const DeviceBuffer* b : {&indices, &bounds}) require_same_device(env, grad, *b, "an array");
   if (weights != nullptr) require_same_device(env, grad, *weights, "weights");
   if (argmax != nullptr) require_same_device(env, grad, *argmax, "maxIndices");
-  require_distinct(env, out, grad, "gradOutput");
-  if (weights != nullptr) require_distinct(env, out, *weights, "weights");
 
-  const int device = out.device;
+  const int device = grad.device;
   use_device(env, device);
   cudaStream_t stream = stream_for(env, device);
-  float* ov = static_cast<float*>(out.data);
-  cudaError_t e = cudaMemsetAsync(ov, 0, static_cast<size_t>(out.bytes()), stream);
   const int64_t entries = mode == PoolMode::Max ? argmax->length : n;
   const size_t bounds_bytes = aligned((num_bags + 1) * 8);
   const size_t scan = kind == BoundsKind::Lengths ? aligned(gather::normalize_bounds_scratch_bytes(num_bags)) : 0;
@@ -412,57 +395,90 @@ Napi::Value EmbeddingBagBackward(const Napi::CallbackInfo& info) {
   const size_t scratch = aligned(scatter::plan_scratch_bytes(entries));
   const size_t per_position = 2 * aligned(n * 8) + 2 * aligned(n * 4);
   Temp temp(env, device, bounds_bytes + scan + own_plan + scratch + per_position, "cuda.embeddingBagBackward");
-  if (entries == 0) {
-    check_cuda(env, e, "cuda.embeddingBagBackward");
-    return info[10];
-  }
+  cudaError_t e = out != nullptr ? cudaMemsetAsync(out->data, 0, static_cast<size_t>(out->bytes()), stream) : cudaSuccess;
+
+  // 1. The plan: the rows that get a gradient (ascending) and the entries feeding each.
   const DevicePlan plan = plan_at(temp, bounds_bytes + scan, entries);
   void* plan_scratch = temp.at<void>(bounds_bytes + scan + own_plan);
-  if (mode == PoolMode::Max) {
+  const size_t base = bounds_bytes + scan + own_plan + scratch;
+  int64_t* sorted_bags = temp.at<int64_t>(base + aligned(n * 8));
+  const bool scaled = mode != PoolMode::Max && (weights != nullptr || mode == PoolMode::Mean);
+  float* sorted_scale = scaled ? temp.at<float>(base + 2 * aligned(n * 8) + aligned(n * 4)) : nullptr;
+  if (entries != 0 && mode == PoolMode::Max) {
     // Every (bag, column) entry goes to the row that won it; -1 (an empty bag) is left out.
     if (e == cudaSuccess) {
       e = scatter::build_plan(DeviceIndices{argmax->data, Dtype::Int32, entries}, num_rows, plan, plan_scratch,
                               scatter::plan_scratch_bytes(entries), stream, -1);
     }
+  } else if (entries != 0) {
+    int64_t* boundaries = temp.at<int64_t>(0);
+    int64_t* bag_of = temp.at<int64_t>(base);
+    float* scale = scaled ? temp.at<float>(base + 2 * aligned(n * 8)) : nullptr;
     if (e == cudaSuccess) {
-      e = scatter::scatter_max_entries(plan.order, plan.rows, plan.bounds, plan.segments, entries,
-                                       static_cast<const float*>(grad.data), dim, ov, stream);
+      e = gather::normalize_bounds(DeviceIndices{bounds.data, bounds.dtype, bounds.length}, kind, num_bags, n, boundaries,
+                                   temp.at<void>(bounds_bytes), stream);
     }
-    check_cuda(env, e, "cuda.embeddingBagBackward");
-    return info[10];
+    const DeviceIndices idx{indices.data, indices.dtype, n};
+    if (e == cudaSuccess) {
+      e = scatter::bag_positions(boundaries, num_bags, idx, padding,
+                                 weights != nullptr ? static_cast<const float*>(weights->data) : nullptr,
+                                 mode == PoolMode::Mean, bag_of, scale, stream);
+    }
+    if (e == cudaSuccess) {
+      e = scatter::build_plan(idx, num_rows, plan, plan_scratch, scatter::plan_scratch_bytes(n), stream,
+                              padding >= 0 ? padding : scatter::kNoSkip);
+    }
+    if (e == cudaSuccess) e = scatter::gather_positions(bag_of, plan.order, n, sorted_bags, stream);
+    if (e == cudaSuccess && scaled) e = scatter::gather_scaled(scale, 1.0f, plan.order, n, sorted_scale, stream);
   }
-  int64_t* boundaries = temp.at<int64_t>(0);
-  const size_t base = bounds_bytes + scan + own_plan + scratch;
-  int64_t* bag_of = temp.at<int64_t>(base);
-  int64_t* sorted_bags = temp.at<int64_t>(base + aligned(n * 8));
-  const bool scaled = weights != nullptr || mode == PoolMode::Mean;
-  float* scale = scaled ? temp.at<float>(base + 2 * aligned(n * 8)) : nullptr;
-  float* sorted_scale = scaled ? temp.at<float>(base + 2 * aligned(n * 8) + aligned(n * 4)) : nullptr;
-  if (e == cudaSuccess) {
-    e = gather::normalize_bounds(DeviceIndices{bounds.data, bounds.dtype, bounds.length}, kind, num_bags, n, boundaries,
-                                 temp.at<void>(bounds_bytes), stream);
+  check_cuda(env, e, "cuda.embeddingBagBackward");
+
+  // 2. Where the gradients go: rows of the dense table, or (sparse) compact rows whose count
+  // the plan computed on the device and the host must read before it can allocate them.
+  float* values = out != nullptr ? static_cast<float*>(out->data) : nullptr;
+  const uint64_t* out_rows = plan.rows;
+  Napi::Value result = out != nullptr ? info[10] : env.Undefined();
+  if (sparse) {
+    int64_t count = 0;
+    if (entries != 0) {
+      e = cudaMemcpyAsync(&count, plan.segments, sizeof count, cudaMemcpyDeviceToHost, stream);
+      if (e == cudaSuccess) e = cudaStreamSynchronize(stream);
+      check_cuda(env, e, "cuda.embeddingBagBackward");
+    }
+    if (count != 0 && dim > kMaxSafeInteger / count) throw_range_error(env, "rows x dim overflows");
+    DeviceBuffer rows_buffer = allocate_buffer(env, device, indices.dtype, count);
+    Napi::Value rows_handle = wrap_buffer(env, rows_buffer);  // owns it from here on, whatever follows
+    DeviceBuffer values_buffer = allocate_buffer(env, device, Dtype::Float32, count * dim);
+    Napi::Value values_handle = wrap_buffer(env, values_buffer);
+    values = static_cast<float*>(values_buffer.data);
+    out_rows = nullptr;  // segment s is row s of values
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("rows", rows_handle);
+    r.Set("values", values_handle);
+    r.Set("count", Napi::Number::New(env, static_cast<double>(count)));
+    result = r;
+    if (count == 0) return result;
+    e = scatter::store_rows(plan.rows, count, indices.dtype, rows_buffer.data, stream);
+    if (e == cudaSuccess && mode == PoolMode::Max) {
+      e = cudaMemsetAsync(values, 0, static_cast<size_t>(count * dim) * 4, stream);
+    }
   }
-  const DeviceIndices idx{indices.data, indices.dtype, n};
-  if (e == cudaSuccess) {
-    e = scatter::bag_positions(boundaries, num_bags, idx, padding,
-                               weights != nullptr ? static_cast<const float*>(weights->data) : nullptr,
-                               mode == PoolMode::Mean, bag_of, scale, stream);
-  }
-  if (e == cudaSuccess) {
-    e = scatter::build_plan(idx, num_rows, plan, plan_scratch, scatter::plan_scratch_bytes(n), stream,
-                            padding >= 0 ? padding : scatter::kNoSkip);
-  }
-  if (e == cudaSuccess) e = scatter::gather_positions(bag_of, plan.order, n, sorted_bags, stream);
-  if (e == cudaSuccess && scaled) e = scatter::gather_scaled(scale, 1.0f, plan.order, n, sorted_scale, stream);
-  if (e == cudaSuccess) {
+  if (entries == 0) return result;
+
+  // 3. The gradients, every row summed in entry order.
+  if (e == cudaSuccess && mode == PoolMode::Max) {
+    e = scatter::scatter_max_entries(plan.order, out_rows, plan.bounds, plan.segments, entries,
+                                     static_cast<const float*>(grad.data), dim, values, stream);
+  } else if (e == cudaSuccess) {
     DevicePlan by_bag = plan;
     by_bag.order = sorted_bags;  // the bag kernel's indices: rows of gradOutput
+    by_bag.rows = const_cast<uint64_t*>(out_rows);
     e = gather::launch_embedding_bag(
-        plan_bags(by_bag, static_cast<const float*>(grad.data), num_bags, dim, sorted_scale, ov, false, PoolMode::Sum),
+        plan_bags(by_bag, static_cast<const float*>(grad.data), num_bags, dim, sorted_scale, values, false, PoolMode::Sum),
         stream);
   }
   check_cuda(env, e, "cuda.embeddingBagBackward");
-  return info[10];
+  return result;
 }
 
 }  // namespace embedkit::cuda::binding

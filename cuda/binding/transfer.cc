@@ -119,22 +119,6 @@ int device_arg(Napi::Env env, const Napi::Value& v) {
 }
 
 // Device memory for `length` elements of `dtype`, queued on the device's stream.
-DeviceBuffer allocate(Napi::Env env, int device, Dtype dtype, int64_t length) {
-  DeviceBuffer b;
-  b.device = device;
-  b.dtype = dtype;
-  b.length = length;
-  if (length == 0) return b;
-  use_device(env, device);
-  const cudaError_t e = cudaMallocAsync(&b.data, static_cast<size_t>(b.bytes()), stream_for(env, device));
-  if (e != cudaSuccess) {
-    cudaGetLastError();  // an allocation failure is not sticky: clear it
-    throw Napi::RangeError::New(env, "cannot allocate " + std::to_string(b.bytes()) +
-                                         " bytes on CUDA device " + std::to_string(device) + ": " +
-                                         error_text(e));
-  }
-  return b;
-}
 
 }  // namespace
 
@@ -179,8 +163,8 @@ Napi::Value FromHost(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const HostArray h = host_array(env, info[0], "array");
   const int device = device_arg(env, info[1]);
-  DeviceBuffer b = allocate(env, device, h.dtype, h.length);
-  if (is_index_dtype(h.dtype)) b.summary = summarize_indices(h.data, h.dtype, h.length);
+  DeviceBuffer b = allocate_buffer(env, device, h.dtype, h.length);
+  if (is_index_dtype(h.dtype) || h.dtype == Dtype::Uint8) b.summary = summarize_indices(h.data, h.dtype, h.length);
   if (h.length != 0) {
     const cudaError_t e = cudaMemcpyAsync(b.data, h.data, static_cast<size_t>(b.bytes()),
                                           cudaMemcpyHostToDevice, stream_for(env, device));
@@ -198,7 +182,7 @@ Napi::Value Empty(const Napi::CallbackInfo& info) {
   const auto dtype = static_cast<Dtype>(get_integer(env, info[0], "dtype", 0, static_cast<int>(Dtype::Float64)));
   const int64_t length = get_integer(env, info[1], "length", 0, kMaxSafeInteger / 8);
   const int device = device_arg(env, info[2]);
-  DeviceBuffer b = allocate(env, device, dtype, length);
+  DeviceBuffer b = allocate_buffer(env, device, dtype, length);
   if (b.length != 0) {
     check_cuda(env, cudaMemsetAsync(b.data, 0, static_cast<size_t>(b.bytes()), stream_for(env, device)),
                "DeviceArray.empty");
@@ -244,7 +228,7 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
                                   static_cast<size_t>(h.length * size), cudaMemcpyHostToDevice,
                                   stream_for(env, b.device)),
              "DeviceArray.set");
-  b.summary = IndexSummary{};
+  forget_values(b);
   return env.Undefined();
 }
 

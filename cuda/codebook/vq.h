@@ -28,9 +28,18 @@ struct RowOutputs {
   DeviceIndices targets;
   float* loss = nullptr;
   float* grad = nullptr;
+  double* log_z_exact = nullptr;  // log Z unrounded (vq_top_k's log-probabilities)
 };
 cudaError_t vq_rows(const float* logits, int64_t rows, const DeviceVqMap& map, const RowOutputs& out,
                     cudaStream_t stream);
+
+// Scratch for vq_top_k.
+size_t vq_top_k_scratch_bytes(int64_t rows, const DeviceVqMap& map);
+// The k most likely tokens per row without the V-sized float expansion (sort keys over the
+// V tokens, top_k.h): ids (rows x k), descending logit, ties in ascending token id, NaN
+// last, the CPU's ids; log_probs = L - log Z (log Z within float64 rounding of the CPU's).
+cudaError_t vq_top_k(const float* logits, int64_t rows, const DeviceVqMap& map, int64_t k, int32_t* ids,
+                     float* log_probs, void* scratch, cudaStream_t stream);
 
 // One token per row (-1 where no code has a finite weight).
 cudaError_t vq_sample(const float* logits, int64_t rows, const DeviceVqMap& map, uint64_t seed, double temperature,

@@ -6,7 +6,6 @@
 namespace embedkit::cuda::scatter {
 namespace {
 
-
 // One thread per bag (bags are short next to the rest of the pass).
 template <typename IndexT>
 __global__ void bag_positions_kernel(const int64_t* boundaries, int64_t num_bags, const void* indices, int64_t padding,
@@ -31,14 +30,29 @@ __global__ void max_entries_kernel(const int64_t* order, const uint64_t* rows, c
                                    float* out) {
   const int64_t s = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
   if (s >= max_segments || s >= *segments) return;
-  float* row = out + static_cast<int64_t>(rows[s]) * dim;
+  float* row = out + (rows != nullptr ? static_cast<int64_t>(rows[s]) : s) * dim;
   for (int64_t k = bounds[s]; k < bounds[s + 1]; ++k) {
     const int64_t e = order[k];
     row[e % dim] += grad[e];
   }
 }
 
+template <typename IndexT>
+__global__ void store_rows_kernel(const uint64_t* rows, int64_t count, IndexT* out) {
+  const int64_t s = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (s < count) out[s] = static_cast<IndexT>(rows[s]);
+}
+
 }  // namespace
+
+cudaError_t store_rows(const uint64_t* rows, int64_t count, Dtype dtype, void* out, cudaStream_t stream) {
+  if (count == 0) return cudaSuccess;
+  return with_index_type(dtype, [&](auto tag) {
+    using IndexT = decltype(tag);
+    store_rows_kernel<IndexT><<<blocks_for(count), kBlockThreads, 0, stream>>>(rows, count, static_cast<IndexT*>(out));
+    return cudaGetLastError();
+  });
+}
 
 cudaError_t bag_positions(const int64_t* boundaries, int64_t num_bags, const DeviceIndices& indices, int64_t padding_idx,
                           const float* weights, bool mean, int64_t* bag_of, float* scale, cudaStream_t stream) {

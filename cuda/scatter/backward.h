@@ -17,8 +17,13 @@ cudaError_t bag_positions(const int64_t* boundaries, int64_t num_bags, const Dev
 
 // out[rows[s]][e % dim] += grad[e] for the entries e = order[bounds[s] .. bounds[s + 1]) of
 // each of the *segments segments (one thread per segment: a row's columns in entry order).
+// rows null: segment s goes to row s of out (the sparse gradient's compact rows).
 cudaError_t scatter_max_entries(const int64_t* order, const uint64_t* rows, const int64_t* bounds,
                                 const int64_t* segments, int64_t max_segments, const float* grad, int64_t dim,
                                 float* out, cudaStream_t stream);
+
+// out[s] = rows[s] for s < count, as the index type `dtype` (the sparse gradient's row ids,
+// typed like the caller's indices; every row fits, being one of those indices).
+cudaError_t store_rows(const uint64_t* rows, int64_t count, Dtype dtype, void* out, cudaStream_t stream);
 
 }  // namespace embedkit::cuda::scatter

@@ -9,14 +9,12 @@
 
 #include "../common/index_dispatch.h"
 #include "../common/lane_groups.cuh"
+#include "../common/scratch.h"
 #include "plan.h"
 
 namespace embedkit::cuda::scatter {
 namespace {
 
-constexpr size_t kAlign = 256;
-
-size_t aligned(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
 // A skipped position gets the key num_rows: it sorts after every row, and its run is then
 // dropped from the segment count (drop_skipped_run).

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../native';
 
 /** Bumped with cuda/binding/addon.cc kCudaBindingAbi whenever entry points change. */
-export const CUDA_BINDING_ABI = 7;
+export const CUDA_BINDING_ABI = 8;
 
 export interface CudaProbe {
   available: boolean;
@@ -50,7 +50,13 @@ export interface CudaAddon {
   embeddingBagBackward(...args: unknown[]): unknown;
   vqLogits(...args: unknown[]): unknown;
   vqRows(...args: unknown[]): unknown;
+  vqTopK(...args: unknown[]): unknown;
   vqSample(...args: unknown[]): unknown;
+  codebookAssign(...args: unknown[]): unknown;
+  pqEncode(...args: unknown[]): unknown;
+  pqDecode(...args: unknown[]): unknown;
+  pqDistanceTable(...args: unknown[]): unknown;
+  pqScan(...args: unknown[]): unknown;
 }
 
 let loaded: { addon?: CudaAddon; probe: CudaProbe } | undefined;

@@ -1,11 +1,12 @@
 // VQ-Logits on the GPU: a VqMap copied to the device once (DeviceVqMap), then the CPU ops'
 // options over DeviceArrays. The O(K) reductions equal the CPU's within float64 rounding;
-// vqSample uses the CPU's Philox stream and sequential float64 CDF, so the same seed draws
-// the same tokens. codebookAssign and the product quantizer have no GPU form yet.
+// vqTopK ranks every token by a radix sort (the CPU's ids: descending logit, ties by token
+// id, NaN last); vqSample uses the CPU's Philox stream and sequential float64 CDF, so the
+// same seed draws the same tokens. codebookAssign and the product quantizer: quantizer.ts.
 import { type VqMap, vqMapArrays } from '../codebook';
 import { describe, requireOptions } from '../options';
 import { cudaAddon } from './addon';
-import { DeviceArray, handleOf, withOutput, disposeSymbol } from './device-array';
+import { DeviceArray, handleOf, withOutput, withFreshOutputs, disposeSymbol } from './device-array';
 
 
 /** A VqMap's arrays on the device (token -> code, counts, ln counts, the inverse CSR). */
@@ -118,6 +119,22 @@ export function vqCrossEntropy(o: CudaVqOptions & { targets: DeviceArray<'int32'
     throw e;
   }
   return { loss, grad };
+}
+
+/**
+ * The k most likely tokens of each row (ids rows x k, most likely first, ties in ascending
+ * token id, NaN logits last) and their log-probabilities L - log Z: the CPU's ids, and
+ * log-probabilities within float64 rounding of log Z.
+ */
+export function vqTopK(o: CudaVqOptions & { k: number }): { ids: DeviceArray<'int32'>; logProbs: DeviceArray<'float32'> } {
+  requireOptions(o, 'cuda.vqTopK');
+  const addon = cudaAddon();
+  const logits = handleOf(o.codeLogits, 'codeLogits');
+  const parts = mapParts(o.map);
+  const n = typeof o.k === 'number' ? rowsOf(o) * o.k : -1;
+  const [ids, logProbs] = withFreshOutputs(o.codeLogits.device, [['int32', n], ['float32', n]],
+    ([i, l]) => addon.vqTopK(logits, parts, o.k, i.handle, l.handle));
+  return { ids: ids as DeviceArray<'int32'>, logProbs: logProbs as DeviceArray<'float32'> };
 }
 
 /** One token per row drawn from the softmax over V (the CPU's draw for the same seed). */

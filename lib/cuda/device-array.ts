@@ -169,3 +169,22 @@ export function withOutput(
   }
   return fresh;
 }
+
+/**
+ * Fresh outputs (dtype, length each) for an op that writes several arrays; all are freed
+ * again if the call is refused. A length that is not a count becomes 0, so that the binding
+ * sees the real sizes and names the bad argument.
+ */
+export function withFreshOutputs(
+  device: number, specs: ReadonlyArray<readonly [DeviceDtype, number]>, run: (outs: DeviceArray[]) => void,
+): DeviceArray[] {
+  const outs: DeviceArray[] = [];
+  try {
+    for (const [dtype, n] of specs) outs.push(DeviceArray.empty(dtype, Number.isSafeInteger(n) && n >= 0 ? n : 0, { device }));
+    run(outs);
+  } catch (e) {
+    outs.forEach((o) => o.dispose());
+    throw e;
+  }
+  return outs;
+}

@@ -8,7 +8,8 @@ import { fjlt, fwht, sparseProjection, srht } from './jl';
 import { rope, ropeRerotate } from './rope';
 import { embeddingBagBackward, scatterAdd, scatterPlan, spmm } from './scatter';
 import { DeviceTable } from './table';
-import { DeviceVqMap, vqCrossEntropy, vqLogits, vqLogSoftmax, vqLogSumExp, vqSample } from './codebook';
+import { DeviceVqMap, vqCrossEntropy, vqLogits, vqLogSoftmax, vqLogSumExp, vqSample, vqTopK } from './codebook';
+import { codebookAssign, pqDecode, pqDistanceTable, pqEncode, pqScan } from './quantizer';
 
 /** Whether a CUDA GPU is usable from this process. Never throws. */
 function available(): boolean {
@@ -44,7 +45,8 @@ function copy(dst: DeviceArray, src: DeviceArray): void {
 export const cuda = {
   available, unavailableReason, devices, getDevice, setDevice, synchronize, copy, DeviceArray, DeviceTable,
   gather, embeddingBag, rope, ropeRerotate, fwht, srht, fjlt, sparseProjection, scatterPlan, scatterAdd, spmm,
-  embeddingBagBackward, DeviceVqMap, vqLogits, vqLogSumExp, vqLogSoftmax, vqCrossEntropy, vqSample,
+  embeddingBagBackward, DeviceVqMap, vqLogits, vqLogSumExp, vqLogSoftmax, vqCrossEntropy, vqTopK, vqSample,
+  codebookAssign, pqEncode, pqDecode, pqDistanceTable, pqScan,
 } as const;
 
 export { DeviceArray } from './device-array';
@@ -52,7 +54,8 @@ export { DeviceTable } from './table';
 export { DeviceScatterPlan } from './scatter';
 export { DeviceVqMap } from './codebook';
 export type { CudaVqOptions } from './codebook';
-export type { CudaEmbeddingBagBackwardOptions, CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix } from './scatter';
+export type { CudaCodebookAssignOptions, CudaPqScanOptions, DeviceProductQuantizer } from './quantizer';
+export type { CudaEmbeddingBagBackwardOptions, CudaSparseGradient, CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix } from './scatter';
 export type { DeviceTableFormat, HostTable } from './table';
 export type { DeviceDtype, HostArray, HostArrayOf } from './device-array';
 export type { CudaDevice } from './addon';

@@ -134,27 +134,53 @@ export interface CudaEmbeddingBagBackwardOptions {
   numRows: number;
   /** Mode 'max': the winning row of every (bag, column), int32, made by fromHost. */
   maxIndices?: DeviceArray<'int32'>;
-  /** numRows x dim, entirely overwritten; a fresh array when omitted. */
+  /** Dense form: numRows x dim, entirely overwritten; a fresh array when omitted. */
   out?: DeviceArray<'float32'>;
+  /**
+   * Return `{ rows, values }`: the distinct rows that get a gradient (ascending, the dtype of
+   * `indices`) and their gradients (rows.length x dim), with no O(numRows) work. Its size is
+   * known only once the indices are sorted, so this form waits for the GPU work queued before it.
+   */
+  sparse?: boolean;
 }
 
-/**
- * The dense gradient of embeddingBag on the GPU (sum, mean, max), deterministic: every row
- * sums its contributions in position order, as the CPU's embeddingBagBackward does. The
- * sparse form has no GPU version yet.
- */
-export function embeddingBagBackward(o: CudaEmbeddingBagBackwardOptions): DeviceArray<'float32'> {
-  requireOptions(o, 'cuda.embeddingBagBackward');
-  if ((o as { sparse?: unknown }).sparse !== undefined && (o as { sparse?: unknown }).sparse !== false) {
-    throw new TypeError('cuda.embeddingBagBackward computes the dense gradient only (sparse: true is CPU-only)');
-  }
-  const addon = cudaAddon();
+/** The sparse gradient on the device. `rows` was written on the GPU: it cannot serve as indices. */
+export interface CudaSparseGradient {
+  rows: DeviceArray<'int32' | 'uint32' | 'int64'>;
+  values: DeviceArray<'float32'>;
+}
+
+function backwardArgs(o: CudaEmbeddingBagBackwardOptions): unknown[] {
   const mode = enumCode(o.mode, REDUCE, 'mode');
   const { kind, bounds } = boundsArgs(o, 'cuda.embeddingBagBackward', (a) => (a instanceof DeviceArray ? a.length : -1));
   const boundsHandle = handleOf(bounds, kind === 2 ? 'lengths' : 'offsets');
-  const grad = handleOf(o.gradOutput, 'gradOutput');
+  return [handleOf(o.gradOutput, 'gradOutput'), o.dim, handleOf(o.indices, 'indices'), boundsHandle, kind, mode,
+    optionalHandleOf(o.weights, 'weights'), o.paddingIdx, o.numRows, optionalHandleOf(o.maxIndices, 'maxIndices')];
+}
+
+/**
+ * The gradient of embeddingBag on the GPU (sum, mean, max), deterministic: every row sums
+ * its contributions in position order, as the CPU's embeddingBagBackward does (the same
+ * bits). Dense (numRows x dim) or, with `sparse: true`, `{ rows, values }`.
+ */
+export function embeddingBagBackward(o: CudaEmbeddingBagBackwardOptions & { sparse: true }): CudaSparseGradient;
+export function embeddingBagBackward(o: CudaEmbeddingBagBackwardOptions): DeviceArray<'float32'>;
+export function embeddingBagBackward(o: CudaEmbeddingBagBackwardOptions): DeviceArray<'float32'> | CudaSparseGradient {
+  requireOptions(o, 'cuda.embeddingBagBackward');
+  if (o.sparse !== undefined && typeof o.sparse !== 'boolean') {
+    throw new TypeError(`sparse must be a boolean, got ${describe(o.sparse)}`);
+  }
+  const addon = cudaAddon();
+  const args = backwardArgs(o);
+  if (o.sparse === true) {
+    if (o.out !== undefined && o.out !== null) throw new TypeError('out applies to the dense form only');
+    const r = addon.embeddingBagBackward(...args, undefined, true) as { rows: unknown; values: unknown; count: number };
+    const device = o.gradOutput.device;
+    return {
+      rows: DeviceArray.fromHandle(r.rows, o.indices.dtype, r.count, device),
+      values: DeviceArray.fromHandle(r.values, 'float32', r.count * o.dim, device),
+    };
+  }
   return withOutput(o.out, typeof o.numRows === 'number' && typeof o.dim === 'number' ? o.numRows * o.dim : -1,
-    o.gradOutput.device, (out) => addon.embeddingBagBackward(grad, o.dim, handleOf(o.indices, 'indices'), boundsHandle,
-      kind, mode, optionalHandleOf(o.weights, 'weights'), o.paddingIdx, o.numRows, optionalHandleOf(o.maxIndices, 'maxIndices'),
-      out.handle));
+    o.gradOutput.device, (out) => addon.embeddingBagBackward(...args, out.handle, false));
 }

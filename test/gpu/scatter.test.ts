@@ -114,8 +114,18 @@ describe.skipIf(!gpuReady)('cuda.embeddingBagBackward', () => {
           weights: weights && dev(weights), paddingIdx, numRows, maxIndices: maxIndices && (dev(maxIndices) as never),
         });
         live.push(got);
-        expect(compare(await got.toHost(), want, weights === undefined),
-          describeCase({ seed, mode, dim, numRows, n, weighted: weights !== undefined, paddingIdx })).toBe(-1);
+        const ctx = describeCase({ seed, mode, dim, numRows, n, weighted: weights !== undefined, paddingIdx });
+        expect(compare(await got.toHost(), want, weights === undefined), ctx).toBe(-1);
+        // The sparse form: the same rows (ascending, typed like the indices) and values.
+        const sparseWant = embeddingBagBackward({ gradOutput, dim, indices, offsets, mode, weights, paddingIdx, numRows, maxIndices, sparse: true });
+        const sparseGot = cuda.embeddingBagBackward({
+          gradOutput: dev(gradOutput), dim, indices: dev(indices) as never, offsets: dev(offsets) as never, mode,
+          weights: weights && dev(weights), paddingIdx, numRows, maxIndices: maxIndices && (dev(maxIndices) as never), sparse: true,
+        });
+        live.push(sparseGot.rows, sparseGot.values);
+        expect(sparseGot.rows.dtype, ctx).toBe('int32');
+        expect(Array.from(await sparseGot.rows.toHost() as Int32Array), `${ctx}: sparse rows`).toEqual(Array.from(sparseWant.rows as Int32Array));
+        expect(compare(await sparseGot.values.toHost(), sparseWant.values, weights === undefined), `${ctx}: sparse values`).toBe(-1);
       }
     }
   });

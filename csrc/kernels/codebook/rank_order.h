@@ -1,0 +1,64 @@
+// The orders the GPU codebook kernels rank by, as pure functions shared by the CUDA kernels
+// and the native tests (test/native/gpu_order_test.cc replays the GPU's selections on the
+// CPU with them and compares against the CPU ops, so the logic is checked where there is no
+// GPU). Each is a strict total order equal to what the CPU computes sequentially:
+//
+// - beats(): the nearest-code scan of score_rows (codes in ascending order, the first code
+//   taken outright, a strictly better score replaces). Equivalent order: code 0 with a NaN
+//   score first (nothing replaces it), other NaN never win, then the better score, then the
+//   lower code. A total order, so a reduction in any grouping picks the CPU's code.
+// - rank_bits() / sort_key(): 64-bit keys [segment | rank of the score | id] whose ascending
+//   order is the CPU's top-k order (pq_scan's HitOrder, vq_top_k's ranks_above + token id):
+//   the better score first, NaN last, -0 equal to +0, then the lower id.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "../common/host_device.h"
+
+namespace embedkit::codebook::rank_order {
+
+struct Candidate {
+  float score;
+  int32_t code;  // -1: none yet
+};
+
+EMBEDKIT_HOST_DEVICE inline bool is_nan(float v) { return v != v; }
+
+EMBEDKIT_HOST_DEVICE inline bool beats(const Candidate& a, const Candidate& b, bool minimize) {
+  if (a.code < 0 || b.code < 0) return b.code < 0 && a.code >= 0;
+  const bool a_first_nan = a.code == 0 && is_nan(a.score);
+  const bool b_first_nan = b.code == 0 && is_nan(b.score);
+  if (a_first_nan || b_first_nan) return a_first_nan;
+  const bool a_nan = is_nan(a.score), b_nan = is_nan(b.score);
+  if (a_nan != b_nan) return b_nan;
+  if (!a_nan && a.score != b.score) return minimize ? a.score < b.score : a.score > b.score;
+  return a.code < b.code;
+}
+
+// 32 bits that sort ascending in the order wanted (ascending scores, or descending ones when
+// `descending`); NaN always last (all ones, which no number maps to); -0 ranks as +0.
+EMBEDKIT_HOST_DEVICE inline uint32_t rank_bits(float v, bool descending) {
+  if (is_nan(v)) return 0xffffffffu;
+  if (v == 0.0f) v = 0.0f;
+  uint32_t u;
+  memcpy(&u, &v, sizeof u);
+  u = (u & 0x80000000u) != 0 ? ~u : (u | 0x80000000u);  // monotone in v
+  return descending ? ~u : u;
+}
+
+// id_bits <= 31 (ids below 2^31) keeps the shift below 64.
+EMBEDKIT_HOST_DEVICE inline uint64_t sort_key(int64_t segment, uint32_t rank, int64_t id, int id_bits) {
+  return (static_cast<uint64_t>(segment) << (32 + id_bits)) | (static_cast<uint64_t>(rank) << id_bits) |
+         static_cast<uint64_t>(id);
+}
+
+// Bits that hold every id below `count` (at least 1).
+EMBEDKIT_HOST_DEVICE inline int id_bits_for(int64_t count) {
+  int bits = 1;
+  while (bits < 62 && (int64_t{1} << bits) < count) ++bits;
+  return bits;
+}
+
+}  // namespace embedkit::codebook::rank_order
