@@ -38,10 +38,21 @@ DeviceBuffer& index_arg(Napi::Env env, const Napi::Value& v, const char* name) {
   if (!is_index_dtype(b.dtype)) {
     throw_type_error(env, std::string(name) + " must be an int32, uint32 or int64 DeviceArray");
   }
-  if (!b.summary.known) {
+  if (!b.summary.known || b.summary.bounds_only) {
     throw_type_error(env, std::string(name) +
                               " must be a DeviceArray made by DeviceArray.fromHost (its values are "
                               "checked on the host when it is copied)");
+  }
+  return b;
+}
+
+DeviceBuffer& argmax_arg(Napi::Env env, const Napi::Value& v, const char* name) {
+  DeviceBuffer& b = unwrap_buffer(env, v, name);
+  if (b.dtype != Dtype::Int32) throw_type_error(env, std::string(name) + " must be an int32 DeviceArray");
+  if (!b.summary.known) {
+    throw_type_error(env, std::string(name) +
+                              " must come from cuda.embeddingBag's returnArgmax or DeviceArray.fromHost (its values "
+                              "are then known on the host)");
   }
   return b;
 }

@@ -27,6 +27,10 @@ DeviceBuffer& float32_arg(Napi::Env env, const Napi::Value& v, const char* name)
 // A live Int32 / Uint32 / Int64 device array whose summary is known (made by fromHost).
 DeviceBuffer& index_arg(Napi::Env env, const Napi::Value& v, const char* name);
 
+// An int32 argmax (embeddingBag's returnArgmax, or fromHost): its values known exactly or
+// within bounds.
+DeviceBuffer& argmax_arg(Napi::Env env, const Napi::Value& v, const char* name);
+
 // Every value of `indices` in [0, rows): a RangeError naming the smallest or largest value.
 void check_index_range(Napi::Env env, const DeviceBuffer& indices, const char* name, int64_t rows);
 

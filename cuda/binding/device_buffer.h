@@ -22,6 +22,10 @@ struct IndexSummary {
   int64_t decrease_at = -1;  // the first i with a[i] < a[i - 1], or -1
   int64_t sum = 0;
   bool sum_overflows = false;
+  // Set for an op's output whose values the host knows only within [min, max] (no
+  // positions, nothing else): embeddingBag's argmax (-1, or one of its indices) and
+  // pqEncode's codes (below 2^bits). Only the ops that take such an output accept it.
+  bool bounds_only = false;
 };
 
 struct DeviceBuffer {
@@ -66,5 +70,14 @@ IndexSummary summarize_indices(const void* data, Dtype dtype, int64_t length);
 
 // An op wrote `b` on the device: what the host knew of its values no longer holds.
 inline void forget_values(DeviceBuffer& b) { b.summary = IndexSummary{}; }
+
+// An op wrote `b` on the device with values known to lie in [min, max].
+inline void bound_values(DeviceBuffer& b, int64_t min, int64_t max) {
+  b.summary = IndexSummary{};
+  b.summary.known = true;
+  b.summary.bounds_only = true;
+  b.summary.min = min;
+  b.summary.max = max;
+}
 
 }  // namespace embedkit::cuda::binding

@@ -103,7 +103,7 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
 }
 
 // embeddingBag(table, dim, indices, bounds, boundsKind, mode, weights?, paddingIdx?, out,
-//              format?, scales?, biases?)
+//              format?, scales?, biases?, argmaxOut?)
 Napi::Value EmbeddingBag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const TableArg t = table_arg(env, info, 0, 9);
@@ -151,6 +151,22 @@ Napi::Value EmbeddingBag(const Napi::CallbackInfo& info) {
   require_distinct_from_table(env, out, t);
   if (weights != nullptr) require_distinct(env, out, *weights, "weights");
   bag.out = static_cast<float*>(out.data);
+  DeviceBuffer* argmax = nullptr;
+  if (!is_absent(info[12])) {
+    if (bag.mode != PoolMode::Max) throw_type_error(env, "returnArgmax needs mode 'max'");
+    if (rows > INT32_MAX) throw_range_error(env, "returnArgmax needs a table of at most 2147483647 rows (int32 ids)");
+    argmax = &unwrap_buffer(env, info[12], "argmaxOut");
+    if (argmax->dtype != Dtype::Int32) throw_type_error(env, "argmaxOut must be an int32 DeviceArray");
+    if (argmax->length != out.length) {
+      throw_range_error(env, "argmaxOut.length must be " + std::to_string(out.length) + " (" +
+                                 std::to_string(bag.num_bags) + " bags x dim " + std::to_string(dim) + "), got " +
+                                 std::to_string(argmax->length));
+    }
+    require_same_device(env, table_buf, *argmax, "argmaxOut");
+    require_distinct(env, *argmax, indices, "indices");
+    require_distinct(env, *argmax, bounds, "offsets");
+    bag.argmax = static_cast<int32_t*>(argmax->data);
+  }
 
   // Temporary boundaries and scan scratch, freed in stream order once the bag kernel has run.
   const int device = out.device;
@@ -172,6 +188,9 @@ Napi::Value EmbeddingBag(const Napi::CallbackInfo& info) {
   bag.boundaries = boundaries;
   cudaError_t e = gather::normalize_bounds(device_indices(bounds), kind, bag.num_bags, n, boundaries, scratch, stream);
   if (e == cudaSuccess) e = gather::launch_embedding_bag(bag, stream);
+  // Each id is -1 (an empty or padding-only bag) or one of the indices: enough for
+  // cuda.embeddingBagBackward to check it against numRows.
+  if (argmax != nullptr) bound_values(*argmax, -1, n > 0 ? indices.summary.max : -1);
   cudaFreeAsync(temp, stream);
   check_cuda(env, e, "cuda.embeddingBag launch");
   return info[8];

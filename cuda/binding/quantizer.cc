@@ -77,7 +77,7 @@ int64_t parse_codes(Napi::Env env, const DeviceBuffer& codes, const DevicePq& pq
                           "are then known on the host)");
   }
   if (codes.length > 0 && s.max >= pq.ksub) {
-    throw_range_error(env, (s.max_at >= 0 ? "codes[" + num(s.max_at) + "] = " + num(s.max) : "codes (from cuda.pqEncode) up to " + num(s.max)) +
+    throw_range_error(env, (s.bounds_only ? "codes (from cuda.pqEncode) up to " + num(s.max) : "codes[" + num(s.max_at) + "] = " + num(s.max)) +
                                " is out of range for 2^bits = " + num(pq.ksub) + " codes");
   }
   return codes.length / pq.m;
@@ -140,9 +140,7 @@ Napi::Value PqEncode(const Napi::CallbackInfo& info) {
   use_device(env, device);
   Temp temp(env, device, codebook::pq_encode_scratch_bytes(p.pq), "cuda.pqEncode");
   // The kernel writes codes below 2^bits only: what a later decode or scan needs to know.
-  codes.summary = IndexSummary{};
-  codes.summary.known = true;
-  codes.summary.max = p.pq.ksub - 1;
+  bound_values(codes, 0, p.pq.ksub - 1);
   check_cuda(env, codebook::pq_encode(p.pq, static_cast<const float*>(x.data), n, static_cast<uint8_t*>(codes.data),
                                       temp.at<void>(0), stream_for(env, device)),
              "cuda.pqEncode");

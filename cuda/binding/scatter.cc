@@ -354,16 +354,19 @@ Napi::Value EmbeddingBagBackward(const Napi::CallbackInfo& info) {
   DeviceBuffer* argmax = nullptr;
   if (mode == PoolMode::Max) {
     if (is_absent(info[9])) throw_type_error(env, "mode 'max' needs maxIndices (embeddingBag's returnArgmax)");
-    argmax = &index_arg(env, info[9], "maxIndices");
-    if (argmax->dtype != Dtype::Int32 || argmax->length != num_bags * dim) {
-      throw_range_error(env, "maxIndices must be an int32 DeviceArray of bags x dim = " + num(num_bags * dim));
+    argmax = &argmax_arg(env, info[9], "maxIndices");
+    if (argmax->length != num_bags * dim) {
+      throw_range_error(env, "maxIndices.length must be bags x dim = " + num(num_bags * dim) + ", got " +
+                                 num(argmax->length));
     }
     check_plan_length(env, argmax->length);
-    if (argmax->length > 0 && (argmax->summary.min < -1 || argmax->summary.max >= num_rows)) {
-      const bool low = argmax->summary.min < -1;
-      throw_range_error(env, "maxIndices[" + num(low ? argmax->summary.min_at : argmax->summary.max_at) + "] = " +
-                                 num(low ? argmax->summary.min : argmax->summary.max) + " is out of range for " +
-                                 num(num_rows) + " rows (-1 marks an empty bag)");
+    const IndexSummary& s = argmax->summary;
+    if (argmax->length > 0 && (s.min < -1 || s.max >= num_rows)) {
+      const bool low = s.min < -1;
+      const int64_t value = low ? s.min : s.max;
+      throw_range_error(env, (s.bounds_only ? "maxIndices (from cuda.embeddingBag) may hold " + num(value)
+                                            : "maxIndices[" + num(low ? s.min_at : s.max_at) + "] = " + num(value)) +
+                                 ", out of range for " + num(num_rows) + " rows (-1 marks an empty bag)");
     }
   } else if (!is_absent(info[9])) {
     throw_type_error(env, "maxIndices belongs to mode 'max'");

@@ -5,10 +5,26 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
+
 namespace embedkit::cuda {
 
 template <int kWidth>
 struct RowVector;
+
+// The row id that won each element of a max-pooled RowVector (embeddingBag's argmax).
+template <int kWidth>
+struct RowIds {
+  int32_t id[kWidth];
+  __device__ static RowIds all(int32_t v) {
+    RowIds r;
+    for (int i = 0; i < kWidth; ++i) r.id[i] = v;
+    return r;
+  }
+  __device__ void store(int32_t* p) const {
+    for (int i = 0; i < kWidth; ++i) p[i] = id[i];
+  }
+};
 
 template <>
 struct RowVector<4> {
@@ -34,6 +50,13 @@ struct RowVector<4> {
     v.x = x.v.x > v.x ? x.v.x : v.x; v.y = x.v.y > v.y ? x.v.y : v.y;
     v.z = x.v.z > v.z ? x.v.z : v.z; v.w = x.v.w > v.w ? x.v.w : v.w;
   }
+  // max_with, recording `row` as the winner of each element it takes.
+  __device__ void max_with(const RowVector& x, int32_t row, RowIds<4>& winners) {
+    if (x.v.x > v.x) v.x = x.v.x, winners.id[0] = row;
+    if (x.v.y > v.y) v.y = x.v.y, winners.id[1] = row;
+    if (x.v.z > v.z) v.z = x.v.z, winners.id[2] = row;
+    if (x.v.w > v.w) v.w = x.v.w, winners.id[3] = row;
+  }
   __device__ void divide(float d) { v.x = v.x / d; v.y = v.y / d; v.z = v.z / d; v.w = v.w / d; }
 };
 
@@ -49,6 +72,9 @@ struct RowVector<1> {
   __device__ void add(const RowVector& x) { v += x.v; }
   __device__ void fma(float w, const RowVector& x) { v = fmaf(w, x.v, v); }
   __device__ void max_with(const RowVector& x) { v = x.v > v ? x.v : v; }
+  __device__ void max_with(const RowVector& x, int32_t row, RowIds<1>& winners) {
+    if (x.v > v) v = x.v, winners.id[0] = row;
+  }
   __device__ void divide(float d) { v = v / d; }
 };
 

@@ -30,13 +30,17 @@ __global__ void __launch_bounds__(kBlockThreads)
 template <int kWidth>
 struct BagAccumulator {
   RowVector<kWidth> acc = RowVector<kWidth>::zero();
+  RowIds<kWidth> winners = RowIds<kWidth>::all(-1);  // with argmax only
   int64_t count = 0;
 
-  __device__ void take(PoolMode mode, bool weighted, float weight, RowVector<kWidth> x) {
+  __device__ void take(PoolMode mode, bool weighted, float weight, RowVector<kWidth> x, int64_t row, bool argmax) {
     if (mode == PoolMode::Max) {
       if (weighted) x.scale(weight);  // spmm's reduce 'max': the max of weight x row
       if (count == 0) {
         acc = x;
+        if (argmax) winners = RowIds<kWidth>::all(static_cast<int32_t>(row));
+      } else if (argmax) {
+        acc.max_with(x, static_cast<int32_t>(row), winners);
       } else {
         acc.max_with(x);
       }
@@ -64,6 +68,7 @@ __global__ void __launch_bounds__(kBlockThreads)
   const bool active = at.column < bag.table.dim;  // the last chunk may be partly past the row
   const int64_t dim = bag.table.dim;
   const bool weighted = bag.weights != nullptr;
+  const bool want_argmax = bag.argmax != nullptr;
   const int64_t begin = bag.boundaries[at.item];
   const int64_t end = bag.boundaries[at.item + 1];
   float* out = bag.out + (bag.out_rows != nullptr ? static_cast<int64_t>(bag.out_rows[at.item]) : at.item) * dim + at.column;
@@ -88,11 +93,13 @@ __global__ void __launch_bounds__(kBlockThreads)
       }
 #pragma unroll
       for (int u = 0; u < kRowsInFlight; ++u) {
-        if (j + u < n && rows[u] != bag.padding_idx) pool.take(bag.mode, weighted, weights[u], values[u]);
+        if (j + u < n && rows[u] != bag.padding_idx) pool.take(bag.mode, weighted, weights[u], values[u], rows[u], want_argmax);
       }
     }
   }
-  if (active) pool.result(bag.mode, bag.accumulate).store(out);
+  if (!active) return;
+  pool.result(bag.mode, bag.accumulate).store(out);
+  if (want_argmax) pool.winners.store(bag.argmax + at.item * dim + at.column);
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }

@@ -42,6 +42,9 @@ struct BagLaunch {
   // When set, only the first *bag_count of num_bags bags exist (a count a kernel computed,
   // left on the device instead of being read back).
   const int64_t* bag_count = nullptr;
+  // Max only: num_bags x dim row ids, the first index holding each element's maximum (the
+  // CPU's returnArgmax; -1 for empty and padding-only bags). Null: not wanted.
+  int32_t* argmax = nullptr;
 };
 
 // out[i] = table[indices[i]], i in [0, indices.length).

@@ -159,6 +159,20 @@ describe.skipIf(!gpuReady)('cuda.embeddingBag', () => {
             const bad = want.findIndex((w, i) => !(Math.abs(got[i] - w) <= 1e-5 * (Math.abs(w) + 1)));
             expect(bad, ctx).toBe(-1);
           }
+          if (mode === 'max') {
+            // returnArgmax: the first index holding each maximum, -1 for empty / padding-only bags.
+            const cpu = embeddingBag({ ...o, returnArgmax: true });
+            const gpu = cuda.embeddingBag({
+              table: dev(table) as DeviceArray<'float32'>, dim, mode, paddingIdx, includeLastOffset: o.includeLastOffset,
+              indices: dev(o.indices) as DeviceArray<'int32'>,
+              offsets: o.offsets && (dev(o.offsets) as DeviceArray<'int32'>),
+              lengths: o.lengths && (dev(o.lengths) as DeviceArray<'int32'>),
+              returnArgmax: true,
+            });
+            live.push(gpu.out, gpu.argmax);
+            expect(firstDifference(await gpu.out.toHost(), cpu.out), `${ctx}: out with argmax`).toBe(-1);
+            expect(Array.from(await gpu.argmax.toHost()), `${ctx}: argmax`).toEqual(Array.from(cpu.argmax));
+          }
         }
       }
     }
@@ -221,7 +235,7 @@ describe.skipIf(!gpuReady)('cuda table formats', () => {
           const lengths = randomLengths(rng, rng.int(0, 20), 12);
           const n = lengths.reduce((a, b) => a + b, 0);
           const o = bagOptions({ table: new Float32Array(0), dim, mode }, randomIndices(rng, n, rows), lengths, 'offsets', 'int32');
-          const want = embeddingBag({ table: stored, indices: o.indices, offsets: o.offsets, mode } as never);
+          const want = embeddingBag({ table: stored, indices: o.indices, offsets: o.offsets, mode } as Parameters<typeof gather>[0] & { offsets?: Int32Array; mode: typeof mode });
           const got = await cuda.embeddingBag({ table: dt, indices: dev(o.indices) as never, offsets: dev(o.offsets!) as never, mode }).toHost();
           expect(firstDifference(got, want), `${ctx} mode=${mode}`).toBe(-1);
         }

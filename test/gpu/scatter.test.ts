@@ -123,6 +123,19 @@ describe.skipIf(!gpuReady)('cuda.embeddingBagBackward', () => {
           weights: weights && dev(weights), paddingIdx, numRows, maxIndices: maxIndices && (dev(maxIndices) as never), sparse: true,
         });
         live.push(sparseGot.rows, sparseGot.values);
+        if (mode === 'max') {
+          // The argmax of the GPU forward serves as maxIndices directly.
+          const fwd = cuda.embeddingBag({ table: dev(table), dim, indices: dev(indices) as never, offsets: dev(offsets) as never,
+            mode, returnArgmax: true });
+          live.push(fwd.out, fwd.argmax);
+          const viaGpuArgmax = cuda.embeddingBagBackward({ gradOutput: dev(gradOutput), dim, indices: dev(indices) as never,
+            offsets: dev(offsets) as never, mode, numRows, maxIndices: fwd.argmax });
+          live.push(viaGpuArgmax);
+          expect(compare(await viaGpuArgmax.toHost(), want, true), `${ctx}: GPU argmax`).toBe(-1);
+          expect(() => cuda.embeddingBagBackward({ gradOutput: dev(gradOutput), dim, indices: dev(indices) as never,
+            offsets: dev(offsets) as never, mode, numRows: 0, maxIndices: fwd.argmax })).toThrow(RangeError);
+          expect(() => cuda.gather({ table: dev(table), dim, indices: fwd.argmax as never })).toThrow(/fromHost/);
+        }
         expect(sparseGot.rows.dtype, ctx).toBe('int32');
         expect(Array.from(await sparseGot.rows.toHost() as Int32Array), `${ctx}: sparse rows`).toEqual(Array.from(sparseWant.rows as Int32Array));
         expect(compare(await sparseGot.values.toHost(), sparseWant.values, weights === undefined), `${ctx}: sparse values`).toBe(-1);
