@@ -1,5 +1,5 @@
-// Exact top-k on the GPU by sorting: every candidate of a segment (a query's coded vectors,
-// a row's tokens) becomes a 64-bit key
+// Exact top-k on the GPU by sorting (pqScan): every candidate of a segment (a query's coded
+// vectors) becomes a 64-bit key
 //   [segment within the batch | rank of its score (32 bits) | candidate id]
 // (csrc/kernels/codebook/rank_order.h) so that one LSD radix sort over just the bits in use
 // orders a whole batch of segments at once, best first within each: the CPU's strict total

@@ -4,14 +4,11 @@
 // than the CPU's sequential loop, so results agree within float64 rounding (far below the
 // float32 outputs' resolution). Sampling keeps the CPU's sequential float64 CDF, one thread
 // per row, so that the same seed picks the same code and token.
-#include <algorithm>
 #include <cmath>
 
 #include "../../csrc/kernels/codebook/vq_sample_row.h"
 #include "../common/index_dispatch.h"
 #include "../common/lane_groups.cuh"
-#include "../common/scratch.h"
-#include "top_k.h"
 #include "vq.h"
 
 namespace embedkit::cuda::codebook {
@@ -95,62 +92,7 @@ __global__ void sample_kernel(const float* logits, int64_t rows, DeviceVqMap map
   if (b < rows) out[b] = embedkit::codebook::sample_row(logits + b * map.num_codes, map, seed, temperature, b);
 }
 
-// One sort key per (row of the batch, token): the token's code logit ranked descending.
-__global__ void top_k_keys_kernel(const float* logits, int64_t b0, int64_t rows, DeviceVqMap map, int id_bits,
-                                  uint64_t* keys) {
-  const int64_t e = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
-  if (e >= rows * map.num_tokens) return;
-  const int64_t local = e / map.num_tokens, t = e % map.num_tokens;
-  const float logit = logits[(b0 + local) * map.num_codes + map.token_to_code[t]];
-  keys[e] = sort_key(local, rank_bits(logit, true), t, id_bits);
-}
-
-__global__ void top_k_take_kernel(const float* logits, int64_t b0, int64_t rows, DeviceVqMap map, int64_t k,
-                                  int id_bits, const uint64_t* sorted, const double* log_z, int32_t* ids,
-                                  float* log_probs) {
-  const int64_t e = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
-  if (e >= rows * k) return;
-  const int64_t local = e / k, j = e % k, b = b0 + local;
-  const int64_t token = static_cast<int64_t>(sorted[local * map.num_tokens + j] & ((uint64_t{1} << id_bits) - 1));
-  ids[b * k + j] = static_cast<int32_t>(token);
-  const float logit = logits[b * map.num_codes + map.token_to_code[token]];
-  log_probs[b * k + j] = static_cast<float>(static_cast<double>(logit) - log_z[b]);
-}
-
-int64_t top_k_rows_per_batch(int64_t rows, const DeviceVqMap& map) {
-  return std::min(rows, segments_per_batch(map.num_tokens, id_bits_for(map.num_tokens)));
-}
-
 }  // namespace
-
-size_t vq_top_k_scratch_bytes(int64_t rows, const DeviceVqMap& map) {
-  return aligned(static_cast<size_t>(rows) * 8) + sort_scratch_bytes(top_k_rows_per_batch(rows, map), map.num_tokens);
-}
-
-cudaError_t vq_top_k(const float* logits, int64_t rows, const DeviceVqMap& map, int64_t k, int32_t* ids,
-                     float* log_probs, void* scratch, cudaStream_t stream) {
-  if (rows == 0 || k == 0) return cudaSuccess;
-  double* log_z = static_cast<double*>(scratch);
-  RowOutputs z;
-  z.log_z_exact = log_z;
-  cudaError_t e = vq_rows(logits, rows, map, z, stream);
-  if (e != cudaSuccess) return e;
-  const int id_bits = id_bits_for(map.num_tokens);
-  const int64_t per_batch = top_k_rows_per_batch(rows, map);
-  const SortBatch batch = carve_sort_scratch(static_cast<char*>(scratch) + aligned(static_cast<size_t>(rows) * 8),
-                                             per_batch, map.num_tokens);
-  for (int64_t b0 = 0; b0 < rows; b0 += per_batch) {
-    const int64_t n = std::min(per_batch, rows - b0);
-    top_k_keys_kernel<<<blocks_for(n * map.num_tokens), kBlockThreads, 0, stream>>>(logits, b0, n, map, id_bits,
-                                                                                     batch.keys);
-    if ((e = cudaGetLastError()) != cudaSuccess) return e;
-    if ((e = sort_batch(batch, n * map.num_tokens, 32 + id_bits + id_bits_for(n), stream)) != cudaSuccess) return e;
-    top_k_take_kernel<<<blocks_for(n * k), kBlockThreads, 0, stream>>>(logits, b0, n, map, k, id_bits, batch.sorted,
-                                                                        log_z, ids, log_probs);
-    if ((e = cudaGetLastError()) != cudaSuccess) return e;
-  }
-  return cudaSuccess;
-}
 
 cudaError_t vq_expand(const float* logits, int64_t rows, const DeviceVqMap& map, float* out, cudaStream_t stream) {
   if (rows == 0 || map.num_tokens == 0) return cudaSuccess;

@@ -35,9 +35,10 @@ cudaError_t vq_rows(const float* logits, int64_t rows, const DeviceVqMap& map, c
 
 // Scratch for vq_top_k.
 size_t vq_top_k_scratch_bytes(int64_t rows, const DeviceVqMap& map);
-// The k most likely tokens per row without the V-sized float expansion (sort keys over the
-// V tokens, top_k.h): ids (rows x k), descending logit, ties in ascending token id, NaN
-// last, the CPU's ids; log_probs = L - log Z (log Z within float64 rounding of the CPU's).
+// The k most likely tokens per row (vq_top_k.cu: codes sorted per row, then only the
+// tokens of the codes that can be among the k best): ids (rows x k), descending logit, ties
+// in ascending token id, NaN last, the CPU's ids; log_probs = L - log Z (log Z within
+// float64 rounding of the CPU's).
 cudaError_t vq_top_k(const float* logits, int64_t rows, const DeviceVqMap& map, int64_t k, int32_t* ids,
                      float* log_probs, void* scratch, cudaStream_t stream);
 

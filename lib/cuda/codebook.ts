@@ -1,7 +1,7 @@
 // VQ-Logits on the GPU: a VqMap copied to the device once (DeviceVqMap), then the CPU ops'
 // options over DeviceArrays. The O(K) reductions equal the CPU's within float64 rounding;
-// vqTopK ranks every token by a radix sort (the CPU's ids: descending logit, ties by token
-// id, NaN last); vqSample uses the CPU's Philox stream and sequential float64 CDF, so the
+// vqTopK sorts each row's codes, then only the tokens of the codes that can be among the k
+// best (the CPU's ids: descending logit, ties by token id, NaN last); vqSample uses the CPU's Philox stream and sequential float64 CDF, so the
 // same seed draws the same tokens. codebookAssign and the product quantizer: quantizer.ts.
 import { type VqMap, vqMapArrays } from '../codebook';
 import { describe, requireOptions } from '../options';

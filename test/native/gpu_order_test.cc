@@ -4,8 +4,8 @@
 //     grouping its tiles and threads give: here every candidate of a row is scored with the
 //     SIMD kernels' operations (an fma chain from 0, then fma(-2, dot, ||c||²)) and reduced
 //     in a random order; the code must equal assign()'s on every SIMD ISA.
-//   - cuda/codebook/top_k.h ranks by sorting 64-bit keys: here the keys are sorted with
-//     std::sort; the first k ids must equal pq_scan's and vq_top_k's.
+//   - cuda/codebook/top_k.h (pqScan) and vq_top_k.cu rank by sorting 64-bit keys: here the
+//     keys are sorted with std::sort; the first k ids must equal pq_scan's and vq_top_k's.
 // Scores are drawn from a coarse grid with NaN, ±0 and ±inf so that ties are everywhere.
 #include <algorithm>
 #include <cmath>
@@ -125,15 +125,19 @@ TEST(gpu_scan_keys_equal_pq_scan) {
   }
 }
 
-TEST(gpu_top_k_keys_equal_vq_top_k) {
+// cuda/codebook/vq_top_k.cu's steps: codes sorted per row by (rank, code), the prefix of
+// codes that can hold the k best tokens (top_k_code_prefix), those codes' tokens keyed
+// (rank, token) and sorted.
+TEST(gpu_top_k_code_prefix_equals_vq_top_k) {
   Rng rng(harness::test_seed());
-  for (int trial = 0; trial < 60; ++trial) {
+  for (int trial = 0; trial < 80; ++trial) {
     const int64_t v = rng.between(1, 400), kc = rng.between(1, 50), rows = rng.between(1, 4), k = rng.between(1, v);
     SCOPED_CONTEXT("trial ", trial, " V ", v, " K ", kc, " k ", k);
     std::vector<int32_t> t2c(static_cast<size_t>(v)), counts(static_cast<size_t>(kc)), offsets(static_cast<size_t>(kc + 1)),
         tokens(static_cast<size_t>(v));
     std::vector<double> logs(static_cast<size_t>(kc));
-    for (int32_t& c : t2c) c = static_cast<int32_t>(rng.below(kc));
+    const int64_t used = rng.between(1, kc);  // codes past `used` have no tokens
+    for (int32_t& c : t2c) c = static_cast<int32_t>(rng.below(used));
     cb::build_vq_map(t2c.data(), v, kc, counts.data(), logs.data(), offsets.data(), tokens.data());
     const cb::VqMap map{v, kc, t2c.data(), counts.data(), logs.data(), offsets.data(), tokens.data()};
     std::vector<float> logits(static_cast<size_t>(rows * kc));
@@ -141,14 +145,33 @@ TEST(gpu_top_k_keys_equal_vq_top_k) {
     std::vector<int32_t> want(static_cast<size_t>(rows * k));
     std::vector<float> lp(static_cast<size_t>(rows * k));
     cb::vq_top_k(cb::CodeLogits{logits.data(), rows}, map, k, want.data(), lp.data());
-    const int id_bits = ro::id_bits_for(v);
-    std::vector<uint64_t> keys;
+    const int code_bits = ro::id_bits_for(kc), id_bits = ro::id_bits_for(v);
     for (int64_t b = 0; b < rows; ++b) {
-      for (int64_t t = 0; t < v; ++t) {
-        keys.push_back(ro::sort_key(b, ro::rank_bits(logits[static_cast<size_t>(b * kc + t2c[static_cast<size_t>(t)])], true), t, id_bits));
+      std::vector<uint64_t> code_keys;
+      for (int64_t j = 0; j < kc; ++j) {
+        code_keys.push_back(ro::sort_key(0, ro::rank_bits(logits[static_cast<size_t>(b * kc + j)], true), j, code_bits));
+      }
+      std::sort(code_keys.begin(), code_keys.end());
+      std::vector<int32_t> token_offsets(static_cast<size_t>(kc), -1);
+      const ro::CodePrefix prefix = ro::top_k_code_prefix(code_keys.data(), kc, code_bits, counts.data(), k, token_offsets.data());
+      CHECK(prefix.tokens >= k);
+      std::vector<uint64_t> keys(static_cast<size_t>(prefix.tokens), ~uint64_t{0});
+      for (int64_t p = 0; p < prefix.codes; ++p) {
+        const int64_t code = static_cast<int64_t>(code_keys[static_cast<size_t>(p)] & ((uint64_t{1} << code_bits) - 1));
+        const uint32_t rank = static_cast<uint32_t>(code_keys[static_cast<size_t>(p)] >> code_bits);
+        for (int32_t q = offsets[static_cast<size_t>(code)]; q < offsets[static_cast<size_t>(code) + 1]; ++q) {
+          keys[static_cast<size_t>(token_offsets[static_cast<size_t>(p)] + q - offsets[static_cast<size_t>(code)])] =
+              ro::sort_key(0, rank, tokens[static_cast<size_t>(q)], id_bits);
+        }
+      }
+      CHECK(std::find(keys.begin(), keys.end(), ~uint64_t{0}) == keys.end());  // every slot filled once
+      std::sort(keys.begin(), keys.end());
+      for (int64_t j = 0; j < k; ++j) {
+        const int32_t got = static_cast<int32_t>(keys[static_cast<size_t>(j)] & ((uint64_t{1} << id_bits) - 1));
+        CHECK_MSG(got == want[static_cast<size_t>(b * k + j)], "row ", b, " rank ", j, ": ", got, " vs ",
+                  want[static_cast<size_t>(b * k + j)]);
       }
     }
-    CHECK(sorted_ids(keys, rows, v, k, id_bits) == want);
   }
 }
 

@@ -61,4 +61,31 @@ EMBEDKIT_HOST_DEVICE inline int id_bits_for(int64_t count) {
   return bits;
 }
 
+// vqTopK without ranking all V tokens: over a row's codes sorted by their keys
+// (rank_bits(logit, descending) << code_bits | code), the leading codes whose tokens can be
+// among the k best: up to the code holding the k-th token, and every code tied with it (a
+// tie interleaves its codes' tokens by id). token_offsets[p] receives where the tokens of
+// the p-th sorted code start among the candidates. Codes without tokens count for nothing.
+struct CodePrefix {
+  int64_t codes;   // leading sorted codes taken
+  int64_t tokens;  // their tokens: the candidates, >= k when the row has k tokens
+};
+EMBEDKIT_HOST_DEVICE inline CodePrefix top_k_code_prefix(const uint64_t* sorted_keys, int64_t num_codes, int code_bits,
+                                                         const int32_t* counts, int64_t k, int32_t* token_offsets) {
+  const uint64_t code_mask = (uint64_t{1} << code_bits) - 1;
+  int64_t p = 0, total = 0;
+  while (p < num_codes && total < k) {
+    token_offsets[p] = static_cast<int32_t>(total);
+    total += counts[sorted_keys[p] & code_mask];
+    ++p;
+  }
+  const uint64_t last_rank = p > 0 ? sorted_keys[p - 1] >> code_bits : 0;
+  while (p < num_codes && (sorted_keys[p] >> code_bits) == last_rank) {
+    token_offsets[p] = static_cast<int32_t>(total);
+    total += counts[sorted_keys[p] & code_mask];
+    ++p;
+  }
+  return CodePrefix{p, total};
+}
+
 }  // namespace embedkit::codebook::rank_order
