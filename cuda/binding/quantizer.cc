@@ -65,6 +65,21 @@ PqArg parse_pq(Napi::Env env, const Napi::CallbackInfo& info, int at) {
   return p;
 }
 
+// args 0-4: vectors (n x pq.dim floats, named `name`), then the quantizer.
+struct PqRows {
+  DeviceBuffer* x;
+  PqArg p;
+  int64_t n;
+};
+PqRows parse_pq_rows(Napi::Env env, const Napi::CallbackInfo& info, const char* name) {
+  PqRows r;
+  r.x = &float32_arg(env, info[0], name);
+  r.p = parse_pq(env, info, 1);
+  r.n = rows_of(env, *r.x, name, r.p.pq.dim);
+  require_same_device(env, *r.x, *r.p.codebooks, "pq.codebooks");
+  return r;
+}
+
 // n x m codes, each below 2^bits; returns n.
 int64_t parse_codes(Napi::Env env, const DeviceBuffer& codes, const DevicePq& pq) {
   if (codes.dtype != Dtype::Uint8) throw_type_error(env, "codes must be a uint8 DeviceArray");
@@ -131,10 +146,8 @@ Napi::Value CodebookAssign(const Napi::CallbackInfo& info) {
 // pqEncode(x, dim, m, bits, codebooks, codes)
 Napi::Value PqEncode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  DeviceBuffer& x = float32_arg(env, info[0], "x");
-  const PqArg p = parse_pq(env, info, 1);
-  const int64_t n = rows_of(env, x, "x", p.pq.dim);
-  require_same_device(env, x, *p.codebooks, "pq.codebooks");
+  const auto [xp, p, n] = parse_pq_rows(env, info, "x");
+  DeviceBuffer& x = *xp;
   DeviceBuffer& codes = output(env, info[5], "codes", Dtype::Uint8, "uint8", x, n * p.pq.m, num(n) + " vectors x m");
   const int device = x.device;
   use_device(env, device);
@@ -167,10 +180,8 @@ Napi::Value PqDecode(const Napi::CallbackInfo& info) {
 // pqDistanceTable(queries, dim, m, bits, codebooks, metric, out)
 Napi::Value PqDistanceTable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  DeviceBuffer& queries = float32_arg(env, info[0], "queries");
-  const PqArg p = parse_pq(env, info, 1);
-  const int64_t nq = rows_of(env, queries, "queries", p.pq.dim);
-  require_same_device(env, queries, *p.codebooks, "pq.codebooks");
+  const auto [qp, p, nq] = parse_pq_rows(env, info, "queries");
+  DeviceBuffer& queries = *qp;
   const Metric metric = metric_arg(env, info[5]);
   if (nq > kMaxSafeInteger / (p.pq.m * p.pq.ksub)) throw_range_error(env, "queries x m x 2^bits overflows");
   DeviceBuffer& out = output(env, info[6], "out", Dtype::Float32, "float32", queries, nq * p.pq.m * p.pq.ksub,
