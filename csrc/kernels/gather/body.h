@@ -282,6 +282,56 @@ inline BlockFn<V, S> remainder_block(int vectors, bool tail) {
   }
 }
 
+// Whether source S gets a remainder block for every width (2 x kBlockVectors instantiations
+// of pool_block per index type): plain f32 tables, the hot path whose rows are cheapest to
+// read. The other sources cover a remainder with blocks of 4, 2 and 1 vectors and a tail-only
+// block, one pass over the bag's rows each; that costs up to three extra passes (over rows
+// the first pass brought into cache) on dims that are not a multiple of kBlockVectors
+// vectors, and cuts what each ISA file compiles to about a third.
+template <class S>
+constexpr bool kEveryRemainderBlock = false;
+template <class V, class W>
+constexpr bool kEveryRemainderBlock<TableSource<F32Rows<V, W>>> = true;
+
+// The blocks covering a bag's remainder columns: block i starts `offset[i]` columns in.
+template <class V, class S>
+struct RemainderPlan {
+  BlockFn<V, S> fn[4] = {};
+  int64_t offset[4] = {};
+  int count = 0;
+  void add(BlockFn<V, S> f, int64_t off) {
+    fn[count] = f;
+    offset[count] = off;
+    ++count;
+  }
+};
+
+template <class V, class S, class Idx>
+RemainderPlan<V, S> remainder_plan(int vectors, bool tail) {
+  static_assert(kBlockVectors == 8, "a remainder of at most 7 vectors is 4 + 2 + 1");
+  RemainderPlan<V, S> plan;
+  if (vectors == 0 && !tail) return plan;
+  if constexpr (kEveryRemainderBlock<S>) {
+    plan.add(remainder_block<V, S, Idx>(vectors, tail), 0);
+  } else {
+    int64_t off = 0;
+    if (vectors & 4) {
+      plan.add(&pool_block<V, S, Idx, 4, false>, off);
+      off += 4 * V::kLanes;
+    }
+    if (vectors & 2) {
+      plan.add(&pool_block<V, S, Idx, 2, false>, off);
+      off += 2 * V::kLanes;
+    }
+    if (vectors & 1) {
+      plan.add(&pool_block<V, S, Idx, 1, false>, off);
+      off += V::kLanes;
+    }
+    if (tail) plan.add(&pool_block<V, S, Idx, 0, true>, off);
+  }
+  return plan;
+}
+
 // Bags [bag_begin, bag_end), columns [col_begin, col_end) of a's bags, rows read through src.
 template <class V, class S, class Idx>
 void pool_bags(const BagArgs& a, const S& src, int64_t bag_begin, int64_t bag_end,
@@ -292,9 +342,8 @@ void pool_bags(const BagArgs& a, const S& src, int64_t bag_begin, int64_t bag_en
   const int64_t rem = width - full_blocks * kBlockFloats;
   const int rem_vectors = static_cast<int>(rem / V::kLanes);
   const int tail_lanes = static_cast<int>(rem % V::kLanes);
-  const BlockFn<V, S> rem_fn = remainder_block<V, S, Idx>(rem_vectors, tail_lanes != 0);
+  const RemainderPlan<V, S> rem_plan = remainder_plan<V, S, Idx>(rem_vectors, tail_lanes != 0);
   const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
-  const bool has_rem = rem != 0;
   const int64_t out_bytes = width * static_cast<int64_t>(sizeof(float));
 
   PoolState<S> first{&a, &src, a.bags.end(bag_end - 1), src.bytes(width)};
@@ -315,7 +364,11 @@ void pool_bags(const BagArgs& a, const S& src, int64_t bag_begin, int64_t bag_en
                                                   out + col);
       state = &later;
     }
-    if (has_rem) rem_fn(*state, p_begin, p_end, col, tail_lanes, tail, out + col);
+    for (int i = 0; i < rem_plan.count; ++i) {
+      const int64_t c = col + rem_plan.offset[i];
+      rem_plan.fn[i](*state, p_begin, p_end, c, tail_lanes, tail, out + c);
+      state = &later;
+    }
   }
 }
 

@@ -15,8 +15,8 @@
 //   int64_t bytes(int64_t cols) const;           bytes that cols columns occupy, for prefetch
 //   const uint8_t* address(int64_t r, int64_t col) const;   where column col of row r lives
 //   void prefetch_params(int64_t r) const;       prefetches row r's per-row data (scale, bias)
-// Columns and offsets passed to Q4 are even (the body's blocks and column splits are multiples of
-// 16 columns), so a Q4 vector always starts on a byte.
+// Columns and offsets passed to Q4 are even (the body's blocks, remainder blocks and column
+// splits start at multiples of a vector, 4 columns or more), so a Q4 vector always starts on a byte.
 //
 // W, per ISA, widens V::kLanes stored values into a float vector:
 //   f16(const uint16_t*), bf16(const uint16_t*), u8(const uint8_t*),
