@@ -52,8 +52,13 @@ inline int64_t index_at<AnyIndex>(const IndexArray& indices, int64_t p) {
 
 #include "decode.h"
 
+// Per-row helpers of the hot loops are forced inline: in a file that instantiates this many
+// kernels, GCC's unit-growth limits otherwise leave some of them (row_of, a QR combine) as
+// calls made for every row or every vector.
+#define EMBEDKIT_HOT [[gnu::always_inline]] inline
+
 // The table row that id `id` reads, or -1 for an id a pruned table dropped.
-inline int64_t row_of(const Table& t, int64_t id) {
+EMBEDKIT_HOT int64_t row_of(const Table& t, int64_t id) {
   if (t.remap != nullptr) return t.remap[id];
   return t.hashed ? hashed_row(static_cast<uint64_t>(id), t.hash_seed, t.rows) : id;
 }
@@ -75,19 +80,19 @@ struct TableSource {
   D dec;
   Table table;
   explicit TableSource(const Table& t) : dec(t), table(t) {}
-  bool row(int64_t id, int64_t col, Row* out) const {
+  EMBEDKIT_HOT bool row(int64_t id, int64_t col, Row* out) const {
     const int64_t r = row_of(table, id);
     if (r < 0) return false;
     *out = dec.row(r, col);
     return true;
   }
-  Reg load(const Row& row, int64_t off) const { return dec.load(row, off); }
+  EMBEDKIT_HOT Reg load(const Row& row, int64_t off) const { return dec.load(row, off); }
   template <class Mask>
-  Reg load_tail(const Row& row, int64_t off, int n, Mask m) const {
+  EMBEDKIT_HOT Reg load_tail(const Row& row, int64_t off, int n, Mask m) const {
     return dec.load_tail(row, off, n, m);
   }
   int64_t bytes(int64_t cols) const { return dec.bytes(cols); }
-  void prefetch(int64_t id, int64_t col, int64_t bytes) const {
+  EMBEDKIT_HOT void prefetch(int64_t id, int64_t col, int64_t bytes) const {
     const int64_t r = row_of(table, id);
     if (r < 0) return;
     prefetch_row(dec.address(r, col), bytes);
@@ -113,7 +118,7 @@ struct QrSource {
       : quotient(a.bag.table), remainder(a.remainder), m(a.remainder.rows), part(p) {}
   bool reads_quotient() const { return part != QrPart::Remainder; }
   bool reads_remainder() const { return part != QrPart::Quotient; }
-  bool row(int64_t id, int64_t col, Row* out) const {
+  EMBEDKIT_HOT bool row(int64_t id, int64_t col, Row* out) const {
     const int64_t qi = id / m;
     if (reads_quotient()) out->q = quotient.row(qi, col);
     if (reads_remainder()) out->r = remainder.row(id - qi * m, col);
@@ -121,7 +126,7 @@ struct QrSource {
   }
   // The combined vector from the two rows' loads lq(quotient, row.q) and lr(...).
   template <class Load>
-  Reg combine(const Row& row, Load load) const {
+  EMBEDKIT_HOT Reg combine(const Row& row, Load load) const {
     switch (part) {
       case QrPart::Quotient: return load(quotient, row.q);
       case QrPart::Remainder: return load(remainder, row.r);
@@ -130,15 +135,15 @@ struct QrSource {
     }
     return V::add(load(quotient, row.q), load(remainder, row.r));
   }
-  Reg load(const Row& row, int64_t off) const {
+  EMBEDKIT_HOT Reg load(const Row& row, int64_t off) const {
     return combine(row, [&](const D& d, const typename D::Row& x) { return d.load(x, off); });
   }
   template <class Mask>
-  Reg load_tail(const Row& row, int64_t off, int n, Mask m) const {
+  EMBEDKIT_HOT Reg load_tail(const Row& row, int64_t off, int n, Mask m) const {
     return combine(row, [&](const D& d, const typename D::Row& x) { return d.load_tail(x, off, n, m); });
   }
   int64_t bytes(int64_t cols) const { return quotient.bytes(cols); }
-  void prefetch(int64_t id, int64_t col, int64_t bytes) const {
+  EMBEDKIT_HOT void prefetch(int64_t id, int64_t col, int64_t bytes) const {
     const int64_t qi = id / m;
     if (reads_quotient()) {
       prefetch_row(quotient.address(qi, col), bytes);
@@ -465,3 +470,5 @@ Kernels make_kernels() {
 
 }  // namespace
 }  // namespace embedkit::gather::simd_body
+
+#undef EMBEDKIT_HOT
