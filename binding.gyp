@@ -53,6 +53,7 @@
         "csrc/binding/codebook.cc",
         "csrc/binding/table_args.cc",
         "csrc/binding/compress.cc",
+        "csrc/binding/qr_bag.cc",
         "csrc/binding/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -55,16 +55,16 @@ function isTableObject(table: unknown): table is EmbeddingTable {
  * object carries its dim; `dim`, when also given, must agree. Types and lengths of the
  * arrays are checked by the binding.
  */
-export function tableArgs(table: unknown, dim: unknown): NativeTableArgs {
+export function tableArgs(table: unknown, dim: unknown, name = 'table'): NativeTableArgs {
   if (!isTableObject(table)) return { data: table, dim, format: undefined, scales: undefined, biases: undefined };
-  const format = enumCode(table.format, TABLE_FORMATS, 'table.format');
+  const format = enumCode(table.format, TABLE_FORMATS, `${name}.format`);
   if (dim !== undefined && dim !== table.dim) {
-    throw new RangeError(`dim ${describe(dim)} does not match table.dim ${describe(table.dim)}`);
+    throw new RangeError(`dim ${describe(dim)} does not match ${name}.dim ${describe(table.dim)}`);
   }
   const stride = rowStride(table.format, table.dim);
   const length = lengthOf(table.data);
   if (Number.isSafeInteger(table.dim) && table.dim >= 1 && length >= 0 && table.rows !== length / stride) {
-    throw new RangeError(`table.rows ${describe(table.rows)} does not match table.data, which holds ${length / stride} rows of ${stride} elements`);
+    throw new RangeError(`${name}.rows ${describe(table.rows)} does not match ${name}.data, which holds ${length / stride} rows of ${stride} elements`);
   }
   const quantized = table.format === 'q8' || table.format === 'q4';
   return {

@@ -268,6 +268,17 @@ const TARGETS: Target[] = [
     name: 'hashedEmbeddingBag (q8 table)', call: (o) => ek.hashedEmbeddingBag({ ...o, table: stored(o) } as never), callAsync: (o) => ek.hashedEmbeddingBagAsync({ ...o, table: stored(o) } as never),
     base: () => ({ ...q8Fields(), indices: BigInt64Array.of(3n, 2n ** 60n, 7n), lengths: Int32Array.of(1, 2), mode: 'sum', seed: 11, paddingIdx: 7, out: new Float32Array(10) }),
   },
+  {
+    name: 'qrEmbeddingBag', call: (o) => ek.qrEmbeddingBag(o as never), callAsync: (o) => ek.qrEmbeddingBagAsync(o as never),
+    base: () => ({ quotient: table(), remainder: new Float32Array(3 * 4).fill(0.5), dim: 4, indices: Int32Array.of(1, 29, 0, 3), offsets: Int32Array.of(0, 1), mode: 'sum', combine: 'concat', weights: Float32Array.of(1, 2, 3, 4), paddingIdx: 3, out: new Float32Array(16) }),
+  },
+  {
+    // The quotient's fields flat (see `stored`), the remainder a q8 table of its own arrays.
+    name: 'qrEmbeddingBag (q8 tables)',
+    call: (o) => ek.qrEmbeddingBag({ ...o, quotient: stored(o), remainder: { format: 'q8', rows: 2, dim: 5, data: o.rData, scales: o.rScales, biases: o.rBiases } } as never),
+    callAsync: (o) => ek.qrEmbeddingBagAsync({ ...o, quotient: stored(o), remainder: { format: 'q8', rows: 2, dim: 5, data: o.rData, scales: o.rScales, biases: o.rBiases } } as never),
+    base: () => ({ ...q8Fields(), rData: new Uint8Array(10).map((_, i) => i * 11), rScales: Float32Array.of(0.25, 4), rBiases: Float32Array.of(1, -2), indices: BigInt64Array.of(5n, 0n, 3n), lengths: Int32Array.of(2, 1), mode: 'max', combine: 'mul', paddingIdx: -1, out: new Float32Array(10) }),
+  },
   { name: 'pruneTable', call: (o) => ek.pruneTable(o as never), base: () => ({ table: table(), dim: 4, keep: Int32Array.of(3, 1) }) },
   { name: 'usedRows', call: (o) => ek.usedRows(o as never), base: () => ({ indices: Int32Array.of(1, 5, 1), numRows: 8 }) },
   { name: 'tableBytes', call: (o) => ek.tableBytes(o.table as never), base: () => ({ table: table() }) },

@@ -126,3 +126,48 @@ export function hashedBagProblem(
   }
   return { table: o.table, dim: o.dim, indices: rows, lengths, mode: o.mode, weights: o.weights ? Float32Array.from(weights) : undefined };
 }
+
+/**
+ * A qrEmbeddingBag problem as the equivalent plain one, from the definition in the README: id
+ * reads row floor(id / m) of `quotient` and row id mod m of `remainder` (m = remainder rows,
+ * both tables given decoded), combined element-wise in float32 ('sum': q + r, 'mul': q x r;
+ * one float32 rounding, as Math.fround of the exact float64 result) or side by side
+ * ('concat', 2 dim columns). Each kept position gets its own row of the returned table; padding
+ * ids (negative counts from the end of quotient rows x m) are dropped.
+ */
+export function qrBagProblem(
+  o: Omit<RefBagOptions, 'table'> & { quotient: Float32Array; remainder: Float32Array; combine: 'sum' | 'mul' | 'concat' },
+): RefBagOptions {
+  const dim = o.dim;
+  const m = o.remainder.length / dim;
+  const ids = toNumbers(o.indices as never);
+  const limit = (o.quotient.length / dim) * m;
+  const padding = o.paddingIdx === undefined ? -1 : o.paddingIdx < 0 ? o.paddingIdx + limit : o.paddingIdx;
+  const outDim = o.combine === 'concat' ? 2 * dim : dim;
+  const rows: number[] = [];
+  const weights: number[] = [];
+  const lengths: number[] = [];
+  for (const [start, end] of bagRanges(o as RefBagOptions)) {
+    let n = 0;
+    for (let p = start; p < end; p++) {
+      if (ids[p] === padding) continue;
+      const q = o.quotient.subarray(Math.floor(ids[p] / m) * dim, (Math.floor(ids[p] / m) + 1) * dim);
+      const r = o.remainder.subarray((ids[p] % m) * dim, (ids[p] % m + 1) * dim);
+      for (let c = 0; c < outDim; c++) {
+        if (o.combine === 'concat') rows.push(c < dim ? q[c] : r[c - dim]);
+        else rows.push(Math.fround(o.combine === 'sum' ? q[c] + r[c] : q[c] * r[c]));
+      }
+      if (o.weights) weights.push(o.weights[p]);
+      n++;
+    }
+    lengths.push(n);
+  }
+  return {
+    table: Float32Array.from(rows),
+    dim: outDim,
+    indices: Array.from({ length: rows.length / outDim }, (_, i) => i),
+    lengths,
+    mode: o.mode,
+    weights: o.weights ? Float32Array.from(weights) : undefined,
+  };
+}

@@ -7,7 +7,7 @@ namespace embedkit::binding {
 
 // Bumped whenever the native call signatures change; lib/native.ts checks it so that a
 // stale or foreign binary is refused instead of being called with the wrong arguments.
-constexpr int kBindingAbi = 7;
+constexpr int kBindingAbi = 8;
 
 void register_system(Napi::Env env, Napi::Object exports);
 void register_gather(Napi::Env env, Napi::Object exports);
@@ -16,5 +16,6 @@ void register_jl(Napi::Env env, Napi::Object exports);
 void register_scatter(Napi::Env env, Napi::Object exports);
 void register_codebook(Napi::Env env, Napi::Object exports);
 void register_compress(Napi::Env env, Napi::Object exports);
+void register_qr_bag(Napi::Env env, Napi::Object exports);
 
 }  // namespace embedkit::binding

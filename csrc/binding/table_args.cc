@@ -47,20 +47,22 @@ ArrayView get_per_row_floats(Napi::Env env, const Napi::Value& v, const char* na
 }
 
 TableArg parse_table(Napi::Env env, const Napi::CallbackInfo& info, size_t at, size_t fmt,
-                     bool with_remap) {
+                     bool with_remap, const TableNames& names) {
   TableArg t;
+  t.names = names;
   const bool is_object = !is_absent(info[fmt]);
   const auto format = static_cast<gather::TableFormat>(
-      is_object ? get_integer(env, info[fmt], "table.format", 0, gather::kNumTableFormats - 1) : 0);
+      is_object ? get_integer(env, info[fmt], names.format, 0, gather::kNumTableFormats - 1) : 0);
   const int64_t dim = get_integer(env, info[at + 1], "dim", 1, kMaxSafeInteger);
   int64_t rows = 0;
-  t.view = get_table_rows(env, info[at], is_object ? "table.data" : "table", format, dim, &rows);
+  t.view = get_table_rows(env, info[at], is_object ? names.data : names.table, format, dim, &rows);
   const bool quantized = format == gather::TableFormat::Q8 || format == gather::TableFormat::Q4;
   if (quantized) {
-    t.scales = get_per_row_floats(env, info[fmt + 1], "table.scales", rows);
-    t.biases = get_per_row_floats(env, info[fmt + 2], "table.biases", rows);
+    t.scales = get_per_row_floats(env, info[fmt + 1], names.scales, rows);
+    t.biases = get_per_row_floats(env, info[fmt + 2], names.biases, rows);
   } else if (!is_absent(info[fmt + 1]) || !is_absent(info[fmt + 2])) {
-    throw_type_error(env, "table.scales and table.biases belong to q8 and q4 tables only");
+    throw_type_error(env, std::string(names.scales) + " and " + names.biases +
+                              " belong to q8 and q4 tables only");
   }
   t.table.rows = rows;
   t.table.dim = dim;

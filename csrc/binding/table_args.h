@@ -13,22 +13,34 @@
 
 namespace embedkit::binding {
 
+// What messages call a table argument and its parts (string literals: they outlive the call).
+struct TableNames {
+  const char* table;  // a plain float32 table
+  const char* data;   // a table object's rows
+  const char* format;
+  const char* scales;
+  const char* biases;
+};
+constexpr TableNames kTableNames{"table", "table.data", "table.format", "table.scales",
+                                 "table.biases"};
+
 struct TableArg {
   ArrayView view;  // the rows (table, or table.data for a table object)
   ArrayView scales, biases, remap;
   gather::Table table;
+  TableNames names = kTableNames;
   // The table's arrays, for aliasing checks and for keeping them alive in async calls.
   std::vector<HeldArray> held() const {
-    std::vector<HeldArray> h{{"table", view.value}};
-    if (scales.present) h.push_back({"table.scales", scales.value});
-    if (biases.present) h.push_back({"table.biases", biases.value});
+    std::vector<HeldArray> h{{names.table, view.value}};
+    if (scales.present) h.push_back({names.scales, scales.value});
+    if (biases.present) h.push_back({names.biases, biases.value});
     if (remap.present) h.push_back({"remap", remap.value});
     return h;
   }
   void require_disjoint_from(Napi::Env env, const ArrayView& out, const char* out_name) const {
-    require_disjoint(env, out, out_name, view, "table");
-    require_disjoint(env, out, out_name, scales, "table.scales");
-    require_disjoint(env, out, out_name, biases, "table.biases");
+    require_disjoint(env, out, out_name, view, names.table);
+    require_disjoint(env, out, out_name, scales, names.scales);
+    require_disjoint(env, out, out_name, biases, names.biases);
     require_disjoint(env, out, out_name, remap, "remap");
   }
 };
@@ -36,7 +48,7 @@ struct TableArg {
 // args at `at`: table (rows), dim; at `fmt`: format code?, scales?, biases? and, when
 // with_remap, remap?. An absent format is a plain float32 table (the original signature).
 TableArg parse_table(Napi::Env env, const Napi::CallbackInfo& info, size_t at, size_t fmt,
-                     bool with_remap);
+                     bool with_remap, const TableNames& names = kTableNames);
 
 // The stored rows of `format` (Float32Array, Uint16Array or Uint8Array) for rows of dim
 // columns; sets *rows. `name` names the array in messages.

@@ -1,8 +1,9 @@
 // libFuzzer target for compressed tables: every table format (codes taken raw from the
 // input for q8 / q4, so an odd dim's unused high nibble holds anything), optional pruning
 // remaps (sometimes corrupt: find_remap_out_of_range must catch exactly those), gather and
-// every pooling mode on the chosen ISA and thread count against the scalar reference, and
-// quantize -> dequantize staying within the documented bound.
+// every pooling mode on the chosen ISA and thread count against the scalar reference,
+// quantize -> dequantize staying within the documented bound, and qrEmbeddingBag (the table
+// as the quotient, a second one of the same format as the remainder, every combine).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -25,6 +26,87 @@ bool same_value(float a, float b) {
   std::memcpy(&x, &a, 4);
   std::memcpy(&y, &b, 4);
   return x == y;
+}
+
+// Random bags over n positions (the first starting at 0).
+std::vector<int64_t> random_offsets(fuzz::Input& in, int64_t n) {
+  std::vector<int64_t> offsets;
+  const int64_t num_bags = in.between(1, 20);
+  for (int64_t b = 0; b < num_bags; ++b) offsets.push_back(in.between(0, n));
+  std::sort(offsets.begin(), offsets.end());
+  offsets[0] = 0;
+  return offsets;
+}
+
+// qrEmbeddingBag with `quotient` against the scalar path: max exact, sums within the rounding
+// of FMA vs mul + add (count ulps of the sum of |weight x combined value|).
+void fuzz_qr_bag(fuzz::Input& in, const g::Table& quotient) {
+  const int64_t m = in.between(1, 12), dim = quotient.dim;
+  std::vector<float> source(static_cast<size_t>(m * dim));
+  for (auto& v : source) v = in.value();
+  std::vector<uint8_t> codes(static_cast<size_t>(m * g::row_stride_bytes(quotient.format, dim)));
+  std::vector<float> scales(static_cast<size_t>(m)), biases(static_cast<size_t>(m));
+  c::quantize_table(source.data(), m, dim, quotient.format, {codes.data(), scales.data(), biases.data()});
+  g::QrBagArgs a;
+  a.remainder = quotient;
+  a.remainder.rows = m;
+  a.remainder.data = quotient.format == g::TableFormat::F32 ? reinterpret_cast<const float*>(codes.data()) : nullptr;
+  a.remainder.codes = quotient.format == g::TableFormat::F32 ? nullptr : codes.data();
+  const bool affine = quotient.format == g::TableFormat::Q8 || quotient.format == g::TableFormat::Q4;
+  a.remainder.scales = affine ? scales.data() : nullptr;
+  a.remainder.biases = affine ? biases.data() : nullptr;
+  a.bag.table = quotient;
+  a.combine = static_cast<g::QrCombine>(in.between(0, 2));
+  const int64_t ids = g::qr_id_limit(quotient.rows, m);
+  if (ids == 0) return;
+  fuzz::TypedIndices indices = fuzz::typed_indices(in);
+  const int64_t n = in.between(0, 80);
+  for (int64_t i = 0; i < n; ++i) indices.push(in.between(0, ids - 1));
+  a.bag.indices = indices.view();
+  std::vector<int64_t> offsets = random_offsets(in, n);
+  const auto num_bags = static_cast<int64_t>(offsets.size());
+  a.bag.bags = g::Bags{IndexArray{offsets.data(), num_bags, IndexType::Int64}, num_bags, n};
+  a.bag.mode = static_cast<g::PoolMode>(in.between(0, 2));
+  std::vector<float> weights;
+  if (a.bag.mode != g::PoolMode::Max && in.flag()) {
+    for (int64_t i = 0; i < n; ++i) weights.push_back(in.value());
+    a.bag.weights = weights.data();
+  }
+  a.bag.padding_idx = in.between(-1, ids - 1);
+  const int64_t out_dim = a.out_dim();
+  std::vector<float> out(static_cast<size_t>(num_bags * out_dim), 7.0f), ref(out.size(), 8.0f);
+  a.bag.out = out.data();
+  g::embedding_qr_bag(a);
+  const embedkit::Isa isa = embedkit::active_isa();
+  embedkit::set_active_isa(embedkit::Isa::Scalar);
+  a.bag.out = ref.data();
+  g::embedding_qr_bag(a);
+  embedkit::set_active_isa(isa);
+  std::vector<float> qp(static_cast<size_t>(quotient.rows * dim)), rp(source.size());
+  c::dequantize_table(quotient, qp.data());
+  c::dequantize_table(a.remainder, rp.data());
+  for (int64_t b = 0; b < num_bags; ++b) {
+    const int64_t p0 = a.bag.bags.start(b), p1 = a.bag.bags.end(b);
+    for (int64_t col = 0; col < out_dim; ++col) {
+      double magnitude = 0;
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t id = a.bag.indices.at(p);
+        if (id == a.bag.padding_idx) continue;
+        const double q = qp[id / m * dim + col % dim], r = rp[id % m * dim + col % dim];
+        const double x = a.combine == g::QrCombine::Concat ? (col < dim ? q : r)
+                         : a.combine == g::QrCombine::Sum  ? std::fabs(q) + std::fabs(r)
+                                                           : q * r;
+        magnitude += (a.bag.weights != nullptr ? std::fabs(a.bag.weights[p]) : 1.0) * std::fabs(x);
+      }
+      const float o = out[b * out_dim + col], rf = ref[b * out_dim + col];
+      if (!std::isfinite(magnitude) || std::isnan(rf)) {
+        if (!(std::isnan(o) == std::isnan(rf))) fuzz::fail("qr_embedding_bag NaN differs from the reference");
+        continue;
+      }
+      const double tol = a.bag.mode == g::PoolMode::Max ? 0.0 : (p1 - p0 + 2) * 1.2e-7 * magnitude;
+      if (!(std::fabs(static_cast<double>(o) - rf) <= tol)) fuzz::fail("qr_embedding_bag differs from the reference");
+    }
+  }
 }
 
 }  // namespace
@@ -91,6 +173,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (want >= 0) return 0;
     t.remap = remap.data();
     t.remap_length = ids;
+  } else if (in.flag()) {
+    fuzz_qr_bag(in, t);
+    return 0;
   }
 
   fuzz::TypedIndices indices = fuzz::typed_indices(in);
@@ -109,11 +194,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
 
-  const int64_t num_bags = in.between(1, 20);
-  std::vector<int64_t> offsets;
-  for (int64_t b = 0; b < num_bags; ++b) offsets.push_back(in.between(0, n));
-  std::sort(offsets.begin(), offsets.end());
-  offsets[0] = 0;
+  std::vector<int64_t> offsets = random_offsets(in, n);
+  const auto num_bags = static_cast<int64_t>(offsets.size());
   g::BagArgs args;
   args.table = t;
   args.indices = idx;

@@ -526,4 +526,101 @@ TEST(compress_checks) {
   CHECK_EQ(ek::compress::find_remap_out_of_range(remap, 5, 6), int64_t{4});
 }
 
+// Quotient-remainder bags (qrEmbeddingBag), every format, combine, mode and ISA, with padding
+// and 1 / 2 threads: bitwise equal to the same ISA pooling a float32 table that holds each
+// position's combined row (materialized: q + r or q x r rounded once, or q then r for concat),
+// since the fused kernel must do exactly that arithmetic; and against the scalar reference,
+// rounding only (max: bitwise).
+TEST(qr_bags_match_reference) {
+  Rng rng(harness::test_seed());
+  const g::QrCombine combines[] = {g::QrCombine::Sum, g::QrCombine::Mul, g::QrCombine::Concat};
+  for (TableFormat f : kFormats) {
+    for (int64_t dim : {1, 7, 16, 129}) {
+      SCOPED_CONTEXT(format_name(f), " dim=", dim);
+      const int64_t q_rows = rng.between(1, 20), m = rng.between(1, 20);
+      std::vector<float> q_src(static_cast<size_t>(q_rows * dim)), r_src(static_cast<size_t>(m * dim));
+      for (float& x : q_src) x = rng.nonzero();
+      for (float& x : r_src) x = rng.nonzero();
+      const Quantized qt = quantize(q_src, q_rows, dim, f), rt = quantize(r_src, m, dim, f);
+      const std::vector<float> qp = dequantized(qt.table), rp = dequantized(rt.table);
+      const int64_t n = rng.between(1, 60), bags = rng.between(1, 8);
+      std::vector<int64_t> ids(static_cast<size_t>(n)), offsets, positions(static_cast<size_t>(n));
+      for (auto& id : ids) id = rng.below(q_rows * m);
+      for (int64_t b = 0; b < bags; ++b) offsets.push_back(n * b / bags);
+      std::vector<float> weights(static_cast<size_t>(n));
+      for (float& w : weights) w = rng.nonzero();
+      // The materialized problem: position p reads row p, padding positions row n (skipped).
+      for (int64_t p = 0; p < n; ++p) positions[p] = ids[p] == ids[0] ? n : p;
+      for (g::QrCombine combine : combines) {
+        const int64_t out_dim = combine == g::QrCombine::Concat ? 2 * dim : dim;
+        std::vector<float> rows(static_cast<size_t>((n + 1) * out_dim), 0.0f);
+        for (int64_t p = 0; p < n; ++p) {
+          const float* qr = qp.data() + ids[p] / m * dim;
+          const float* rr = rp.data() + ids[p] % m * dim;
+          float* dst = rows.data() + p * out_dim;
+          for (int64_t c = 0; c < dim; ++c) {
+            if (combine == g::QrCombine::Concat) {
+              dst[c] = qr[c];
+              dst[dim + c] = rr[c];
+            } else {
+              dst[c] = combine == g::QrCombine::Sum ? qr[c] + rr[c] : qr[c] * rr[c];
+            }
+          }
+        }
+        g::Table plain;
+        plain.data = rows.data();
+        plain.rows = n + 1;
+        plain.dim = out_dim;
+        for (g::PoolMode mode : {g::PoolMode::Sum, g::PoolMode::Mean, g::PoolMode::Max}) {
+          SCOPED_CONTEXT("combine ", static_cast<int>(combine), " mode ", static_cast<int>(mode));
+          g::QrBagArgs a;
+          a.bag.table = qt.table;
+          a.remainder = rt.table;
+          a.combine = combine;
+          a.bag.indices = {ids.data(), n, ek::IndexType::Int64};
+          a.bag.bags.bounds = {offsets.data(), bags, ek::IndexType::Int64};
+          a.bag.bags.num_bags = bags;
+          a.bag.bags.num_indices = n;
+          a.bag.mode = mode;
+          a.bag.weights = mode == g::PoolMode::Max ? nullptr : weights.data();
+          a.bag.padding_idx = ids[0];
+          g::BagArgs direct_args = a.bag;
+          direct_args.table = plain;
+          direct_args.indices = {positions.data(), n, ek::IndexType::Int64};
+          direct_args.padding_idx = n;
+          std::vector<float> ref(static_cast<size_t>(bags * out_dim), -7.0f);
+          CHECK_EQ(ek::set_active_isa(ek::Isa::Scalar), std::string());
+          a.bag.out = ref.data();
+          g::embedding_qr_bag(a);
+          for (ek::Isa isa : runnable_isas()) {
+            SCOPED_CONTEXT("isa ", ek::isa_name(isa));
+            CHECK_EQ(ek::set_active_isa(isa), std::string());
+            std::vector<float> direct(ref.size(), -8.0f);
+            direct_args.out = direct.data();
+            g::embedding_bag(direct_args);
+            for (int threads : {1, 2}) {
+              CHECK_EQ(ek::set_thread_count(threads), std::string());
+              std::vector<float> got(ref.size(), -9.0f);
+              a.bag.out = got.data();
+              g::embedding_qr_bag(a);
+              CHECK_MSG(same_bits(got, direct), threads, " threads");
+              for (size_t e = 0; e < ref.size(); ++e) {
+                // Rounding only (FMA vs mul + add over up to 60 rows of |x| < 7); a wrong row
+                // is off by O(1). Max selects values: exact.
+                const float tol = mode == g::PoolMode::Max ? 0.0f : 2e-4f * (1.0f + std::fabs(ref[e]));
+                if (!CHECK_MSG(std::fabs(got[e] - ref[e]) <= tol, "element ", e)) break;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  CHECK_EQ(ek::set_thread_count(1), std::string());
+  CHECK_EQ(ek::set_active_isa(ek::best_isa()), std::string());
+  CHECK_EQ(g::qr_id_limit(0, 5), int64_t{0});
+  CHECK_EQ(g::qr_id_limit(3, 5), int64_t{15});
+  CHECK_EQ(g::qr_id_limit(int64_t{1} << 40, int64_t{1} << 40), INT64_MAX);
+}
+
 }  // namespace

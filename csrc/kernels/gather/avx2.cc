@@ -2,6 +2,9 @@
 #include "gather.h"
 
 #include "../common/target.h"
+// No contraction of a separate multiply and add into an fma: qrEmbeddingBag's mul combine
+// (q x r, then pooled) must round the product on every column split, as the reference does.
+#include "../rope/exact_fp.h"
 
 #if defined(EMBEDKIT_X86_64)
 EMBEDKIT_TARGET_BEGIN("avx2,fma,f16c")

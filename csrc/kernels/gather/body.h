@@ -41,56 +41,157 @@ template <class Idx>
 inline int64_t index_at(const IndexArray& indices, int64_t p) {
   return static_cast<int64_t>(static_cast<const Idx*>(indices.data)[p]);
 }
+// Any index type, read through IndexArray::at: one well-predicted switch per id, for kernels
+// whose rows cost far more than that (a QR id reads two rows after a division), so that they
+// are instantiated once instead of once per index type.
+struct AnyIndex {};
+template <>
+inline int64_t index_at<AnyIndex>(const IndexArray& indices, int64_t p) {
+  return indices.at(p);
+}
 
 #include "decode.h"
 
+// Per-row helpers of the hot loops are forced inline: in a file that instantiates this many
+// kernels, GCC's unit-growth limits otherwise leave some of them (row_of, a QR combine) as
+// calls made for every row or every vector.
+#define EMBEDKIT_HOT [[gnu::always_inline]] inline
+
 // The table row that id `id` reads, or -1 for an id a pruned table dropped.
-inline int64_t row_of(const Table& t, int64_t id) {
+EMBEDKIT_HOT int64_t row_of(const Table& t, int64_t id) {
   if (t.remap != nullptr) return t.remap[id];
   return t.hashed ? hashed_row(static_cast<uint64_t>(id), t.hash_seed, t.rows) : id;
 }
 
-// Prefetches the bytes [col, col + cols) of the row that position p + kPrefetchDistance reads,
-// and, for a pruned table, the remap entry of the position after that (so the row id is
-// cached by the time its row is prefetched).
-template <class D, class Idx>
-inline void prefetch_position(const D& dec, const Table& t, const IndexArray& indices,
-                              int64_t p, int64_t limit, int64_t col, int64_t bytes) {
+// Row sources: which stored rows an id reads, and how they become float32 vectors. The
+// kernels below are written over a source S:
+//   struct Row;  bool row(int64_t id, int64_t col, Row*) const   false: the id reads nothing
+//   Reg load(const Row&, int64_t off) const;  Reg load_tail(const Row&, off, n, Mask) const;
+//   int64_t bytes(int64_t cols) const;        bytes one row's cols columns occupy
+//   void prefetch(int64_t id, int64_t col, int64_t bytes) const;   everything id's row needs
+//   bool maps_ids() const; void prefetch_id(int64_t id) const;     an id -> row array to warm
+
+// One table through its decoder D: ids are rows, or go through a pruned table's remap or the
+// hash of a hashed bag.
+template <class D>
+struct TableSource {
+  using Reg = typename D::Reg;
+  using Row = typename D::Row;
+  D dec;
+  Table table;
+  explicit TableSource(const Table& t) : dec(t), table(t) {}
+  EMBEDKIT_HOT bool row(int64_t id, int64_t col, Row* out) const {
+    const int64_t r = row_of(table, id);
+    if (r < 0) return false;
+    *out = dec.row(r, col);
+    return true;
+  }
+  EMBEDKIT_HOT Reg load(const Row& row, int64_t off) const { return dec.load(row, off); }
+  template <class Mask>
+  EMBEDKIT_HOT Reg load_tail(const Row& row, int64_t off, int n, Mask m) const {
+    return dec.load_tail(row, off, n, m);
+  }
+  int64_t bytes(int64_t cols) const { return dec.bytes(cols); }
+  EMBEDKIT_HOT void prefetch(int64_t id, int64_t col, int64_t bytes) const {
+    const int64_t r = row_of(table, id);
+    if (r < 0) return;
+    prefetch_row(dec.address(r, col), bytes);
+    dec.prefetch_params(r);
+  }
+  bool maps_ids() const { return table.remap != nullptr; }
+  void prefetch_id(int64_t id) const { __builtin_prefetch(table.remap + id, 0, 3); }
+};
+
+// A quotient-remainder pair (QrBagArgs): id reads quotient row id / m and remainder row id % m,
+// combined as `part` says. The part is a runtime value: the branch on it is the same for
+// every vector of a call, and one instantiation per format keeps the compile time in check.
+template <class V, class D>
+struct QrSource {
+  using Reg = typename D::Reg;
+  struct Row {
+    typename D::Row q, r;
+  };
+  D quotient, remainder;
+  int64_t m;
+  QrPart part;
+  QrSource(const QrBagArgs& a, QrPart p)
+      : quotient(a.bag.table), remainder(a.remainder), m(a.remainder.rows), part(p) {}
+  bool reads_quotient() const { return part != QrPart::Remainder; }
+  bool reads_remainder() const { return part != QrPart::Quotient; }
+  EMBEDKIT_HOT bool row(int64_t id, int64_t col, Row* out) const {
+    const int64_t qi = id / m;
+    if (reads_quotient()) out->q = quotient.row(qi, col);
+    if (reads_remainder()) out->r = remainder.row(id - qi * m, col);
+    return true;
+  }
+  // The combined vector from the two rows' loads lq(quotient, row.q) and lr(...).
+  template <class Load>
+  EMBEDKIT_HOT Reg combine(const Row& row, Load load) const {
+    switch (part) {
+      case QrPart::Quotient: return load(quotient, row.q);
+      case QrPart::Remainder: return load(remainder, row.r);
+      case QrPart::Mul: return V::mul(load(quotient, row.q), load(remainder, row.r));
+      case QrPart::Sum: break;
+    }
+    return V::add(load(quotient, row.q), load(remainder, row.r));
+  }
+  EMBEDKIT_HOT Reg load(const Row& row, int64_t off) const {
+    return combine(row, [&](const D& d, const typename D::Row& x) { return d.load(x, off); });
+  }
+  template <class Mask>
+  EMBEDKIT_HOT Reg load_tail(const Row& row, int64_t off, int n, Mask m) const {
+    return combine(row, [&](const D& d, const typename D::Row& x) { return d.load_tail(x, off, n, m); });
+  }
+  int64_t bytes(int64_t cols) const { return quotient.bytes(cols); }
+  EMBEDKIT_HOT void prefetch(int64_t id, int64_t col, int64_t bytes) const {
+    const int64_t qi = id / m;
+    if (reads_quotient()) {
+      prefetch_row(quotient.address(qi, col), bytes);
+      quotient.prefetch_params(qi);
+    }
+    if (reads_remainder()) {
+      prefetch_row(remainder.address(id - qi * m, col), bytes);
+      remainder.prefetch_params(id - qi * m);
+    }
+  }
+  bool maps_ids() const { return false; }
+  void prefetch_id(int64_t) const {}
+};
+
+// Prefetches the bytes [col, col + cols) of the row(s) that position p + kPrefetchDistance
+// reads, and, for a source that maps ids through an array (a pruned table's remap), that
+// array's entry for the position after that (so the row id is cached by the time its row is
+// prefetched).
+template <class S, class Idx>
+inline void prefetch_position(const S& src, const IndexArray& indices, int64_t p, int64_t limit,
+                              int64_t col, int64_t bytes) {
   if (p + kPrefetchDistance >= limit) return;
-  const int64_t id = index_at<Idx>(indices, p + kPrefetchDistance);
-  if (t.remap != nullptr && p + 2 * kPrefetchDistance < limit) {
-    __builtin_prefetch(t.remap + index_at<Idx>(indices, p + 2 * kPrefetchDistance), 0, 3);
+  if (src.maps_ids() && p + 2 * kPrefetchDistance < limit) {
+    src.prefetch_id(index_at<Idx>(indices, p + 2 * kPrefetchDistance));
   }
-  const int64_t r = row_of(t, id);
-  if (r < 0) return;
-  prefetch_row(dec.address(r, col), bytes);
-  if (t.scales != nullptr) {
-    __builtin_prefetch(t.scales + r, 0, 3);
-    __builtin_prefetch(t.biases + r, 0, 3);
-  }
+  src.prefetch(index_at<Idx>(indices, p + kPrefetchDistance), col, bytes);
 }
 
 // What a pooling block needs besides its column range.
-template <class D>
+template <class S>
 struct PoolState {
   const BagArgs* args;
-  const D* dec;
+  const S* src;
   int64_t prefetch_limit;  // index positions past this are not prefetched
   int64_t prefetch_bytes;  // 0: this pass does not prefetch (rows are already cached)
 };
 
 // Pools bag positions [p_begin, p_end) over NV full vectors (plus one masked vector when
 // kTail) starting at column `col`, and stores the result into out.
-template <class V, class D, class Idx, int NV, bool kTail>
-inline void pool_block(const PoolState<D>& s, int64_t p_begin, int64_t p_end, int64_t col,
+template <class V, class S, class Idx, int NV, bool kTail>
+inline void pool_block(const PoolState<S>& s, int64_t p_begin, int64_t p_end, int64_t col,
                        int tail_lanes, typename V::Mask tail, float* out) {
   using Reg = typename V::Reg;
   constexpr int kRegs = NV + (kTail ? 1 : 0);
   const BagArgs& a = *s.args;
-  const D dec = *s.dec;
-  // Locals, not loads through `a` in the loops: the id mapping's branches are then
-  // loop-invariant and the compiler keeps the table's fields in registers.
-  const Table table = a.table;
+  // Locals, not loads through `a` or `s` in the loops: the id mapping's branches are then
+  // loop-invariant and the compiler keeps the source's fields in registers.
+  const S src = *s.src;
   const IndexArray indices = a.indices;
   const int64_t padding = a.padding_idx;
   const int64_t prefetch_bytes = s.prefetch_bytes;
@@ -100,21 +201,17 @@ inline void pool_block(const PoolState<D>& s, int64_t p_begin, int64_t p_end, in
 
   auto prefetch_ahead = [&](int64_t p) {
     if (prefetch_bytes != 0) {
-      prefetch_position<D, Idx>(dec, table, indices, p, prefetch_limit, col, prefetch_bytes);
+      prefetch_position<S, Idx>(src, indices, p, prefetch_limit, col, prefetch_bytes);
     }
   };
   // The row position p pools, or false for padding and pruned ids (skipped, not counted).
-  auto row_at = [&](int64_t p, typename D::Row* row) {
+  auto row_at = [&](int64_t p, typename S::Row* row) {
     const int64_t id = index_at<Idx>(indices, p);
-    if (id == padding) return false;
-    const int64_t r = row_of(table, id);
-    if (r < 0) return false;
-    *row = dec.row(r, col);
-    return true;
+    return id != padding && src.row(id, col, row);
   };
-  auto load = [&](const typename D::Row& row, int k) {
+  auto load = [&](const typename S::Row& row, int k) {
     const int64_t off = int64_t{k} * V::kLanes;
-    return (kTail && k == NV) ? dec.load_tail(row, off, tail_lanes, tail) : dec.load(row, off);
+    return (kTail && k == NV) ? src.load_tail(row, off, tail_lanes, tail) : src.load(row, off);
   };
   auto load_out = [&](int k) {
     return (kTail && k == NV) ? V::load_masked(out + k * V::kLanes, tail)
@@ -123,7 +220,7 @@ inline void pool_block(const PoolState<D>& s, int64_t p_begin, int64_t p_end, in
   // Scatter-add starts from the destination row (Sum only), everything else from zero.
   for (int k = 0; k < kRegs; ++k) acc[k] = a.accumulate ? load_out(k) : V::zero();
 
-  typename D::Row row;
+  typename S::Row row{};
   if (a.mode == PoolMode::Max) {
     for (int64_t p = p_begin; p < p_end; ++p) {
       prefetch_ahead(p);
@@ -173,40 +270,89 @@ inline void pool_block(const PoolState<D>& s, int64_t p_begin, int64_t p_end, in
   }
 }
 
-template <class V, class D>
-using BlockFn = void (*)(const PoolState<D>&, int64_t, int64_t, int64_t, int,
+template <class V, class S>
+using BlockFn = void (*)(const PoolState<S>&, int64_t, int64_t, int64_t, int,
                          typename V::Mask, float*);
 
 // The remainder block for `vectors` full vectors plus an optional tail.
-template <class V, class D, class Idx, int NV = 0>
-inline BlockFn<V, D> remainder_block(int vectors, bool tail) {
+template <class V, class S, class Idx, int NV = 0>
+inline BlockFn<V, S> remainder_block(int vectors, bool tail) {
   if constexpr (NV < kBlockVectors) {
     if (vectors == NV) {
-      return tail ? &pool_block<V, D, Idx, NV, true> : &pool_block<V, D, Idx, NV, false>;
+      return tail ? &pool_block<V, S, Idx, NV, true> : &pool_block<V, S, Idx, NV, false>;
     }
-    return remainder_block<V, D, Idx, NV + 1>(vectors, tail);
+    return remainder_block<V, S, Idx, NV + 1>(vectors, tail);
   } else {
     return nullptr;
   }
 }
 
-template <class V, class D, class Idx>
-void pool_bags(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
-               int64_t col_end) {
+// Whether source S gets a remainder block for every width (2 x kBlockVectors instantiations
+// of pool_block per index type): plain f32 tables, the hot path whose rows are cheapest to
+// read. The other sources cover a remainder with blocks of 4, 2 and 1 vectors and a tail-only
+// block, one pass over the bag's rows each; that costs up to three extra passes (over rows
+// the first pass brought into cache) on dims that are not a multiple of kBlockVectors
+// vectors, and cuts what each ISA file compiles to about a third.
+template <class S>
+constexpr bool kEveryRemainderBlock = false;
+template <class V, class W>
+constexpr bool kEveryRemainderBlock<TableSource<F32Rows<V, W>>> = true;
+
+// The blocks covering a bag's remainder columns: block i starts `offset[i]` columns in.
+template <class V, class S>
+struct RemainderPlan {
+  BlockFn<V, S> fn[4] = {};
+  int64_t offset[4] = {};
+  int count = 0;
+  void add(BlockFn<V, S> f, int64_t off) {
+    fn[count] = f;
+    offset[count] = off;
+    ++count;
+  }
+};
+
+template <class V, class S, class Idx>
+RemainderPlan<V, S> remainder_plan(int vectors, bool tail) {
+  static_assert(kBlockVectors == 8, "a remainder of at most 7 vectors is 4 + 2 + 1");
+  RemainderPlan<V, S> plan;
+  if (vectors == 0 && !tail) return plan;
+  if constexpr (kEveryRemainderBlock<S>) {
+    plan.add(remainder_block<V, S, Idx>(vectors, tail), 0);
+  } else {
+    int64_t off = 0;
+    if (vectors & 4) {
+      plan.add(&pool_block<V, S, Idx, 4, false>, off);
+      off += 4 * V::kLanes;
+    }
+    if (vectors & 2) {
+      plan.add(&pool_block<V, S, Idx, 2, false>, off);
+      off += 2 * V::kLanes;
+    }
+    if (vectors & 1) {
+      plan.add(&pool_block<V, S, Idx, 1, false>, off);
+      off += V::kLanes;
+    }
+    if (tail) plan.add(&pool_block<V, S, Idx, 0, true>, off);
+  }
+  return plan;
+}
+
+// Bags [bag_begin, bag_end), columns [col_begin, col_end) of a's bags, rows read through src.
+template <class V, class S, class Idx>
+void pool_bags(const BagArgs& a, const S& src, int64_t bag_begin, int64_t bag_end,
+               int64_t col_begin, int64_t col_end) {
   constexpr int64_t kBlockFloats = int64_t{kBlockVectors} * V::kLanes;
-  const D dec(a.table);
   const int64_t width = col_end - col_begin;
   const int64_t full_blocks = width / kBlockFloats;
   const int64_t rem = width - full_blocks * kBlockFloats;
   const int rem_vectors = static_cast<int>(rem / V::kLanes);
   const int tail_lanes = static_cast<int>(rem % V::kLanes);
-  const BlockFn<V, D> rem_fn = remainder_block<V, D, Idx>(rem_vectors, tail_lanes != 0);
+  const RemainderPlan<V, S> rem_plan = remainder_plan<V, S, Idx>(rem_vectors, tail_lanes != 0);
   const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
-  const bool has_rem = rem != 0;
   const int64_t out_bytes = width * static_cast<int64_t>(sizeof(float));
 
-  PoolState<D> first{&a, &dec, a.bags.end(bag_end - 1), dec.bytes(width)};
-  PoolState<D> later{&a, &dec, 0, 0};
+  PoolState<S> first{&a, &src, a.bags.end(bag_end - 1), src.bytes(width)};
+  PoolState<S> later{&a, &src, 0, 0};
   for (int64_t b = bag_begin; b < bag_end; ++b) {
     const int64_t p_begin = a.bags.start(b);
     const int64_t p_end = a.bags.end(b);
@@ -217,34 +363,38 @@ void pool_bags(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t col
     }
     float* out = a.out_row(b);
     int64_t col = col_begin;
-    const PoolState<D>* state = &first;
+    const PoolState<S>* state = &first;
     for (int64_t blk = 0; blk < full_blocks; ++blk, col += kBlockFloats) {
-      pool_block<V, D, Idx, kBlockVectors, false>(*state, p_begin, p_end, col, tail_lanes, tail,
+      pool_block<V, S, Idx, kBlockVectors, false>(*state, p_begin, p_end, col, tail_lanes, tail,
                                                   out + col);
       state = &later;
     }
-    if (has_rem) rem_fn(*state, p_begin, p_end, col, tail_lanes, tail, out + col);
+    for (int i = 0; i < rem_plan.count; ++i) {
+      const int64_t c = col + rem_plan.offset[i];
+      rem_plan.fn[i](*state, p_begin, p_end, c, tail_lanes, tail, out + c);
+      state = &later;
+    }
   }
 }
 
 template <class V, class D, class Idx>
 void gather_rows(const Table& t, const IndexArray& indices, int64_t begin, int64_t end,
                  float* out) {
-  const D dec(t);
+  const TableSource<D> src(t);
+  const D& dec = src.dec;
   const int64_t dim = t.dim;
   const int64_t full = dim / V::kLanes;
   const int tail_lanes = static_cast<int>(dim % V::kLanes);
   const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
   const int64_t row_bytes = dec.bytes(dim);
   for (int64_t i = begin; i < end; ++i) {
-    prefetch_position<D, Idx>(dec, t, indices, i, end, 0, row_bytes);
+    prefetch_position<TableSource<D>, Idx>(src, indices, i, end, 0, row_bytes);
     float* dst = out + i * dim;
-    const int64_t r = row_of(t, index_at<Idx>(indices, i));
-    if (r < 0) {  // a pruned id: a zero row
+    typename D::Row row{};
+    if (!src.row(index_at<Idx>(indices, i), 0, &row)) {  // a pruned id: a zero row
       for (int64_t c = 0; c < dim; ++c) dst[c] = 0.0f;
       continue;
     }
-    const typename D::Row row = dec.row(r, 0);
     int64_t c = 0;
     for (int64_t k = 0; k < full; ++k, c += V::kLanes) V::store(dst + c, dec.load(row, c));
     if (tail_lanes != 0) V::store_masked(dst + c, dec.load_tail(row, c, tail_lanes, tail), tail);
@@ -256,24 +406,29 @@ struct TypeTag {
   using type = T;
 };
 
+// Calls fn(TypeTag<decoder>) with the row decoder of `format`.
+template <class V, class W, class Fn>
+inline void by_format(TableFormat format, Fn&& fn) {
+  switch (format) {
+    case TableFormat::F32: return fn(TypeTag<F32Rows<V, W>>{});
+    case TableFormat::F16: return fn(TypeTag<F16Rows<V, W>>{});
+    case TableFormat::BF16: return fn(TypeTag<BF16Rows<V, W>>{});
+    case TableFormat::Q8: return fn(TypeTag<Q8Rows<V, W>>{});
+    case TableFormat::Q4: return fn(TypeTag<Q4Rows<V, W>>{});
+  }
+}
+
 // Runs Body<V, decoder, index type>::run(args...) for the table's format and index type.
 template <class V, class W, template <class, class, class> class Body, class... Args>
 inline void dispatch(const Table& t, IndexType type, Args&&... args) {
-  auto by_index = [&](auto decoder_tag) {
+  by_format<V, W>(t.format, [&](auto decoder_tag) {
     using D = typename decltype(decoder_tag)::type;
     switch (type) {
       case IndexType::Int32: return Body<V, D, int32_t>::run(args...);
       case IndexType::Uint32: return Body<V, D, uint32_t>::run(args...);
       case IndexType::Int64: return Body<V, D, int64_t>::run(args...);
     }
-  };
-  switch (t.format) {
-    case TableFormat::F32: return by_index(TypeTag<F32Rows<V, W>>{});
-    case TableFormat::F16: return by_index(TypeTag<F16Rows<V, W>>{});
-    case TableFormat::BF16: return by_index(TypeTag<BF16Rows<V, W>>{});
-    case TableFormat::Q8: return by_index(TypeTag<Q8Rows<V, W>>{});
-    case TableFormat::Q4: return by_index(TypeTag<Q4Rows<V, W>>{});
-  }
+  });
 }
 
 template <class V, class D, class Idx>
@@ -285,9 +440,19 @@ struct GatherBody {
 template <class V, class D, class Idx>
 struct PoolBody {
   static void run(const BagArgs& a, int64_t b0, int64_t b1, int64_t c0, int64_t c1) {
-    pool_bags<V, D, Idx>(a, b0, b1, c0, c1);
+    pool_bags<V, TableSource<D>, Idx>(a, TableSource<D>(a.table), b0, b1, c0, c1);
   }
 };
+
+// A QR pass: one instantiation per format, over any index type (AnyIndex).
+template <class V, class W>
+void pool_qr_bags(const QrBagArgs& a, QrPart part, int64_t b0, int64_t b1, int64_t c0,
+                  int64_t c1) {
+  by_format<V, W>(a.bag.table.format, [&](auto decoder_tag) {
+    using D = typename decltype(decoder_tag)::type;
+    pool_bags<V, QrSource<V, D>, AnyIndex>(a.bag, QrSource<V, D>(a, part), b0, b1, c0, c1);
+  });
+}
 
 // Instantiates every kernel for vector type V and the widening helpers W (decode.h).
 template <class V, class W>
@@ -299,8 +464,11 @@ Kernels make_kernels() {
   k.pool_bags = [](const BagArgs& a, int64_t b0, int64_t b1, int64_t c0, int64_t c1) {
     dispatch<V, W, PoolBody>(a.table, a.indices.type, a, b0, b1, c0, c1);
   };
+  k.pool_qr_bags = &pool_qr_bags<V, W>;
   return k;
 }
 
 }  // namespace
 }  // namespace embedkit::gather::simd_body
+
+#undef EMBEDKIT_HOT

@@ -14,8 +14,9 @@
 // displacements from one row pointer.)
 //   int64_t bytes(int64_t cols) const;           bytes that cols columns occupy, for prefetch
 //   const uint8_t* address(int64_t r, int64_t col) const;   where column col of row r lives
-// Columns and offsets passed to Q4 are even (the body's blocks and column splits are multiples of
-// 16 columns), so a Q4 vector always starts on a byte.
+//   void prefetch_params(int64_t r) const;       prefetches row r's per-row data (scale, bias)
+// Columns and offsets passed to Q4 are even (the body's blocks, remainder blocks and column
+// splits start at multiples of a vector, 4 columns or more), so a Q4 vector always starts on a byte.
 //
 // W, per ISA, widens V::kLanes stored values into a float vector:
 //   f16(const uint16_t*), bf16(const uint16_t*), u8(const uint8_t*),
@@ -37,6 +38,7 @@ struct F32Rows {
   const uint8_t* address(int64_t r, int64_t col) const {
     return reinterpret_cast<const uint8_t*>(data + r * dim + col);
   }
+  void prefetch_params(int64_t) const {}
 };
 
 // Shared by the 16-bit and 8-bit formats: a row of `Code` values widened by W.
@@ -49,6 +51,7 @@ struct CodeRows {
   const uint8_t* address(int64_t r, int64_t col) const {
     return reinterpret_cast<const uint8_t*>(codes + r * dim + col);
   }
+  void prefetch_params(int64_t) const {}
 };
 
 // Copies the last n < kLanes codes of a row into a zeroed buffer of kLanes, so that a full
@@ -91,6 +94,12 @@ struct AffineRow {
   typename V::Reg scale, bias;
 };
 
+// A q8 / q4 row's scale and bias live in two other arrays: two more lines to fetch ahead.
+inline void prefetch_affine(const float* scales, const float* biases, int64_t r) {
+  __builtin_prefetch(scales + r, 0, 3);
+  __builtin_prefetch(biases + r, 0, 3);
+}
+
 template <class V, class W>
 struct Q8Rows : CodeRows<V, uint8_t> {
   using Reg = typename V::Reg;
@@ -102,6 +111,7 @@ struct Q8Rows : CodeRows<V, uint8_t> {
     return {this->codes + r * this->dim + col, V::set1(scales[r]), V::set1(biases[r])};
   }
   Reg load(const Row& r, int64_t off) const { return V::fma(W::u8(r.p + off), r.scale, r.bias); }
+  void prefetch_params(int64_t r) const { prefetch_affine(scales, biases, r); }
   Reg load_tail(const Row& r, int64_t off, int n, typename V::Mask) const {
     return V::fma(W::u8(TailCodes<V, uint8_t>(r.p + off, n).codes), r.scale, r.bias);
   }
@@ -133,5 +143,6 @@ struct Q4Rows {
     return V::fma(W::u4(buf), r.scale, r.bias);
   }
   int64_t bytes(int64_t cols) const { return (cols + 1) / 2; }
+  void prefetch_params(int64_t r) const { prefetch_affine(scales, biases, r); }
   const uint8_t* address(int64_t r, int64_t col) const { return codes + r * stride + col / 2; }
 };

@@ -101,6 +101,34 @@ void embedding_bag(const BagArgs& args) {
   });
 }
 
+void embedding_qr_bag(const QrBagArgs& args) {
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
+  const int64_t dim = args.bag.table.dim;
+  QrBagArgs pass = args;
+  pass.bag.out_stride = args.out_dim();
+  if (args.bag.bags.num_indices == 0) {  // every bag empty: the tables may hold no rows at all
+    for (int64_t b = 0; b < args.bag.bags.num_bags; ++b) {
+      std::fill(pass.bag.out_row(b), pass.bag.out_row(b) + pass.bag.out_stride, 0.0f);
+    }
+    return;
+  }
+  // Concat: the quotient's pooled rows fill columns [0, dim), the remainder's [dim, 2 dim),
+  // two passes over the same bags (each row read once, as in the fused combines).
+  const QrPart parts[2] = {
+      args.combine == QrCombine::Concat ? QrPart::Quotient
+                                        : args.combine == QrCombine::Mul ? QrPart::Mul : QrPart::Sum,
+      QrPart::Remainder};
+  const int passes = args.combine == QrCombine::Concat ? 2 : 1;
+  for (int i = 0; i < passes; ++i) {
+    pass.bag.out = args.bag.out + i * dim;
+    split_bags(args.bag.bags, dim, [&](int64_t b0, int64_t b1, int64_t c0, int64_t c1) {
+      k.pool_qr_bags(pass, parts[i], b0, b1, c0, c1);
+    });
+  }
+}
+
 void embedding_bag_max_argmax(const BagArgs& args, int32_t* argmax) {
   count_kernel_call(Isa::Scalar);
   split_bags(args.bags, args.table.dim, [&](int64_t b0, int64_t b1, int64_t c0, int64_t c1) {

@@ -110,8 +110,34 @@ struct BagArgs {
   // Sum only: start from the output row's current value instead of zero, so the result is
   // out + c0 + c1 + ... in index order (scatter-add without float atomics).
   bool accumulate = false;
-  float* out_row(int64_t b) const { return out + (out_rows != nullptr ? out_rows[b] : b) * table.dim; }
+  // Floats between output rows; 0 means table.dim (a QR concat pass writes half a row).
+  int64_t out_stride = 0;
+  float* out_row(int64_t b) const {
+    return out + (out_rows != nullptr ? out_rows[b] : b) * (out_stride != 0 ? out_stride : table.dim);
+  }
 };
+
+// Quotient-remainder embeddings (qrEmbeddingBag): id reads row id / m of the quotient table
+// and row id % m of the remainder table, m = the remainder table's rows; both tables share a
+// dim and a format. Ids lie in [0, quotient.rows x m), so id / m is always a quotient row.
+enum class QrCombine : int { Sum = 0, Mul = 1, Concat = 2 };
+// What one pooling pass reads per id: both rows combined (Sum, Mul), or one table's row
+// alone (the two halves of a Concat output).
+enum class QrPart : int { Sum = 0, Mul = 1, Quotient = 2, Remainder = 3 };
+
+struct QrBagArgs {
+  BagArgs bag;     // bag.table: the quotient table; no remap, hashing, out_rows or accumulate
+  Table remainder;
+  QrCombine combine = QrCombine::Sum;
+  int64_t out_dim() const { return combine == QrCombine::Concat ? 2 * bag.table.dim : bag.table.dim; }
+};
+
+// How many ids a QR pair of tables addresses: quotient rows x remainder rows, saturated at
+// INT64_MAX (the largest id an index can hold is then the bound anyway).
+inline int64_t qr_id_limit(int64_t quotient_rows, int64_t remainder_rows) {
+  if (quotient_rows == 0 || remainder_rows == 0) return 0;
+  return quotient_rows > INT64_MAX / remainder_rows ? INT64_MAX : quotient_rows * remainder_rows;
+}
 
 // One ISA's kernels. Each call handles a slice of the work and is independent of how the
 // rest is split, which is what makes results identical for any thread count.
@@ -122,6 +148,10 @@ struct Kernels {
   // Bags [bag_begin, bag_end), columns [col_begin, col_end) of each.
   void (*pool_bags)(const BagArgs& args, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
                     int64_t col_end);
+  // The same over a QR pair: args.bag.out is where this pass's columns start (the concat's
+  // remainder pass is shifted by dim) and args.bag.out_stride the output's row length.
+  void (*pool_qr_bags)(const QrBagArgs& args, QrPart part, int64_t bag_begin, int64_t bag_end,
+                       int64_t col_begin, int64_t col_end);
 };
 
 // Max pooling that also records, per bag and column, the row id that won (the first
@@ -141,6 +171,8 @@ const Kernels& kernels_for(Isa isa);
 // Whole operations on the active ISA, split over the thread pool.
 void gather(const Table& table, const IndexArray& indices, float* out);
 void embedding_bag(const BagArgs& args);
+// qrEmbeddingBag: bags x out_dim() floats into args.bag.out (Concat: two passes).
+void embedding_qr_bag(const QrBagArgs& args);
 // Max pooling with the winning row ids (argmax: num_bags x dim); counted as a scalar call.
 void embedding_bag_max_argmax(const BagArgs& args, int32_t* argmax);
 

@@ -44,8 +44,12 @@ void gather_rows_ref(const Table& table, const IndexArray& indices, int64_t begi
   }
 }
 
-void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
-                   int64_t col_end) {
+// Pools bags [bag_begin, bag_end), columns [col_begin, col_end), over rows read by
+// `values(p, c0, c1, fn)`: it calls fn(c, x) for the columns of position p's row and returns
+// false (calling nothing) when position p is skipped.
+template <class Values>
+void pool_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
+              int64_t col_end, Values values) {
   for (int64_t b = bag_begin; b < bag_end; ++b) {
     float* out = a.out_row(b);
     // Scatter-add (accumulate) starts from the destination row's value.
@@ -54,27 +58,58 @@ void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t
     }
     int64_t count = 0;
     for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
-      const int64_t r = pooled_row(a, p);
-      if (r < 0) continue;
+      const float w = a.weights != nullptr ? a.weights[p] : 1.0f;
+      bool taken;
       if (a.mode == PoolMode::Max) {
         // The first row initializes; later rows replace an element only when greater.
         // With weights (spmm), each term is weight x row.
-        const float w = a.weights != nullptr ? a.weights[p] : 1.0f;
-        for_each_value(a.table, r, col_begin, col_end, [&](int64_t c, float x) {
+        taken = values(p, col_begin, col_end, [&](int64_t c, float x) {
           const float v = a.weights != nullptr ? w * x : x;
           out[c] = count == 0 || v > out[c] ? v : out[c];
         });
       } else {
-        const float w = a.weights != nullptr ? a.weights[p] : 1.0f;
-        for_each_value(a.table, r, col_begin, col_end, [&](int64_t c, float x) { out[c] += w * x; });
+        taken = values(p, col_begin, col_end, [&](int64_t c, float x) { out[c] += w * x; });
       }
-      ++count;
+      if (taken) ++count;
     }
     if (a.mode == PoolMode::Mean && count > 0) {
       const float n = static_cast<float>(count);
       for (int64_t c = col_begin; c < col_end; ++c) out[c] /= n;
     }
   }
+}
+
+void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
+                   int64_t col_end) {
+  pool_ref(a, bag_begin, bag_end, col_begin, col_end, [&](int64_t p, int64_t c0, int64_t c1, auto fn) {
+    const int64_t r = pooled_row(a, p);
+    if (r < 0) return false;
+    for_each_value(a.table, r, c0, c1, fn);
+    return true;
+  });
+}
+
+// A QR id reads quotient row id / m and remainder row id % m; the combined value is one
+// float32 add or multiply of the two decoded values.
+void pool_qr_bags_ref(const QrBagArgs& a, QrPart part, int64_t bag_begin, int64_t bag_end,
+                      int64_t col_begin, int64_t col_end) {
+  const Table& q = a.bag.table;
+  const Table& rem = a.remainder;
+  pool_ref(a.bag, bag_begin, bag_end, col_begin, col_end, [&](int64_t p, int64_t c0, int64_t c1, auto fn) {
+    const int64_t id = a.bag.indices.at(p);
+    if (id == a.bag.padding_idx) return false;
+    const int64_t qi = id / rem.rows;
+    const int64_t ri = id % rem.rows;
+    for (int64_t c = c0; c < c1; ++c) {
+      switch (part) {
+        case QrPart::Quotient: fn(c, decode_value(q, qi, c)); break;
+        case QrPart::Remainder: fn(c, decode_value(rem, ri, c)); break;
+        case QrPart::Sum: fn(c, decode_value(q, qi, c) + decode_value(rem, ri, c)); break;
+        case QrPart::Mul: fn(c, decode_value(q, qi, c) * decode_value(rem, ri, c)); break;
+      }
+    }
+    return true;
+  });
 }
 
 }  // namespace
@@ -108,7 +143,7 @@ void pool_bags_max_argmax(const BagArgs& a, int64_t bag_begin, int64_t bag_end,
 }
 
 const Kernels& reference_kernels() {
-  static const Kernels kernels{gather_rows_ref, pool_bags_ref};
+  static const Kernels kernels{gather_rows_ref, pool_bags_ref, pool_qr_bags_ref};
   return kernels;
 }
 
