@@ -155,14 +155,15 @@ BagBackward::BagBackward(const BagBackwardArgs& args) : args_(args) {
 }
 
 const std::vector<int64_t>& BagBackward::rows() {
+  if (args_.mode == PoolMode::Max) {
+    if (!winners_ready_) {
+      index_winners(args_.argmax, args_.bags.num_bags * args_.dim, args_.num_rows, &winners_);
+      winners_ready_ = true;
+    }
+    return winners_.rows;
+  }
   if (plan_ == nullptr) {
-    if (args_.mode == PoolMode::Max) {
-      // Every (bag, column) sends its gradient to the row that won it: a plan over the
-      // num_bags x dim argmax entries (-1, an empty bag, is left out).
-      const IndexArray entries{args_.argmax, args_.bags.num_bags * args_.dim, IndexType::Int32};
-      build_plan(entries, args_.num_rows, -1, &own_plan_);
-      plan_ = &own_plan_;
-    } else if (args_.plan != nullptr && args_.padding_idx >= 0) {
+    if (args_.plan != nullptr && args_.padding_idx >= 0) {
       plan_without_row(*args_.plan, args_.padding_idx, &own_plan_);
       plan_ = &own_plan_;
     } else if (args_.plan != nullptr) {
@@ -177,7 +178,7 @@ const std::vector<int64_t>& BagBackward::rows() {
 
 void BagBackward::run_dense(float* out) {
   fill_zero(out, args_.num_rows * args_.dim);
-  if (args_.mode == PoolMode::Max) return run_max(out, true);
+  if (args_.mode == PoolMode::Max) return run_max_columns(out, args_.argmax);
   if (args_.plan != nullptr) return run_planned(out, true);
   // A plan-free scatter-add of gradient rows: out[indices[p]] += scale_p * grad[bag(p)], in
   // index order per row, the sums the plan form computes, bit for bit.
@@ -191,7 +192,12 @@ void BagBackward::run_dense(float* out) {
 }
 
 void BagBackward::run_sparse(float* out) {
-  if (args_.mode == PoolMode::Max) return run_max(out, false);
+  if (args_.mode == PoolMode::Max) {
+    // Row u of out is rows()[u]: the same column walk with each winner renamed to its slot.
+    const int64_t u = static_cast<int64_t>(rows().size());
+    fill_zero(out, u * args_.dim);
+    return run_max_columns(out, winners_.slots.data());
+  }
   run_planned(out, false);
 }
 
@@ -218,37 +224,17 @@ void BagBackward::run_planned(float* out, bool dense) {
   gather::embedding_bag(a);
 }
 
-void BagBackward::run_max(float* out, bool dense) {
-  if (dense) return run_max_dense(out);
-  rows();
-  const int64_t dim = args_.dim;
-  // Entry e = bag * dim + column: out[row][column] += grad[e], entries in bag order.
-  // Scalar: one float per entry, no row to vectorize over.
-  count_kernel_call(Isa::Scalar);
-  const float* grad = args_.grad;
-  gather::split_bags(plan_->segments(), 1, [&](int64_t u0, int64_t u1, int64_t, int64_t) {
-    for (int64_t u = u0; u < u1; ++u) {
-      float* row = out + (dense ? plan_->rows[u] : u) * dim;
-      if (!dense) std::memset(row, 0, static_cast<size_t>(dim) * sizeof(float));
-      for (int64_t k = plan_->bounds[u]; k < plan_->bounds[u + 1]; ++k) {
-        const int64_t e = plan_->order[k];
-        row[e % dim] += grad[e];
-      }
-    }
-  });
-}
-
-void BagBackward::run_max_dense(float* out) {
+void BagBackward::run_max_columns(float* out, const int32_t* winner) {
   // No plan: each task owns a range of columns and walks the bags in order, so every
-  // element receives its gradients in bag order, the order of the plan form (entries
-  // sorted stably by row): the same bits, without sorting num_bags x dim entries.
+  // element receives its gradients in bag order, the order of a plan of the entries
+  // (sorted stably by row): the same bits, without sorting num_bags x dim entries.
   const Isa isa = active_isa();
   count_kernel_call(isa);
   const Kernels& k = kernels_for(isa);
   MaxBackwardArgs a;
   a.out = out;
   a.grad = args_.grad;
-  a.argmax = args_.argmax;
+  a.argmax = winner;
   a.num_bags = args_.bags.num_bags;
   a.dim = args_.dim;
   const int64_t quanta = (a.dim + kMaxColumnQuantum - 1) / kMaxColumnQuantum;
