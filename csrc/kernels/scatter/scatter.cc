@@ -111,24 +111,54 @@ void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs&
 }
 
 void scatter_add(const Plan& plan, const ScatterArgs& a) {
-  // Per-contribution scale alpha * w_i, in plan order, so the kernel reads it sequentially.
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
+  const int64_t m = static_cast<int64_t>(plan.order.size());
+  if (m == 0 || a.dim == 0) return;
+  // The plan's contributions in plan order, as a plan-free scatter over "positions" k: the
+  // destination row of k (its segment's row, ascending), its source row order[k], and its
+  // scale alpha * w rounded to float (passed with alpha 1, so the kernel multiplies by 1 and
+  // gets it back exactly). Each row's contributions stay in index order: the same bits as
+  // the plan-free form. The kernel then prefetches the random source rows for reading and
+  // the ascending destination rows for writing, as it does the other way round without a
+  // plan; a row's contributions are adjacent, so its read-modify-writes after the first hit
+  // L1.
+  std::vector<int64_t> dst_rows(static_cast<size_t>(m));
   std::vector<float> scales;
-  if (a.weights != nullptr || a.alpha != 1.0f) {
-    scales.resize(plan.order.size());
-    for (size_t k = 0; k < scales.size(); ++k) {
-      scales[k] = a.weights != nullptr ? a.alpha * a.weights[plan.order[k]] : a.alpha;
+  const bool scaled = a.weights != nullptr || a.alpha != 1.0f;
+  if (scaled) scales.resize(static_cast<size_t>(m));
+  const int64_t segments = plan.num_segments();
+  const int64_t tasks = std::min(task_count_for(m * a.dim, kMinFloatsPerTask), segments);
+  // Task t owns the segments holding contributions [m t / tasks, m (t + 1) / tasks), moved to
+  // segment boundaries: no destination row is split between tasks.
+  auto first_segment = [&](int64_t t) {
+    if (t == 0) return int64_t{0};
+    if (t == tasks) return segments;
+    const int64_t target = m * t / tasks;
+    return static_cast<int64_t>(std::lower_bound(plan.bounds.begin(), plan.bounds.end() - 1, target) -
+                                plan.bounds.begin());
+  };
+  parallel_for(tasks, [&](int64_t t) {
+    const int64_t u0 = first_segment(t), u1 = first_segment(t + 1);
+    if (u0 >= u1) return;
+    const int64_t k0 = plan.bounds[u0], k1 = plan.bounds[u1];
+    for (int64_t u = u0; u < u1; ++u) {
+      std::fill(dst_rows.begin() + plan.bounds[u], dst_rows.begin() + plan.bounds[u + 1], plan.rows[u]);
     }
-  }
-  BagArgs args;
-  args.table = gather::Table{a.src, plan.num_indices, a.dim};
-  args.indices = int64_view(plan.order);  // source row of each contribution = its position
-  args.bags = plan.segments();
-  args.mode = PoolMode::Sum;
-  args.weights = scales.empty() ? nullptr : scales.data();
-  args.out = a.dst;
-  args.out_rows = plan.rows.data();
-  args.accumulate = true;
-  gather::embedding_bag(args);
+    for (int64_t j = k0; scaled && j < k1; ++j) {
+      scales[j] = a.weights != nullptr ? a.alpha * a.weights[plan.order[j]] : a.alpha;
+    }
+    ScatterArgs part = a;
+    part.src_rows = plan.order.data();
+    part.weights = scaled ? scales.data() : nullptr;
+    part.alpha = 1.0f;
+    // The kernel numbers positions from 0: shift the views to this task's first one.
+    part.src_rows += k0;
+    if (part.weights != nullptr) part.weights += k0;
+    const IndexArray rows{dst_rows.data() + k0, k1 - k0, IndexType::Int64};
+    k.scatter_rows(part, rows, nullptr, k1 - k0);
+  });
 }
 
 BagBackward::BagBackward(const BagBackwardArgs& args) : args_(args) {
