@@ -1,6 +1,6 @@
-// Scatter-add, the embedding_bag backward pass and SpMM, all as gathers: the plan (or the
-// CSR row pointer) says which source rows feed each destination row, and the gather
-// family's pooling kernels sum them in index order (see scatter.h).
+// Scatter-add, the embedding_bag backward pass and SpMM: the row kernel (body.h) in index or
+// plan order, or the gather family's pooling kernels where the plan (or the CSR row pointer)
+// makes each destination row a bag (see scatter.h).
 #include <cstring>
 
 #include <algorithm>
@@ -110,24 +110,25 @@ void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs&
   });
 }
 
-void scatter_add(const Plan& plan, const ScatterArgs& a) {
+namespace {
+
+// Applies a plan's contributions in plan order with the plan-free kernel: contribution k goes
+// to its segment's row (ascending) from source row a.src_rows[k] (in plan order, not
+// position order), scaled by a.weights[k] when set (a.alpha must be 1 then; the kernel
+// multiplies by it, which is exact). Each row's contributions stay in index order, so the
+// sums are the plan-free form's, bit for bit. The kernel prefetches the random source rows
+// for reading and the ascending destination rows for writing, as it does the other way round
+// without a plan, and a row's contributions are adjacent: its read-modify-writes after the
+// first hit L1. (The gather family's pooling, which keeps a row's sum in registers and
+// writes it once, ran 2-3x slower on uniform indices in bench/scatter-probe: its
+// destination prefetch is a read and runs only 8 rows ahead.)
+void scatter_in_plan_order(const Plan& plan, const ScatterArgs& a) {
   const Isa isa = active_isa();
   count_kernel_call(isa);
   const Kernels& k = kernels_for(isa);
   const int64_t m = static_cast<int64_t>(plan.order.size());
   if (m == 0 || a.dim == 0) return;
-  // The plan's contributions in plan order, as a plan-free scatter over "positions" k: the
-  // destination row of k (its segment's row, ascending), its source row order[k], and its
-  // scale alpha * w rounded to float (passed with alpha 1, so the kernel multiplies by 1 and
-  // gets it back exactly). Each row's contributions stay in index order: the same bits as
-  // the plan-free form. The kernel then prefetches the random source rows for reading and
-  // the ascending destination rows for writing, as it does the other way round without a
-  // plan; a row's contributions are adjacent, so its read-modify-writes after the first hit
-  // L1.
   std::vector<int64_t> dst_rows(static_cast<size_t>(m));
-  std::vector<float> scales;
-  const bool scaled = a.weights != nullptr || a.alpha != 1.0f;
-  if (scaled) scales.resize(static_cast<size_t>(m));
   const int64_t segments = plan.num_segments();
   const int64_t tasks = std::min(task_count_for(m * a.dim, kMinFloatsPerTask), segments);
   // Task t owns the segments holding contributions [m t / tasks, m (t + 1) / tasks), moved to
@@ -146,19 +147,31 @@ void scatter_add(const Plan& plan, const ScatterArgs& a) {
     for (int64_t u = u0; u < u1; ++u) {
       std::fill(dst_rows.begin() + plan.bounds[u], dst_rows.begin() + plan.bounds[u + 1], plan.rows[u]);
     }
-    for (int64_t j = k0; scaled && j < k1; ++j) {
-      scales[j] = a.weights != nullptr ? a.alpha * a.weights[plan.order[j]] : a.alpha;
-    }
-    ScatterArgs part = a;
-    part.src_rows = plan.order.data();
-    part.weights = scaled ? scales.data() : nullptr;
-    part.alpha = 1.0f;
     // The kernel numbers positions from 0: shift the views to this task's first one.
+    ScatterArgs part = a;
     part.src_rows += k0;
     if (part.weights != nullptr) part.weights += k0;
     const IndexArray rows{dst_rows.data() + k0, k1 - k0, IndexType::Int64};
     k.scatter_rows(part, rows, nullptr, k1 - k0);
   });
+}
+
+}  // namespace
+
+void scatter_add(const Plan& plan, const ScatterArgs& a) {
+  // The scale of each contribution, alpha * w rounded to float, in plan order.
+  std::vector<float> scales;
+  if (a.weights != nullptr || a.alpha != 1.0f) {
+    scales.resize(plan.order.size());
+    for (size_t k = 0; k < scales.size(); ++k) {
+      scales[k] = a.weights != nullptr ? a.alpha * a.weights[plan.order[k]] : a.alpha;
+    }
+  }
+  ScatterArgs ordered = a;
+  ordered.src_rows = plan.order.data();  // the source row of a contribution is its position
+  ordered.weights = scales.empty() ? nullptr : scales.data();
+  ordered.alpha = 1.0f;
+  scatter_in_plan_order(plan, ordered);
 }
 
 BagBackward::BagBackward(const BagBackwardArgs& args) : args_(args) {
@@ -242,6 +255,18 @@ void BagBackward::run_planned(float* out, bool dense) {
     src_rows[k] = bag_of_[plan.order[k]];
     if (!scales.empty()) scales[k] = scale_[plan.order[k]];
   }
+  if (dense) {
+    // Into the zeros filled by run_dense, each touched row at its place.
+    ScatterArgs a;
+    a.dst = out;
+    a.dim = args_.dim;
+    a.src = args_.grad;
+    a.src_rows = src_rows.data();
+    a.weights = scales.empty() ? nullptr : scales.data();
+    return scatter_in_plan_order(plan, a);
+  }
+  // Sparse: a fresh output, row u for rows()[u], so a gather per row that writes it once
+  // without reading it.
   BagArgs a;
   a.table = gather::Table{args_.grad, args_.bags.num_bags, args_.dim};
   a.indices = int64_view(src_rows);
@@ -249,8 +274,6 @@ void BagBackward::run_planned(float* out, bool dense) {
   a.mode = PoolMode::Sum;
   a.weights = scales.empty() ? nullptr : scales.data();
   a.out = out;
-  // Dense: each touched row written once at its place; the rest stay the zeros filled above.
-  a.out_rows = dense ? plan.rows.data() : nullptr;
   gather::embedding_bag(a);
 }
 

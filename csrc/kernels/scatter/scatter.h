@@ -1,10 +1,11 @@
 // The scatter / SpMM family's contract: scatter-add (index_add), the gradient of
 // embedding_bag, and CSR x dense products. No float atomics anywhere: every destination row
 // is summed by one task in index order, so results are bitwise identical for any thread
-// count. The arithmetic is the gather family's pooling kernels (gather/body.h): a scatter is
-// turned into a gather by a plan, the transposed index pattern (which positions feed each
-// destination row), and a CSR row is a bag. Callers validate first; these never fail on
-// valid input.
+// count. A scatter-add runs this family's row kernel (body.h) in index order, or, with a plan
+// (the transposed index pattern: which positions feed each destination row), the same kernel
+// in plan order, rows ascending. The sparse bag backward and SpMM are the gather family's
+// pooling kernels (gather/body.h): a plan segment or a CSR row is a bag. Callers validate
+// first; these never fail on valid input.
 #pragma once
 
 #include <cstdint>
@@ -126,7 +127,8 @@ struct BagBackwardArgs {
 // A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
 // position; the dense form is then a plan-free scatter-add of gradient rows, and the sparse
 // form a plan (the distinct rows and the positions feeding each). With a given plan both
-// forms pool through it (each row written once, no sort): the same sums, bit for bit. Max:
+// forms use it (no sort; dense: the row kernel in plan order, as scatter_add with a plan;
+// sparse: a gather per row): the same sums, bit for bit. Max:
 // both forms walk the bags in order per column range (max_backward_columns, no plan), the
 // sparse one with winners renamed to their slots among rows() (index_winners); both add
 // each element's gradients in bag order, the same bits. rows() are the rows that get a
