@@ -14,9 +14,9 @@ using gather::simd_body::index_at;
 using gather::simd_body::kCacheLine;
 using gather::simd_body::prefetch_row;
 
-// How many positions ahead the rows are prefetched. A random destination row costs ~150 ns
-// (bench/scatter-probe), a row's adds a few ns: 16 rows in flight keep the core's miss
-// buffers busy; 4-8 left 1 thread at 6.6 M rows/s, 12-24 reach 7.7 M (probe "pf" cases).
+// How many positions ahead the rows are prefetched. A random destination row costs ~130-150 ns
+// (bench/scatter-probe), a row's adds a few ns, so many rows must be in flight: in the
+// probe's sweep ("pf" cases) 4-8 ahead left one thread at 6.6 M rows/s, 12-24 reached 7.7 M.
 constexpr int64_t kRowPrefetchDistance = 16;
 
 // Every cache line of a row about to be read and written, fetched for ownership (prefetchw

@@ -44,7 +44,8 @@ constexpr int kScatterTasksPerThread = 2;
 // line-aligned), so tasks seldom write the same line.
 constexpr int64_t kMaxColumnQuantum = 16;
 // Positions a scatter-add task collects before handing them to the kernel: enough for the
-// kernel's row prefetch to run ahead (kPrefetchDistance) over most of them, 4 KiB of stack.
+// kernel's row prefetch to run ahead (kRowPrefetchDistance in body.h) over most of them,
+// 4 KiB of stack.
 constexpr int64_t kScatterBatch = 512;
 
 // Row boundaries at quantiles of a sample of the indices, so that skewed destinations (a hub
