@@ -8,6 +8,8 @@
 // rows-row table at uniform random rows. Each line gives the median ms, the source rows per
 // second, and the GB/s of the bytes that pattern must move:
 //   scatter_add        n rows of src read, n dst rows read + written at random: 3 rows per index
+//   plan scatter_add   the same through a plan built once (src rows read at random, dst rows
+//                      in ascending order); "plan as gather" the former plan form, for A/B
 //   stream add         dst2[i] += src[i] over a contiguous n-row dst2: the same 3 rows per
 //                      index with no random access (the DRAM streaming bound for this traffic)
 //   random rmw         dst[idx[i]] += 1: the random read + write alone, 2 rows per index
@@ -18,7 +20,9 @@
 // race on repeated rows, which a timing does not mind). Tables are advised for huge pages,
 // as the bench allocates them. PROBE_PREFETCH=1 adds "pf <distance> <hint>" cases: the
 // scatter-add arithmetic with the prefetch distance and kind as parameters, split by position
-// like the loops above; PROBE_ONLY=<prefix>[,<prefix>...] keeps only some cases.
+// like the loops above; PROBE_SPLIT=1 adds "rows <tasks> tasks" cases on 2+ threads: the
+// shipped kernel under the shipped row-range split with the task count as a parameter;
+// PROBE_ONLY=<prefix>[,<prefix>...] keeps only some cases.
 #include <sys/mman.h>
 #include <time.h>
 
@@ -36,6 +40,7 @@
 
 #include "common/isa.h"
 #include "common/parallel.h"
+#include "gather/gather.h"
 #include "scatter/scatter.h"
 
 namespace {
@@ -169,10 +174,27 @@ int main(int argc, char** argv) {
   args.dim = dim;
   args.src = src;
   volatile float sink = 0;
+  ek::scatter::Plan plan;
+  ek::scatter::build_plan(indices, rows, -1, &plan);
 
   std::vector<Case> cases;
   for (int threads : {1, 2}) {
     cases.push_back({"scatter_add", threads, 3, [&] { ek::scatter::scatter_add(indices, rows, args); }, {}});
+    cases.push_back({"plan scatter_add", threads, 3, [&] { ek::scatter::scatter_add(plan, args); }, {}});
+    // The plan form as it was before 2026-11-26 23:20: the gather family's pooling over the
+    // plan's segments, each destination row accumulated in registers and written once.
+    cases.push_back({"plan as gather", threads, 3, [&] {
+                       ek::gather::BagArgs g;
+                       g.table = ek::gather::Table{src, n, dim};
+                       g.indices = ek::IndexArray{plan.order.data(), static_cast<int64_t>(plan.order.size()),
+                                                  ek::IndexType::Int64};
+                       g.bags = plan.segments();
+                       g.mode = ek::gather::PoolMode::Sum;
+                       g.out = dst;
+                       g.out_rows = plan.rows.data();
+                       g.accumulate = true;
+                       ek::gather::embedding_bag(g);
+                     }, {}});
     if (std::getenv("PROBE_PREFETCH") != nullptr) {
       for (int64_t distance : {0, 2, 4, 8, 12, 24}) {
         for (int variant = 0; variant < 3; ++variant) {
@@ -190,6 +212,31 @@ int main(int argc, char** argv) {
                              });
                            }, {}});
         }
+      }
+    }
+    if (std::getenv("PROBE_SPLIT") != nullptr && threads > 1) {
+      // The shipped kernel under the shipped split (each task owns a destination row range,
+      // scans every index and applies its own in batches) with the task count as a
+      // parameter: more tasks even out a slowed thread but make each task's src reads
+      // sparser. Uniform indices, so the ranges are equal slices of the rows.
+      for (int64_t tasks : {2, 4, 8}) {
+        cases.push_back({"rows " + std::to_string(tasks) + " tasks", threads, 3, [&, tasks] {
+                           const ek::scatter::Kernels& k = ek::scatter::kernels_for(ek::active_isa());
+                           ek::parallel_for(tasks, [&](int64_t t) {
+                             const int64_t lo = rows * t / tasks, hi = rows * (t + 1) / tasks;
+                             int64_t batch[512];
+                             int64_t m = 0;
+                             for (int64_t i = 0; i < n; ++i) {
+                               if (idx[i] < lo || idx[i] >= hi) continue;
+                               batch[m++] = i;
+                               if (m == 512) {
+                                 k.scatter_rows(args, indices, batch, m);
+                                 m = 0;
+                               }
+                             }
+                             if (m > 0) k.scatter_rows(args, indices, batch, m);
+                           });
+                         }, {}});
       }
     }
     cases.push_back({"stream add", threads, 3, [&, threads] {

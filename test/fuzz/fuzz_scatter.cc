@@ -183,6 +183,29 @@ void fuzz_csr(fuzz::Input& in) {
   }
 }
 
+// index_winners against a plain plan of the same entries: the same distinct rows, and each
+// entry's slot is the segment the plan files it under. A huge row count takes the sorting
+// regime, a small one the bitmap.
+void fuzz_winners(fuzz::Input& in) {
+  const int64_t rows = in.flag() ? in.between(1, 200) : (int64_t{1} << 30) - in.between(0, 200);
+  const int64_t entries = in.between(0, 300);
+  std::vector<int32_t> argmax(static_cast<size_t>(entries));
+  for (int32_t& w : argmax) {
+    w = in.flag() ? -1 : static_cast<int32_t>(rows - 1 - in.between(0, std::min<int64_t>(rows - 1, 400)));
+  }
+  sc::Winners got;
+  sc::index_winners(argmax.data(), entries, rows, &got);
+  sc::Plan plan;
+  sc::build_plan(IndexArray{argmax.data(), entries, IndexType::Int32}, rows, -1, &plan);
+  if (got.rows != plan.rows) fuzz::fail("index_winners rows differ from the plan's");
+  if (got.slots.size() != argmax.size()) fuzz::fail("index_winners slots have the wrong length");
+  std::vector<int32_t> want(argmax.size(), -1);
+  for (int64_t u = 0; u < plan.num_segments(); ++u) {
+    for (int64_t k = plan.bounds[u]; k < plan.bounds[u + 1]; ++k) want[plan.order[k]] = static_cast<int32_t>(u);
+  }
+  if (got.slots != want) fuzz::fail("index_winners slots differ from the plan's segments");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -190,8 +213,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::pick_path(in);
   if (in.flag()) {
     fuzz_scatter_add(in);
-  } else {
+  } else if (in.flag()) {
     fuzz_csr(in);
+  } else {
+    fuzz_winners(in);
   }
   return 0;
 }

@@ -12,6 +12,7 @@
 //       Sum within 1e-6 of the magnitude per element (FMA vs mul + add).
 //   any thread count:  bitwise identical.
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -594,6 +595,48 @@ TEST(max_backward_columns_matches_reference_bitwise) {
       s::kernels_for(isa).max_backward_columns(a, c0, c1);
       same_bits(out, ref, "max_backward_columns vs the scalar reference");
       ++g_checked[static_cast<int>(isa)];
+    }
+  }
+}
+
+// Both regimes of index_winners (a bitmap of a small row range; a sort when the rows are many
+// next to the entries) against a std::map of the winners, over 1 and 3 threads (the bitmap
+// is marked by several tasks at once).
+TEST(index_winners_both_regimes_match_a_map) {
+  Rng rng(harness::test_seed());
+  for (int64_t num_rows : {int64_t{1}, int64_t{70}, int64_t{5000}, int64_t{1} << 30}) {
+    for (int64_t entries : {int64_t{0}, int64_t{1}, int64_t{300}, int64_t{100000}}) {
+      const int64_t hit_range = std::min<int64_t>(num_rows, 3000);
+      std::vector<int32_t> argmax(static_cast<size_t>(entries));
+      for (int32_t& w : argmax) {
+        // Rows from the top of the range too, so the last bitmap word is exercised.
+        const int64_t r = rng.coin(0.5) ? rng.below(hit_range) : num_rows - 1 - rng.below(hit_range);
+        w = rng.coin(0.1) ? -1 : static_cast<int32_t>(r);
+      }
+      std::map<int64_t, int32_t> slot;
+      for (int32_t w : argmax) {
+        if (w >= 0) slot[w] = 0;
+      }
+      std::vector<int64_t> rows;
+      for (auto& [row, u] : slot) {
+        u = static_cast<int32_t>(rows.size());
+        rows.push_back(row);
+      }
+      for (int threads : {1, 3}) {
+        SCOPED_CONTEXT("num_rows=", num_rows, " entries=", entries, " threads=", threads);
+        CHECK_EQ(ek::set_thread_count(threads), std::string());
+        s::Winners got;
+        s::index_winners(argmax.data(), entries, num_rows, &got);
+        CHECK_MSG(got.rows == rows, "distinct rows: ", got.rows.size(), " vs ", rows.size());
+        CHECK_MSG(got.slots.size() == argmax.size(), "slots length ", got.slots.size());
+        for (size_t k = 0; k < argmax.size() && k < got.slots.size(); ++k) {
+          const int32_t want = argmax[k] < 0 ? -1 : slot[argmax[k]];
+          if (got.slots[k] != want) {
+            CHECK_MSG(false, "slot of entry ", k, ": ", got.slots[k], " vs ", want);
+            break;
+          }
+        }
+      }
     }
   }
 }

@@ -1,6 +1,6 @@
-// Scatter-add, the embedding_bag backward pass and SpMM, all as gathers: the plan (or the
-// CSR row pointer) says which source rows feed each destination row, and the gather
-// family's pooling kernels sum them in index order (see scatter.h).
+// Scatter-add, the embedding_bag backward pass and SpMM: the row kernel (body.h) in index or
+// plan order, or the gather family's pooling kernels where the plan (or the CSR row pointer)
+// makes each destination row a bag (see scatter.h).
 #include <cstring>
 
 #include <algorithm>
@@ -44,7 +44,8 @@ constexpr int kScatterTasksPerThread = 2;
 // line-aligned), so tasks seldom write the same line.
 constexpr int64_t kMaxColumnQuantum = 16;
 // Positions a scatter-add task collects before handing them to the kernel: enough for the
-// kernel's row prefetch to run ahead (kPrefetchDistance) over most of them, 4 KiB of stack.
+// kernel's row prefetch to run ahead (kRowPrefetchDistance in body.h) over most of them,
+// 4 KiB of stack.
 constexpr int64_t kScatterBatch = 512;
 
 // Row boundaries at quantiles of a sample of the indices, so that skewed destinations (a hub
@@ -110,8 +111,56 @@ void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs&
   });
 }
 
+namespace {
+
+// Applies a plan's contributions in plan order with the plan-free kernel: contribution k goes
+// to its segment's row (ascending) from source row a.src_rows[k] (in plan order, not
+// position order), scaled by a.weights[k] when set (a.alpha must be 1 then; the kernel
+// multiplies by it, which is exact). Each row's contributions stay in index order, so the
+// sums are the plan-free form's, bit for bit. The kernel prefetches the random source rows
+// for reading and the ascending destination rows for writing, as it does the other way round
+// without a plan, and a row's contributions are adjacent: its read-modify-writes after the
+// first hit L1. (The gather family's pooling, which keeps a row's sum in registers and
+// writes it once, ran 2-3x slower on uniform indices in bench/scatter-probe: its
+// destination prefetch is a read and runs only 8 rows ahead.)
+void scatter_in_plan_order(const Plan& plan, const ScatterArgs& a) {
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
+  const int64_t m = static_cast<int64_t>(plan.order.size());
+  if (m == 0 || a.dim == 0) return;
+  std::vector<int64_t> dst_rows(static_cast<size_t>(m));
+  const int64_t segments = plan.num_segments();
+  const int64_t tasks = std::min(task_count_for(m * a.dim, kMinFloatsPerTask), segments);
+  // Task t owns the segments holding contributions [m t / tasks, m (t + 1) / tasks), moved to
+  // segment boundaries: no destination row is split between tasks.
+  auto first_segment = [&](int64_t t) {
+    if (t == 0) return int64_t{0};
+    if (t == tasks) return segments;
+    const int64_t target = m * t / tasks;
+    return static_cast<int64_t>(std::lower_bound(plan.bounds.begin(), plan.bounds.end() - 1, target) -
+                                plan.bounds.begin());
+  };
+  parallel_for(tasks, [&](int64_t t) {
+    const int64_t u0 = first_segment(t), u1 = first_segment(t + 1);
+    if (u0 >= u1) return;
+    const int64_t k0 = plan.bounds[u0], k1 = plan.bounds[u1];
+    for (int64_t u = u0; u < u1; ++u) {
+      std::fill(dst_rows.begin() + plan.bounds[u], dst_rows.begin() + plan.bounds[u + 1], plan.rows[u]);
+    }
+    // The kernel numbers positions from 0: shift the views to this task's first one.
+    ScatterArgs part = a;
+    part.src_rows += k0;
+    if (part.weights != nullptr) part.weights += k0;
+    const IndexArray rows{dst_rows.data() + k0, k1 - k0, IndexType::Int64};
+    k.scatter_rows(part, rows, nullptr, k1 - k0);
+  });
+}
+
+}  // namespace
+
 void scatter_add(const Plan& plan, const ScatterArgs& a) {
-  // Per-contribution scale alpha * w_i, in plan order, so the kernel reads it sequentially.
+  // The scale of each contribution, alpha * w rounded to float, in plan order.
   std::vector<float> scales;
   if (a.weights != nullptr || a.alpha != 1.0f) {
     scales.resize(plan.order.size());
@@ -119,16 +168,11 @@ void scatter_add(const Plan& plan, const ScatterArgs& a) {
       scales[k] = a.weights != nullptr ? a.alpha * a.weights[plan.order[k]] : a.alpha;
     }
   }
-  BagArgs args;
-  args.table = gather::Table{a.src, plan.num_indices, a.dim};
-  args.indices = int64_view(plan.order);  // source row of each contribution = its position
-  args.bags = plan.segments();
-  args.mode = PoolMode::Sum;
-  args.weights = scales.empty() ? nullptr : scales.data();
-  args.out = a.dst;
-  args.out_rows = plan.rows.data();
-  args.accumulate = true;
-  gather::embedding_bag(args);
+  ScatterArgs ordered = a;
+  ordered.src_rows = plan.order.data();  // the source row of a contribution is its position
+  ordered.weights = scales.empty() ? nullptr : scales.data();
+  ordered.alpha = 1.0f;
+  scatter_in_plan_order(plan, ordered);
 }
 
 BagBackward::BagBackward(const BagBackwardArgs& args) : args_(args) {
@@ -155,14 +199,15 @@ BagBackward::BagBackward(const BagBackwardArgs& args) : args_(args) {
 }
 
 const std::vector<int64_t>& BagBackward::rows() {
+  if (args_.mode == PoolMode::Max) {
+    if (!winners_ready_) {
+      index_winners(args_.argmax, args_.bags.num_bags * args_.dim, args_.num_rows, &winners_);
+      winners_ready_ = true;
+    }
+    return winners_.rows;
+  }
   if (plan_ == nullptr) {
-    if (args_.mode == PoolMode::Max) {
-      // Every (bag, column) sends its gradient to the row that won it: a plan over the
-      // num_bags x dim argmax entries (-1, an empty bag, is left out).
-      const IndexArray entries{args_.argmax, args_.bags.num_bags * args_.dim, IndexType::Int32};
-      build_plan(entries, args_.num_rows, -1, &own_plan_);
-      plan_ = &own_plan_;
-    } else if (args_.plan != nullptr && args_.padding_idx >= 0) {
+    if (args_.plan != nullptr && args_.padding_idx >= 0) {
       plan_without_row(*args_.plan, args_.padding_idx, &own_plan_);
       plan_ = &own_plan_;
     } else if (args_.plan != nullptr) {
@@ -177,7 +222,7 @@ const std::vector<int64_t>& BagBackward::rows() {
 
 void BagBackward::run_dense(float* out) {
   fill_zero(out, args_.num_rows * args_.dim);
-  if (args_.mode == PoolMode::Max) return run_max(out, true);
+  if (args_.mode == PoolMode::Max) return run_max_columns(out, args_.argmax);
   if (args_.plan != nullptr) return run_planned(out, true);
   // A plan-free scatter-add of gradient rows: out[indices[p]] += scale_p * grad[bag(p)], in
   // index order per row, the sums the plan form computes, bit for bit.
@@ -191,7 +236,12 @@ void BagBackward::run_dense(float* out) {
 }
 
 void BagBackward::run_sparse(float* out) {
-  if (args_.mode == PoolMode::Max) return run_max(out, false);
+  if (args_.mode == PoolMode::Max) {
+    // Row u of out is rows()[u]: the same column walk with each winner renamed to its slot.
+    const int64_t u = static_cast<int64_t>(rows().size());
+    fill_zero(out, u * args_.dim);
+    return run_max_columns(out, winners_.slots.data());
+  }
   run_planned(out, false);
 }
 
@@ -206,6 +256,18 @@ void BagBackward::run_planned(float* out, bool dense) {
     src_rows[k] = bag_of_[plan.order[k]];
     if (!scales.empty()) scales[k] = scale_[plan.order[k]];
   }
+  if (dense) {
+    // Into the zeros filled by run_dense, each touched row at its place.
+    ScatterArgs a;
+    a.dst = out;
+    a.dim = args_.dim;
+    a.src = args_.grad;
+    a.src_rows = src_rows.data();
+    a.weights = scales.empty() ? nullptr : scales.data();
+    return scatter_in_plan_order(plan, a);
+  }
+  // Sparse: a fresh output, row u for rows()[u], so a gather per row that writes it once
+  // without reading it.
   BagArgs a;
   a.table = gather::Table{args_.grad, args_.bags.num_bags, args_.dim};
   a.indices = int64_view(src_rows);
@@ -213,42 +275,20 @@ void BagBackward::run_planned(float* out, bool dense) {
   a.mode = PoolMode::Sum;
   a.weights = scales.empty() ? nullptr : scales.data();
   a.out = out;
-  // Dense: each touched row written once at its place; the rest stay the zeros filled above.
-  a.out_rows = dense ? plan.rows.data() : nullptr;
   gather::embedding_bag(a);
 }
 
-void BagBackward::run_max(float* out, bool dense) {
-  if (dense) return run_max_dense(out);
-  rows();
-  const int64_t dim = args_.dim;
-  // Entry e = bag * dim + column: out[row][column] += grad[e], entries in bag order.
-  // Scalar: one float per entry, no row to vectorize over.
-  count_kernel_call(Isa::Scalar);
-  const float* grad = args_.grad;
-  gather::split_bags(plan_->segments(), 1, [&](int64_t u0, int64_t u1, int64_t, int64_t) {
-    for (int64_t u = u0; u < u1; ++u) {
-      float* row = out + (dense ? plan_->rows[u] : u) * dim;
-      if (!dense) std::memset(row, 0, static_cast<size_t>(dim) * sizeof(float));
-      for (int64_t k = plan_->bounds[u]; k < plan_->bounds[u + 1]; ++k) {
-        const int64_t e = plan_->order[k];
-        row[e % dim] += grad[e];
-      }
-    }
-  });
-}
-
-void BagBackward::run_max_dense(float* out) {
+void BagBackward::run_max_columns(float* out, const int32_t* winner) {
   // No plan: each task owns a range of columns and walks the bags in order, so every
-  // element receives its gradients in bag order, the order of the plan form (entries
-  // sorted stably by row): the same bits, without sorting num_bags x dim entries.
+  // element receives its gradients in bag order, the order of a plan of the entries
+  // (sorted stably by row): the same bits, without sorting num_bags x dim entries.
   const Isa isa = active_isa();
   count_kernel_call(isa);
   const Kernels& k = kernels_for(isa);
   MaxBackwardArgs a;
   a.out = out;
   a.grad = args_.grad;
-  a.argmax = args_.argmax;
+  a.argmax = winner;
   a.num_bags = args_.bags.num_bags;
   a.dim = args_.dim;
   const int64_t quanta = (a.dim + kMaxColumnQuantum - 1) / kMaxColumnQuantum;

@@ -1,10 +1,11 @@
 // The scatter / SpMM family's contract: scatter-add (index_add), the gradient of
 // embedding_bag, and CSR x dense products. No float atomics anywhere: every destination row
 // is summed by one task in index order, so results are bitwise identical for any thread
-// count. The arithmetic is the gather family's pooling kernels (gather/body.h): a scatter is
-// turned into a gather by a plan, the transposed index pattern (which positions feed each
-// destination row), and a CSR row is a bag. Callers validate first; these never fail on
-// valid input.
+// count. A scatter-add runs this family's row kernel (body.h) in index order, or, with a plan
+// (the transposed index pattern: which positions feed each destination row), the same kernel
+// in plan order, rows ascending. The sparse bag backward and SpMM are the gather family's
+// pooling kernels (gather/body.h): a plan segment or a CSR row is a bag. Callers validate
+// first; these never fail on valid input.
 #pragma once
 
 #include <cstdint>
@@ -95,6 +96,18 @@ const Kernels* avx512_kernels();
 const Kernels* neon_kernels();
 const Kernels& kernels_for(Isa isa);
 
+// The rows a max pooling's argmax names and, per (bag, column) entry, the slot of its winner
+// among them, so that the sparse max backward runs the dense column kernel on a compact
+// output (winner ids replaced by slots) instead of sorting the entries. argmax holds -1 or
+// a row in [0, num_rows), validated by the caller.
+struct Winners {
+  std::vector<int64_t> rows;   // distinct winning rows, ascending
+  std::vector<int32_t> slots;  // per entry: the index of its row in `rows`, or -1
+};
+// A bitmap over the rows when num_rows is small next to `entries`, else a sort of the entries
+// (winners.cc): the same result either way.
+void index_winners(const int32_t* argmax, int64_t entries, int64_t num_rows, Winners* out);
+
 // The gradient of embedding_bag with respect to its table.
 struct BagBackwardArgs {
   const float* grad = nullptr;  // num_bags x dim (gradOutput)
@@ -114,11 +127,12 @@ struct BagBackwardArgs {
 // A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
 // position; the dense form is then a plan-free scatter-add of gradient rows, and the sparse
 // form a plan (the distinct rows and the positions feeding each). With a given plan both
-// forms pool through it (each row written once, no sort): the same sums, bit for bit. Max:
-// the dense form walks the bags in order per column range (max_backward_columns, no plan),
-// the sparse form a plan over the argmax entries; both add each element's gradients in bag
-// order, the same bits. rows() are the rows that get a gradient, what the sparse form
-// returns.
+// forms use it (no sort; dense: the row kernel in plan order, as scatter_add with a plan;
+// sparse: a gather per row): the same sums, bit for bit. Max:
+// both forms walk the bags in order per column range (max_backward_columns, no plan), the
+// sparse one with winners renamed to their slots among rows() (index_winners); both add
+// each element's gradients in bag order, the same bits. rows() are the rows that get a
+// gradient, what the sparse form returns.
 class BagBackward {
  public:
   explicit BagBackward(const BagBackwardArgs& args);
@@ -129,13 +143,15 @@ class BagBackward {
   void run_sparse(float* out);
 
  private:
-  void run_max(float* out, bool dense);
-  void run_max_dense(float* out);  // no plan: column-owned tasks, bags in order
+  // Column-owned tasks, bags in order: out[winner[e]][column] += grad[e] for every entry e.
+  void run_max_columns(float* out, const int32_t* winner);
   // Sum / Mean through the plan: row u's gradient into out row rows()[u] (dense) or u.
   void run_planned(float* out, bool dense);
   BagBackwardArgs args_;
   Plan own_plan_;                // built here, or the given plan less the padding row
-  const Plan* plan_ = nullptr;   // the plan in use, once rows() has run
+  const Plan* plan_ = nullptr;   // Sum / Mean: the plan in use, once rows() has run
+  Winners winners_;              // Max: built by rows()
+  bool winners_ready_ = false;
   std::vector<int64_t> bag_of_;  // Sum / Mean: the bag of each position
   std::vector<float> scale_;     // Sum / Mean: weight / count of each position, or empty
 };
