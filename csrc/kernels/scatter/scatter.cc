@@ -226,13 +226,17 @@ void BagBackward::run_dense(float* out) {
   if (args_.plan != nullptr) return run_planned(out, true);
   // A plan-free scatter-add of gradient rows: out[indices[p]] += scale_p * grad[bag(p)], in
   // index order per row, the sums the plan form computes, bit for bit.
+  scatter_add(args_.indices, args_.num_rows, gradient_rows(out, bag_of_.data(), scale_), args_.padding_idx);
+}
+
+ScatterArgs BagBackward::gradient_rows(float* out, const int64_t* src_rows, const std::vector<float>& scales) const {
   ScatterArgs a;
   a.dst = out;
   a.dim = args_.dim;
   a.src = args_.grad;
-  a.src_rows = bag_of_.data();
-  a.weights = scale_.empty() ? nullptr : scale_.data();
-  scatter_add(args_.indices, args_.num_rows, a, args_.padding_idx);
+  a.src_rows = src_rows;
+  a.weights = scales.empty() ? nullptr : scales.data();
+  return a;
 }
 
 void BagBackward::run_sparse(float* out) {
@@ -258,13 +262,7 @@ void BagBackward::run_planned(float* out, bool dense) {
   }
   if (dense) {
     // Into the zeros filled by run_dense, each touched row at its place.
-    ScatterArgs a;
-    a.dst = out;
-    a.dim = args_.dim;
-    a.src = args_.grad;
-    a.src_rows = src_rows.data();
-    a.weights = scales.empty() ? nullptr : scales.data();
-    return scatter_in_plan_order(plan, a);
+    return scatter_in_plan_order(plan, gradient_rows(out, src_rows.data(), scales));
   }
   // Sparse: a fresh output, row u for rows()[u], so a gather per row that writes it once
   // without reading it.

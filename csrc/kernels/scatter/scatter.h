@@ -147,6 +147,8 @@ class BagBackward {
   void run_max_columns(float* out, const int32_t* winner);
   // Sum / Mean through the plan: row u's gradient into out row rows()[u] (dense) or u.
   void run_planned(float* out, bool dense);
+  // A scatter of gradOutput rows src_rows[k] (scaled by scales[k], if any) into out.
+  ScatterArgs gradient_rows(float* out, const int64_t* src_rows, const std::vector<float>& scales) const;
   BagBackwardArgs args_;
   Plan own_plan_;                // built here, or the given plan less the padding row
   const Plan* plan_ = nullptr;   // Sum / Mean: the plan in use, once rows() has run
