@@ -31,6 +31,24 @@ import {
 } from './jl-reference';
 
 const BOUND = 1e-5;
+
+// A projection's error relative to the larger of its output's and its input's norm. The
+// maps are near norm-preserving, so this is the relative error in all but one case: an
+// output that cancels to 0 in the float64 reference (a P row orthogonal to H D x's support,
+// seen for fjlt d=3 k=1), where float32 leaves a residue of eps x the input's size.
+function projectionErr(got: ArrayLike<number>, ref: ArrayLike<number>, x: ArrayLike<number>): number {
+  if (got.length !== ref.length) return Infinity;
+  let diff = 0, refNorm = 0, xNorm = 0;
+  for (let i = 0; i < ref.length; i++) {
+    diff += (got[i] - ref[i]) ** 2;
+    refNorm += ref[i] * ref[i];
+  }
+  for (let i = 0; i < x.length; i++) xNorm += x[i] * x[i];
+  const scale = Math.max(refNorm, xNorm);
+  if (Number.isNaN(diff)) return NaN;
+  if (scale === 0) return diff === 0 ? 0 : Infinity;
+  return Math.sqrt(diff / scale);
+}
 const initialThreads = getThreads();
 const initialIsa = capabilities().isa;
 afterAll(() => {
@@ -125,7 +143,7 @@ describe('projections match their dense matrices rebuilt from the seed', () => {
         expect(got === out, `${ctx}: returns out`).toBe(true);
         expect(firstNaN(got), `${ctx}: every element written`).toBe(-1);
         const ref = applyDense(denseOf(op, s, d, k, density), k, d, x);
-        expect(relErr(got, ref), ctx).toBeLessThan(BOUND);
+        expect(projectionErr(got, ref, x), ctx).toBeLessThan(BOUND);
         expect(sameBytes(bytesOf(x), xBefore), `${ctx}: x untouched`).toBe(true);
         const fresh = runOp(op, x, d, k, s, density);
         expect(firstBitMismatch(fresh, got), `${ctx}: a fresh output has the same bits`).toBe(-1);
@@ -187,7 +205,7 @@ describe('property: random shapes match the reference', () => {
           const got = runOp(c.op, x, c.inDim, k, c.projectionSeed, density);
           expect(got.length, ctx).toBe(c.rows * k);
           const ref = applyDense(denseOf(c.op, BigInt(c.projectionSeed), c.inDim, k, density), k, c.inDim, x);
-          if (c.rows > 0) expect(relErr(got, ref), ctx).toBeLessThan(BOUND);
+          if (c.rows > 0) expect(projectionErr(got, ref, x), ctx).toBeLessThan(BOUND);
         },
       ),
       { numRuns: 40 },
