@@ -6,6 +6,7 @@
 #include "../gather/gather.h"
 #include "args.h"
 #include "ops.h"
+#include "temp.h"
 
 namespace embedkit::cuda::binding {
 namespace {
@@ -172,26 +173,17 @@ Napi::Value EmbeddingBag(const Napi::CallbackInfo& info) {
   const int device = out.device;
   use_device(env, device);
   cudaStream_t stream = stream_for(env, device);
-  const size_t boundary_bytes = static_cast<size_t>(bag.num_bags + 1) * sizeof(int64_t);
+  const size_t boundary_bytes = aligned(static_cast<size_t>(bag.num_bags + 1) * sizeof(int64_t));
   const size_t scratch_bytes = kind == BoundsKind::Lengths ? gather::normalize_bounds_scratch_bytes(bag.num_bags) : 0;
-  void* temp = nullptr;
-  constexpr size_t kScratchAlign = 256;  // what CUB's temporary storage expects
-  const size_t scratch_offset = (boundary_bytes + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
-  const cudaError_t alloc = cudaMallocAsync(&temp, scratch_offset + scratch_bytes, stream);
-  if (alloc != cudaSuccess) {
-    cudaGetLastError();
-    throw_range_error(env, "cuda.embeddingBag cannot allocate its " + std::to_string(boundary_bytes) +
-                               "-byte bag boundaries: " + error_text(alloc));
-  }
-  auto* boundaries = static_cast<int64_t*>(temp);
-  void* scratch = static_cast<char*>(temp) + scratch_offset;
+  Temp temp(env, device, boundary_bytes + scratch_bytes, "cuda.embeddingBag");
+  auto* boundaries = temp.at<int64_t>(0);
+  void* scratch = temp.at<void>(boundary_bytes);
   bag.boundaries = boundaries;
   cudaError_t e = gather::normalize_bounds(device_indices(bounds), kind, bag.num_bags, n, boundaries, scratch, stream);
   if (e == cudaSuccess) e = gather::launch_embedding_bag(bag, stream);
   // Each id is -1 (an empty or padding-only bag) or one of the indices: enough for
   // cuda.embeddingBagBackward to check it against numRows.
   if (argmax != nullptr) bound_values(*argmax, -1, n > 0 ? indices.summary.max : -1);
-  cudaFreeAsync(temp, stream);
   check_cuda(env, e, "cuda.embeddingBag launch");
   return info[8];
 }
