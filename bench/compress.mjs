@@ -106,7 +106,7 @@ export async function runCompressSuite(ctx) {
             out.fill(NaN);
             return { fn: run, note: `table ${(memory / 2 ** 20).toFixed(1)} MiB (f32 / ${(f32Bytes / memory).toFixed(2)})` };
           };
-          await timeImpl(ctx, rec, { ek: true, isa, threads }, { prepare, verify: () => (maxAbsDiff(out, ref) <= 1e-4 ? 0 : Infinity), units: n });
+          await timeImpl(ctx, rec, { ek: true, impl: rec.impl, isa, threads }, { prepare, verify: () => (maxAbsDiff(out, ref) <= 1e-4 ? 0 : Infinity), units: n });
         }
         fillRatiosVsJs(ctx.records, op, shape);
       }
