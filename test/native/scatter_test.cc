@@ -81,8 +81,9 @@ bool close(const std::vector<float>& got, const std::vector<double>& ref,
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b, const char* what) {
+  // Empty vectors may hold null data, which memcmp must not get (UBSan), even for 0 bytes.
   return CHECK_MSG(a.size() == b.size() &&
-                       std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0,
+                       (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0),
                    what);
 }
 
