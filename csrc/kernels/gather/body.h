@@ -19,6 +19,15 @@ namespace embedkit::gather::simd_body {
 // for all of them, which could run AVX-512 code on an AVX2-only CPU.
 namespace {
 
+// Per-row helpers of the hot loops are forced inline: in a file that instantiates this many
+// kernels, GCC's unit-growth limits otherwise leave some of them (row_of, a QR combine) as
+// calls made for every row or every vector. For the prefetch helpers it is a matter of
+// correctness, not speed: GCC (12, -O3) infers that an out-of-line function whose only effect
+// is __builtin_prefetch has no side effects and deletes every call to it, so the kernels
+// silently ran without prefetching (2-3x slower on f16 / bf16 / q8 / q4 rows, which are too
+// short for the hardware prefetcher to pick up). test/prefetch-codegen.test.ts guards this.
+#define EMBEDKIT_HOT [[gnu::always_inline]] inline
+
 constexpr int kBlockVectors = 8;
 // How many index positions ahead the row stream is prefetched: far enough to cover DRAM
 // latency at these row sizes, near enough to stay in L1/L2.
@@ -29,7 +38,7 @@ constexpr int64_t kPrefetchBags = 8;
 
 // Every cache line the row touches: rows need not start on a line boundary (a JS
 // ArrayBuffer usually starts 16 bytes into one), so a 128-byte row can span three lines.
-inline void prefetch_row(const void* row, int64_t bytes) {
+EMBEDKIT_HOT void prefetch_row(const void* row, int64_t bytes) {
   const uintptr_t begin = reinterpret_cast<uintptr_t>(row);
   const uintptr_t end = begin + static_cast<uintptr_t>(bytes);
   for (uintptr_t line = begin & ~uintptr_t{kCacheLine - 1}; line < end; line += kCacheLine) {
@@ -51,11 +60,6 @@ inline int64_t index_at<AnyIndex>(const IndexArray& indices, int64_t p) {
 }
 
 #include "decode.h"
-
-// Per-row helpers of the hot loops are forced inline: in a file that instantiates this many
-// kernels, GCC's unit-growth limits otherwise leave some of them (row_of, a QR combine) as
-// calls made for every row or every vector.
-#define EMBEDKIT_HOT [[gnu::always_inline]] inline
 
 // The table row that id `id` reads, or -1 for an id a pruned table dropped.
 EMBEDKIT_HOT int64_t row_of(const Table& t, int64_t id) {
@@ -95,11 +99,14 @@ struct TableSource {
   EMBEDKIT_HOT void prefetch(int64_t id, int64_t col, int64_t bytes) const {
     const int64_t r = row_of(table, id);
     if (r < 0) return;
-    prefetch_row(dec.address(r, col), bytes);
+    // Per-row data first, then the row's lines: in the other order GCC 12 dropped the whole
+    // prefetch (row and parameters) from the q8 / q4 kernels. test/prefetch-codegen.test.ts
+    // checks the built kernels still prefetch.
     dec.prefetch_params(r);
+    prefetch_row(dec.address(r, col), bytes);
   }
   bool maps_ids() const { return table.remap != nullptr; }
-  void prefetch_id(int64_t id) const { __builtin_prefetch(table.remap + id, 0, 3); }
+  EMBEDKIT_HOT void prefetch_id(int64_t id) const { __builtin_prefetch(table.remap + id, 0, 3); }
 };
 
 // A quotient-remainder pair (QrBagArgs): id reads quotient row id / m and remainder row id % m,
@@ -163,7 +170,7 @@ struct QrSource {
 // array's entry for the position after that (so the row id is cached by the time its row is
 // prefetched).
 template <class S, class Idx>
-inline void prefetch_position(const S& src, const IndexArray& indices, int64_t p, int64_t limit,
+EMBEDKIT_HOT void prefetch_position(const S& src, const IndexArray& indices, int64_t p, int64_t limit,
                               int64_t col, int64_t bytes) {
   if (p + kPrefetchDistance >= limit) return;
   if (src.maps_ids() && p + 2 * kPrefetchDistance < limit) {

@@ -95,7 +95,7 @@ struct AffineRow {
 };
 
 // A q8 / q4 row's scale and bias live in two other arrays: two more lines to fetch ahead.
-inline void prefetch_affine(const float* scales, const float* biases, int64_t r) {
+EMBEDKIT_HOT void prefetch_affine(const float* scales, const float* biases, int64_t r) {
   __builtin_prefetch(scales + r, 0, 3);
   __builtin_prefetch(biases + r, 0, 3);
 }
@@ -111,7 +111,7 @@ struct Q8Rows : CodeRows<V, uint8_t> {
     return {this->codes + r * this->dim + col, V::set1(scales[r]), V::set1(biases[r])};
   }
   Reg load(const Row& r, int64_t off) const { return V::fma(W::u8(r.p + off), r.scale, r.bias); }
-  void prefetch_params(int64_t r) const { prefetch_affine(scales, biases, r); }
+  EMBEDKIT_HOT void prefetch_params(int64_t r) const { prefetch_affine(scales, biases, r); }
   Reg load_tail(const Row& r, int64_t off, int n, typename V::Mask) const {
     return V::fma(W::u8(TailCodes<V, uint8_t>(r.p + off, n).codes), r.scale, r.bias);
   }
@@ -143,6 +143,6 @@ struct Q4Rows {
     return V::fma(W::u4(buf), r.scale, r.bias);
   }
   int64_t bytes(int64_t cols) const { return (cols + 1) / 2; }
-  void prefetch_params(int64_t r) const { prefetch_affine(scales, biases, r); }
+  EMBEDKIT_HOT void prefetch_params(int64_t r) const { prefetch_affine(scales, biases, r); }
   const uint8_t* address(int64_t r, int64_t col) const { return codes + r * stride + col / 2; }
 };
