@@ -1,10 +1,11 @@
-// The built gather kernels must prefetch the rows they are about to pool. GCC 12 silently
-// deleted those prefetches twice (an out-of-line helper that only prefetches is treated as
-// side-effect free; one statement order dropped the q8 / q4 prefetch even inlined), which made
-// f16 / bf16 / q8 / q4 tables 2-3x slower and left every test green. This reads the machine
-// code of the addon the suite runs against: each pooling kernel (pool_bags, one per ISA x
-// format x index type) needs a prefetch for its destination rows (scatter-add through the
-// pooling body) and at least one for its source rows.
+// The built kernels must prefetch the rows they are about to pool. GCC 12 silently deleted
+// those prefetches (__builtin_prefetch in an out-of-line helper or lambda, and in some inlined
+// forms too), which made f16 / bf16 / q8 / q4 tables 2-3x slower and left every test green; the
+// kernels now prefetch through volatile asm (csrc/kernels/common/prefetch.h). This reads the
+// machine code of the addon the suite runs against: every pooling kernel over a table
+// (pool_block: one column block; pool_bags: a whole pass, which may hold the widest block
+// inlined besides its destination-row prefetch) must prefetch, and the scatter kernels must use
+// the write hint.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -47,16 +48,22 @@ describe.skipIf(!applicable)('kernel code generation (linux x64, objdump)', () =
   it('every gather pooling kernel prefetches its source rows', () => {
     expect(fs.existsSync(addon), `${addon} (run npm run compile)`).toBe(true);
     const counts = prefetchesPerFunction(addon);
-    // Symbols: embedkit::gather::simd_body::(anon)::pool_bags<V, TableSource<Decoder>, Idx>;
-    // their .cold parts hold only error paths.
+    // Symbols: embedkit::gather::simd_body::(anon)::pool_block<V, TableSource<Decoder>, Idx, NV,
+    // tail> and pool_bags<V, TableSource<Decoder>, Idx>; their .cold parts hold only error paths.
     const kernels = [...counts].filter(
-      ([name]) => /gather9simd_body.*9pool_bags.*11TableSource/.test(name) && !name.endsWith('.cold'),
+      ([name]) => /gather9simd_body.*(10pool_block|9pool_bags).*11TableSource/.test(name) && !name.endsWith('.cold'),
     );
-    const formats = ['F32Rows', 'F16Rows', 'BF16Rows', 'Q8Rows', 'Q4Rows'];
-    for (const format of formats) {
-      expect(kernels.some(([name]) => name.includes(format)), `a pool_bags kernel for ${format}`).toBe(true);
+    for (const format of ['F32Rows', 'F16Rows', 'BF16Rows', 'Q8Rows', 'Q4Rows']) {
+      expect(kernels.some(([name]) => name.includes(format)), `a pooling kernel for ${format}`).toBe(true);
     }
-    const starved = kernels.filter(([, n]) => n < 2).map(([name, n]) => `${n} prefetch(es): ${name}`);
+    const starved = kernels
+      .filter(([name, n]) => n < (name.includes('9pool_bags') ? 2 : 1))
+      .map(([name, n]) => `${n} prefetch(es): ${name}`);
     expect(starved).toEqual([]);
+  });
+
+  it('the scatter kernels prefetch destination rows for writing (prefetchw)', () => {
+    const text = execFileSync('objdump', ['-d', '--no-show-raw-insn', addon], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    expect(text.match(/\sprefetchw\s/g)?.length ?? 0).toBeGreaterThan(0);
   });
 });

@@ -128,6 +128,34 @@ export function forward64(o: RefBagOptions, table: Float64Array, numRows: number
   return out;
 }
 
+/**
+ * The smallest gap, over every bag and column of a max bag, between the maximum and the best
+ * value of a different row (Infinity when no column has two rows). A finite difference with a
+ * step below half of it never moves a maximum to another row; a larger step (near-ties of
+ * float32 draws are not rare) averages two rows' gradients.
+ */
+export function maxTieGap(o: RefBagOptions, table: Float64Array, numRows: number): number {
+  const dim = o.dim;
+  const idx = toNumbers(o.indices as IndexArray);
+  const pad = padRow(o, numRows);
+  let gap = Infinity;
+  for (const [s, e] of bagRanges(o)) {
+    for (let c = 0; c < dim; c++) {
+      let best = -Infinity;
+      let bestRow = -1;
+      for (let p = s; p < e; p++) {
+        if (idx[p] === pad) continue;
+        const v = table[idx[p] * dim + c];
+        if (v > best) [best, bestRow] = [v, idx[p]];
+      }
+      for (let p = s; p < e; p++) {
+        if (idx[p] !== pad && idx[p] !== bestRow) gap = Math.min(gap, best - table[idx[p] * dim + c]);
+      }
+    }
+  }
+  return gap;
+}
+
 /** Per bag and column, the row id of the first entry holding the max (-1 for none). */
 export function refArgmax(o: RefBagOptions, numRows: number): Int32Array {
   const dim = o.dim;

@@ -47,7 +47,7 @@ import {
   type Mode,
 } from './reference';
 import { itOnEachIsa } from './checks';
-import { cond, forward64, refArgmax, refBagBackward, refScatterAdd } from './scatter-reference';
+import { cond, forward64, maxTieGap, refArgmax, refBagBackward, refScatterAdd } from './scatter-reference';
 
 const BOUND = 1e-6;
 const DIMS = [1, 7, 128, 129];
@@ -295,7 +295,10 @@ describe('embeddingBagBackward: finite differences, argmax, threads, async', () 
     const grad = embeddingBagBackward({ ...o, gradOutput, numRows: rows, maxIndices });
     const t = Float64Array.from(o.table);
     const loss = () => forward64(o, t, rows).reduce((s, y, i) => s + y * gradOutput[i], 0);
-    const h = 1e-4; // piecewise linear in the table: exact away from max ties (random data has none)
+    // Piecewise linear in the table: the central difference is exact while the step moves no
+    // maximum to another row (for max, a step under the smallest gap to a runner-up).
+    const gap = v.mode === 'max' ? maxTieGap(o, t, rows) : Infinity;
+    const h = gap > 0 ? Math.min(1e-4, gap / 4) : 1e-4;
     for (let e = 0; e < rows * dim; e++) {
       const saved = t[e];
       t[e] = saved + h;

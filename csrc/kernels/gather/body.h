@@ -20,13 +20,11 @@ namespace embedkit::gather::simd_body {
 namespace {
 
 // Per-row helpers of the hot loops are forced inline: in a file that instantiates this many
-// kernels, GCC's unit-growth limits otherwise leave some of them (row_of, a QR combine) as
-// calls made for every row or every vector. For the prefetch helpers it is a matter of
-// correctness, not speed: GCC (12, -O3) infers that an out-of-line function whose only effect
-// is __builtin_prefetch has no side effects and deletes every call to it, so the kernels
-// silently ran without prefetching (2-3x slower on f16 / bf16 / q8 / q4 rows, which are too
-// short for the hardware prefetcher to pick up). test/prefetch-codegen.test.ts guards this.
+// kernels, GCC's unit-growth limits otherwise leave some of them (row_of, a QR combine, the
+// prefetch helpers) as calls made for every row or every vector. The prefetches themselves
+// are volatile asm (common/prefetch.h): GCC deleted __builtin_prefetch here, see that file.
 #define EMBEDKIT_HOT [[gnu::always_inline]] inline
+#define EMBEDKIT_HOT_LAMBDA __attribute__((always_inline))
 
 constexpr int kBlockVectors = 8;
 // How many index positions ahead the row stream is prefetched: far enough to cover DRAM
@@ -42,7 +40,7 @@ EMBEDKIT_HOT void prefetch_row(const void* row, int64_t bytes) {
   const uintptr_t begin = reinterpret_cast<uintptr_t>(row);
   const uintptr_t end = begin + static_cast<uintptr_t>(bytes);
   for (uintptr_t line = begin & ~uintptr_t{kCacheLine - 1}; line < end; line += kCacheLine) {
-    __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 3);
+    prefetch_read(reinterpret_cast<const void*>(line));
   }
 }
 
@@ -99,14 +97,12 @@ struct TableSource {
   EMBEDKIT_HOT void prefetch(int64_t id, int64_t col, int64_t bytes) const {
     const int64_t r = row_of(table, id);
     if (r < 0) return;
-    // Per-row data first, then the row's lines: in the other order GCC 12 dropped the whole
-    // prefetch (row and parameters) from the q8 / q4 kernels. test/prefetch-codegen.test.ts
-    // checks the built kernels still prefetch.
+    // Per-row data (q8 / q4 scale and bias) first, then the row's lines.
     dec.prefetch_params(r);
     prefetch_row(dec.address(r, col), bytes);
   }
   bool maps_ids() const { return table.remap != nullptr; }
-  EMBEDKIT_HOT void prefetch_id(int64_t id) const { __builtin_prefetch(table.remap + id, 0, 3); }
+  EMBEDKIT_HOT void prefetch_id(int64_t id) const { prefetch_read(table.remap + id); }
 };
 
 // A quotient-remainder pair (QrBagArgs): id reads quotient row id / m and remainder row id % m,
@@ -153,12 +149,12 @@ struct QrSource {
   EMBEDKIT_HOT void prefetch(int64_t id, int64_t col, int64_t bytes) const {
     const int64_t qi = id / m;
     if (reads_quotient()) {
-      prefetch_row(quotient.address(qi, col), bytes);
       quotient.prefetch_params(qi);
+      prefetch_row(quotient.address(qi, col), bytes);
     }
     if (reads_remainder()) {
-      prefetch_row(remainder.address(id - qi * m, col), bytes);
       remainder.prefetch_params(id - qi * m);
+      prefetch_row(remainder.address(id - qi * m, col), bytes);
     }
   }
   bool maps_ids() const { return false; }
@@ -206,7 +202,8 @@ inline void pool_block(const PoolState<S>& s, int64_t p_begin, int64_t p_end, in
   Reg acc[kRegs > 0 ? kRegs : 1];
   int64_t count = 0;
 
-  auto prefetch_ahead = [&](int64_t p) {
+  // Forced inline: GCC left it out of line in the remainder-block kernels, a call per row.
+  auto prefetch_ahead = [&](int64_t p) EMBEDKIT_HOT_LAMBDA {
     if (prefetch_bytes != 0) {
       prefetch_position<S, Idx>(src, indices, p, prefetch_limit, col, prefetch_bytes);
     }
@@ -479,3 +476,4 @@ Kernels make_kernels() {
 }  // namespace embedkit::gather::simd_body
 
 #undef EMBEDKIT_HOT
+#undef EMBEDKIT_HOT_LAMBDA

@@ -96,8 +96,8 @@ struct AffineRow {
 
 // A q8 / q4 row's scale and bias live in two other arrays: two more lines to fetch ahead.
 EMBEDKIT_HOT void prefetch_affine(const float* scales, const float* biases, int64_t r) {
-  __builtin_prefetch(scales + r, 0, 3);
-  __builtin_prefetch(biases + r, 0, 3);
+  prefetch_read(scales + r);
+  prefetch_read(biases + r);
 }
 
 template <class V, class W>

@@ -9,6 +9,7 @@
 
 #include "../common/index_array.h"
 #include "../common/isa.h"
+#include "../common/prefetch.h"
 
 namespace embedkit::gather {
 

@@ -21,13 +21,12 @@ constexpr int64_t kRowPrefetchDistance = 16;
 
 // Every cache line of a row about to be read and written, fetched for ownership (prefetchw
 // on x86): the store then finds the line exclusive instead of paying a second transaction
-// to upgrade a shared copy. Forced inline like gather's prefetch helpers (EMBEDKIT_HOT in
-// gather/body.h): GCC deletes calls to an out-of-line function that only prefetches.
+// to upgrade a shared copy (common/prefetch.h).
 [[gnu::always_inline]] inline void prefetch_row_for_write(const void* row, int64_t bytes) {
   const uintptr_t begin = reinterpret_cast<uintptr_t>(row);
   const uintptr_t end = begin + static_cast<uintptr_t>(bytes);
   for (uintptr_t line = begin & ~uintptr_t{kCacheLine - 1}; line < end; line += kCacheLine) {
-    __builtin_prefetch(reinterpret_cast<const void*>(line), 1, 3);
+    prefetch_write(reinterpret_cast<const void*>(line));
   }
 }
 
