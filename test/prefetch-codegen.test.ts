@@ -4,8 +4,7 @@
 // kernels now prefetch through volatile asm (csrc/kernels/common/prefetch.h). This reads the
 // machine code of the addon the suite runs against: every pooling kernel over a table
 // (pool_block: one column block; pool_bags: a whole pass, which may hold the widest block
-// inlined besides its destination-row prefetch) must prefetch, and the scatter kernels must use
-// the write hint.
+// inlined besides its destination-row prefetch) must prefetch.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -60,10 +59,5 @@ describe.skipIf(!applicable)('kernel code generation (linux x64, objdump)', () =
       .filter(([name, n]) => n < (name.includes('9pool_bags') ? 2 : 1))
       .map(([name, n]) => `${n} prefetch(es): ${name}`);
     expect(starved).toEqual([]);
-  });
-
-  it('the scatter kernels prefetch destination rows for writing (prefetchw)', () => {
-    const text = execFileSync('objdump', ['-d', '--no-show-raw-insn', addon], { encoding: 'utf8', maxBuffer: 1 << 30 });
-    expect(text.match(/\sprefetchw\s/g)?.length ?? 0).toBeGreaterThan(0);
   });
 });

@@ -19,16 +19,12 @@ using gather::simd_body::prefetch_row;
 // probe's sweep ("pf" cases) 4-8 ahead left one thread at 6.6 M rows/s, 12-24 reached 7.7 M.
 constexpr int64_t kRowPrefetchDistance = 16;
 
-// Every cache line of a row about to be read and written, fetched for ownership (prefetchw
-// on x86): the store then finds the line exclusive instead of paying a second transaction
-// to upgrade a shared copy (common/prefetch.h).
-[[gnu::always_inline]] inline void prefetch_row_for_write(const void* row, int64_t bytes) {
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(row);
-  const uintptr_t end = begin + static_cast<uintptr_t>(bytes);
-  for (uintptr_t line = begin & ~uintptr_t{kCacheLine - 1}; line < end; line += kCacheLine) {
-    prefetch_write(reinterpret_cast<const void*>(line));
-  }
-}
+// Destination rows are prefetched like source rows (prefetch_row, PREFETCHT0). A PREFETCHW
+// (fetch for ownership) form was timed against it on the development VM (C++ harness, the
+// library kernel, 3 alternating rounds, medians, PREFETCHT0 against PREFETCHW: 112 vs 130 ms
+// on 1 thread, 84 vs 85 ms on 2) and was not faster. The earlier probe's "write prefetch" cases were in fact read
+// prefetches of the destination only: GCC emits PREFETCHT0 for __builtin_prefetch(p, 1)
+// unless built with -mprfchw.
 
 inline int64_t source_row(const ScatterArgs& a, int64_t i) {
   return a.src_rows != nullptr ? a.src_rows[i] : i;
@@ -52,7 +48,7 @@ void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, const in
     // order, has gaps when this task owns only some of the rows.
     if (j + kRowPrefetchDistance < count) {
       const int64_t ahead = position(j + kRowPrefetchDistance);
-      prefetch_row_for_write(a.dst + index_at<Idx>(indices, ahead) * dim, row_bytes);
+      prefetch_row(a.dst + index_at<Idx>(indices, ahead) * dim, row_bytes);
       prefetch_row(a.src + source_row(a, ahead) * dim, row_bytes);
     }
     const int64_t i = position(j);
