@@ -403,12 +403,12 @@ export async function runGatherSuite(ctx) {
 export const FBGEMM_REFERENCES = [
   {
     label: 'FBGEMM AVX2 JIT (measured offline on this machine type)',
-    note: 'fp32 EmbeddingSpMDM sum, commit 71d6f8b, C++ driver, huge-page table; median of 4 runs, 2026-11-26',
+    note: 'fp32 EmbeddingSpMDM sum, commit 71d6f8b, bench/fbgemm/compare.sh, huge-page table; median of 3 rounds, 2026-11-27',
     rowsPerSec: {
-      32: { 1: 48.2e6, 2: 57.8e6 },
-      64: { 1: 25.5e6, 2: 43.8e6 },
-      128: { 1: 11.95e6, 2: 22.8e6 },
-      256: { 1: 6.06e6, 2: 11.1e6 },
+      32: { 1: 62.2e6, 2: 85.3e6 },
+      64: { 1: 25.2e6, 2: 44.7e6 },
+      128: { 1: 12.6e6, 2: 23.3e6 },
+      256: { 1: 6.5e6, 2: 12.0e6 },
     },
   },
   {
