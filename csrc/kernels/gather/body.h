@@ -166,8 +166,8 @@ struct QrSource {
 // array's entry for the position after that (so the row id is cached by the time its row is
 // prefetched).
 template <class S, class Idx>
-EMBEDKIT_HOT void prefetch_position(const S& src, const IndexArray& indices, int64_t p, int64_t limit,
-                              int64_t col, int64_t bytes) {
+EMBEDKIT_HOT void prefetch_position(const S& src, const IndexArray& indices, int64_t p,
+                                    int64_t limit, int64_t col, int64_t bytes) {
   if (p + kPrefetchDistance >= limit) return;
   if (src.maps_ids() && p + 2 * kPrefetchDistance < limit) {
     src.prefetch_id(index_at<Idx>(indices, p + 2 * kPrefetchDistance));

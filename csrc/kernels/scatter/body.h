@@ -11,7 +11,6 @@ namespace embedkit::scatter::simd_body {
 namespace {
 
 using gather::simd_body::index_at;
-using gather::simd_body::kCacheLine;
 using gather::simd_body::prefetch_row;
 
 // How many positions ahead the rows are prefetched. A random destination row costs ~130-150 ns
@@ -20,11 +19,9 @@ using gather::simd_body::prefetch_row;
 constexpr int64_t kRowPrefetchDistance = 16;
 
 // Destination rows are prefetched like source rows (prefetch_row, PREFETCHT0). A PREFETCHW
-// (fetch for ownership) form was timed against it on the development VM (C++ harness, the
-// library kernel, 3 alternating rounds, medians, PREFETCHT0 against PREFETCHW: 112 vs 130 ms
-// on 1 thread, 84 vs 85 ms on 2) and was not faster. The earlier probe's "write prefetch" cases were in fact read
-// prefetches of the destination only: GCC emits PREFETCHT0 for __builtin_prefetch(p, 1)
-// unless built with -mprfchw.
+// (fetch for ownership) form was timed against it on the development VM (library kernel, C++
+// harness, 3 alternating rounds, medians): 130 vs 112 ms on 1 thread, 85 vs 84 ms on 2; not
+// faster. (GCC compiles __builtin_prefetch(p, 1) to PREFETCHT0 unless built with -mprfchw.)
 
 inline int64_t source_row(const ScatterArgs& a, int64_t i) {
   return a.src_rows != nullptr ? a.src_rows[i] : i;
