@@ -97,8 +97,10 @@ Napi::Value new_typed_array(Napi::Env env, const char* ctor, int64_t n) {
   return array;
 }
 
-// Indices out: Int32Array when every value fits, else BigInt64Array.
-Napi::Value index_output(Napi::Env env, const std::vector<int64_t>& v, bool int32) {
+// Indices out: Int32Array when every value fits, else BigInt64Array. (Vec: a std::vector or a
+// LargeArray of int64_t.)
+template <class Vec>
+Napi::Value index_output(Napi::Env env, const Vec& v, bool int32) {
   const int64_t n = static_cast<int64_t>(v.size());
   Napi::Value array = new_typed_array(env, int32 ? "Int32Array" : "BigInt64Array", n);
   void* data = array.As<Napi::TypedArray>().ArrayBuffer().Data();
@@ -113,7 +115,8 @@ Napi::Value index_output(Napi::Env env, const std::vector<int64_t>& v, bool int3
 }
 
 // Row ids out in the same element type as the caller's indices.
-Napi::Value ids_like(Napi::Env env, const std::vector<int64_t>& v, napi_typedarray_type type) {
+template <class Vec>
+Napi::Value ids_like(Napi::Env env, const Vec& v, napi_typedarray_type type) {
   const int64_t n = static_cast<int64_t>(v.size());
   if (type == napi_bigint64_array) return index_output(env, v, false);
   if (type == napi_int32_array) return index_output(env, v, true);

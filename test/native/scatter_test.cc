@@ -114,7 +114,7 @@ TEST(stable_order_by_key_every_regime) {
       const int64_t skip = rng.coin(0.5) ? -1 : (n > 0 ? keys[0] : -1);
       const Ids ids(limit > (int64_t{1} << 31) ? ek::IndexType::Int64 : random_type(rng), keys);
       SCOPED_CONTEXT("limit=", limit, " n=", n, " skip=", skip);
-      std::vector<int64_t> order;
+      ek::LargeArray<int64_t> order;
       s::stable_order_by_key(ids.view(), limit, skip, &order);
       std::vector<int64_t> expect;
       for (int64_t i = 0; i < n; ++i) {
@@ -122,7 +122,7 @@ TEST(stable_order_by_key_every_regime) {
       }
       std::stable_sort(expect.begin(), expect.end(),
                        [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
-      CHECK(order == expect);
+      CHECK(std::vector<int64_t>(order.begin(), order.end()) == expect);
     }
   }
 }
@@ -148,6 +148,51 @@ TEST(plan_lists_each_row_positions_in_order) {
     }
     CHECK_EQ(k, idx.size());
   }
+}
+
+// The parallel build (n >= 32768 and 2^12 < rows <= 2^28: bucket by the high bits, then a
+// counting sort per bucket) against a stable sort, on 1 and 2 threads, with and without a
+// skipped row, at the edges of its regime.
+TEST(plan_parallel_build_matches_a_stable_sort) {
+  Rng rng(harness::test_seed());
+  const int64_t row_counts[] = {4097, 5000, 1 << 20, (1 << 20) + 7, int64_t{1} << 28};
+  for (int64_t rows : row_counts) {
+    for (int64_t n : {int64_t{32768}, int64_t{100003}}) {
+      std::vector<int64_t> idx(static_cast<size_t>(n));
+      // Some hot rows (long segments), the rest uniform, and the range's two ends.
+      for (int64_t& v : idx) v = rng.coin(0.3) ? rng.below(8) : rng.below(rows);
+      idx[0] = rows - 1;
+      idx[static_cast<size_t>(n) - 1] = 0;
+      const int64_t skip = rng.coin(0.5) ? -1 : idx[static_cast<size_t>(rng.below(n))];
+      const Ids ids(random_type(rng), idx);
+      std::vector<int64_t> order;
+      for (int64_t i = 0; i < n; ++i) {
+        if (idx[i] != skip) order.push_back(i);
+      }
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int64_t a, int64_t b) { return idx[a] < idx[b]; });
+      std::vector<int64_t> expect_rows, expect_bounds;
+      for (size_t k = 0; k < order.size(); ++k) {
+        if (k == 0 || idx[order[k]] != idx[order[k - 1]]) {
+          expect_rows.push_back(idx[order[k]]);
+          expect_bounds.push_back(static_cast<int64_t>(k));
+        }
+      }
+      expect_bounds.push_back(static_cast<int64_t>(order.size()));
+      for (int threads : {1, 2}) {
+        SCOPED_CONTEXT("rows=", rows, " n=", n, " skip=", skip, " threads=", threads);
+        ek::set_thread_count(threads);
+        s::Plan plan;
+        s::build_plan(ids.view(), rows, skip, &plan);
+        CHECK(std::vector<int64_t>(plan.order.begin(), plan.order.end()) == order);
+        CHECK(std::vector<int64_t>(plan.rows.begin(), plan.rows.end()) == expect_rows);
+        CHECK(std::vector<int64_t>(plan.bounds.begin(), plan.bounds.end()) == expect_bounds);
+        CHECK_EQ(plan.num_rows, rows);
+        CHECK_EQ(plan.num_indices, n);
+      }
+    }
+  }
+  ek::set_thread_count(2);
 }
 
 // ---- gather kernels in their scatter roles, each ISA vs the scalar oracle -----------------
@@ -628,7 +673,7 @@ TEST(index_winners_both_regimes_match_a_map) {
         CHECK_EQ(ek::set_thread_count(threads), std::string());
         s::Winners got;
         s::index_winners(argmax.data(), entries, num_rows, &got);
-        CHECK_MSG(got.rows == rows, "distinct rows: ", got.rows.size(), " vs ", rows.size());
+        CHECK_MSG(std::vector<int64_t>(got.rows.begin(), got.rows.end()) == rows, "distinct rows: ", got.rows.size(), " vs ", rows.size());
         CHECK_MSG(got.slots.size() == argmax.size(), "slots length ", got.slots.size());
         for (size_t k = 0; k < argmax.size() && k < got.slots.size(); ++k) {
           const int32_t want = argmax[k] < 0 ? -1 : slot[argmax[k]];

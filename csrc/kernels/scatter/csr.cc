@@ -22,11 +22,11 @@ CsrCheck validate_csr(const CsrView& a) {
 void csr_from_coo(const IndexArray& rows, const IndexArray& cols, const float* values,
                   int64_t num_rows, int64_t num_cols, bool sum_duplicates, Csr* out) {
   // Sort by (row, col), stably: by column first, then by row.
-  std::vector<int64_t> by_col;
+  LargeArray<int64_t> by_col;
   stable_order_by_key(cols, num_cols, -1, &by_col);
   std::vector<int64_t> col_sorted_rows(by_col.size());
   for (size_t k = 0; k < by_col.size(); ++k) col_sorted_rows[k] = rows.at(by_col[k]);
-  std::vector<int64_t> order;
+  LargeArray<int64_t> order;
   stable_order_by_key(IndexArray{col_sorted_rows.data(), static_cast<int64_t>(by_col.size()),
                                  IndexType::Int64},
                       num_rows, -1, &order);
@@ -62,7 +62,7 @@ void csr_from_coo(const IndexArray& rows, const IndexArray& cols, const float* v
 
 void csr_transpose(const CsrView& a, Csr* out) {
   const int64_t nnz = a.nnz();
-  std::vector<int64_t> order;
+  LargeArray<int64_t> order;
   stable_order_by_key(a.col_idx, a.num_cols, -1, &order);
   std::vector<int64_t> row_of(static_cast<size_t>(nnz));
   for (int64_t r = 0; r < a.num_rows; ++r) {

@@ -28,7 +28,7 @@ void fill_zero(float* out, int64_t n) {
   });
 }
 
-IndexArray int64_view(const std::vector<int64_t>& v) {
+IndexArray int64_view(const LargeArray<int64_t>& v) {
   return IndexArray{v.data(), static_cast<int64_t>(v.size()), IndexType::Int64};
 }
 
@@ -129,7 +129,7 @@ void scatter_in_plan_order(const Plan& plan, const ScatterArgs& a) {
   const Kernels& k = kernels_for(isa);
   const int64_t m = static_cast<int64_t>(plan.order.size());
   if (m == 0 || a.dim == 0) return;
-  std::vector<int64_t> dst_rows(static_cast<size_t>(m));
+  LargeArray<int64_t> dst_rows(static_cast<size_t>(m));
   const int64_t segments = plan.num_segments();
   const int64_t tasks = std::min(task_count_for(m * a.dim, kMinFloatsPerTask), segments);
   // Task t owns the segments holding contributions [m t / tasks, m (t + 1) / tasks), moved to
@@ -198,7 +198,7 @@ BagBackward::BagBackward(const BagBackwardArgs& args) : args_(args) {
   }
 }
 
-const std::vector<int64_t>& BagBackward::rows() {
+const LargeArray<int64_t>& BagBackward::rows() {
   if (args_.mode == PoolMode::Max) {
     if (!winners_ready_) {
       index_winners(args_.argmax, args_.bags.num_bags * args_.dim, args_.num_rows, &winners_);
@@ -226,16 +226,16 @@ void BagBackward::run_dense(float* out) {
   if (args_.plan != nullptr) return run_planned(out, true);
   // A plan-free scatter-add of gradient rows: out[indices[p]] += scale_p * grad[bag(p)], in
   // index order per row, the sums the plan form computes, bit for bit.
-  scatter_add(args_.indices, args_.num_rows, gradient_rows(out, bag_of_.data(), scale_), args_.padding_idx);
+  scatter_add(args_.indices, args_.num_rows, gradient_rows(out, bag_of_.data(), scale_.empty() ? nullptr : scale_.data()), args_.padding_idx);
 }
 
-ScatterArgs BagBackward::gradient_rows(float* out, const int64_t* src_rows, const std::vector<float>& scales) const {
+ScatterArgs BagBackward::gradient_rows(float* out, const int64_t* src_rows, const float* scales) const {
   ScatterArgs a;
   a.dst = out;
   a.dim = args_.dim;
   a.src = args_.grad;
   a.src_rows = src_rows;
-  a.weights = scales.empty() ? nullptr : scales.data();
+  a.weights = scales;
   return a;
 }
 
@@ -254,15 +254,15 @@ void BagBackward::run_planned(float* out, bool dense) {
   // The plan's contributions in plan order: the bag rows to pool and their scales.
   const Plan& plan = *plan_;
   const size_t m = plan.order.size();
-  std::vector<int64_t> src_rows(m);
-  std::vector<float> scales(scale_.empty() ? 0 : m);
+  LargeArray<int64_t> src_rows(m);
+  LargeArray<float> scales(scale_.empty() ? 0 : m);
   for (size_t k = 0; k < m; ++k) {
     src_rows[k] = bag_of_[plan.order[k]];
     if (!scales.empty()) scales[k] = scale_[plan.order[k]];
   }
   if (dense) {
     // Into the zeros filled by run_dense, each touched row at its place.
-    return scatter_in_plan_order(plan, gradient_rows(out, src_rows.data(), scales));
+    return scatter_in_plan_order(plan, gradient_rows(out, src_rows.data(), scales.empty() ? nullptr : scales.data()));
   }
   // Sparse: a fresh output, row u for rows()[u], so a gather per row that writes it once
   // without reading it.

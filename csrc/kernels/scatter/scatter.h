@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../common/index_array.h"
+#include "../common/large_array.h"
 #include "../common/isa.h"
 #include "../gather/gather.h"
 
@@ -22,16 +23,16 @@ namespace embedkit::scatter {
 // pass when the key range is small next to n, else LSD radix over 11-bit digits, so no
 // O(limit) work or memory is spent on a sparse key range.
 void stable_order_by_key(const IndexArray& keys, int64_t limit, int64_t skip,
-                         std::vector<int64_t>* order);
+                         LargeArray<int64_t>* order);
 
 // The transposed pattern of an index array: for each distinct destination row, ascending,
 // the positions that feed it, in position order.
 struct Plan {
   int64_t num_rows = 0;     // destination rows (the limit of the indices)
   int64_t num_indices = 0;  // length of the index array it was built from
-  std::vector<int64_t> rows;    // distinct rows, ascending
-  std::vector<int64_t> bounds;  // rows.size() + 1 boundaries into order
-  std::vector<int64_t> order;   // positions sorted by (row, position)
+  LargeArray<int64_t> rows;    // distinct rows, ascending
+  LargeArray<int64_t> bounds;  // rows.size() + 1 boundaries into order
+  LargeArray<int64_t> order;   // positions sorted by (row, position)
 
   int64_t num_segments() const { return static_cast<int64_t>(rows.size()); }
   gather::Bags segments() const;  // bounds as the gather family's bag boundaries
@@ -101,8 +102,8 @@ const Kernels& kernels_for(Isa isa);
 // output (winner ids replaced by slots) instead of sorting the entries. argmax holds -1 or
 // a row in [0, num_rows), validated by the caller.
 struct Winners {
-  std::vector<int64_t> rows;   // distinct winning rows, ascending
-  std::vector<int32_t> slots;  // per entry: the index of its row in `rows`, or -1
+  LargeArray<int64_t> rows;   // distinct winning rows, ascending
+  LargeArray<int32_t> slots;  // per entry: the index of its row in `rows`, or -1
 };
 // A bitmap over the rows when num_rows is small next to `entries`, else a sort of the entries
 // (winners.cc): the same result either way.
@@ -136,7 +137,7 @@ struct BagBackwardArgs {
 class BagBackward {
  public:
   explicit BagBackward(const BagBackwardArgs& args);
-  const std::vector<int64_t>& rows();  // builds the plan on first use
+  const LargeArray<int64_t>& rows();  // builds the plan on first use
   // Dense: out is num_rows x dim and is entirely written (zeros where no gradient).
   void run_dense(float* out);
   // Sparse: out is rows().size() x dim, row u holding the gradient of rows()[u].
@@ -148,7 +149,7 @@ class BagBackward {
   // Sum / Mean through the plan: row u's gradient into out row rows()[u] (dense) or u.
   void run_planned(float* out, bool dense);
   // A scatter of gradOutput rows src_rows[k] (scaled by scales[k], if any) into out.
-  ScatterArgs gradient_rows(float* out, const int64_t* src_rows, const std::vector<float>& scales) const;
+  ScatterArgs gradient_rows(float* out, const int64_t* src_rows, const float* scales) const;
   BagBackwardArgs args_;
   Plan own_plan_;                // built here, or the given plan less the padding row
   const Plan* plan_ = nullptr;   // Sum / Mean: the plan in use, once rows() has run
