@@ -10,6 +10,7 @@
         "csrc/kernels/common/index_array.cc",
         "csrc/kernels/common/isa.cc",
         "csrc/kernels/common/kernel_stats.cc",
+        "csrc/kernels/common/large_array.cc",
         "csrc/kernels/common/memory.cc",
         "csrc/kernels/common/parallel.cc",
         "csrc/kernels/gather/gather.cc",

@@ -162,7 +162,9 @@ async function runGroup(ctx, g) {
 async function scatterGroups(ctx, { rows, n, dim }) {
   const { ek } = ctx;
   const dst0 = fillRandom(ctx.allocTable(rows * dim), 0x5ca7);
-  const src = fillRandom(new Float32Array(n * dim), 0x5c1);
+  // Every operand a kernel reads at random comes from ctx.allocTable, as the gather suite's
+  // table and spmm's b do: src is read in plan order (random rows) by the +plan form.
+  const src = fillRandom(ctx.allocTable(n * dim), 0x5c1);
   const dst = ctx.allocTable(rows * dim);
   for (const [dist, idx] of [
     ['uniform', randomIndices(n, rows, 0x1d5)],
@@ -219,7 +221,7 @@ async function backwardGroups(ctx, { rows, bags, perBag, dim }) {
   const n = bags * perBag;
   const idx = randomIndices(n, rows, 0x1dc5); // the gather suite's indices and shape
   const offsets = Int32Array.from({ length: bags }, (_, b) => b * perBag);
-  const grad = fillRandom(new Float32Array(bags * dim), 0x96d);
+  const grad = fillRandom(ctx.allocTable(bags * dim), 0x96d); // read at random rows, as src above
   const u = new Set(idx).size;
   const out = ctx.allocTable(rows * dim);
   const jsOut = ctx.allocTable(rows * dim);

@@ -22,6 +22,7 @@
 
 #include "common/isa.h"
 #include "common/kernel_stats.h"
+#include "common/large_array.h"
 #include "common/parallel.h"
 #include "gather/gather.h"
 #include "harness.h"
@@ -189,6 +190,10 @@ TEST(plan_parallel_build_matches_a_stable_sort) {
         CHECK(std::vector<int64_t>(plan.bounds.begin(), plan.bounds.end()) == expect_bounds);
         CHECK_EQ(plan.num_rows, rows);
         CHECK_EQ(plan.num_indices, n);
+        // The same sort without the segments (stable_order_by_key's parallel regime).
+        ek::LargeArray<int64_t> alone;
+        s::stable_order_by_key(ids.view(), rows, skip, &alone);
+        CHECK(std::vector<int64_t>(alone.begin(), alone.end()) == order);
       }
     }
   }
@@ -479,6 +484,91 @@ TEST(bag_backward_matches_reference_every_isa) {
 }
 
 // ---- CSR -------------------------------------------------------------------------------
+
+// At sizes where the sorts and gathers run in parallel (>= 32,768 entries): csr_from_coo
+// against a stable sort of the COO entries with duplicates merged in input order, and the
+// transpose of the transpose against the matrix, on 1 and 2 threads.
+TEST(csr_from_coo_and_transpose_large) {
+  Rng rng(harness::test_seed());
+  const int64_t nr = 5003, nc = 70001, n = 90000;
+  std::vector<int64_t> r(static_cast<size_t>(n)), c(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    r[i] = rng.coin(0.2) ? 7 : rng.below(nr);   // a hub row
+    c[i] = rng.coin(0.1) ? 3 : rng.below(nc);   // a hub column: duplicates at (7, 3)
+  }
+  const std::vector<float> vals = random_floats(rng, n);
+  const Ids ri(random_type(rng), r), ci(random_type(rng), c);
+  std::vector<int64_t> by_entry(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) by_entry[i] = i;
+  std::stable_sort(by_entry.begin(), by_entry.end(), [&](int64_t a, int64_t b) {
+    return r[a] != r[b] ? r[a] < r[b] : c[a] < c[b];
+  });
+  std::vector<int64_t> want_ptr(static_cast<size_t>(nr) + 1, 0), want_col;
+  std::vector<float> want_val;
+  for (size_t k = 0; k < by_entry.size(); ++k) {
+    const int64_t e = by_entry[k];
+    if (k > 0 && r[e] == r[by_entry[k - 1]] && c[e] == c[by_entry[k - 1]]) {
+      want_val.back() += vals[e];
+      continue;
+    }
+    want_col.push_back(c[e]);
+    want_val.push_back(vals[e]);
+    ++want_ptr[r[e] + 1];
+  }
+  for (int64_t row = 0; row < nr; ++row) want_ptr[row + 1] += want_ptr[row];
+  for (int threads : {1, 2}) {
+    SCOPED_CONTEXT("threads=", threads);
+    ek::set_thread_count(threads);
+    s::Csr m;
+    s::csr_from_coo(ri.view(), ci.view(), vals.data(), nr, nc, true, &m);
+    CHECK(std::vector<int64_t>(m.row_ptr.begin(), m.row_ptr.end()) == want_ptr);
+    CHECK(std::vector<int64_t>(m.col_idx.begin(), m.col_idx.end()) == want_col);
+    CHECK(std::vector<float>(m.values.begin(), m.values.end()) == want_val);
+    const int64_t nnz = static_cast<int64_t>(m.col_idx.size());
+    s::CsrView v{ek::IndexArray{m.row_ptr.data(), nr + 1, ek::IndexType::Int64},
+                 ek::IndexArray{m.col_idx.data(), nnz, ek::IndexType::Int64}, m.values.data(), nr, nc};
+    s::Csr t, tt;
+    s::csr_transpose(v, &t);
+    s::CsrView tv{ek::IndexArray{t.row_ptr.data(), nc + 1, ek::IndexType::Int64},
+                  ek::IndexArray{t.col_idx.data(), nnz, ek::IndexType::Int64}, t.values.data(), nc, nr};
+    CHECK(s::validate_csr(tv).error == s::CsrError::None);
+    s::csr_transpose(tv, &tt);
+    CHECK(tt.row_ptr == m.row_ptr);
+    CHECK(tt.col_idx == m.col_idx);
+    CHECK(tt.values == m.values);
+  }
+  ek::set_thread_count(2);
+}
+
+// The large-array cache: a freed block of 2 MiB or more is handed back to the next request
+// that fits it, already mapped; the cache never holds more than its cap.
+TEST(large_array_blocks_are_reused_and_capped) {
+  const size_t before = ek::large_array_cached_bytes();
+  CHECK(before <= ek::kLargeArrayCacheBytes);
+  const void* first = nullptr;
+  {
+    ek::LargeArray<int64_t> a(size_t{3} << 17);  // 3 MiB
+    first = a.data();
+    CHECK_EQ(reinterpret_cast<uintptr_t>(first) % ek::kLargeArrayMinBytes, uintptr_t{0});
+    a[0] = 1;
+    a.back() = 2;
+  }
+  {
+    ek::LargeArray<int64_t> b(size_t{3} << 17);
+    CHECK(b.data() == first);
+  }
+  // More than the cap, held at once, then freed: the cache keeps at most the cap.
+  {
+    std::vector<ek::LargeArray<uint8_t>> many;
+    for (size_t held = 0; held <= 2 * ek::kLargeArrayCacheBytes; held += size_t{8} << 20) {
+      many.emplace_back(size_t{8} << 20);
+    }
+  }
+  CHECK(ek::large_array_cached_bytes() <= ek::kLargeArrayCacheBytes);
+  // Small arrays are plain heap memory, value-initialized when asked.
+  ek::LargeArray<int32_t> small(100, -1);
+  CHECK(std::all_of(small.begin(), small.end(), [](int32_t x) { return x == -1; }));
+}
 
 TEST(csr_from_coo_transpose_and_spmm_every_isa) {
   Rng rng(harness::test_seed());

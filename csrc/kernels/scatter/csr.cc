@@ -1,7 +1,14 @@
 // CSR construction (from COO), transposition and validation.
+#include "../common/parallel.h"
 #include "scatter.h"
 
 namespace embedkit::scatter {
+namespace {
+
+// Nonzeros per task of the transpose's gathers: a few random reads each.
+constexpr int64_t kMinNonzerosPerTask = int64_t{1} << 15;
+
+}  // namespace
 
 CsrCheck validate_csr(const CsrView& a) {
   if (a.row_ptr.length != a.num_rows + 1) return {CsrError::RowPtrLength, a.row_ptr.length};
@@ -21,29 +28,43 @@ CsrCheck validate_csr(const CsrView& a) {
 
 void csr_from_coo(const IndexArray& rows, const IndexArray& cols, const float* values,
                   int64_t num_rows, int64_t num_cols, bool sum_duplicates, Csr* out) {
+  const int64_t n = rows.length;
+  const int64_t tasks = task_count_for(n, kMinNonzerosPerTask);
+  // Runs fn(k) for every k in [0, n), in parallel: the gathers below are random reads, each
+  // independent of the others.
+  auto for_each_entry = [&](auto&& fn) {
+    parallel_for(tasks, [&](int64_t t) {
+      for (int64_t k = n * t / tasks; k < n * (t + 1) / tasks; ++k) fn(k);
+    });
+  };
   // Sort by (row, col), stably: by column first, then by row.
   LargeArray<int64_t> by_col;
   stable_order_by_key(cols, num_cols, -1, &by_col);
-  std::vector<int64_t> col_sorted_rows(by_col.size());
-  for (size_t k = 0; k < by_col.size(); ++k) col_sorted_rows[k] = rows.at(by_col[k]);
-  LargeArray<int64_t> order;
-  stable_order_by_key(IndexArray{col_sorted_rows.data(), static_cast<int64_t>(by_col.size()),
-                                 IndexType::Int64},
-                      num_rows, -1, &order);
-  const int64_t n = static_cast<int64_t>(order.size());
+  LargeArray<int64_t> col_sorted_rows(static_cast<size_t>(n));
+  for_each_entry([&](int64_t k) { col_sorted_rows[k] = rows.at(by_col[k]); });
+  LargeArray<int64_t> by_row;
+  stable_order_by_key(IndexArray{col_sorted_rows.data(), n, IndexType::Int64}, num_rows, -1, &by_row);
+  // The entries in sorted order, gathered once so that the merge below reads them in order.
+  LargeArray<int64_t> sorted_row(static_cast<size_t>(n)), sorted_col(static_cast<size_t>(n));
+  LargeArray<float> sorted_value(values != nullptr ? static_cast<size_t>(n) : 0);
+  for_each_entry([&](int64_t k) {
+    const int64_t p = by_col[by_row[k]];
+    sorted_row[k] = col_sorted_rows[by_row[k]];
+    sorted_col[k] = cols.at(p);
+    if (values != nullptr) sorted_value[k] = values[p];
+  });
   out->row_ptr.assign(static_cast<size_t>(num_rows) + 1, 0);
   out->col_idx.clear();
   out->values.clear();
   out->col_idx.reserve(static_cast<size_t>(n));
   // Values are kept when given; without them they appear only if a duplicate is summed.
-  std::vector<float> vals;
+  LargeArray<float> vals;
   vals.reserve(static_cast<size_t>(n));
   bool merged = false;
   int64_t last_row = -1, last_col = -1;
   for (int64_t k = 0; k < n; ++k) {
-    const int64_t p = by_col[order[k]];
-    const int64_t r = rows.at(p), c = cols.at(p);
-    const float v = values != nullptr ? values[p] : 1.0f;
+    const int64_t r = sorted_row[k], c = sorted_col[k];
+    const float v = values != nullptr ? sorted_value[k] : 1.0f;
     if (sum_duplicates && r == last_row && c == last_col) {
       vals.back() += v;  // duplicates summed in input order
       merged = true;
@@ -62,23 +83,34 @@ void csr_from_coo(const IndexArray& rows, const IndexArray& cols, const float* v
 
 void csr_transpose(const CsrView& a, Csr* out) {
   const int64_t nnz = a.nnz();
-  LargeArray<int64_t> order;
-  stable_order_by_key(a.col_idx, a.num_cols, -1, &order);
-  std::vector<int64_t> row_of(static_cast<size_t>(nnz));
-  for (int64_t r = 0; r < a.num_rows; ++r) {
-    for (int64_t k = a.row_ptr.at(r), e = a.row_ptr.at(r + 1); k < e; ++k) row_of[k] = r;
+  // The plan of the column indices: nonzeros by (column, row), and where each column starts.
+  Plan by_col;
+  build_plan(a.col_idx, a.num_cols, -1, &by_col);
+  LargeArray<int64_t> row_of(static_cast<size_t>(nnz));
+  const int64_t row_tasks = task_count_for(nnz, kMinNonzerosPerTask);
+  parallel_for(row_tasks, [&](int64_t t) {
+    for (int64_t r = a.num_rows * t / row_tasks; r < a.num_rows * (t + 1) / row_tasks; ++r) {
+      for (int64_t k = a.row_ptr.at(r), e = a.row_ptr.at(r + 1); k < e; ++k) row_of[k] = r;
+    }
+  });
+  // Column c of a starts at the first segment whose column is c or more.
+  out->row_ptr.resize(static_cast<size_t>(a.num_cols) + 1);
+  int64_t u = 0;
+  for (int64_t c = 0; c <= a.num_cols; ++c) {
+    while (u < by_col.num_segments() && by_col.rows[u] < c) ++u;
+    out->row_ptr[c] = by_col.bounds[u];
   }
-  out->row_ptr.assign(static_cast<size_t>(a.num_cols) + 1, 0);
   out->col_idx.resize(static_cast<size_t>(nnz));
   out->has_values = a.values != nullptr;
   out->values.resize(out->has_values ? static_cast<size_t>(nnz) : 0);
-  for (int64_t k = 0; k < nnz; ++k) {
-    const int64_t p = order[k];
-    ++out->row_ptr[static_cast<size_t>(a.col_idx.at(p)) + 1];
-    out->col_idx[k] = row_of[p];
-    if (out->has_values) out->values[k] = a.values[p];
-  }
-  for (int64_t c = 0; c < a.num_cols; ++c) out->row_ptr[c + 1] += out->row_ptr[c];
+  const int64_t tasks = task_count_for(nnz, kMinNonzerosPerTask);
+  parallel_for(tasks, [&](int64_t t) {
+    for (int64_t k = nnz * t / tasks; k < nnz * (t + 1) / tasks; ++k) {
+      const int64_t p = by_col.order[k];
+      out->col_idx[k] = row_of[p];
+      if (out->has_values) out->values[k] = a.values[p];
+    }
+  });
 }
 
 }  // namespace embedkit::scatter

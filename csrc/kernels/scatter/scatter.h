@@ -186,9 +186,9 @@ CsrCheck validate_csr(const CsrView& a);
 
 // An owned CSR matrix (the result of csr_from_coo and csr_transpose).
 struct Csr {
-  std::vector<int64_t> row_ptr;
-  std::vector<int64_t> col_idx;
-  std::vector<float> values;  // empty when every value is 1 (no values given, no duplicates summed)
+  LargeArray<int64_t> row_ptr;
+  LargeArray<int64_t> col_idx;
+  LargeArray<float> values;  // empty when every value is 1 (no values given, no duplicates summed)
   bool has_values = false;
 };
 
