@@ -384,6 +384,7 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
     with_memory_check(env, "embeddingBagBackward",
                       [&] { c->prepared = std::make_unique<scatter::BagBackward>(a); });
     const int64_t u = static_cast<int64_t>(c->prepared->rows().size());
+    // A new array, so zero: run_sparse adds each row's contributions into it.
     c->out = output_float32(env, Napi::Value(), checked_product(env, u, dim, "rows x dim"),
                             std::to_string(u) + " rows x dim " + std::to_string(dim));
     advise_fresh(c->out.value);

@@ -447,7 +447,8 @@ TEST(bag_backward_matches_reference_every_isa) {
           s::BagBackward bw(a);
           std::vector<float> dense(static_cast<size_t>(rows * dim), from_bits(0x7fc0beefu));
           bw.run_dense(dense.data());
-          std::vector<float> sparse(bw.rows().size() * dim, from_bits(0x7fc0beefu));
+          // run_sparse adds into a fresh (zero) array, as the binding hands it one.
+          std::vector<float> sparse(bw.rows().size() * dim, 0.0f);
           bw.run_sparse(sparse.data());
           // The sparse rows hold exactly the dense gradient's rows; all others are zero.
           std::vector<float> expanded(static_cast<size_t>(rows * dim), 0.0f);
@@ -467,7 +468,7 @@ TEST(bag_backward_matches_reference_every_isa) {
             planned.run_dense(pdense.data());
             same_bits(pdense, dense, "dense with a plan = without");
             CHECK(planned.rows() == bw.rows());
-            std::vector<float> psparse(planned.rows().size() * dim, from_bits(0x7fc0beefu));
+            std::vector<float> psparse(planned.rows().size() * dim, 0.0f);
             planned.run_sparse(psparse.data());
             same_bits(psparse, sparse, "sparse with a plan = without");
           }

@@ -28,10 +28,6 @@ void fill_zero(float* out, int64_t n) {
   });
 }
 
-IndexArray int64_view(const LargeArray<int64_t>& v) {
-  return IndexArray{v.data(), static_cast<int64_t>(v.size()), IndexType::Int64};
-}
-
 // Below this many floats moved, a task is not worth a thread hand-off (as gather.cc).
 constexpr int64_t kMinFloatsPerTask = 8192;
 // Indices sampled to cut the destination rows into ranges of about equal work.
@@ -123,7 +119,10 @@ namespace {
 // first hit L1. (The gather family's pooling, which keeps a row's sum in registers and
 // writes it once, ran 2-3x slower on uniform indices in bench/scatter-probe: its
 // destination prefetch is a read and runs only 8 rows ahead.)
-void scatter_in_plan_order(const Plan& plan, const ScatterArgs& a) {
+//
+// compact_rows: segment u's row is row u of a.dst (a sparse gradient's rows) instead of
+// plan.rows[u].
+void scatter_in_plan_order(const Plan& plan, const ScatterArgs& a, bool compact_rows) {
   const Isa isa = active_isa();
   count_kernel_call(isa);
   const Kernels& k = kernels_for(isa);
@@ -146,7 +145,8 @@ void scatter_in_plan_order(const Plan& plan, const ScatterArgs& a) {
     if (u0 >= u1) return;
     const int64_t k0 = plan.bounds[u0], k1 = plan.bounds[u1];
     for (int64_t u = u0; u < u1; ++u) {
-      std::fill(dst_rows.begin() + plan.bounds[u], dst_rows.begin() + plan.bounds[u + 1], plan.rows[u]);
+      std::fill(dst_rows.begin() + plan.bounds[u], dst_rows.begin() + plan.bounds[u + 1],
+                compact_rows ? u : plan.rows[u]);
     }
     // The kernel numbers positions from 0: shift the views to this task's first one.
     ScatterArgs part = a;
@@ -172,7 +172,7 @@ void scatter_add(const Plan& plan, const ScatterArgs& a) {
   ordered.src_rows = plan.order.data();  // the source row of a contribution is its position
   ordered.weights = scales.empty() ? nullptr : scales.data();
   ordered.alpha = 1.0f;
-  scatter_in_plan_order(plan, ordered);
+  scatter_in_plan_order(plan, ordered, false);
 }
 
 BagBackward::BagBackward(const BagBackwardArgs& args) : args_(args) {
@@ -242,8 +242,7 @@ ScatterArgs BagBackward::gradient_rows(float* out, const int64_t* src_rows, cons
 void BagBackward::run_sparse(float* out) {
   if (args_.mode == PoolMode::Max) {
     // Row u of out is rows()[u]: the same column walk with each winner renamed to its slot.
-    const int64_t u = static_cast<int64_t>(rows().size());
-    fill_zero(out, u * args_.dim);
+    rows();
     return run_max_columns(out, winners_.slots.data());
   }
   run_planned(out, false);
@@ -260,20 +259,12 @@ void BagBackward::run_planned(float* out, bool dense) {
     src_rows[k] = bag_of_[plan.order[k]];
     if (!scales.empty()) scales[k] = scale_[plan.order[k]];
   }
-  if (dense) {
-    // Into the zeros filled by run_dense, each touched row at its place.
-    return scatter_in_plan_order(plan, gradient_rows(out, src_rows.data(), scales.empty() ? nullptr : scales.data()));
-  }
-  // Sparse: a fresh output, row u for rows()[u], so a gather per row that writes it once
-  // without reading it.
-  BagArgs a;
-  a.table = gather::Table{args_.grad, args_.bags.num_bags, args_.dim};
-  a.indices = int64_view(src_rows);
-  a.bags = plan.segments();
-  a.mode = PoolMode::Sum;
-  a.weights = scales.empty() ? nullptr : scales.data();
-  a.out = out;
-  gather::embedding_bag(a);
+  // Into zeros (filled by run_dense, or a fresh sparse output), each touched row at its
+  // place: rows()[u] (dense) or u (sparse). The sparse form used to pool each row in
+  // registers with the gather kernels; with ~1.3 contributions per row (uniform indices) that
+  // paid ~60 ns of per-bag setup a row.
+  scatter_in_plan_order(plan, gradient_rows(out, src_rows.data(), scales.empty() ? nullptr : scales.data()),
+                        !dense);
 }
 
 void BagBackward::run_max_columns(float* out, const int32_t* winner) {
