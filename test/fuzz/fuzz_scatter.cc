@@ -46,12 +46,12 @@ void fuzz_scatter_add(fuzz::Input& in) {
   if (embedkit::find_index_out_of_range(indices, rows) >= 0) return;
   const int64_t skip = rows > 0 && in.flag() ? in.between(0, rows - 1) : -1;
 
-  std::vector<int64_t> order;
+  embedkit::LargeArray<int64_t> order;
   sc::stable_order_by_key(indices, rows, skip, &order);
   std::vector<int64_t> want;
   for (int64_t i = 0; i < n; ++i) if (indices.at(i) != skip) want.push_back(i);
   std::stable_sort(want.begin(), want.end(), [&](int64_t a, int64_t b) { return indices.at(a) < indices.at(b); });
-  if (order != want) fuzz::fail("stable_order_by_key is not a stable sort by key");
+  if (std::vector<int64_t>(order.begin(), order.end()) != want) fuzz::fail("stable_order_by_key is not a stable sort by key");
 
   std::vector<float> src(static_cast<size_t>(n * dim)), weights(static_cast<size_t>(n));
   for (auto& v : src) v = in.value();
@@ -140,7 +140,7 @@ void fuzz_csr(fuzz::Input& in) {
   }
 
   // A corrupted copy of the row pointers / columns: validate_csr must agree with a scan.
-  std::vector<int64_t> rp = m.row_ptr, ci = m.col_idx;
+  std::vector<int64_t> rp(m.row_ptr.begin(), m.row_ptr.end()), ci(m.col_idx.begin(), m.col_idx.end());
   if (in.flag() && !rp.empty()) rp[in.between(0, static_cast<int64_t>(rp.size()) - 1)] = in.index(nnz + 1);
   if (in.flag() && !ci.empty()) ci[in.between(0, static_cast<int64_t>(ci.size()) - 1)] = in.index(cols);
   if (in.flag() && !rp.empty()) rp.pop_back();
@@ -199,7 +199,7 @@ void fuzz_winners(fuzz::Input& in) {
   sc::build_plan(IndexArray{argmax.data(), entries, IndexType::Int32}, rows, -1, &plan);
   if (got.rows != plan.rows) fuzz::fail("index_winners rows differ from the plan's");
   if (got.slots.size() != argmax.size()) fuzz::fail("index_winners slots have the wrong length");
-  std::vector<int32_t> want(argmax.size(), -1);
+  embedkit::LargeArray<int32_t> want(argmax.size(), -1);
   for (int64_t u = 0; u < plan.num_segments(); ++u) {
     for (int64_t k = plan.bounds[u]; k < plan.bounds[u + 1]; ++k) want[plan.order[k]] = static_cast<int32_t>(u);
   }
