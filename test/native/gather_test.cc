@@ -578,6 +578,145 @@ TEST(embedding_bag_dispatch_matches_reference) {
 
 // Max: ties, signed zeros, infinities and NaNs, bitwise. The semantics: the first
 // (non-padding) row initializes; a later row replaces an element only when strictly greater.
+// A bag of one position takes its own kernel (pool_one_position in gather/body.h); the same
+// id followed by a padding id takes the register-block kernel and pools the same single row.
+// The two must agree bit for bit on every ISA, in every format, mode, weighting, id mapping
+// (plain, pruned remap, hashed) and for scatter-add's accumulate, over whole rows and a
+// column range. Bags of one pruned or padding id must give +0.0 (or leave the destination).
+TEST(one_position_bags_match_the_block_kernel) {
+  Rng rng(harness::test_seed());
+  const g::TableFormat kFormats[] = {g::TableFormat::F32, g::TableFormat::F16,
+                                     g::TableFormat::BF16, g::TableFormat::Q8,
+                                     g::TableFormat::Q4};
+  enum class Ids { Plain, Pruned, Hashed };
+  const int64_t kOneDims[] = {1, 5, 8, 17, 64, 100, 129, 300};
+  int64_t cases = 0;
+  for (g::TableFormat format : kFormats) {
+    for (int64_t dim : kOneDims) {
+      // Random rows in the format's storage: finite f32 / f16 / bf16 values, random codes.
+      const int64_t rows = 23;
+      std::vector<float> f32(static_cast<size_t>(rows * dim));
+      for (float& v : f32) v = rng.nonzero();
+      std::vector<uint8_t> codes(static_cast<size_t>(rows * g::row_stride_bytes(format, dim)));
+      for (size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<uint8_t>(rng.below(256));
+      if (format == g::TableFormat::F16 || format == g::TableFormat::BF16) {
+        // Clear each uint16's top exponent bit: no infinities or NaNs.
+        for (size_t i = 1; i < codes.size(); i += 2) codes[i] &= 0xbf;
+      }
+      std::vector<float> scales(rows), biases(rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        scales[r] = rng.uniform(0.001f, 0.1f);
+        biases[r] = rng.nonzero();
+      }
+      std::vector<int32_t> remap(static_cast<size_t>(rows + 9));
+      for (int32_t& r : remap) r = rng.coin(0.3) ? -1 : static_cast<int32_t>(rng.below(rows));
+
+      for (Ids ids : {Ids::Plain, Ids::Pruned, Ids::Hashed}) {
+        g::Table t{format == g::TableFormat::F32 ? f32.data() : nullptr, rows, dim, format};
+        if (format != g::TableFormat::F32) {
+          t.codes = codes.data();
+          t.scales = scales.data();
+          t.biases = biases.data();
+        }
+        int64_t id_space = rows;
+        if (ids == Ids::Pruned) {
+          t.remap = remap.data();
+          t.remap_length = id_space = static_cast<int64_t>(remap.size());
+        } else if (ids == Ids::Hashed) {
+          t.hashed = true;
+          id_space = int64_t{1} << 40;
+        }
+        const int64_t padding = rng.below(std::min<int64_t>(id_space, rows));
+        const int64_t n = 41;
+        std::vector<int64_t> single, twin, single_b, twin_b;
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t id = rng.coin(0.1) ? padding : rng.below(id_space);
+          single_b.push_back(i);
+          single.push_back(id);
+          twin_b.push_back(2 * i);
+          twin.push_back(id);
+          twin.push_back(padding);
+        }
+        single_b.push_back(n);
+        twin_b.push_back(2 * n);
+        std::vector<float> w1(n), w2(2 * n);
+        for (int64_t i = 0; i < n; ++i) {
+          w1[i] = w2[2 * i] = rng.nonzero();
+          w2[2 * i + 1] = rng.nonzero();  // the padding's weight: never used
+        }
+        const ek::IndexType type = kIndexTypes[rng.below(3)];
+        const TypedIndices si = typed(type, single), ti = typed(type, twin);
+        const TypedIndices sb = typed(ek::IndexType::Int64, single_b);
+        const TypedIndices tb = typed(ek::IndexType::Int64, twin_b);
+        std::vector<float> start(static_cast<size_t>(n * dim));
+        for (float& v : start) v = rng.nonzero();
+
+        for (g::PoolMode mode : kModes) {
+          for (int variant = 0; variant < 3; ++variant) {
+            const bool weighted = variant == 1;
+            const bool accumulate = variant == 2;
+            if (accumulate && mode != g::PoolMode::Sum) continue;
+            ++cases;
+            SCOPED_CONTEXT("format ", static_cast<int>(format), " dim ", dim, " ids ",
+                           static_cast<int>(ids), " ", type_name(type), " mode ",
+                           mode_name(mode), weighted ? " weighted" : "",
+                           accumulate ? " accumulate" : "");
+            auto args = [&](const TypedIndices& idx, const TypedIndices& bounds,
+                            std::vector<float>& w, float* out) {
+              g::BagArgs a;
+              a.table = t;
+              a.indices = idx.view();
+              a.bags.bounds = bounds.view();
+              a.bags.num_bags = n;
+              a.bags.num_indices = idx.view().length;
+              a.mode = mode;
+              a.weights = weighted ? w.data() : nullptr;
+              a.padding_idx = padding;
+              a.accumulate = accumulate;
+              a.out = out;
+              return a;
+            };
+            const int64_t c0 = dim > 20 ? 3 : 0, c1 = dim > 20 ? dim - 2 : dim;
+            for (ek::Isa isa : runnable_isas()) {
+              SCOPED_CONTEXT("isa ", ek::isa_name(isa));
+              const g::Kernels& k = g::kernels_for(isa);
+              for (int split = 0; split < 2; ++split) {
+                const int64_t lo = split ? c0 : 0, hi = split ? c1 : dim;
+                std::vector<float> one = start, block = start;
+                if (!accumulate) {
+                  std::fill(one.begin(), one.end(), from_bits(kPoison));
+                  std::fill(block.begin(), block.end(), from_bits(kPoison));
+                }
+                k.pool_bags(args(si, sb, w1, one.data()), 0, n, lo, hi);
+                k.pool_bags(args(ti, tb, w2, block.data()), 0, n, lo, hi);
+                for (int64_t i = 0; i < n * dim; ++i) {
+                  if (!CHECK_MSG(bits(one[i]) == bits(block[i]), "columns [", lo, ",", hi,
+                                 ") bag ", i / dim, " column ", i % dim, ": one position ",
+                                 show(one[i]), ", block kernel ", show(block[i]))) {
+                    return;
+                  }
+                }
+                // A bag that pools nothing: +0.0, or the destination unchanged.
+                for (int64_t b = 0; b < n; ++b) {
+                  const int64_t r = t.hashed || t.remap == nullptr ? 0 : t.remap[single[b]];
+                  if (single[b] != padding && r >= 0) continue;
+                  const float want = accumulate ? start[b * dim + lo] : 0.0f;
+                  if (!CHECK_MSG(bits(one[b * dim + lo]) == bits(want), "bag ", b,
+                                 " pools nothing but holds ", show(one[b * dim + lo]))) {
+                    return;
+                  }
+                }
+              }
+              ++g_comparisons[static_cast<int>(isa)];
+            }
+          }
+        }
+      }
+    }
+  }
+  std::printf("  %lld cases\n", static_cast<long long>(cases));
+}
+
 TEST(pool_bags_max_special_values) {
   // Hand-made: rows r0 and r1, a pattern of 6 columns tiled over the dimension.
   const float nan = std::numeric_limits<float>::quiet_NaN();

@@ -8,7 +8,9 @@
 // kBlockVectors vectors; for each block, every row of the bag is streamed through that many
 // accumulators held in registers, and the block is stored once. The column plan (full
 // blocks, then a remainder of 0..kBlockVectors-1 vectors plus an optional masked tail) is
-// fixed per call, so the remainder block is a template chosen once, not per row.
+// fixed per call, so the remainder block is a template chosen once, not per row. A bag of one
+// position skips the blocks (pool_one_position). Both fold a bag's rows with the same steps
+// (AddStep / FmaStep / MaxStep), so which one ran never changes a bit of the result.
 #pragma once
 
 #include "gather.h"
@@ -25,6 +27,12 @@ namespace {
 // are volatile asm (common/prefetch.h): GCC deleted __builtin_prefetch here, see that file.
 #define EMBEDKIT_HOT [[gnu::always_inline]] inline
 #define EMBEDKIT_HOT_LAMBDA __attribute__((always_inline))
+// Every loop over a block's accumulators is unrolled completely, so that acc[] lives in
+// registers. GCC (12, -O3) left some of them rolled, and then kept the whole array on the
+// stack: a load and a store of every accumulator for every row pooled, 3x the instructions of
+// a gathered row for a bag of one (callgrind), 1.5x the time of bags of 8-32 rows from a
+// cache-resident table.
+#define EMBEDKIT_EACH_REG _Pragma("GCC unroll 16")
 
 constexpr int kBlockVectors = 8;
 // How many index positions ahead the row stream is prefetched: far enough to cover DRAM
@@ -184,6 +192,57 @@ struct PoolState {
   int64_t prefetch_bytes;  // 0: this pass does not prefetch (rows are already cached)
 };
 
+// A compile-time bool for generic lambdas (no std:: templates here, see common/target.h).
+template <bool kValue>
+struct Flag {
+  static constexpr bool value = kValue;
+};
+
+// How a bag's terms fold into its result, one vector at a time and in position order. Both
+// pooling kernels below (a register block per column range, and a bag of one position) fold
+// through these, so a bag pools to the same bits whichever kernel runs it.
+//   step(acc, x, w, first): the fold of row vector x with weight w into acc
+template <class V>
+struct AddStep {  // Sum / Mean, unweighted
+  using Reg = typename V::Reg;
+  static constexpr bool kFirstDiffers = false;
+  EMBEDKIT_HOT Reg operator()(Reg acc, Reg x, Reg, bool) const { return V::add(acc, x); }
+};
+template <class V>
+struct FmaStep {  // Sum / Mean with per-index weights
+  using Reg = typename V::Reg;
+  static constexpr bool kFirstDiffers = false;
+  EMBEDKIT_HOT Reg operator()(Reg acc, Reg x, Reg w, bool) const { return V::fma(w, x, acc); }
+};
+template <class V>
+struct MaxStep {  // Max; weighted (spmm's reduce 'max'): the max of weight x row
+  using Reg = typename V::Reg;
+  static constexpr bool kFirstDiffers = true;  // the first term is taken as it is
+  bool weighted;
+  EMBEDKIT_HOT Reg operator()(Reg acc, Reg x, Reg w, bool first) const {
+    const Reg term = weighted ? V::mul(w, x) : x;
+    return first ? term : V::max_gt(term, acc);
+  }
+};
+
+// Calls fn(step) with the fold of a's mode and weights.
+template <class V, class Fn>
+EMBEDKIT_HOT void with_step(const BagArgs& a, Fn&& fn) {
+  if (a.mode == PoolMode::Max) return fn(MaxStep<V>{a.weights != nullptr});
+  if (a.weights != nullptr) return fn(FmaStep<V>{});
+  fn(AddStep<V>{});
+}
+
+// A fold starts from the destination's value when accumulating (scatter-add), else zero.
+// Its end once `count` rows were folded: zero for an empty or all-padding bag, the Mean's
+// division.
+template <class V>
+EMBEDKIT_HOT typename V::Reg fold_end(typename V::Reg acc, int64_t count, bool accumulate,
+                                      bool mean) {
+  if (count == 0) return accumulate ? acc : V::zero();
+  return mean ? V::div(acc, V::set1(static_cast<float>(count))) : acc;
+}
+
 // Pools bag positions [p_begin, p_end) over NV full vectors (plus one masked vector when
 // kTail) starting at column `col`, and stores the result into out.
 template <class V, class S, class Idx, int NV, bool kTail>
@@ -208,11 +267,6 @@ inline void pool_block(const PoolState<S>& s, int64_t p_begin, int64_t p_end, in
       prefetch_position<S, Idx>(src, indices, p, prefetch_limit, col, prefetch_bytes);
     }
   };
-  // The row position p pools, or false for padding and pruned ids (skipped, not counted).
-  auto row_at = [&](int64_t p, typename S::Row* row) {
-    const int64_t id = index_at<Idx>(indices, p);
-    return id != padding && src.row(id, col, row);
-  };
   auto load = [&](const typename S::Row& row, int k) {
     const int64_t off = int64_t{k} * V::kLanes;
     return (kTail && k == NV) ? src.load_tail(row, off, tail_lanes, tail) : src.load(row, off);
@@ -221,57 +275,87 @@ inline void pool_block(const PoolState<S>& s, int64_t p_begin, int64_t p_end, in
     return (kTail && k == NV) ? V::load_masked(out + k * V::kLanes, tail)
                               : V::load(out + k * V::kLanes);
   };
-  // Scatter-add starts from the destination row (Sum only), everything else from zero.
-  for (int k = 0; k < kRegs; ++k) acc[k] = a.accumulate ? load_out(k) : V::zero();
+  EMBEDKIT_EACH_REG for (int k = 0; k < kRegs; ++k) {
+    acc[k] = a.accumulate ? load_out(k) : V::zero();
+  }
 
   typename S::Row row{};
-  if (a.mode == PoolMode::Max) {
+  with_step<V>(a, [&](auto step) EMBEDKIT_HOT_LAMBDA {
     for (int64_t p = p_begin; p < p_end; ++p) {
       prefetch_ahead(p);
-      if (!row_at(p, &row)) continue;
-      // Weighted max (spmm's reduce 'max'): the max of weight x row.
-      const bool weighted = a.weights != nullptr;
-      const Reg w = V::set1(weighted ? a.weights[p] : 1.0f);
-      auto term = [&](int k) { return weighted ? V::mul(w, load(row, k)) : load(row, k); };
-      if (count == 0) {
-        for (int k = 0; k < kRegs; ++k) acc[k] = term(k);
+      // Padding and pruned ids are skipped, not counted.
+      const int64_t id = index_at<Idx>(indices, p);
+      if (id == padding || !src.row(id, col, &row)) continue;
+      const Reg w = V::set1(a.weights != nullptr ? a.weights[p] : 1.0f);
+      auto fold_row = [&](auto first) EMBEDKIT_HOT_LAMBDA {
+        EMBEDKIT_EACH_REG for (int k = 0; k < kRegs; ++k) {
+          acc[k] = step(acc[k], load(row, k), w, first.value);
+        }
+      };
+      // One branch per row, not per vector, where the fold's first row differs (Max).
+      if (decltype(step)::kFirstDiffers && count == 0) {
+        fold_row(Flag<true>{});
       } else {
-        for (int k = 0; k < kRegs; ++k) acc[k] = V::max_gt(term(k), acc[k]);
+        fold_row(Flag<false>{});
       }
       ++count;
     }
-  } else if (a.weights != nullptr) {
-    for (int64_t p = p_begin; p < p_end; ++p) {
-      prefetch_ahead(p);
-      if (!row_at(p, &row)) continue;
-      const Reg w = V::set1(a.weights[p]);
-      for (int k = 0; k < kRegs; ++k) acc[k] = V::fma(w, load(row, k), acc[k]);
-      ++count;
-    }
-  } else {
-    for (int64_t p = p_begin; p < p_end; ++p) {
-      prefetch_ahead(p);
-      if (!row_at(p, &row)) continue;
-      for (int k = 0; k < kRegs; ++k) acc[k] = V::add(acc[k], load(row, k));
-      ++count;
-    }
-  }
+  });
 
-  if (count == 0) {
-    if (!a.accumulate) {
-      for (int k = 0; k < kRegs; ++k) acc[k] = V::zero();  // empty bag, or padding only
-    }
-  } else if (a.mode == PoolMode::Mean) {
-    const Reg inv = V::set1(static_cast<float>(count));
-    for (int k = 0; k < kRegs; ++k) acc[k] = V::div(acc[k], inv);
-  }
-  for (int k = 0; k < kRegs; ++k) {
+  EMBEDKIT_EACH_REG for (int k = 0; k < kRegs; ++k) {
+    const Reg v = fold_end<V>(acc[k], count, a.accumulate, a.mode == PoolMode::Mean);
     if (kTail && k == NV) {
-      V::store_masked(out + k * V::kLanes, acc[k], tail);
+      V::store_masked(out + k * V::kLanes, v, tail);
     } else {
-      V::store(out + k * V::kLanes, acc[k]);
+      V::store(out + k * V::kLanes, v);
     }
   }
+}
+
+// Pools a bag of one position over columns [col, col + width), a vector at a time. A
+// register block pays its setup (the source copied into registers, the accumulators, the id
+// mapping) once per kBlockVectors vectors, which one row does not amortize: this kernel moves
+// a bag of one id at about the gather's speed, where the block kernel took 1.5-2x as long.
+// Such bags are common: a scatter plan's segments, spmm rows with one nonzero. (Bags of two
+// or three rows were timed through this kernel too, folding one row per pass over the output
+// row: no faster than the blocks.)
+template <class V, class S, class Idx>
+inline void pool_one_position(const PoolState<S>& s, int64_t p, int64_t col, int64_t width,
+                              int tail_lanes, typename V::Mask tail, float* out) {
+  using Reg = typename V::Reg;
+  const BagArgs& a = *s.args;
+  if (s.prefetch_bytes != 0) {
+    prefetch_position<S, Idx>(*s.src, a.indices, p, s.prefetch_limit, col, s.prefetch_bytes);
+  }
+  // Locals: the vector stores below may alias anything reached through `a` or `s`, so
+  // fields read in the loops would be reloaded for every vector.
+  const S src = *s.src;
+  const bool accumulate = a.accumulate;
+  const bool mean = a.mode == PoolMode::Mean;
+  const int64_t id = index_at<Idx>(a.indices, p);
+  typename S::Row row{};
+  if (id == a.padding_idx || !src.row(id, col, &row)) {  // the bag pools nothing
+    if (accumulate) return;
+    int64_t c = 0;
+    for (; c + V::kLanes <= width; c += V::kLanes) V::store(out + c, V::zero());
+    if (tail_lanes != 0) V::store_masked(out + c, V::zero(), tail);
+    return;
+  }
+  const Reg w = V::set1(a.weights != nullptr ? a.weights[p] : 1.0f);
+  with_step<V>(a, [&](auto step) EMBEDKIT_HOT_LAMBDA {
+    auto fold = [&](Reg start, Reg x) EMBEDKIT_HOT_LAMBDA {
+      return fold_end<V>(step(start, x, w, true), 1, accumulate, mean);
+    };
+    int64_t c = 0;
+    for (; c + V::kLanes <= width; c += V::kLanes) {
+      const Reg start = accumulate ? V::load(out + c) : V::zero();
+      V::store(out + c, fold(start, src.load(row, c)));
+    }
+    if (tail_lanes != 0) {
+      const Reg start = accumulate ? V::load_masked(out + c, tail) : V::zero();
+      V::store_masked(out + c, fold(start, src.load_tail(row, c, tail_lanes, tail)), tail);
+    }
+  });
 }
 
 template <class V, class S>
@@ -366,6 +450,11 @@ void pool_bags(const BagArgs& a, const S& src, int64_t bag_begin, int64_t bag_en
       prefetch_row(a.out_row(b + kPrefetchBags) + col_begin, out_bytes);
     }
     float* out = a.out_row(b);
+    if (p_end - p_begin == 1) {
+      pool_one_position<V, S, Idx>(first, p_begin, col_begin, width, tail_lanes, tail,
+                                   out + col_begin);
+      continue;
+    }
     int64_t col = col_begin;
     const PoolState<S>* state = &first;
     for (int64_t blk = 0; blk < full_blocks; ++blk, col += kBlockFloats) {
@@ -477,3 +566,4 @@ Kernels make_kernels() {
 
 #undef EMBEDKIT_HOT
 #undef EMBEDKIT_HOT_LAMBDA
+#undef EMBEDKIT_EACH_REG
