@@ -118,8 +118,9 @@ namespace {
 // without a plan, and a row's contributions are adjacent: its read-modify-writes after the
 // first hit L1. (The gather family's pooling, which keeps a row's sum in registers and
 // writes it once, ran 2-3x slower on uniform indices in bench/scatter-probe: its
-// destination prefetch is a read and runs only 8 rows ahead. Since that kernel's one-row
-// bags got their own path it is 1.1x slower: 72 vs 65 ms on 2 threads, 2026-11-27.)
+// destination prefetch is a read and runs only 8 rows ahead. Since that kernel keeps its
+// accumulators in registers and takes one-row bags on their own path it is 1.1x slower:
+// 72 vs 65 ms on 2 threads, 2026-11-27.)
 //
 // compact_rows: segment u's row is row u of a.dst (a sparse gradient's rows) instead of
 // plan.rows[u].
