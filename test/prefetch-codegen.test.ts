@@ -4,7 +4,8 @@
 // kernels now prefetch through volatile asm (csrc/kernels/common/prefetch.h). This reads the
 // machine code of the addon the suite runs against: every pooling kernel over a table
 // (pool_block: one column block; pool_bags: a whole pass, which may hold the widest block
-// inlined besides its destination-row prefetch) must prefetch.
+// inlined besides its destination-row prefetch) must prefetch, and none may call out to a
+// helper lambda of its own (a call per row, which GCC also chose silently).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -59,5 +60,18 @@ describe.skipIf(!applicable)('kernel code generation (linux x64, objdump)', () =
       .filter(([name, n]) => n < (name.includes('9pool_bags') ? 2 : 1))
       .map(([name, n]) => `${n} prefetch(es): ${name}`);
     expect(starved).toEqual([]);
+  });
+
+  it('no pooling kernel calls an out-of-line helper of its own', () => {
+    // A lambda of a kernel emitted as its own function is a call per row (or per vector) in
+    // the hot loop; GCC did this to the row load of the q4 QR tail-only block. Local entities
+    // of a function mangle as _ZZ<function>...; .cold parts hold only error paths.
+    const counts = prefetchesPerFunction(addon);
+    const outOfLine = [...counts.keys()].filter(
+      (name) =>
+        /^_ZZN8embedkit6gather9simd_body12_GLOBAL__N_1(10pool_block|9pool_bags|17pool_one_position)/.test(name) &&
+        !name.endsWith('.cold'),
+    );
+    expect(outOfLine).toEqual([]);
   });
 });

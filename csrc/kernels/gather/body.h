@@ -267,11 +267,13 @@ inline void pool_block(const PoolState<S>& s, int64_t p_begin, int64_t p_end, in
       prefetch_position<S, Idx>(src, indices, p, prefetch_limit, col, prefetch_bytes);
     }
   };
-  auto load = [&](const typename S::Row& row, int k) {
+  // Forced inline too: GCC left this one out of line in the q4 QR tail-only block (found by
+  // test/prefetch-codegen.test.ts, which now rejects any out-of-line lambda of a kernel).
+  auto load = [&](const typename S::Row& row, int k) EMBEDKIT_HOT_LAMBDA {
     const int64_t off = int64_t{k} * V::kLanes;
     return (kTail && k == NV) ? src.load_tail(row, off, tail_lanes, tail) : src.load(row, off);
   };
-  auto load_out = [&](int k) {
+  auto load_out = [&](int k) EMBEDKIT_HOT_LAMBDA {
     return (kTail && k == NV) ? V::load_masked(out + k * V::kLanes, tail)
                               : V::load(out + k * V::kLanes);
   };
