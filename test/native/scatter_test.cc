@@ -486,57 +486,98 @@ TEST(bag_backward_matches_reference_every_isa) {
 
 // ---- CSR -------------------------------------------------------------------------------
 
-// At sizes where the sorts and gathers run in parallel (>= 32,768 entries): csr_from_coo
-// against a stable sort of the COO entries with duplicates merged in input order, and the
-// transpose of the transpose against the matrix, on 1 and 2 threads.
-TEST(csr_from_coo_and_transpose_large) {
-  Rng rng(harness::test_seed());
-  const int64_t nr = 5003, nc = 70001, n = 90000;
-  std::vector<int64_t> r(static_cast<size_t>(n)), c(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    r[i] = rng.coin(0.2) ? 7 : rng.below(nr);   // a hub row
-    c[i] = rng.coin(0.1) ? 3 : rng.below(nc);   // a hub column: duplicates at (7, 3)
-  }
-  const std::vector<float> vals = random_floats(rng, n);
-  const Ids ri(random_type(rng), r), ci(random_type(rng), c);
+// The expected CSR of COO entries: a stable sort by (row, col), duplicates merged in input
+// order when sum_duplicates (values null: each entry counts 1, and values appear only if a
+// duplicate was merged).
+struct WantCsr {
+  std::vector<int64_t> row_ptr, col_idx;
+  std::vector<float> values;
+};
+WantCsr want_csr(const std::vector<int64_t>& r, const std::vector<int64_t>& c, const float* vals,
+                 int64_t nr, bool sum_duplicates) {
+  const int64_t n = static_cast<int64_t>(r.size());
   std::vector<int64_t> by_entry(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) by_entry[i] = i;
   std::stable_sort(by_entry.begin(), by_entry.end(), [&](int64_t a, int64_t b) {
     return r[a] != r[b] ? r[a] < r[b] : c[a] < c[b];
   });
-  std::vector<int64_t> want_ptr(static_cast<size_t>(nr) + 1, 0), want_col;
-  std::vector<float> want_val;
+  WantCsr w;
+  w.row_ptr.assign(static_cast<size_t>(nr) + 1, 0);
+  bool merged = false;
   for (size_t k = 0; k < by_entry.size(); ++k) {
     const int64_t e = by_entry[k];
-    if (k > 0 && r[e] == r[by_entry[k - 1]] && c[e] == c[by_entry[k - 1]]) {
-      want_val.back() += vals[e];
+    const float v = vals != nullptr ? vals[e] : 1.0f;
+    if (sum_duplicates && k > 0 && r[e] == r[by_entry[k - 1]] && c[e] == c[by_entry[k - 1]]) {
+      w.values.back() += v;
+      merged = true;
       continue;
     }
-    want_col.push_back(c[e]);
-    want_val.push_back(vals[e]);
-    ++want_ptr[r[e] + 1];
+    w.col_idx.push_back(c[e]);
+    w.values.push_back(v);
+    ++w.row_ptr[r[e] + 1];
   }
-  for (int64_t row = 0; row < nr; ++row) want_ptr[row + 1] += want_ptr[row];
-  for (int threads : {1, 2}) {
-    SCOPED_CONTEXT("threads=", threads);
-    ek::set_thread_count(threads);
-    s::Csr m;
-    s::csr_from_coo(ri.view(), ci.view(), vals.data(), nr, nc, true, &m);
-    CHECK(std::vector<int64_t>(m.row_ptr.begin(), m.row_ptr.end()) == want_ptr);
-    CHECK(std::vector<int64_t>(m.col_idx.begin(), m.col_idx.end()) == want_col);
-    CHECK(std::vector<float>(m.values.begin(), m.values.end()) == want_val);
-    const int64_t nnz = static_cast<int64_t>(m.col_idx.size());
-    s::CsrView v{ek::IndexArray{m.row_ptr.data(), nr + 1, ek::IndexType::Int64},
-                 ek::IndexArray{m.col_idx.data(), nnz, ek::IndexType::Int64}, m.values.data(), nr, nc};
-    s::Csr t, tt;
-    s::csr_transpose(v, &t);
-    s::CsrView tv{ek::IndexArray{t.row_ptr.data(), nc + 1, ek::IndexType::Int64},
-                  ek::IndexArray{t.col_idx.data(), nnz, ek::IndexType::Int64}, t.values.data(), nc, nr};
-    CHECK(s::validate_csr(tv).error == s::CsrError::None);
-    s::csr_transpose(tv, &tt);
-    CHECK(tt.row_ptr == m.row_ptr);
-    CHECK(tt.col_idx == m.col_idx);
-    CHECK(tt.values == m.values);
+  for (int64_t row = 0; row < nr; ++row) w.row_ptr[row + 1] += w.row_ptr[row];
+  if (vals == nullptr && !merged) w.values.clear();
+  return w;
+}
+
+// At sizes where the sorts, gathers and the merge run in parallel (>= 32,768 entries, up to
+// 4 tasks per thread): csr_from_coo against want_csr on 1, 2 and 5 threads, for a hub row and
+// column, for one (row, col) run spanning every slice of the merge, and for empty rows
+// between and after the entries, with and without values and duplicate merging; and the
+// transpose of the transpose against the matrix.
+TEST(csr_from_coo_and_transpose_large) {
+  Rng rng(harness::test_seed());
+  const int64_t nr = 5003, nc = 70001, n = 200000;
+  enum class Shape { Hubs, OneRun, Sparse };
+  for (Shape shape : {Shape::Hubs, Shape::OneRun, Shape::Sparse}) {
+    std::vector<int64_t> r(static_cast<size_t>(n)), c(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      switch (shape) {
+        case Shape::Hubs:  // a hub row and a hub column: many duplicates at (7, 3)
+          r[i] = rng.coin(0.2) ? 7 : rng.below(nr);
+          c[i] = rng.coin(0.1) ? 3 : rng.below(nc);
+          break;
+        case Shape::OneRun:  // 90% at one (row, col): the run crosses every slice boundary
+          r[i] = rng.coin(0.9) ? nr / 2 : rng.below(nr);
+          c[i] = r[i] == nr / 2 && rng.coin(0.95) ? 11 : rng.below(nc);
+          break;
+        case Shape::Sparse:  // rows 100..199 and 4000..4009 only: empty rows around them
+          r[i] = rng.coin(0.5) ? 100 + rng.below(100) : 4000 + rng.below(10);
+          c[i] = rng.below(nc);
+          break;
+      }
+    }
+    const std::vector<float> vals = random_floats(rng, n);
+    const Ids ri(random_type(rng), r), ci(random_type(rng), c);
+    for (int variant = 0; variant < 3; ++variant) {
+      const float* v = variant == 1 ? nullptr : vals.data();
+      const bool sum_duplicates = variant != 2;
+      const WantCsr want = want_csr(r, c, v, nr, sum_duplicates);
+      for (int threads : {1, 2, 5}) {
+        SCOPED_CONTEXT("shape=", static_cast<int>(shape), " variant=", variant, " threads=", threads);
+        ek::set_thread_count(threads);
+        s::Csr m;
+        s::csr_from_coo(ri.view(), ci.view(), v, nr, nc, sum_duplicates, &m);
+        CHECK(std::vector<int64_t>(m.row_ptr.begin(), m.row_ptr.end()) == want.row_ptr);
+        CHECK(std::vector<int64_t>(m.col_idx.begin(), m.col_idx.end()) == want.col_idx);
+        CHECK(m.has_values == !want.values.empty());
+        CHECK(std::vector<float>(m.values.begin(), m.values.end()) == want.values);
+        if (variant != 0) continue;
+        const int64_t nnz = static_cast<int64_t>(m.col_idx.size());
+        s::CsrView mv{ek::IndexArray{m.row_ptr.data(), nr + 1, ek::IndexType::Int64},
+                      ek::IndexArray{m.col_idx.data(), nnz, ek::IndexType::Int64}, m.values.data(), nr, nc};
+        s::Csr t, tt;
+        s::csr_transpose(mv, &t);
+        s::CsrView tv{ek::IndexArray{t.row_ptr.data(), nc + 1, ek::IndexType::Int64},
+                      ek::IndexArray{t.col_idx.data(), nnz, ek::IndexType::Int64}, t.values.data(), nc, nr};
+        CHECK(s::validate_csr(tv).error == s::CsrError::None);
+        s::csr_transpose(tv, &tt);
+        CHECK(tt.row_ptr == m.row_ptr);
+        CHECK(tt.col_idx == m.col_idx);
+        CHECK(tt.values == m.values);
+      }
+    }
   }
   ek::set_thread_count(2);
 }

@@ -1,4 +1,6 @@
 // CSR construction (from COO), transposition and validation.
+#include <vector>
+
 #include "../common/parallel.h"
 #include "scatter.h"
 
@@ -53,32 +55,50 @@ void csr_from_coo(const IndexArray& rows, const IndexArray& cols, const float* v
     sorted_col[k] = cols.at(p);
     if (values != nullptr) sorted_value[k] = values[p];
   });
-  out->row_ptr.assign(static_cast<size_t>(num_rows) + 1, 0);
-  out->col_idx.clear();
-  out->values.clear();
-  out->col_idx.reserve(static_cast<size_t>(n));
-  // Values are kept when given; without them they appear only if a duplicate is summed.
-  LargeArray<float> vals;
-  vals.reserve(static_cast<size_t>(n));
-  bool merged = false;
-  int64_t last_row = -1, last_col = -1;
-  for (int64_t k = 0; k < n; ++k) {
-    const int64_t r = sorted_row[k], c = sorted_col[k];
-    const float v = values != nullptr ? sorted_value[k] : 1.0f;
-    if (sum_duplicates && r == last_row && c == last_col) {
-      vals.back() += v;  // duplicates summed in input order
-      merged = true;
-      continue;
-    }
-    out->col_idx.push_back(c);
-    vals.push_back(v);
-    ++out->row_ptr[static_cast<size_t>(r) + 1];
-    last_row = r;
-    last_col = c;
+  // The merge, in parallel. A duplicate run (equal row and column) starts a kept entry;
+  // slices start at run starts, so each run is summed by one task, in input order.
+  auto starts_run = [&](int64_t k) {
+    return !sum_duplicates || k == 0 || sorted_row[k] != sorted_row[k - 1] ||
+           sorted_col[k] != sorted_col[k - 1];
+  };
+  std::vector<int64_t> slice(static_cast<size_t>(tasks) + 1, n);
+  for (int64_t t = 0; t < tasks; ++t) {
+    int64_t k = n * t / tasks;
+    while (k < n && !starts_run(k)) ++k;  // moving to the next run start keeps slices ordered
+    slice[t] = k;
   }
-  for (int64_t r = 0; r < num_rows; ++r) out->row_ptr[r + 1] += out->row_ptr[r];
-  out->has_values = values != nullptr || merged;
-  if (out->has_values) out->values = std::move(vals);
+  // first_kept[t]: where slice t's kept entries go; first_kept[tasks]: how many are kept.
+  std::vector<int64_t> first_kept(static_cast<size_t>(tasks) + 1, 0);
+  parallel_for(tasks, [&](int64_t t) {
+    int64_t kept = 0;
+    for (int64_t k = slice[t]; k < slice[t + 1]; ++k) kept += starts_run(k) ? 1 : 0;
+    first_kept[t + 1] = kept;
+  });
+  for (int64_t t = 0; t < tasks; ++t) first_kept[t + 1] += first_kept[t];
+  const int64_t kept = first_kept[tasks];
+  // Values are kept when given; without them they appear only if a duplicate is summed.
+  out->has_values = values != nullptr || kept < n;
+  out->row_ptr.resize(static_cast<size_t>(num_rows) + 1);
+  out->col_idx.resize(static_cast<size_t>(kept));
+  out->values.resize(out->has_values ? static_cast<size_t>(kept) : 0);
+  // row_ptr[x] for x in (previous row, row] is the first kept entry of a row: each entry is
+  // written once, by the task holding the first entry of the first non-empty row at or after x.
+  parallel_for(tasks, [&](int64_t t) {
+    int64_t o = first_kept[t] - 1;
+    for (int64_t k = slice[t]; k < slice[t + 1]; ++k) {
+      const float v = values != nullptr ? sorted_value[k] : 1.0f;
+      if (!starts_run(k)) {
+        out->values[o] += v;  // a duplicate, summed in input order
+        continue;
+      }
+      ++o;
+      out->col_idx[o] = sorted_col[k];
+      if (out->has_values) out->values[o] = v;
+      const int64_t r = sorted_row[k];
+      for (int64_t x = k == 0 ? 0 : sorted_row[k - 1] + 1; x <= r; ++x) out->row_ptr[x] = o;
+    }
+  });
+  for (int64_t x = n == 0 ? 0 : sorted_row[n - 1] + 1; x <= num_rows; ++x) out->row_ptr[x] = kept;
 }
 
 void csr_transpose(const CsrView& a, Csr* out) {
