@@ -181,6 +181,12 @@ int main(int argc, char** argv) {
   for (int threads : {1, 2}) {
     cases.push_back({"scatter_add", threads, 3, [&] { ek::scatter::scatter_add(indices, rows, args); }, {}});
     cases.push_back({"plan scatter_add", threads, 3, [&] { ek::scatter::scatter_add(plan, args); }, {}});
+    // A plan built on every call and then applied: what the plan-free form costs if it sorts.
+    cases.push_back({"build+plan scatter", threads, 3, [&] {
+                       ek::scatter::Plan fresh;
+                       ek::scatter::build_plan(indices, rows, -1, &fresh);
+                       ek::scatter::scatter_add(fresh, args);
+                     }, {}});
     // The plan form as it was before 2026-11-26 23:20: the gather family's pooling over the
     // plan's segments, each destination row accumulated in registers and written once.
     cases.push_back({"plan as gather", threads, 3, [&] {
