@@ -28,6 +28,7 @@
 
 #include "common/parallel.h"
 #include "gather/gather.h"
+#include "bag_args.h"
 
 namespace {
 
@@ -111,20 +112,11 @@ int main(int argc, char** argv) {
       t1.join();
     };
 
-    namespace g = embedkit::gather;
-    g::BagArgs a;
-    a.table.data = table;
-    a.table.rows = kRows;
-    a.table.dim = dim;
-    a.indices = embedkit::IndexArray{idx.data(), kIdx, embedkit::IndexType::Int32};
-    a.bags.bounds = embedkit::IndexArray{off.data(), kBags, embedkit::IndexType::Int32};
-    a.bags.num_bags = kBags;
-    a.bags.num_indices = kIdx;
-    a.mode = g::PoolMode::Sum;
-    a.out = out_e.data();
+    const embedkit::gather::BagArgs a =
+        sum_bag_args(table, kRows, dim, idx.data(), kIdx, off.data(), kBags, out_e.data());
     auto embedkit_call = [&](int threads) {
       embedkit::set_thread_count(threads);
-      g::embedding_bag(a);
+      embedkit::gather::embedding_bag(a);
     };
 
     fbgemm_call(1);

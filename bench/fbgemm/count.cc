@@ -13,6 +13,7 @@
 
 #include "common/parallel.h"
 #include "gather/gather.h"
+#include "bag_args.h"
 
 namespace {
 
@@ -31,18 +32,8 @@ __attribute__((noinline)) void run_fbgemm() {
 }
 
 __attribute__((noinline)) void run_embedkit() {
-  namespace g = embedkit::gather;
-  g::BagArgs a;
-  a.table.data = table.data();
-  a.table.rows = kRows;
-  a.table.dim = dim;
-  a.indices = embedkit::IndexArray{ids.data(), kIds, embedkit::IndexType::Int32};
-  a.bags.bounds = embedkit::IndexArray{offsets.data(), kBags, embedkit::IndexType::Int32};
-  a.bags.num_bags = kBags;
-  a.bags.num_indices = kIds;
-  a.mode = g::PoolMode::Sum;
-  a.out = out_embedkit.data();
-  g::embedding_bag(a);
+  embedkit::gather::embedding_bag(sum_bag_args(table.data(), kRows, dim, ids.data(), kIds,
+                                               offsets.data(), kBags, out_embedkit.data()));
 }
 
 }  // namespace
