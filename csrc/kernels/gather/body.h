@@ -43,9 +43,27 @@ constexpr int64_t kCacheLine = 64;
 // How many bags ahead a scatter-add's destination rows are prefetched.
 constexpr int64_t kPrefetchBags = 8;
 
-// Every cache line the row touches: rows need not start on a line boundary (a JS
-// ArrayBuffer usually starts 16 bytes into one), so a 128-byte row can span three lines.
+// Rows up to this many bytes are prefetched by a run of prefetches at constant offsets when
+// `bytes` is a compile-time constant (the pooling blocks' own columns), as FBGEMM's JIT emits
+// them; longer ones by a loop over their lines, which spaces the prefetches out. On the
+// AVX-512 VM (bench/fbgemm/compare.cc, alternated builds, 2026-11-27) the run beat the loop
+// at 128 and 256 bytes (dim 32: 1.17-1.30x) and lost at 512 (dim 128, one thread: 16.1
+// against 17.2 M rows/s) and 1 KiB (dim 256: 8.0 against 8.8).
+constexpr int64_t kUnrolledPrefetchBytes = 256;
+
+// Every cache line of [row, row + bytes). Rows need not start on a line boundary (a JS
+// ArrayBuffer usually starts 16 bytes into one, so a 128-byte row can span three lines). The
+// short form touches points at most a line apart, from the row's start to its last byte,
+// whatever the alignment: one prefetch more than the lines when the row is aligned, and no
+// per-line compare and add.
 EMBEDKIT_HOT void prefetch_row(const void* row, int64_t bytes) {
+  if (bytes <= kUnrolledPrefetchBytes) {
+    if (bytes <= 0) return;
+    const char* p = static_cast<const char*>(row);
+    for (int64_t off = 0; off < bytes - 1; off += kCacheLine) prefetch_read(p + off);
+    prefetch_read(p + bytes - 1);
+    return;
+  }
   const uintptr_t begin = reinterpret_cast<uintptr_t>(row);
   const uintptr_t end = begin + static_cast<uintptr_t>(bytes);
   for (uintptr_t line = begin & ~uintptr_t{kCacheLine - 1}; line < end; line += kCacheLine) {
@@ -79,21 +97,27 @@ EMBEDKIT_HOT int64_t row_of(const Table& t, int64_t id) {
 //   struct Row;  bool row(int64_t id, int64_t col, Row*) const   false: the id reads nothing
 //   Reg load(const Row&, int64_t off) const;  Reg load_tail(const Row&, off, n, Mask) const;
 //   int64_t bytes(int64_t cols) const;        bytes one row's cols columns occupy
-//   void prefetch(int64_t id, int64_t col, int64_t bytes) const;   everything id's row needs
+//   void prefetch(int64_t id, int64_t col, int64_t bytes) const;
+//        everything id's row needs: its per-row data and `bytes` bytes from column col on
 //   bool maps_ids() const; void prefetch_id(int64_t id) const;     an id -> row array to warm
 
-// One table through its decoder D: ids are rows, or go through a pruned table's remap or the
-// hash of a hashed bag.
-template <class D>
+// One table through its decoder D. With kMapsIds, ids go through a pruned table's remap or
+// the hash of a hashed bag (row_of); without, an id is its row, and the row loops carry no
+// mapping at all: the kernels pick the plain source once per call when the table has neither
+// (PoolBody), which cut 10 of the 70 instructions per row at dim 64 (bench/fbgemm/count.sh).
+template <class D, bool kMapsIds = true>
 struct TableSource {
   using Reg = typename D::Reg;
   using Row = typename D::Row;
   D dec;
   Table table;
   explicit TableSource(const Table& t) : dec(t), table(t) {}
+  EMBEDKIT_HOT int64_t row_index(int64_t id) const {
+    return kMapsIds ? row_of(table, id) : id;
+  }
   EMBEDKIT_HOT bool row(int64_t id, int64_t col, Row* out) const {
-    const int64_t r = row_of(table, id);
-    if (r < 0) return false;
+    const int64_t r = row_index(id);
+    if (kMapsIds && r < 0) return false;
     *out = dec.row(r, col);
     return true;
   }
@@ -104,13 +128,13 @@ struct TableSource {
   }
   int64_t bytes(int64_t cols) const { return dec.bytes(cols); }
   EMBEDKIT_HOT void prefetch(int64_t id, int64_t col, int64_t bytes) const {
-    const int64_t r = row_of(table, id);
-    if (r < 0) return;
+    const int64_t r = row_index(id);
+    if (kMapsIds && r < 0) return;
     // Per-row data (q8 / q4 scale and bias) first, then the row's lines.
     dec.prefetch_params(r);
     prefetch_row(dec.address(r, col), bytes);
   }
-  bool maps_ids() const { return table.remap != nullptr; }
+  bool maps_ids() const { return kMapsIds && table.remap != nullptr; }
   EMBEDKIT_HOT void prefetch_id(int64_t id) const { prefetch_read(table.remap + id); }
 };
 
@@ -170,14 +194,13 @@ struct QrSource {
   void prefetch_id(int64_t) const {}
 };
 
-// Prefetches the bytes [col, col + cols) of the row(s) that position p + kPrefetchDistance
-// reads, and, for a source that maps ids through an array (a pruned table's remap), that
-// array's entry for the position after that (so the row id is cached by the time its row is
-// prefetched).
+// Prefetches `bytes` bytes from column col of the row(s) that position p + kPrefetchDistance
+// reads (the caller checks that it is below `limit`), and, for a source
+// that maps ids through an array (a pruned table's remap), that array's entry for the
+// position after that (so the row id is cached by the time its row is prefetched).
 template <class S, class Idx>
 EMBEDKIT_HOT void prefetch_position(const S& src, const IndexArray& indices, int64_t p,
                                     int64_t limit, int64_t col, int64_t bytes) {
-  if (p + kPrefetchDistance >= limit) return;
   if (src.maps_ids() && p + 2 * kPrefetchDistance < limit) {
     src.prefetch_id(index_at<Idx>(indices, p + 2 * kPrefetchDistance));
   }
@@ -189,8 +212,8 @@ template <class S>
 struct PoolState {
   const BagArgs* args;
   const S* src;
-  int64_t prefetch_limit;  // index positions past this are not prefetched
-  int64_t prefetch_bytes;  // 0: this pass does not prefetch (rows are already cached)
+  int64_t prefetch_limit;  // index positions from this one on are not prefetched
+  int64_t row_bytes;       // bytes of a row's columns in the task's range (a bag of one's)
 };
 
 // A compile-time bool for generic lambdas (no std:: templates here, see common/target.h).
@@ -257,17 +280,17 @@ inline void pool_block(const PoolState<S>& s, int64_t p_begin, int64_t p_end, in
   const S src = *s.src;
   const IndexArray indices = a.indices;
   const int64_t padding = a.padding_idx;
-  const int64_t prefetch_bytes = s.prefetch_bytes;
   const int64_t prefetch_limit = s.prefetch_limit;
+  // Every pass prefetches its own columns of the row kPrefetchDistance positions ahead (in
+  // this bag or the next ones), as FBGEMM's JIT does: a compile-time number of bytes (for a
+  // tail, a bound that may reach a line past the row, which a prefetch may), so the
+  // prefetches unroll into a fixed run at constant offsets. (Prefetching the whole width in
+  // a bag's first pass instead, as this kernel did before, took a line loop per row:
+  // 4 instructions a line, 19 of the 70 per row at dim 64, bench/fbgemm/count.sh.)
+  const int64_t prefetch_bytes = src.bytes(int64_t{kRegs} * V::kLanes);
   Reg acc[kRegs > 0 ? kRegs : 1];
   int64_t count = 0;
 
-  // Forced inline: GCC left it out of line in the remainder-block kernels, a call per row.
-  auto prefetch_ahead = [&](int64_t p) EMBEDKIT_HOT_LAMBDA {
-    if (prefetch_bytes != 0) {
-      prefetch_position<S, Idx>(src, indices, p, prefetch_limit, col, prefetch_bytes);
-    }
-  };
   // Forced inline too: GCC left this one out of line in the q4 QR tail-only block (found by
   // test/prefetch-codegen.test.ts, which now rejects any out-of-line lambda of a kernel).
   auto load = [&](const typename S::Row& row, int k) EMBEDKIT_HOT_LAMBDA {
@@ -285,7 +308,9 @@ inline void pool_block(const PoolState<S>& s, int64_t p_begin, int64_t p_end, in
   typename S::Row row{};
   with_step<V>(a, [&](auto step) EMBEDKIT_HOT_LAMBDA {
     for (int64_t p = p_begin; p < p_end; ++p) {
-      prefetch_ahead(p);
+      if (p + kPrefetchDistance < prefetch_limit) {
+        prefetch_position<S, Idx>(src, indices, p, prefetch_limit, col, prefetch_bytes);
+      }
       // Padding and pruned ids are skipped, not counted.
       const int64_t id = index_at<Idx>(indices, p);
       if (id == padding || !src.row(id, col, &row)) continue;
@@ -328,8 +353,8 @@ inline void pool_one_position(const PoolState<S>& s, int64_t p, int64_t col, int
                               int tail_lanes, typename V::Mask tail, float* out) {
   using Reg = typename V::Reg;
   const BagArgs& a = *s.args;
-  if (s.prefetch_bytes != 0) {
-    prefetch_position<S, Idx>(*s.src, a.indices, p, s.prefetch_limit, col, s.prefetch_bytes);
+  if (p + kPrefetchDistance < s.prefetch_limit) {
+    prefetch_position<S, Idx>(*s.src, a.indices, p, s.prefetch_limit, col, s.row_bytes);
   }
   // Locals: the vector stores below may alias anything reached through `a` or `s`, so
   // fields read in the loops would be reloaded for every vector.
@@ -371,7 +396,10 @@ template <class V, class S, class Idx, int NV = 0>
 inline BlockFn<V, S> remainder_block(int vectors, bool tail) {
   if constexpr (NV < kBlockVectors) {
     if (vectors == NV) {
-      return tail ? &pool_block<V, S, Idx, NV, true> : &pool_block<V, S, Idx, NV, false>;
+      if (tail) return &pool_block<V, S, Idx, NV, true>;
+      // A block of no columns is never planned (remainder_plan), so none is instantiated.
+      if constexpr (NV > 0) return &pool_block<V, S, Idx, NV, false>;
+      return nullptr;
     }
     return remainder_block<V, S, Idx, NV + 1>(vectors, tail);
   } else {
@@ -380,15 +408,15 @@ inline BlockFn<V, S> remainder_block(int vectors, bool tail) {
 }
 
 // Whether source S gets a remainder block for every width (2 x kBlockVectors instantiations
-// of pool_block per index type): plain f32 tables, the hot path whose rows are cheapest to
-// read. The other sources cover a remainder with blocks of 4, 2 and 1 vectors and a tail-only
-// block, one pass over the bag's rows each; that costs up to three extra passes (over rows
-// the first pass brought into cache) on dims that are not a multiple of kBlockVectors
-// vectors, and cuts what each ISA file compiles to about a third.
+// of pool_block per index type): plain f32 tables (ids are rows), the hot path whose rows are
+// cheapest to read. The other sources cover a remainder with blocks of 4, 2 and 1 vectors and
+// a tail-only block, one pass over the bag's rows each; that costs up to three extra passes
+// (over rows the first pass brought into cache) on dims that are not a multiple of
+// kBlockVectors vectors, and cuts what each ISA file compiles to about a third.
 template <class S>
 constexpr bool kEveryRemainderBlock = false;
 template <class V, class W>
-constexpr bool kEveryRemainderBlock<TableSource<F32Rows<V, W>>> = true;
+constexpr bool kEveryRemainderBlock<TableSource<F32Rows<V, W>, false>> = true;
 
 // Vectors per full block. An f32 row is added straight from memory (the load folds into the
 // add), so a block can hold an accumulator in every register AVX2 has: 16 vectors, one pass
@@ -397,13 +425,18 @@ constexpr bool kEveryRemainderBlock<TableSource<F32Rows<V, W>>> = true;
 // 12.5-14.3 M rows/s, FBGEMM 17.1-18.6. Decoded formats and QR need registers for the decode
 // and keep 8.
 template <class S>
-constexpr int kFullBlockVectors = kEveryRemainderBlock<S> ? 2 * kBlockVectors : kBlockVectors;
+constexpr int kFullBlockVectors = kBlockVectors;
+template <class V, class W, bool kMapsIds>
+constexpr int kFullBlockVectors<TableSource<F32Rows<V, W>, kMapsIds>> = 2 * kBlockVectors;
 
-// The blocks covering a bag's remainder columns: block i starts `offset[i]` columns in.
+// The blocks covering a bag's remainder columns: block i starts `offset[i]` columns in. At
+// most five: under 16-vector full blocks a remainder of up to 15 vectors and a tail is
+// 8 + 4 + 2 + 1 vectors and a tail-only block where not every remainder width has its block.
 template <class V, class S>
 struct RemainderPlan {
-  BlockFn<V, S> fn[4] = {};
-  int64_t offset[4] = {};
+  static constexpr int kMaxBlocks = 5;
+  BlockFn<V, S> fn[kMaxBlocks] = {};
+  int64_t offset[kMaxBlocks] = {};
   int count = 0;
   void add(BlockFn<V, S> f, int64_t off) {
     fn[count] = f;
@@ -459,8 +492,7 @@ void pool_bags(const BagArgs& a, const S& src, int64_t bag_begin, int64_t bag_en
   const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
   const int64_t out_bytes = width * static_cast<int64_t>(sizeof(float));
 
-  PoolState<S> first{&a, &src, a.bags.end(bag_end - 1), src.bytes(width)};
-  PoolState<S> later{&a, &src, 0, 0};
+  const PoolState<S> state{&a, &src, a.bags.end(bag_end - 1), src.bytes(width)};
   for (int64_t b = bag_begin; b < bag_end; ++b) {
     const int64_t p_begin = a.bags.start(b);
     const int64_t p_end = a.bags.end(b);
@@ -471,20 +503,17 @@ void pool_bags(const BagArgs& a, const S& src, int64_t bag_begin, int64_t bag_en
     }
     float* out = a.out_row(b);
     if (p_end - p_begin == 1) {
-      pool_one_position<V, S, Idx>(first, p_begin, col_begin, width, tail_lanes, tail,
+      pool_one_position<V, S, Idx>(state, p_begin, col_begin, width, tail_lanes, tail,
                                    out + col_begin);
       continue;
     }
     int64_t col = col_begin;
-    const PoolState<S>* state = &first;
     for (int64_t blk = 0; blk < full_blocks; ++blk, col += kBlockFloats) {
-      pool_block<V, S, Idx, kFull, false>(*state, p_begin, p_end, col, tail_lanes, tail, out + col);
-      state = &later;
+      pool_block<V, S, Idx, kFull, false>(state, p_begin, p_end, col, tail_lanes, tail, out + col);
     }
     for (int i = 0; i < rem_plan.count; ++i) {
       const int64_t c = col + rem_plan.offset[i];
-      rem_plan.fn[i](*state, p_begin, p_end, c, tail_lanes, tail, out + c);
-      state = &later;
+      rem_plan.fn[i](state, p_begin, p_end, c, tail_lanes, tail, out + c);
     }
   }
 }
@@ -500,7 +529,9 @@ void gather_rows(const Table& t, const IndexArray& indices, int64_t begin, int64
   const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
   const int64_t row_bytes = dec.bytes(dim);
   for (int64_t i = begin; i < end; ++i) {
-    prefetch_position<TableSource<D>, Idx>(src, indices, i, end, 0, row_bytes);
+    if (i + kPrefetchDistance < end) {
+      prefetch_position<TableSource<D>, Idx>(src, indices, i, end, 0, row_bytes);
+    }
     float* dst = out + i * dim;
     typename D::Row row{};
     if (!src.row(index_at<Idx>(indices, i), 0, &row)) {  // a pruned id: a zero row
@@ -551,8 +582,17 @@ struct GatherBody {
 };
 template <class V, class D, class Idx>
 struct PoolBody {
+  // Ids that are rows take the plain source, per index type; a remap or hash takes the
+  // mapping source over any index type (AnyIndex: its rows cost a mapping anyway), which
+  // keeps the instantiations at 4 per format instead of 6.
   static void run(const BagArgs& a, int64_t b0, int64_t b1, int64_t c0, int64_t c1) {
-    pool_bags<V, TableSource<D>, Idx>(a, TableSource<D>(a.table), b0, b1, c0, c1);
+    if (a.table.remap != nullptr || a.table.hashed) {
+      using Mapped = TableSource<D, true>;
+      pool_bags<V, Mapped, AnyIndex>(a, Mapped(a.table), b0, b1, c0, c1);
+    } else {
+      using Plain = TableSource<D, false>;
+      pool_bags<V, Plain, Idx>(a, Plain(a.table), b0, b1, c0, c1);
+    }
   }
 };
 
