@@ -5,13 +5,14 @@
 // inside their EMBEDKIT_TARGET region; uses no std:: templates (see common/target.h).
 //
 // Shape of the pooling kernel: the columns of a bag's output are cut into blocks of up to
-// kFullBlockVectors<S> vectors (16 for f32 tables, else 8); for each block, every row of the
-// bag is streamed through that many accumulators held in registers, and the block is stored
-// once. The column plan (full blocks, then a remainder of fewer vectors plus an optional
-// masked tail) is fixed per call, so the remainder blocks are templates chosen once, not per
-// row. A bag of one
-// position skips the blocks (pool_one_position). Both fold a bag's rows with the same steps
-// (AddStep / FmaStep / MaxStep), so which one ran never changes a bit of the result.
+// kFullBlockVectors<S> vectors (128 floats for f32 tables, else 8 vectors); for each block,
+// every row of the bag is streamed through that many accumulators held in registers, each
+// pass prefetching its block's columns of the row kPrefetchDistance positions ahead, and the
+// block is stored once. The column plan (full blocks, then a remainder of fewer vectors plus
+// an optional masked tail) is fixed per call, so the remainder blocks are templates chosen
+// once, not per row. A bag of one position skips the blocks (pool_one_position). Both fold a
+// bag's rows with the same steps (AddStep / FmaStep / MaxStep), so which one ran never
+// changes a bit of the result.
 #pragma once
 
 #include "gather.h"
@@ -422,12 +423,17 @@ constexpr bool kEveryRemainderBlock<TableSource<F32Rows<V, W>, false>> = true;
 // add), so a block can hold an accumulator in every register AVX2 has: 16 vectors, one pass
 // over a bag's rows at dim 128 instead of two, as FBGEMM's JIT does. Against 8-vector blocks
 // at dim 128 on AVX2 (bench/fbgemm/compare.cc, 1 thread, alternating runs): 14.2-17.7 against
-// 12.5-14.3 M rows/s, FBGEMM 17.1-18.6. Decoded formats and QR need registers for the decode
-// and keep 8.
+// 12.5-14.3 M rows/s, FBGEMM 17.1-18.6. But no block covers more than 128 floats (512 bytes
+// of each row): on AVX-512 a 16-register block (256 floats, 16 lines of a row prefetched at
+// once) pooled dim 256 at 8.5 M rows/s on one thread, two 8-register passes at 9.8 (same
+// program, alternated builds, 2026-11-27), as did AVX2's two 16-register passes.
+// Decoded formats and QR need registers for the decode and keep 8.
+constexpr int64_t kMaxBlockFloats = 128;
 template <class S>
 constexpr int kFullBlockVectors = kBlockVectors;
 template <class V, class W, bool kMapsIds>
-constexpr int kFullBlockVectors<TableSource<F32Rows<V, W>, kMapsIds>> = 2 * kBlockVectors;
+constexpr int kFullBlockVectors<TableSource<F32Rows<V, W>, kMapsIds>> =
+    2 * kBlockVectors * V::kLanes <= kMaxBlockFloats ? 2 * kBlockVectors : kBlockVectors;
 
 // The blocks covering a bag's remainder columns: block i starts `offset[i]` columns in. At
 // most five: under 16-vector full blocks a remainder of up to 15 vectors and a tail is
