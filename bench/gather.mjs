@@ -402,13 +402,23 @@ export async function runGatherSuite(ctx) {
 // dependency (it is built from source beside the project, never committed).
 export const FBGEMM_REFERENCES = [
   {
-    label: 'FBGEMM AVX2 JIT (measured offline on this machine type)',
-    note: 'fp32 EmbeddingSpMDM sum, commit 71d6f8b, bench/fbgemm/compare.sh, huge-page table; median of 3 rounds, 2026-11-27',
+    label: 'FBGEMM AVX2 JIT (measured offline on the AVX2 Zen 3 VM)',
+    note: 'fp32 EmbeddingSpMDM sum, commit 71d6f8b, bench/fbgemm/compare.sh, huge-page table; median of 3 rounds, 2026-11-27 03:22',
     rowsPerSec: {
       32: { 1: 62.2e6, 2: 85.3e6 },
       64: { 1: 25.2e6, 2: 44.7e6 },
       128: { 1: 12.6e6, 2: 23.3e6 },
       256: { 1: 6.5e6, 2: 12.0e6 },
+    },
+  },
+  {
+    label: 'FBGEMM AVX-512 JIT (measured offline on the AVX-512 EPYC VM)',
+    note: 'fp32 EmbeddingSpMDM sum, commit 71d6f8b, bench/fbgemm/compare.sh, huge-page table; median of 6 rounds, 2026-11-27 16:14',
+    rowsPerSec: {
+      32: { 1: 66.0e6, 2: 121.3e6 },
+      64: { 1: 32.7e6, 2: 62.6e6 },
+      128: { 1: 16.9e6, 2: 32.2e6 },
+      256: { 1: 8.0e6, 2: 14.4e6 },
     },
   },
   {
