@@ -33,9 +33,11 @@ constexpr int64_t kMinFloatsPerTask = 8192;
 // Indices sampled to cut the destination rows into ranges of about equal work.
 constexpr int64_t kSplitSamples = 4096;
 // Row-range tasks of the plan-free scatter-add per thread. Every task scans all the indices
-// and reads the src rows of its own, so more tasks cost more scans and sparser src reads;
-// two still even out a thread that is slowed down.
-constexpr int kScatterTasksPerThread = 2;
+// and reads the src rows of its own, so more tasks cost more scans and sparser src reads.
+// Two per thread (to even out a thread slowed down) made Zipf(1.1) indices slower on two
+// threads than on one: 26.4-27.4 ms against 21.4 with one per thread (524,288 x 128 into
+// 1 M rows, AVX-512 VM, npm run bench, 2026-11-27); uniform indices 34.7-35.2 ms either way.
+constexpr int kScatterTasksPerThread = 1;
 // The dense max backward splits columns in runs of 16 floats (a cache line when rows are
 // line-aligned), so tasks seldom write the same line.
 constexpr int64_t kMaxColumnQuantum = 16;
