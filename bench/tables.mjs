@@ -112,12 +112,13 @@ function section(title, body, note = '') {
       const js = find(op, shape, 'js'), ort = find(op, shape, 'ort', 2) ?? find(op, shape, 'ort', 1);
       const impls = ['embedkit/avx512', 'embedkit/avx2', 'embedkit/neon', 'embedkit/avx512+cache', 'embedkit/avx2+cache', 'embedkit/neon+cache'];
       // A CPU with AVX-512 times the AVX2 path too: name the ISA when a shape has both.
-      const isas = new Set(impls.filter((impl) => find(op, shape, impl, 2) !== undefined).map((impl) => impl.split(/[/+]/)[1]));
+      const isaOf = (impl) => impl.split(/[/+]/)[1];
+      const isas = new Set(impls.filter((impl) => find(op, shape, impl, 2) !== undefined).map(isaOf));
       for (const impl of impls) {
         const two = find(op, shape, impl, 2);
         if (two === undefined) continue;
         const one = find(op, shape, impl, 1);
-        const label = `${op} ${isas.size > 1 ? `[${impl.split(/[/+]/)[1]}] ` : ''}${impl.includes('cache') ? '(cos/sin cache) ' : ''}${shape}`;
+        const label = `${op} ${isas.size > 1 ? `[${isaOf(impl)}] ` : ''}${impl.includes('cache') ? '(cos/sin cache) ' : ''}${shape}`;
         if (shape.startsWith('decode')) {
           rows.push([label, mark(two, `${num(two.ms * 1e3)} µs`), '', '', '', mark(two, `${num(two.callsPerSec / 1e3)}k calls/s`), ratio(js, two), ort ? ratio(ort, two) : '']);
         } else {

@@ -105,7 +105,8 @@ EMBEDKIT_HOT int64_t row_of(const Table& t, int64_t id) {
 // One table through its decoder D. With kMapsIds, ids go through a pruned table's remap or
 // the hash of a hashed bag (row_of); without, an id is its row, and the row loops carry no
 // mapping at all: the kernels pick the plain source once per call when the table has neither
-// (PoolBody), which cut 10 of the 70 instructions per row at dim 64 (bench/fbgemm/count.sh).
+// (PoolBody). The mapping's checks, twice per row (the row and its prefetch), were about 10
+// of the 70 instructions per pooled row at dim 64 (bench/fbgemm/count.sh, callgrind_annotate).
 template <class D, bool kMapsIds = true>
 struct TableSource {
   using Reg = typename D::Reg;
@@ -196,12 +197,13 @@ struct QrSource {
 };
 
 // Prefetches `bytes` bytes from column col of the row(s) that position p + kPrefetchDistance
-// reads (the caller checks that it is below `limit`), and, for a source
-// that maps ids through an array (a pruned table's remap), that array's entry for the
-// position after that (so the row id is cached by the time its row is prefetched).
+// reads, unless that position is `limit` or past it, and, for a source that maps ids through
+// an array (a pruned table's remap), that array's entry for the position after that (so the
+// row id is cached by the time its row is prefetched).
 template <class S, class Idx>
 EMBEDKIT_HOT void prefetch_position(const S& src, const IndexArray& indices, int64_t p,
                                     int64_t limit, int64_t col, int64_t bytes) {
+  if (p + kPrefetchDistance >= limit) return;
   if (src.maps_ids() && p + 2 * kPrefetchDistance < limit) {
     src.prefetch_id(index_at<Idx>(indices, p + 2 * kPrefetchDistance));
   }
@@ -283,9 +285,9 @@ inline void pool_block(const PoolState<S>& s, int64_t p_begin, int64_t p_end, in
   const int64_t padding = a.padding_idx;
   const int64_t prefetch_limit = s.prefetch_limit;
   // Every pass prefetches its own columns of the row kPrefetchDistance positions ahead (in
-  // this bag or the next ones), as FBGEMM's JIT does: a compile-time number of bytes (for a
-  // tail, a bound that may reach a line past the row, which a prefetch may), so the
-  // prefetches unroll into a fixed run at constant offsets. (Prefetching the whole width in
+  // this bag or the next ones), as FBGEMM's JIT does: a compile-time number of bytes (a tail
+  // counts as a whole vector; prefetching past a row's end is harmless), so short blocks'
+  // prefetches unroll into a fixed run at constant offsets (prefetch_row). (Prefetching the whole width in
   // a bag's first pass instead, as this kernel did before, took a line loop per row:
   // 4 instructions a line, 19 of the 70 per row at dim 64, bench/fbgemm/count.sh.)
   const int64_t prefetch_bytes = src.bytes(int64_t{kRegs} * V::kLanes);
@@ -309,9 +311,7 @@ inline void pool_block(const PoolState<S>& s, int64_t p_begin, int64_t p_end, in
   typename S::Row row{};
   with_step<V>(a, [&](auto step) EMBEDKIT_HOT_LAMBDA {
     for (int64_t p = p_begin; p < p_end; ++p) {
-      if (p + kPrefetchDistance < prefetch_limit) {
-        prefetch_position<S, Idx>(src, indices, p, prefetch_limit, col, prefetch_bytes);
-      }
+      prefetch_position<S, Idx>(src, indices, p, prefetch_limit, col, prefetch_bytes);
       // Padding and pruned ids are skipped, not counted.
       const int64_t id = index_at<Idx>(indices, p);
       if (id == padding || !src.row(id, col, &row)) continue;
@@ -354,9 +354,7 @@ inline void pool_one_position(const PoolState<S>& s, int64_t p, int64_t col, int
                               int tail_lanes, typename V::Mask tail, float* out) {
   using Reg = typename V::Reg;
   const BagArgs& a = *s.args;
-  if (p + kPrefetchDistance < s.prefetch_limit) {
-    prefetch_position<S, Idx>(*s.src, a.indices, p, s.prefetch_limit, col, s.row_bytes);
-  }
+  prefetch_position<S, Idx>(*s.src, a.indices, p, s.prefetch_limit, col, s.row_bytes);
   // Locals: the vector stores below may alias anything reached through `a` or `s`, so
   // fields read in the loops would be reloaded for every vector.
   const S src = *s.src;
@@ -535,9 +533,7 @@ void gather_rows(const Table& t, const IndexArray& indices, int64_t begin, int64
   const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
   const int64_t row_bytes = dec.bytes(dim);
   for (int64_t i = begin; i < end; ++i) {
-    if (i + kPrefetchDistance < end) {
-      prefetch_position<TableSource<D>, Idx>(src, indices, i, end, 0, row_bytes);
-    }
+    prefetch_position<TableSource<D>, Idx>(src, indices, i, end, 0, row_bytes);
     float* dst = out + i * dim;
     typename D::Row row{};
     if (!src.row(index_at<Idx>(indices, i), 0, &row)) {  // a pruned id: a zero row
