@@ -54,7 +54,7 @@ echo "==== gpu-check summary ===="
 node -e '
   const r = require(process.argv[1]);
   console.log(`GPU specs: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped; ` +
-    `${r.numFailedTestSuites} of ${r.numTotalTestSuites} files failed to run`);
+    `${r.numFailedTestSuites} of ${r.numTotalTestSuites} suites failed`);
 ' "$out/vitest-gpu.json" 2>/dev/null || echo "GPU specs: no report (status $test_status)"
 cat "$out/bench.log"
 [ $test_status -eq 0 ] && [ $bench_status -eq 0 ]

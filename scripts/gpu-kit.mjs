@@ -35,7 +35,7 @@ function visit(dir) {
   }
 }
 
-for (const name of ['vitest', 'node-api-headers', 'node-addon-api', 'node-gyp-build']) visit(path.join(modules, name));
+for (const name of ['vitest', 'tinybench', 'node-api-headers', 'node-addon-api', 'node-gyp-build']) visit(path.join(modules, name));
 
 const out = path.join(root, '.cache/device');
 fs.mkdirSync(out, { recursive: true });

@@ -24,7 +24,18 @@ struct RowIds {
   __device__ void store(int32_t* p) const {
     for (int i = 0; i < kWidth; ++i) p[i] = id[i];
   }
+  __device__ static RowIds load(const int32_t* p) {
+    RowIds r;
+    for (int i = 0; i < kWidth; ++i) r.id[i] = p[i];
+    return r;
+  }
 };
+
+// The max rule, element by element: x replaces `held` when greater. With `over_nan` a held
+// NaN is replaced too (a long bag's chunks skip NaN this way; cuda/gather/long_bags.cu).
+__device__ __forceinline__ bool replaces(float x, float held, bool over_nan) {
+  return x > held || (over_nan && held != held);
+}
 
 template <>
 struct RowVector<4> {
@@ -45,17 +56,19 @@ struct RowVector<4> {
     v.z = fmaf(w, x.v.z, v.z); v.w = fmaf(w, x.v.w, v.w);
   }
   // Keeps x where it is greater (a NaN already held stays; a NaN offered is not taken),
-  // the CPU kernels' rule.
-  __device__ void max_with(const RowVector& x) {
-    v.x = x.v.x > v.x ? x.v.x : v.x; v.y = x.v.y > v.y ? x.v.y : v.y;
-    v.z = x.v.z > v.z ? x.v.z : v.z; v.w = x.v.w > v.w ? x.v.w : v.w;
+  // the CPU kernels' rule; `over_nan` replaces a held NaN too.
+  __device__ void max_with(const RowVector& x, bool over_nan = false) {
+    if (replaces(x.v.x, v.x, over_nan)) v.x = x.v.x;
+    if (replaces(x.v.y, v.y, over_nan)) v.y = x.v.y;
+    if (replaces(x.v.z, v.z, over_nan)) v.z = x.v.z;
+    if (replaces(x.v.w, v.w, over_nan)) v.w = x.v.w;
   }
-  // max_with, recording `row` as the winner of each element it takes.
-  __device__ void max_with(const RowVector& x, int32_t row, RowIds<4>& winners) {
-    if (x.v.x > v.x) v.x = x.v.x, winners.id[0] = row;
-    if (x.v.y > v.y) v.y = x.v.y, winners.id[1] = row;
-    if (x.v.z > v.z) v.z = x.v.z, winners.id[2] = row;
-    if (x.v.w > v.w) v.w = x.v.w, winners.id[3] = row;
+  // max_with, recording ids.id[i] as the winner of each element it takes.
+  __device__ void max_with(const RowVector& x, const RowIds<4>& ids, RowIds<4>& winners, bool over_nan = false) {
+    if (replaces(x.v.x, v.x, over_nan)) v.x = x.v.x, winners.id[0] = ids.id[0];
+    if (replaces(x.v.y, v.y, over_nan)) v.y = x.v.y, winners.id[1] = ids.id[1];
+    if (replaces(x.v.z, v.z, over_nan)) v.z = x.v.z, winners.id[2] = ids.id[2];
+    if (replaces(x.v.w, v.w, over_nan)) v.w = x.v.w, winners.id[3] = ids.id[3];
   }
   __device__ void divide(float d) { v.x = v.x / d; v.y = v.y / d; v.z = v.z / d; v.w = v.w / d; }
 };
@@ -71,9 +84,11 @@ struct RowVector<1> {
   __device__ static RowVector from(const float (&v)[1]) { return {v[0]}; }
   __device__ void add(const RowVector& x) { v += x.v; }
   __device__ void fma(float w, const RowVector& x) { v = fmaf(w, x.v, v); }
-  __device__ void max_with(const RowVector& x) { v = x.v > v ? x.v : v; }
-  __device__ void max_with(const RowVector& x, int32_t row, RowIds<1>& winners) {
-    if (x.v > v) v = x.v, winners.id[0] = row;
+  __device__ void max_with(const RowVector& x, bool over_nan = false) {
+    if (replaces(x.v, v, over_nan)) v = x.v;
+  }
+  __device__ void max_with(const RowVector& x, const RowIds<1>& ids, RowIds<1>& winners, bool over_nan = false) {
+    if (replaces(x.v, v, over_nan)) v = x.v, winners.id[0] = ids.id[0];
   }
   __device__ void divide(float d) { v = v / d; }
 };

@@ -61,7 +61,10 @@ cudaError_t normalize_bounds(const DeviceIndices& bounds, BoundsKind kind, int64
 
 // Pools each bag (sum / mean / max, weights, padding) into out, in index order per column:
 // deterministic, no atomics. Empty and padding-only bags give zeros. With weights, Sum and
-// Mean fuse weight x row into the sum (fma) and Max takes the max of weight x row.
+// Mean fuse weight x row into the sum (fma) and Max takes the max of weight x row. Bags
+// longer than long_bag_chunk entries are pooled in chunks (long_bags.h): still
+// deterministic, a max still exact; a sum then rounds as a sum of chunk sums. Allocates
+// its scratch on the stream (an allocation failure returns before anything is written).
 cudaError_t launch_embedding_bag(const BagLaunch& bag, cudaStream_t stream);
 
 }  // namespace embedkit::cuda::gather

@@ -51,6 +51,20 @@ describe.skipIf(!gpuReady)('cuda VQ-Logits', () => {
     }
   });
 
+  it('expands every row shape: staged in shared memory or not, float4 or single stores', async () => {
+    // Codes beyond what shared memory holds (12,288 floats), token counts with odd tails, a
+    // span shorter than the row (not staged) and longer (staged), rows in several groups.
+    for (const [numCodes, numTokens, rows] of [[20_000, 4001, 3], [20_000, 40_000, 2], [3000, 100_003, 17], [5, 7, 9], [4096, 4096, 1]]) {
+      const seed = freshSeed();
+      const rng = new Rng(seed);
+      const tokenToCode = Int32Array.from({ length: numTokens }, () => rng.int(0, numCodes - 1));
+      const codeLogits = Float32Array.from({ length: rows * numCodes }, () => rng.float() * 8 - 4);
+      const map = new VqMap({ tokenToCode, numCodes });
+      const got = keep(cuda.vqLogits({ codeLogits: keep(DeviceArray.fromHost(codeLogits)), map: keep(DeviceVqMap.fromHost(map)) }));
+      expect(await got.toHost(), describeCase({ seed, numCodes, numTokens, rows })).toEqual(vqLogits({ codeLogits, map }));
+    }
+  });
+
   it('refuses bad input without writing', async () => {
     const map = keep(DeviceVqMap.fromHost(new VqMap({ tokenToCode: Int32Array.of(0, 1, 1), numCodes: 2 })));
     const codeLogits = keep(DeviceArray.fromHost(Float32Array.of(1, 2, 3, 4)));

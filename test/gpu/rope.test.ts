@@ -43,6 +43,7 @@ describe.skipIf(!gpuReady)('cuda.rope', () => {
           const seed = freshSeed();
           const rng = new Rng(seed);
           const rotaryDim = rng.bool() ? headDim : 2 * rng.int(1, headDim / 2);
+          if (scaling?.type === 'dynamic' && rotaryDim === 2) continue;  // d / (d - 2) is undefined (the CPU refuses it too)
           const tokens = rng.int(0, 40);
           const numHeads = rng.int(1, 6);
           const numKvHeads = rng.bool() ? rng.int(1, 3) : undefined;
