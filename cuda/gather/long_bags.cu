@@ -13,6 +13,9 @@
 namespace embedkit::cuda::gather {
 namespace {
 
+// Chunk results a combining lane loads ahead of folding them.
+constexpr int kFoldBatch = 8;
+
 struct Chunk {
   int64_t begin;
   int64_t end;
@@ -115,29 +118,44 @@ __global__ void __launch_bounds__(kBlockThreads)
   bool started = bag.accumulate;
   if (started) acc = RowVector<kWidth>::load_plain(out);
   int64_t total = 0;
-  for (int64_t c = lb.first_chunk; c < lb.first_chunk + lb.chunks; ++c) {
-    const ChunkStats st = s.stats[c];
-    if (st.count == 0) continue;  // padding only: adds nothing (not even a +0 to a -0)
-    total += st.count;
-    const RowVector<kWidth> part = RowVector<kWidth>::load_plain(s.partials + c * dim + at.column);
-    if (is_max) {
-      if (!started) {
-        const int64_t row = load_index<IndexT>(bag.indices.data, st.lead);
-        acc = load_row<kWidth>(bag.table.rows_of, row, at.column);
-        if (bag.weights != nullptr) acc.scale(__ldg(bag.weights + st.lead));
-        winners = RowIds<kWidth>::all(static_cast<int32_t>(row));
+  // kFoldBatch chunks' results are loaded before any is folded: a bag of a thousand chunks
+  // then waits on a hundred-odd loads in a row, not a thousand.
+  const int64_t last = lb.first_chunk + lb.chunks;
+  for (int64_t c0 = lb.first_chunk; c0 < last; c0 += kFoldBatch) {
+    ChunkStats st[kFoldBatch];
+    RowVector<kWidth> part[kFoldBatch];
+    RowIds<kWidth> ids[kFoldBatch];
+#pragma unroll
+    for (int i = 0; i < kFoldBatch; ++i) {
+      const int64_t c = min(c0 + i, last - 1);  // past the end: a repeat, not folded
+      st[i] = s.stats[c];
+      part[i] = RowVector<kWidth>::load_plain(s.partials + c * dim + at.column);
+      if (s.winners != nullptr) ids[i] = RowIds<kWidth>::load(s.winners + c * dim + at.column);
+    }
+#pragma unroll
+    for (int i = 0; i < kFoldBatch; ++i) {
+      // Padding-only chunks add nothing (not even a +0 to a -0).
+      if (c0 + i >= last || st[i].count == 0) continue;
+      total += st[i].count;
+      if (is_max) {
+        if (!started) {
+          const int64_t row = load_index<IndexT>(bag.indices.data, st[i].lead);
+          acc = load_row<kWidth>(bag.table.rows_of, row, at.column);
+          if (bag.weights != nullptr) acc.scale(__ldg(bag.weights + st[i].lead));
+          winners = RowIds<kWidth>::all(static_cast<int32_t>(row));
+          started = true;
+        }
+        if (s.winners != nullptr) {
+          acc.max_with(part[i], ids[i], winners);
+        } else {
+          acc.max_with(part[i]);
+        }
+      } else if (!started) {
+        acc = part[i];
         started = true;
-      }
-      if (s.winners != nullptr) {
-        acc.max_with(part, RowIds<kWidth>::load(s.winners + c * dim + at.column), winners);
       } else {
-        acc.max_with(part);
+        acc.add(part[i]);
       }
-    } else if (!started) {
-      acc = part;
-      started = true;
-    } else {
-      acc.add(part);
     }
   }
   if (bag.mode == PoolMode::Mean && total > 0) acc.divide(static_cast<float>(total));
