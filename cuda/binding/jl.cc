@@ -73,10 +73,12 @@ Napi::Value Project(const Napi::CallbackInfo& info) {
     p.sample = static_cast<const int32_t*>(part(env, info[5], "sample", Dtype::Int32, k, x).data);
     p.scale = static_cast<float>(std::sqrt(1.0 / static_cast<double>(k)));  // jl.cc's rounding
   } else {
-    const DeviceBuffer& col = part(env, info[7], "colIdx", Dtype::Int32, -1, x);
+    // A pointer, not a reference: g++ 13 takes a reference bound to part()'s result for one
+    // to the temporary napi value passed in (-Wdangling-reference); the buffer is the array's.
+    const DeviceBuffer* col = &part(env, info[7], "colIdx", Dtype::Int32, -1, x);
     p.matrix.row_ptr = static_cast<const int32_t*>(part(env, info[6], "rowPtr", Dtype::Int32, k + 1, x).data);
-    p.matrix.col = static_cast<const int32_t*>(col.data);
-    p.matrix.val = static_cast<const float*>(part(env, info[8], "values", Dtype::Float32, col.length, x).data);
+    p.matrix.col = static_cast<const int32_t*>(col->data);
+    p.matrix.val = static_cast<const float*>(part(env, info[8], "values", Dtype::Float32, col->length, x).data);
   }
   DeviceBuffer& out = float32_arg(env, info[9], "out");
   require_same_device(env, x, out, "out");
