@@ -49,6 +49,30 @@ EMBEDKIT_TORCH_PYTHON=${EMBEDKIT_TORCH_PYTHON:-$(command -v python3)} \
 bench_status=$?
 echo "gpu-check: GPU bench status $bench_status in $((SECONDS - start)) s"
 
+# GPU_VARIANTS="name:nvcc flags;name:nvcc flags": after the bench above, each variant is built
+# with those flags added (the kernels' tuning macros, e.g. -DEMBEDKIT_BAG_MIN_BLOCKS=4),
+# swapped in, and benchmarked without the peer; the summary then compares every op's ms.
+# One lease then answers a tuning question (each variant costs a build and a bench, ~60 s).
+IFS=';' read -r -a variants <<<"${GPU_VARIANTS:-}"
+for variant in "${variants[@]}"; do
+  [ -n "$variant" ] || continue
+  name=${variant%%:*}
+  flags=${variant#*:}
+  start=$SECONDS
+  if cmake -S . -B "build-cuda-$name" -G "Unix Makefiles" -DEMBEDKIT_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
+       -DCMAKE_CUDA_FLAGS="$flags" \
+       -DNODE_API_INCLUDE_DIRS="$root/node_modules/node-api-headers/include;$root/node_modules/node-addon-api" \
+       >"$out/cmake-$name.log" 2>&1 && cmake --build "build-cuda-$name" -j "$(nproc)" >>"$out/cmake-$name.log" 2>&1; then
+    cp build-cuda/Release/embedkit_cuda.node build-cuda/embedkit_cuda.node.main
+    cp "build-cuda-$name/Release/embedkit_cuda.node" build-cuda/Release/embedkit_cuda.node
+    node bench/gpu.mjs ${GPU_BENCH_ARGS:-} --no-torch --json "$out/bench-$name.json" >"$out/bench-$name.log" 2>&1
+    echo "gpu-check: variant $name ($flags) bench status $? in $((SECONDS - start)) s"
+    cp build-cuda/embedkit_cuda.node.main build-cuda/Release/embedkit_cuda.node
+  else
+    echo "gpu-check: variant $name ($flags) did not build (see $out/cmake-$name.log)"
+  fi
+done
+
 echo
 echo "==== gpu-check summary ===="
 node -e '
@@ -57,4 +81,7 @@ node -e '
     `${r.numFailedTestSuites} of ${r.numTotalTestSuites} suites failed`);
 ' "$out/vitest-gpu.json" 2>/dev/null || echo "GPU specs: no report (status $test_status)"
 cat "$out/bench.log"
+if [ -n "${GPU_VARIANTS:-}" ]; then
+  node scripts/gpu-variants.mjs "$out" "${GPU_VARIANTS}"
+fi
 [ $test_status -eq 0 ] && [ $bench_status -eq 0 ]

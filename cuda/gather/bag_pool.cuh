@@ -12,8 +12,21 @@
 
 namespace embedkit::cuda::gather {
 
+// Tuning knobs, fixed at build time; scripts/gpu-check.sh's GPU_VARIANTS builds and times
+// other values on a lent GPU ("b:-DEMBEDKIT_BAG_MIN_BLOCKS=4;c:-DEMBEDKIT_ROWS_IN_FLIGHT=8").
 // Rows read ahead of accumulating them: independent loads in flight per lane.
-constexpr int kRowsInFlight = 4;
+#ifndef EMBEDKIT_ROWS_IN_FLIGHT
+#define EMBEDKIT_ROWS_IN_FLIGHT 4
+#endif
+constexpr int kRowsInFlight = EMBEDKIT_ROWS_IN_FLIGHT;
+// Blocks the bag kernels must fit per SM (__launch_bounds__' second argument, a register
+// cap): 1 leaves the compiler free (82 registers at 16-byte rows, sm_90: 3 blocks, 24 warps
+// per SM); 4 caps it at 64 registers (with a few spills) for more warps in flight, which
+// short, latency-bound bags might prefer. Not yet timed (bench/NOTES.md, GPU).
+#ifndef EMBEDKIT_BAG_MIN_BLOCKS
+#define EMBEDKIT_BAG_MIN_BLOCKS 1
+#endif
+constexpr int kBagMinBlocks = EMBEDKIT_BAG_MIN_BLOCKS;
 
 template <int kWidth>
 struct BagAccumulator {

@@ -27,7 +27,7 @@ __global__ void __launch_bounds__(kBlockThreads)
 // Pools every bag of at most `longest` entries (the longer ones are split into chunks by
 // long_bags.cu) in one run, bit for bit the CPU's result.
 template <typename IndexT, int kWidth>
-__global__ void __launch_bounds__(kBlockThreads)
+__global__ void __launch_bounds__(kBlockThreads, kBagMinBlocks)
     bag_kernel(BagLaunch bag, int group_size, int64_t chunks_per_bag, int64_t longest) {
   const LanePosition at = LanePosition::of(group_size, chunks_per_bag, bag.num_bags, kWidth);
   if (!at.valid || (bag.bag_count != nullptr && at.item >= *bag.bag_count)) return;

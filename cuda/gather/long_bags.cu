@@ -86,7 +86,7 @@ __global__ void split_kernel(BagLaunch bag, int64_t chunk, LongBagScratch s) {
 // Each chunk's raw running value (a sum not yet divided, or a max with NaN skipped) and its
 // count and first entry.
 template <typename IndexT, int kWidth>
-__global__ void __launch_bounds__(kBlockThreads)
+__global__ void __launch_bounds__(kBlockThreads, kBagMinBlocks)
     chunk_kernel(BagLaunch bag, int group_size, int64_t chunks_per_item, LongBagScratch s) {
   const LanePosition at = LanePosition::of(group_size, chunks_per_item, s.max_chunks, kWidth);
   if (!at.valid || at.item >= static_cast<int64_t>(s.counters[0])) return;
