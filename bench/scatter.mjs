@@ -32,8 +32,9 @@ function jsScatterAdd(dst, dim, idx, src) {
   }
 }
 
-function jsBagBackwardSum(grad, dim, idx, offsets, out) {
-  out.fill(0);
+// `zeroed`: out is a fresh (zero) array, as when the caller gives no out.
+function jsBagBackwardSum(grad, dim, idx, offsets, out, zeroed = false) {
+  if (!zeroed) out.fill(0);
   const bags = offsets.length;
   const n = idx.length;
   for (let b = 0; b < bags; b++) {
@@ -46,8 +47,8 @@ function jsBagBackwardSum(grad, dim, idx, offsets, out) {
   }
 }
 
-function jsBagBackwardMax(grad, dim, argmax, out) {
-  out.fill(0);
+function jsBagBackwardMax(grad, dim, argmax, out, zeroed = false) {
+  if (!zeroed) out.fill(0);
   for (let e = 0; e < argmax.length; e++) {
     const r = argmax[e];
     if (r >= 0) out[r * dim + (e % dim)] += grad[e];
@@ -237,6 +238,20 @@ async function backwardGroups(ctx, { rows, bags, perBag, dim }) {
     },
     ek: () => ({ fn: () => ek.embeddingBagBackward({ ...o, out }), result: ek.embeddingBagBackward({ ...o, out }) }),
   });
+  // The same without out: both sides get a fresh (lazily zeroed) numRows x dim array per call
+  // and write it once, which costs first-touch page faults across the whole table.
+  await runGroup(ctx, {
+    op: 'scatter/bagBackward/sum dense, no out', shape, dim, units: n, roofKind: 'copy',
+    bytes: rows * dim * 4 + n * dim * 4 + u * dim * 4, extra: { tableRows: rows, indices: n, bags },
+    js: () => jsBagBackwardSum(grad, dim, idx, offsets, new Float32Array(rows * dim), true),
+    jsResult: () => {
+      const fresh = new Float32Array(rows * dim);
+      jsBagBackwardSum(grad, dim, idx, offsets, fresh, true);
+      return fresh;
+    },
+    ek: () => ({ fn: () => ek.embeddingBagBackward(o), result: ek.embeddingBagBackward(o) }),
+  });
+  ctx.gc();
   // Max: what embeddingBag's argmax holds for bags of random rows on random data, each
   // column won by a random member of its bag (made here; no 512 MB table to pool).
   {
@@ -247,18 +262,23 @@ async function backwardGroups(ctx, { rows, bags, perBag, dim }) {
     }
     const om = { ...o, mode: 'max', maxIndices: argmax };
     const um = new Set(argmax).size;
-    for (const [op, sparse] of [['scatter/bagBackward/max dense', false], ['scatter/bagBackward/max sparse', true]]) {
+    for (const [op, sparse, fresh] of [
+      ['scatter/bagBackward/max dense', false, false],
+      ['scatter/bagBackward/max dense, no out', false, true],
+      ['scatter/bagBackward/max sparse', true, false],
+    ]) {
       await runGroup(ctx, {
         op, shape, dim, units: n, roofKind: 'copy',
         // dense: the table zeroed, the gradient read, one float per entry into a random row
         bytes: (sparse ? um * dim * 4 : rows * dim * 4) + 2 * bags * dim * 4 + bags * dim * 4,
         extra: { tableRows: rows, indices: n, bags },
-        js: () => jsBagBackwardMax(grad, dim, argmax, jsOut),
+        js: () => (fresh ? jsBagBackwardMax(grad, dim, argmax, new Float32Array(rows * dim), true) : jsBagBackwardMax(grad, dim, argmax, jsOut)),
         jsResult: () => {
           jsBagBackwardMax(grad, dim, argmax, jsOut);
           return jsOut;
         },
         ek: () => {
+          if (fresh) return { fn: () => ek.embeddingBagBackward(om), result: ek.embeddingBagBackward(om) };
           if (!sparse) return { fn: () => ek.embeddingBagBackward({ ...om, out }), result: ek.embeddingBagBackward({ ...om, out }) };
           const sg = ek.embeddingBagBackward({ ...om, sparse: true });
           out.fill(0);

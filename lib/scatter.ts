@@ -148,7 +148,8 @@ function callBackward<R>(fn: (...args: unknown[]) => R, o: EmbeddingBagBackwardO
     throw new TypeError(`sparse must be a boolean, got ${describe(o.sparse)}`);
   }
   const sparse = o.sparse === true;
-  const out = sparse ? o.out : o.out ?? freshOutput(typeof o.numRows === 'number' ? o.numRows : -1, o.dim, 'numRows x dim');
+  // Without `out` the addon makes the dense output itself: it then knows the array is zero.
+  const out = o.out;
   return fn(o.gradOutput, o.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, o.numRows, o.maxIndices, sparse, out,
     planHandle(o.plan));
 }

@@ -263,6 +263,8 @@ describe.each(DIMS)('embeddingBagBackward dim %i', (dim) => {
           const pad = o.paddingIdx < 0 ? o.paddingIdx + rows : o.paddingIdx;
           expect(dense.subarray(pad * dim, (pad + 1) * dim).every((x) => x === 0), `${ctx}: padding row`).toBe(true);
         }
+        // Without `out` the addon allocates a zero array and skips the fill: the same bits.
+        expect(firstBitMismatch(embeddingBagBackward(opts), dense), `${ctx}: fresh output = poisoned out`).toBe(-1);
         const sparse = embeddingBagBackward({ ...opts, sparse: true });
         expect(sparse.rows.constructor, ctx).toBe(o.indices.constructor);
         const ids = toNumbers(sparse.rows);

@@ -225,7 +225,7 @@ const LargeArray<int64_t>& BagBackward::rows() {
 }
 
 void BagBackward::run_dense(float* out) {
-  fill_zero(out, args_.num_rows * args_.dim);
+  if (!args_.out_is_zero) fill_zero(out, args_.num_rows * args_.dim);
   if (args_.mode == PoolMode::Max) return run_max_columns(out, args_.argmax);
   if (args_.plan != nullptr) return run_planned(out, true);
   // A plan-free scatter-add of gradient rows: out[indices[p]] += scale_p * grad[bag(p)], in

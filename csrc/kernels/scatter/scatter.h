@@ -123,6 +123,9 @@ struct BagBackwardArgs {
   // Sum / Mean: the plan of `indices` (build_plan with no skip, checked by the caller with
   // find_plan_mismatch), used instead of sorting them; null: none. Must outlive the pass.
   const Plan* plan = nullptr;
+  // Dense: the output is known to hold zeros already (a fresh array), so run_dense does not
+  // fill it.
+  bool out_is_zero = false;
 };
 
 // A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
