@@ -7,7 +7,7 @@
 // binding, which validates everything before writing anything.
 import { boundsArgs } from './gather';
 import { native } from './native';
-import { describe, enumCode, lengthOf, requireOptions, startAsync, type IndexArray } from './options';
+import { adviseFresh, describe, enumCode, lengthOf, requireOptions, startAsync, type IndexArray } from './options';
 import type { Seed } from './jl';
 
 // ---- the map ------------------------------------------------------------------------------
@@ -172,7 +172,7 @@ function vqArgs(o: VqOptions, op: string): { a: MapArrays; rows: number; head: u
   return { a, rows: vqRows(o, a), head: [o.codeLogits, ...mapArgs(a)] };
 }
 
-const f32 = (n: number) => new Float32Array(n);
+const f32 = (n: number) => adviseFresh(new Float32Array(n));
 const i32 = (n: number) => new Int32Array(n);
 
 function logitsArgs(o: VqLogitsOptions, op: string): unknown[] {

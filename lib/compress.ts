@@ -2,7 +2,7 @@
 // read (f32, f16, bf16, q8, q4), conversion to and from float32, and vocabulary pruning.
 import { allocTableArray } from './memory';
 import { native } from './native';
-import { describe, enumCode, lengthOf, requireOptions, startAsync, type IndexArray } from './options';
+import { adviseFresh, describe, enumCode, lengthOf, requireOptions, startAsync, type IndexArray } from './options';
 
 export type TableFormat = 'f32' | 'f16' | 'bf16' | 'q8' | 'q4';
 const TABLE_FORMATS: readonly TableFormat[] = ['f32', 'f16', 'bf16', 'q8', 'q4'];
@@ -149,7 +149,7 @@ function callDequantize<R>(fn: NativeDequantize<R>, o: DequantizeTableOptions, o
   const t = tableArgs(o.table, undefined);
   const rows = o.table.rows;
   const n = typeof rows === 'number' && Number.isSafeInteger(rows) && rows >= 0 && typeof t.dim === 'number' ? rows * t.dim : -1;
-  const out = o.out ?? (Number.isSafeInteger(n) && n >= 0 ? new Float32Array(n) : undefined);
+  const out = o.out ?? (Number.isSafeInteger(n) && n >= 0 ? adviseFresh(new Float32Array(n)) : undefined);
   return fn(t.data, t.dim, t.format, t.scales, t.biases, out);
 }
 

@@ -1,5 +1,7 @@
 #include "args.h"
 
+#include "../kernels/common/memory.h"
+
 #include "env_data.h"
 
 #include <cmath>
@@ -178,6 +180,9 @@ void require_disjoint(Napi::Env env, const ArrayView& out, const char* out_name,
   }
 }
 
+// Fresh outputs from this size up get huge-page advice (lib/options.ts has the measurement).
+constexpr int64_t kFreshHugePageBytes = int64_t{4} << 20;
+
 ArrayView output_float32(Napi::Env env, const Napi::Value& out_arg, int64_t n,
                          const std::string& shape_description) {
   if (!is_absent(out_arg)) {
@@ -200,7 +205,10 @@ ArrayView output_float32(Napi::Env env, const Napi::Value& out_arg, int64_t n,
     throw_range_error(env, "cannot allocate the output of " + std::to_string(n) +
                                " floats (" + shape_description + ")");
   }
-  return get_float32_array(env, array, "out");
+  ArrayView out = get_float32_array(env, array, "out");
+  // As lib/options.ts freshOutput: huge pages before the kernel's first touch.
+  if (out.length * 4 >= kFreshHugePageBytes) advise_huge_pages(out.data, static_cast<size_t>(out.length) * 4);
+  return out;
 }
 
 }  // namespace embedkit::binding

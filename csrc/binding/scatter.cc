@@ -393,13 +393,12 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
     result.Set("values", c->out.value);
     c->result = result;
   } else {
-    // Without `out`, a new array: already zero (so not filled again: the fill touched every
-    // page of a fresh numRows x dim array, 278 ms for a 10 ms pass at 1 M x 128) and advised
-    // for huge pages, as the sparse form's values are.
+    // Without `out`, a new array (advised for huge pages by output_float32): already zero,
+    // so not filled again (the fill touched every page of a fresh numRows x dim array, 278 ms
+    // for a 10 ms pass at 1 M x 128).
     const bool fresh = is_absent(info[11]);
     c->out = output_float32(env, info[11], checked_product(env, rows, dim, "numRows x dim"),
                             "numRows " + std::to_string(rows) + " x dim " + std::to_string(dim));
-    if (fresh) advise_fresh(c->out.value);
     a.out_is_zero = fresh;
     for (const auto& [view, name] :
          {std::pair{&c->grad, "gradOutput"}, std::pair{&c->indices_view, "indices"},
