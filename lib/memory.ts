@@ -2,7 +2,8 @@
 import { native } from './native';
 
 const CACHE_LINE = 64;
-const HUGE_PAGE_THRESHOLD = 4 << 20;
+/** Arrays from this size up are advised for huge pages (tables, fresh outputs). */
+export const HUGE_PAGE_THRESHOLD = 4 << 20;
 
 /**
  * Asks the OS to back `array`'s memory with transparent huge pages (Linux; a no-op

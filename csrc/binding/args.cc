@@ -181,7 +181,11 @@ void require_disjoint(Napi::Env env, const ArrayView& out, const char* out_name,
 }
 
 // Fresh outputs from this size up get huge-page advice (lib/options.ts has the measurement).
-constexpr int64_t kFreshHugePageBytes = int64_t{4} << 20;
+constexpr size_t kFreshHugePageBytes = size_t{4} << 20;
+
+void advise_fresh_bytes(void* data, size_t bytes) {
+  if (bytes >= kFreshHugePageBytes) advise_huge_pages(data, bytes);
+}
 
 ArrayView output_float32(Napi::Env env, const Napi::Value& out_arg, int64_t n,
                          const std::string& shape_description) {
@@ -207,7 +211,7 @@ ArrayView output_float32(Napi::Env env, const Napi::Value& out_arg, int64_t n,
   }
   ArrayView out = get_float32_array(env, array, "out");
   // As lib/options.ts freshOutput: huge pages before the kernel's first touch.
-  if (out.length * 4 >= kFreshHugePageBytes) advise_huge_pages(out.data, static_cast<size_t>(out.length) * 4);
+  advise_fresh_bytes(out.data, static_cast<size_t>(out.length) * sizeof(float));
   return out;
 }
 

@@ -69,16 +69,11 @@ void require_length(Napi::Env env, const ArrayView& v, const char* name, int64_t
   }
 }
 
-// These outputs are fresh and written once in full: from 4 MiB up they are advised for huge
-// pages before the first write, which spares one page fault per 4 KiB (a 200 MB sparse
-// gradient otherwise spends more time faulting than computing).
-constexpr int64_t kHugePageAdviceBytes = int64_t{4} << 20;
-
+// These outputs are fresh and written once in full: advised for huge pages before the first
+// write (a 200 MB sparse gradient otherwise spends more time faulting than computing).
 void advise_fresh(const Napi::Value& array) {
   const Napi::TypedArray t = array.As<Napi::TypedArray>();
-  if (static_cast<int64_t>(t.ByteLength()) >= kHugePageAdviceBytes) {
-    advise_huge_pages(static_cast<char*>(t.ArrayBuffer().Data()) + t.ByteOffset(), t.ByteLength());
-  }
+  advise_fresh_bytes(static_cast<char*>(t.ArrayBuffer().Data()) + t.ByteOffset(), t.ByteLength());
 }
 
 // A new typed array of `n` elements made through the JS constructor, so that running out of
