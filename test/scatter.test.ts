@@ -139,9 +139,13 @@ describe('scatterAdd determinism and plans', () => {
   it('bitwise identical for 1, 2 and 3 threads, and between plan and plain forms', () => {
     const seed = freshSeed();
     const rng = new Rng(seed);
-    for (const dim of [7, 128]) {
-      const rows = 2000;
-      const n = 40_000;
+    // 20 contributions per row (a plan is pooled), then about 1.1 (the row kernel in plan order).
+    for (const [dim, rows, n] of [
+      [7, 2000, 40_000],
+      [128, 2000, 40_000],
+      [7, 40_000, 4000],
+      [129, 40_000, 4000],
+    ]) {
       const idx = Int32Array.from(randomIndices(rng, n, rows).map((x) => (rng.bool(0.2) ? 5 : x)));
       const dst0 = randomTable(rng, rows, dim);
       const src = randomTable(rng, n, dim);
@@ -393,6 +397,41 @@ describe('embeddingBagBackward: finite differences, argmax, threads, async', () 
   });
 });
 
+/**
+ * A plan is applied by the row kernel in plan order when its rows are mostly distinct (under
+ * 2 contributions per row) and pooled by the gather kernels when they repeat: both must give
+ * the plain form's bits, for scatterAdd and for the dense bag backward. Returns the kernel
+ * calls made.
+ */
+function expectBothPlanStrategies(rng: Rng, dim: number, ctx: string): number {
+  let calls = 0;
+  for (const [rows, n] of [
+    [2000, 120], // about 1.04 contributions per row: the row kernel
+    [7, 120], // about 17 per row: pooled
+  ]) {
+    const idx = Int32Array.from(randomIndices(rng, n, rows));
+    const dst0 = randomTable(rng, rows, dim);
+    const src = randomTable(rng, n, dim);
+    const weights = rng.bool() ? randomWeights(rng, n) : undefined;
+    const plain = dst0.slice();
+    scatterAdd({ dst: plain, dim, indices: idx, src, weights, alpha: 0.5 });
+    const planned = dst0.slice();
+    const plan = scatterPlan({ indices: idx, numRows: rows });
+    scatterAdd({ dst: planned, dim, plan, src, weights, alpha: 0.5 });
+    const what = `${ctx} rows=${rows} n=${n} weighted=${weights !== undefined}`;
+    expect(firstBitMismatch(planned, plain), `${what}: scatterAdd plan = plain`).toBe(-1);
+    const lengths = randomLengths(rng, 30, 8);
+    const bagIdx = randomIndices(rng, lengths.reduce((a, x) => a + x, 0), rows);
+    const o = bagOptions({ table: randomTable(rng, rows, dim), dim, mode: 'mean', weights: randomWeights(rng, bagIdx.length) }, bagIdx, lengths, 'offsets', 'int32');
+    const gradOutput = randomTable(rng, lengths.length, dim);
+    const dense = embeddingBagBackward({ ...o, gradOutput, numRows: rows });
+    const bagPlan = scatterPlan({ indices: o.indices, numRows: rows });
+    expect(firstBitMismatch(embeddingBagBackward({ ...o, gradOutput, numRows: rows, plan: bagPlan }), dense), `${what}: bag backward plan = plain`).toBe(-1);
+    calls += 4;
+  }
+  return calls;
+}
+
 // ---- forced ISAs ------------------------------------------------------------------------
 
 itOnEachIsa('scatterAdd and embeddingBagBackward', (isa) => {
@@ -433,6 +472,7 @@ itOnEachIsa('scatterAdd and embeddingBagBackward', (isa) => {
     const dense = embeddingBagBackward({ ...m.o, gradOutput: m.gradOutput, numRows: m.rows, maxIndices });
     expect(relErr(dense, ref), `${isa} seed=${seed} dim=${dim} max`).toBeLessThan(BOUND * cond(ref, abs));
     calls += 1;
+    calls += expectBothPlanStrategies(rng, dim, `${isa} seed=${seed} dim=${dim}`);
   }
   return calls;
 });

@@ -9,7 +9,9 @@
 // second, and the GB/s of the bytes that pattern must move:
 //   scatter_add        n rows of src read, n dst rows read + written at random: 3 rows per index
 //   plan scatter_add   the same through a plan built once (src rows read at random, dst rows
-//                      in ascending order); "plan as gather" the former plan form, for A/B
+//                      in ascending order): the shipped plan form, which pools rows that
+//                      repeat and runs the row kernel in plan order otherwise; "plan as
+//                      gather" always pools (the gather family's kernels), for A/B
 //   stream add         dst2[i] += src[i] over a contiguous n-row dst2: the same 3 rows per
 //                      index with no random access (the DRAM streaming bound for this traffic)
 //   random rmw         dst[idx[i]] += 1: the random read + write alone, 2 rows per index
@@ -22,17 +24,20 @@
 // scatter-add arithmetic with the prefetch distance and kind as parameters, split by position
 // like the loops above; PROBE_SPLIT=1 adds "rows <tasks> tasks" cases on 2+ threads: the
 // shipped kernel under the shipped row-range split with the task count as a parameter;
-// PROBE_ONLY=<prefix>[,<prefix>...] keeps only some cases.
+// PROBE_ONLY=<prefix>[,<prefix>...] keeps only some cases; PROBE_ZIPF=<s> draws the indices
+// from Zipf(s) over the rows (ranks scattered, as the bench does) instead of uniformly.
 #include <sys/mman.h>
 #include <time.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -164,9 +169,28 @@ int main(int argc, char** argv) {
   float* out = alloc_table(n * dim);
   std::vector<int32_t> idx(static_cast<size_t>(n));
   uint64_t state = 0x1d5;
-  for (int32_t& v : idx) {
+  auto next_unit = [&] {
     state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    v = static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(rows));
+    return static_cast<double>(state >> 11) / 9007199254740992.0;  // [0, 1)
+  };
+  if (const char* zipf = std::getenv("PROBE_ZIPF")) {
+    // Zipf(s) as the bench draws it: rank k has weight (k + 1)^-s, sampled by inverting the
+    // CDF, and ranks scattered over the rows by a multiplier coprime to them.
+    const double s = std::atof(zipf);
+    std::vector<double> cdf(static_cast<size_t>(rows));
+    double acc = 0;
+    for (int64_t k = 0; k < rows; ++k) cdf[k] = acc += std::pow(static_cast<double>(k + 1), -s);
+    int64_t mult = 2654435761 % rows;
+    while (std::gcd(mult, rows) != 1) ++mult;
+    for (int32_t& v : idx) {
+      const int64_t rank = std::lower_bound(cdf.begin(), cdf.end(), next_unit() * acc) - cdf.begin();
+      v = static_cast<int32_t>(std::min<int64_t>(rank, rows - 1) * mult % rows);
+    }
+  } else {
+    for (int32_t& v : idx) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      v = static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(rows));
+    }
   }
   const ek::IndexArray indices{idx.data(), n, ek::IndexType::Int32};
   ek::scatter::ScatterArgs args;
@@ -187,8 +211,8 @@ int main(int argc, char** argv) {
                        ek::scatter::build_plan(indices, rows, -1, &fresh);
                        ek::scatter::scatter_add(fresh, args);
                      }, {}});
-    // The plan form as it was before 2026-11-26 23:20: the gather family's pooling over the
-    // plan's segments, each destination row accumulated in registers and written once.
+    // The gather family's pooling over the plan's segments, each destination row accumulated
+    // in registers and written once: what the plan form does when rows repeat, forced.
     cases.push_back({"plan as gather", threads, 3, [&] {
                        ek::gather::BagArgs g;
                        g.table = ek::gather::Table{src, n, dim};

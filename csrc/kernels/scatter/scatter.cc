@@ -118,15 +118,9 @@ namespace {
 // sums are the plan-free form's, bit for bit. The kernel prefetches the random source rows
 // for reading and the ascending destination rows for writing, as it does the other way round
 // without a plan, and a row's contributions are adjacent: its read-modify-writes after the
-// first hit L1. (The gather family's pooling, which keeps a row's sum in registers and
-// writes it once, ran 2-3x slower on uniform indices in bench/scatter-probe: its
-// destination prefetch is a read and runs only 8 rows ahead. Since that kernel keeps its
-// accumulators in registers and takes one-row bags on their own path it is 1.1x slower:
-// 72 vs 65 ms on 2 threads, 2026-11-27.)
-//
-// compact_rows: segment u's row is row u of a.dst (a sparse gradient's rows) instead of
-// plan.rows[u].
-void scatter_in_plan_order(const Plan& plan, const ScatterArgs& a, bool compact_rows) {
+// first hit L1. Used where rows mostly differ (pool_plan says which; the pooling kernels
+// ran 2-3x slower on uniform indices before they kept their accumulators in registers).
+void scatter_in_plan_order(const Plan& plan, const ScatterArgs& a) {
   const Isa isa = active_isa();
   count_kernel_call(isa);
   const Kernels& k = kernels_for(isa);
@@ -150,7 +144,7 @@ void scatter_in_plan_order(const Plan& plan, const ScatterArgs& a, bool compact_
     const int64_t k0 = plan.bounds[u0], k1 = plan.bounds[u1];
     for (int64_t u = u0; u < u1; ++u) {
       std::fill(dst_rows.begin() + plan.bounds[u], dst_rows.begin() + plan.bounds[u + 1],
-                compact_rows ? u : plan.rows[u]);
+                plan.rows[u]);
     }
     // The kernel numbers positions from 0: shift the views to this task's first one.
     ScatterArgs part = a;
@@ -159,6 +153,38 @@ void scatter_in_plan_order(const Plan& plan, const ScatterArgs& a, bool compact_
     const IndexArray rows{dst_rows.data() + k0, k1 - k0, IndexType::Int64};
     k.scatter_rows(part, rows, nullptr, k1 - k0);
   });
+}
+
+// Plans whose destination rows take at least this many contributions on average are
+// applied by the gather family's pooling kernels (pool_segments), the others by the row
+// kernel in plan order. Pooling keeps a row's sum in registers and writes the row once,
+// which pays where rows repeat; the row kernel prefetches its destination rows for the
+// store, which pays where they are mostly distinct. bench/scatter-probe, 524,288 x 128 into
+// 1 M rows, medians of 9, 2026-11-28: Zipf(1.1) indices (6.1 per row) pooled 18.6-18.8 ms
+// against 21.6-22.1 on 2 threads, 35.0 against 40.0-41.4 on 1 (AVX2 and AVX-512 alike);
+// uniform indices (1.3 per row) pooled 2-5% slower on AVX2, 5% faster on AVX-512.
+constexpr int64_t kPoolMinContributionsPerRow = 2;
+
+bool pool_plan(const Plan& plan) {
+  return static_cast<int64_t>(plan.order.size()) >= kPoolMinContributionsPerRow * plan.num_segments();
+}
+
+// Plan segment u as a bag: rows sources[k] of `table` for its contributions k, scaled by
+// scales[k] when set, summed in plan order into out row out_rows[u] (u when null), from the
+// row's current value (accumulate) or from zero. Each term is the row kernel's operation
+// (an add, or fma(scale, row, acc)) in the same order: the same bits.
+void pool_segments(const Plan& plan, const gather::Table& table, const int64_t* sources,
+                   const float* scales, float* out, const int64_t* out_rows, bool accumulate) {
+  BagArgs pool;
+  pool.table = table;
+  pool.indices = IndexArray{sources, static_cast<int64_t>(plan.order.size()), IndexType::Int64};
+  pool.bags = plan.segments();
+  pool.mode = PoolMode::Sum;
+  pool.weights = scales;
+  pool.out = out;
+  pool.out_rows = out_rows;
+  pool.accumulate = accumulate;
+  gather::embedding_bag(pool);
 }
 
 }  // namespace
@@ -172,11 +198,18 @@ void scatter_add(const Plan& plan, const ScatterArgs& a) {
       scales[k] = a.weights != nullptr ? a.alpha * a.weights[plan.order[k]] : a.alpha;
     }
   }
+  const float* ordered_scales = scales.empty() ? nullptr : scales.data();
+  if (pool_plan(plan)) {
+    // The source row of a contribution is its position.
+    pool_segments(plan, gather::Table{a.src, plan.num_indices, a.dim}, plan.order.data(), ordered_scales,
+                  a.dst, plan.rows.data(), true);
+    return;
+  }
   ScatterArgs ordered = a;
   ordered.src_rows = plan.order.data();  // the source row of a contribution is its position
-  ordered.weights = scales.empty() ? nullptr : scales.data();
+  ordered.weights = ordered_scales;
   ordered.alpha = 1.0f;
-  scatter_in_plan_order(plan, ordered, false);
+  scatter_in_plan_order(plan, ordered);
 }
 
 BagBackward::BagBackward(const BagBackwardArgs& args) : args_(args) {
@@ -263,14 +296,20 @@ void BagBackward::run_planned(float* out, bool dense) {
     src_rows[k] = bag_of_[plan.order[k]];
     if (!scales.empty()) scales[k] = scale_[plan.order[k]];
   }
-  // Into zeros (filled by run_dense, or a fresh sparse output), each touched row at its
-  // place: rows()[u] (dense) or u (sparse). The sparse form used to pool each row in
-  // registers with the gather kernels, 1.5-1.8x slower on uniform indices (bagBackward sum
-  // sparse, ~1.3 contributions per row): that kernel does not prefetch its output rows, and
-  // it then kept its accumulators on the stack and set up every column block of a bag of
-  // one row (both fixed since, gather/body.h).
-  scatter_in_plan_order(plan, gradient_rows(out, src_rows.data(), scales.empty() ? nullptr : scales.data()),
-                        !dense);
+  const float* ordered_scales = scales.empty() ? nullptr : scales.data();
+  const gather::Table grad{args_.grad, args_.bags.num_bags, args_.dim};
+  if (!dense) {
+    // Sparse: row u of the fresh output is segment u pooled from zero and stored once:
+    // 0 + c0 + c1 + ..., the dense form's sums bit for bit. Into a freshly faulted 209 MB
+    // output this took 17 ms where the row kernel, which loads each output line before
+    // adding to it, took 22-27 (bench shape, uniform, 2 threads, C++ harness, 2026-11-28).
+    pool_segments(plan, grad, src_rows.data(), ordered_scales, out, nullptr, false);
+  } else if (pool_plan(plan)) {
+    pool_segments(plan, grad, src_rows.data(), ordered_scales, out, plan.rows.data(), true);
+  } else {
+    // Into the zeros run_dense filled, each touched row at its place rows()[u].
+    scatter_in_plan_order(plan, gradient_rows(out, src_rows.data(), ordered_scales));
+  }
 }
 
 void BagBackward::run_max_columns(float* out, const int32_t* winner) {

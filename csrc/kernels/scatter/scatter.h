@@ -130,8 +130,8 @@ struct BagBackwardArgs {
 
 // A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
 // position; the dense form is then a plan-free scatter-add of gradient rows, and the sparse
-// form a plan (the distinct rows and the positions feeding each) applied by the row kernel
-// in plan order into the compact output. With a given plan both forms use it (no sort; the
+// form a plan (the distinct rows and the positions feeding each) whose segments the gather
+// family's pooling kernels sum into the compact output, one bag of gradOutput rows per row. With a given plan both forms use it (no sort; the
 // row kernel in plan order, as scatter_add with a plan): the same sums, bit for bit. Max:
 // both forms walk the bags in order per column range (max_backward_columns, no plan), the
 // sparse one with winners renamed to their slots among rows() (index_winners); both add
@@ -143,8 +143,8 @@ class BagBackward {
   const LargeArray<int64_t>& rows();  // builds the plan on first use
   // Dense: out is num_rows x dim and is entirely written (zeros where no gradient).
   void run_dense(float* out);
-  // Sparse: out is rows().size() x dim and already zero (a fresh array: only the rows'
-  // contributions are added in), row u holding the gradient of rows()[u].
+  // Sparse: out is rows().size() x dim, entirely written, row u holding the gradient of
+  // rows()[u]. Max adds into it, so it must hold zeros (a fresh array); Sum / Mean overwrite.
   void run_sparse(float* out);
 
  private:
