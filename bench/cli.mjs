@@ -301,8 +301,7 @@ async function main() {
   for (const s of ctx.notes) console.log(`\nnote: ${s}`);
 
   console.log('\ntargets (from this run)');
-  for (const line of [...targets(ctx.records, ctx), ...ropeTargets(ctx.records, ctx), ...jlTargets(ctx.records, ctx), ...scatterTargets(ctx.records, ctx), ...codebookTargets(ctx.records, ctx)]) console.log(`  ${line}`);
-  for (const line of [...targets(ctx.records, ctx), ...ropeTargets(ctx.records, ctx), ...jlTargets(ctx.records, ctx), ...scatterTargets(ctx.records, ctx), ...compressTargets(ctx.records, ctx)]) console.log(`  ${line}`);
+  for (const line of [...targets(ctx.records, ctx), ...ropeTargets(ctx.records, ctx), ...jlTargets(ctx.records, ctx), ...scatterTargets(ctx.records, ctx), ...codebookTargets(ctx.records, ctx), ...compressTargets(ctx.records, ctx)]) console.log(`  ${line}`);
   const others = ctx.records.map((r) => r.otherCores).filter(Number.isFinite);
   if (others.length) {
     const mean = others.reduce((a, b) => a + b, 0) / others.length;

@@ -38,6 +38,44 @@ export async function measure(fn, profile, { batch = 1 } = {}) {
   };
 }
 
+/**
+ * `slow` (a pure-JS loop) and `fast` (embedkit) timed in alternation: `rounds` rounds of one
+ * call of slow, one untimed call of fast and `calls` timed calls of fast. Returns the median over the rounds of slow's time
+ * over fast's median time in the same round. This VM's memory speed drifts by up to 2x within
+ * minutes, which moves a ratio of two medians taken seconds apart; a ratio taken within each
+ * round sees both sides at the same speed. Both functions must be warm (measured before).
+ * `settle` runs untimed before every call: a full GC, so that neither side pays for
+ * collecting the other's garbage (a fresh 512 MB output per call otherwise lands its unmapping
+ * on whichever call comes next).
+ */
+export function pairedRatio(slow, fast, { rounds = 5, calls = 3, settle = () => {} } = {}) {
+  const ratios = [];
+  const timed = (fn) => {
+    settle();
+    const t0 = performance.now();
+    fn();
+    return performance.now() - t0;
+  };
+  for (let r = 0; r < rounds; r++) {
+    const slowMs = timed(slow);
+    // One untimed call first: after the single-threaded JS loop the pool's second core was
+    // idle, and on this VM the next multi-threaded calls then ran ~20% slower than
+    // back-to-back ones (scatterAdd, 2 threads: 47-51 vs 38-42 ms, also after a 300 ms busy
+    // wait instead of the loop): a hypervisor effect, not the kernel's.
+    fast();
+    const fastMs = [];
+    for (let c = 0; c < calls; c++) fastMs.push(timed(fast));
+    ratios.push(slowMs / medianOf(fastMs));
+  }
+  return medianOf(ratios);
+}
+
+function medianOf(values) {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
 const USER_HZ = 100; // /proc/stat ticks per second on Linux
 
 /** CPU time used on the machine (all processes) and by this process, and the wall clock. */

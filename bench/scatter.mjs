@@ -20,7 +20,7 @@
 // that build alone), as do the bagBackward +plan rows; bagBackward sparse is compared with the
 // dense JS loop, what a user would write without a row-sparse form. spmm transpose:true+aT
 // passes a kept csrTranspose(a) as `aT`; transpose:true alone transposes on every call.
-import { fillRandom, fillRatiosVsJs, randomIndices, relativeError, rng, timeImpl } from './common.mjs';
+import { fillRandom, fillRatiosVsJs, pairedRatio, randomIndices, relativeError, rng, timeImpl } from './common.mjs';
 
 // ---- pure-JS baselines: what a user would write --------------------------------------------
 function jsScatterAdd(dst, dim, idx, src) {
@@ -135,6 +135,8 @@ async function runGroup(ctx, g) {
   const selected = impls.map((im) => ctx.matches(g.op, im.impl, g.shape));
   if (!selected.some(Boolean)) return;
   let ref;
+  // The default impl (all threads, default ISA): its function and record, for the paired ratio.
+  let headline;
   for (let k = 0; k < impls.length; k++) {
     const im = impls[k];
     if (!im.isRef && !selected[k]) continue;
@@ -152,11 +154,17 @@ async function runGroup(ctx, g) {
       ctx.ek.setThreads(im.threads);
       const p = g.ek(im);
       check = p.result;
+      if (im.ek && im.threads === ctx.allThreads && im.isa === ctx.defaultIsa) headline = { fn: p.fn, rec };
       return { fn: p.fn, note: p.note };
     };
     await timeImpl(ctx, rec, im, { prepare, verify: () => relativeError(check, ref), units: g.units });
   }
   fillRatiosVsJs(ctx.records, g.op, g.shape);
+  // The >= 10x-JS target's ratio, taken in alternating rounds (pairedRatio); the defaults are
+  // back in place after timeImpl.
+  if (headline && Number.isFinite(headline.rec.ms)) {
+    headline.rec.pairedRatioVsJs = pairedRatio(g.js, headline.fn, { rounds: ctx.quick ? 3 : 5, settle: ctx.gc });
+  }
   ctx.progress?.(`${g.op} ${g.shape}`);
 }
 
@@ -425,7 +433,12 @@ export function scatterTargets(all, ctx) {
   for (const key of ops) {
     const [op, shape] = key.split('|');
     const r = find(op, ekImpl, ctx.allThreads, shape);
-    if (r && Number.isFinite(r.ratioVsJs)) {
+    if (r && Number.isFinite(r.pairedRatioVsJs)) {
+      // PASS only when both measurements reach 10x: the separate medians can straddle a drift
+      // in this VM's memory speed, the alternated rounds see the second core wake up.
+      lines.push(`${verdict(r.ratioVsJs >= 10 && r.pairedRatioVsJs >= 10)}  ${op} ${shape}: ${r.ratioVsJs.toFixed(1)}x its ` +
+        `pure-JS loop from the separate medians, ${r.pairedRatioVsJs.toFixed(1)}x timed in alternation (>= 10x both)`);
+    } else if (r && Number.isFinite(r.ratioVsJs)) {
       lines.push(`${verdict(r.ratioVsJs >= 10)}  ${op} ${shape}: ${r.ratioVsJs.toFixed(1)}x its pure-JS loop (>= 10x)`);
     }
   }

@@ -153,10 +153,14 @@ function section(title, body, note = '') {
       const two = best(op, shape, 2), one = best(op, shape, 1);
       const js = find(op, shape, 'js');
       if (two === undefined) continue;
-      rows.push([`${op.slice('scatter/'.length)} ${shape}`, ms(two), one ? ms(one) : '', rate(two), js ? ratio(js, two) : '']);
+      // The default impl's ratio timed in alternation with the JS loop (bench/common.mjs pairedRatio).
+      const paired = records.find((r) => r.op === op && r.shape === shape && Number.isFinite(r.pairedRatioVsJs));
+      rows.push([`${op.slice('scatter/'.length)} ${shape}`, ms(two), one ? ms(one) : '', rate(two), js ? ratio(js, two) : '',
+        paired ? mark(paired, `${num(paired.pairedRatioVsJs)}×`) : '']);
     }
   }
-  section('Scatter / SpMM (rows/s: source rows, or nonzeros for spmm)', table(['op, shape', 'ms (2 thr)', 'ms (1 thr)', 'rows/s (2 thr)', 'vs JS (2 thr)'], rows));
+  section('Scatter / SpMM (rows/s: source rows, or nonzeros for spmm; "alternated": JS and embedkit timed in alternating rounds)',
+    table(['op, shape', 'ms (2 thr)', 'ms (1 thr)', 'rows/s (2 thr)', 'vs JS (2 thr)', 'vs JS, alternated'], rows));
 }
 
 // ---- codebook ---------------------------------------------------------------------------

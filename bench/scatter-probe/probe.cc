@@ -17,6 +17,9 @@
 //   random rmw         dst[idx[i]] += 1: the random read + write alone, 2 rows per index
 //   random read        sum of dst[idx[i]]: random reads alone, 1 row per index
 //   gather             out[i] = dst[idx[i]]: 1 random row read + 1 row written in order
+//   read interleaved   (2 threads) src read by two threads each owning every other row at
+//                      random, as scatter_add's row split leaves them; "read halves" the same
+//                      rows as two contiguous halves
 // and the CPU time of the process during the case (both threads together; see cpu_ms).
 // 1 and 2 threads where the loop can be split (contiguous position ranges; the rmw loops then
 // race on repeated rows, which a timing does not mind). Tables are advised for huge pages,
@@ -107,6 +110,23 @@ __attribute__((target("avx2,fma"))) float random_read(const float* dst, const in
   for (int64_t i = b; i < e; ++i) {
     const float* d = dst + static_cast<int64_t>(idx[i]) * dim;
     for (int64_t c = 0; c < dim; c += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(d + c));
+  }
+  float lanes[8];
+  _mm256_storeu_ps(lanes, acc);
+  return lanes[0];
+}
+
+// Sums the src rows listed in `rows`, each prefetched 16 rows ahead.
+__attribute__((target("avx2,fma"))) float read_listed(const float* src, const std::vector<int64_t>& rows, int64_t dim) {
+  __m256 acc = _mm256_setzero_ps();
+  const int64_t m = static_cast<int64_t>(rows.size());
+  for (int64_t j = 0; j < m; ++j) {
+    if (j + 16 < m) {
+      const char* p = reinterpret_cast<const char*>(src + rows[j + 16] * dim);
+      for (int64_t off = 0; off < dim * 4; off += 64) __builtin_prefetch(p + off, 0, 3);
+    }
+    const float* r = src + rows[j] * dim;
+    for (int64_t c = 0; c < dim; c += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(r + c));
   }
   float lanes[8];
   _mm256_storeu_ps(lanes, acc);
@@ -266,6 +286,24 @@ int main(int argc, char** argv) {
                              }
                              if (m > 0) k.scatter_rows(args, indices, batch, m);
                            });
+                         }, {}});
+      }
+    }
+    if (threads > 1) {
+      // src read by two threads each owning about every other row (at random, as the row-range
+      // split of scatter_add leaves them), against contiguous halves: 1 row per index.
+      static std::vector<int64_t> halves[2], interleaved[2];
+      if (halves[0].empty()) {
+        uint64_t bits = 0x9e37;
+        for (int64_t i = 0; i < n; ++i) {
+          bits = bits * 6364136223846793005ULL + 1442695040888963407ULL;
+          interleaved[(bits >> 40) & 1].push_back(i);
+          halves[i * 2 / n].push_back(i);
+        }
+      }
+      for (auto* lists : {interleaved, halves}) {
+        cases.push_back({lists == interleaved ? "read interleaved" : "read halves", threads, 1, [&, lists] {
+                           ek::parallel_for(2, [&](int64_t t) { sink = sink + read_listed(src, lists[t], dim); });
                          }, {}});
       }
     }

@@ -160,7 +160,7 @@ void scatter_in_plan_order(const Plan& plan, const ScatterArgs& a) {
 // kernel in plan order. Pooling keeps a row's sum in registers and writes the row once,
 // which pays where rows repeat; the row kernel prefetches its destination rows for the
 // store, which pays where they are mostly distinct. bench/scatter-probe, 524,288 x 128 into
-// 1 M rows, medians of 9, 2026-11-28: Zipf(1.1) indices (6.1 per row) pooled 18.6-18.8 ms
+// 1 M rows, medians of 9, 2026-11-27: Zipf(1.1) indices (6.1 per row) pooled 18.6-18.8 ms
 // against 21.6-22.1 on 2 threads, 35.0 against 40.0-41.4 on 1 (AVX2 and AVX-512 alike);
 // uniform indices (1.3 per row) pooled 2-5% slower on AVX2, 5% faster on AVX-512.
 constexpr int64_t kPoolMinContributionsPerRow = 2;
@@ -302,7 +302,7 @@ void BagBackward::run_planned(float* out, bool dense) {
     // Sparse: row u of the fresh output is segment u pooled from zero and stored once:
     // 0 + c0 + c1 + ..., the dense form's sums bit for bit. Into a freshly faulted 209 MB
     // output this took 17 ms where the row kernel, which loads each output line before
-    // adding to it, took 22-27 (bench shape, uniform, 2 threads, C++ harness, 2026-11-28).
+    // adding to it, took 22-27 (bench shape, uniform, 2 threads, C++ harness, 2026-11-27).
     pool_segments(plan, grad, src_rows.data(), ordered_scales, out, nullptr, false);
   } else if (pool_plan(plan)) {
     pool_segments(plan, grad, src_rows.data(), ordered_scales, out, plan.rows.data(), true);
