@@ -128,10 +128,15 @@ describe.each(DIMS)('scatterAdd dim %i', (dim) => {
     const rng = new Rng(seed);
     const c = scatterCase(rng, dim, { hub: 10_000, weighted: true });
     const before = c.dst.slice();
-    scatterAdd({ dst: c.dst, dim, indices: Int32Array.from(c.idx), src: c.src, weights: c.weights });
+    const indices = Int32Array.from(c.idx);
+    scatterAdd({ dst: c.dst, dim, indices, src: c.src, weights: c.weights });
     // 10,000 float32 additions: the error grows with the count, so the bound is 1e-5 x cond.
     const { ref, abs } = refScatterAdd(before, dim, c.idx, c.src, c.weights);
     expect(relErr(c.dst, ref), `seed=${seed}`).toBeLessThan(1e-5 * cond(ref, abs));
+    // Through a plan the hub is one segment of 10,000 contributions, pooled: the same bits.
+    const viaPlan = before.slice();
+    scatterAdd({ dst: viaPlan, dim, plan: scatterPlan({ indices, numRows: c.rows }), src: c.src, weights: c.weights });
+    expect(firstBitMismatch(viaPlan, c.dst), `seed=${seed}: plan = plain`).toBe(-1);
   });
 });
 
