@@ -40,10 +40,11 @@ export async function measure(fn, profile, { batch = 1 } = {}) {
 
 /**
  * `slow` (a pure-JS loop) and `fast` (embedkit) timed in alternation: `rounds` rounds of one
- * call of slow, one untimed call of fast and `calls` timed calls of fast. Returns the median over the rounds of slow's time
- * over fast's median time in the same round. This VM's memory speed drifts by up to 2x within
- * minutes, which moves a ratio of two medians taken seconds apart; a ratio taken within each
- * round sees both sides at the same speed. Both functions must be warm (measured before).
+ * call of slow, one untimed call of fast and `calls` timed calls of fast. Returns the median
+ * over the rounds of slow's time over fast's median time in the same round. This VM's memory
+ * speed drifts by up to 2x within minutes, which moves a ratio of two medians taken seconds
+ * apart; a ratio taken within each round sees both sides at the same speed. Both functions
+ * must be warm (measured before).
  * `settle` runs untimed before every call: a full GC, so that neither side pays for
  * collecting the other's garbage (a fresh 512 MB output per call otherwise lands its unmapping
  * on whichever call comes next).
@@ -65,12 +66,13 @@ export function pairedRatio(slow, fast, { rounds = 5, calls = 3, settle = () => 
     fast();
     const fastMs = [];
     for (let c = 0; c < calls; c++) fastMs.push(timed(fast));
-    ratios.push(slowMs / medianOf(fastMs));
+    ratios.push(slowMs / median(fastMs));
   }
-  return medianOf(ratios);
+  return median(ratios);
 }
 
-function medianOf(values) {
+/** The median of `values` (the mean of the middle two for an even count). */
+export function median(values) {
   const v = [...values].sort((a, b) => a - b);
   const mid = v.length >> 1;
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;

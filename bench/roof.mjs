@@ -12,7 +12,7 @@
 // from start to the last worker's finish. The roof is the best figure over thread counts.
 // Buffers are far larger than any cache (512 MiB each; 256 MiB with --quick).
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { cpuSnapshot, foreignLoad } from './common.mjs';
+import { cpuSnapshot, foreignLoad, median } from './common.mjs';
 
 const PATTERN = 7; // fill byte; the memchr probe searches for 1, which is absent
 
@@ -51,12 +51,6 @@ if (!isMainThread && workerData?.embedkitRoofWorker) {
     parentPort.postMessage(moved);
   });
   parentPort.postMessage('ready');
-}
-
-function median(xs) {
-  const s = [...xs].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 async function probeThreads(threads, totalBytes, reps) {

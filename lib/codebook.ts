@@ -6,8 +6,9 @@
 // n_j, using log Z = logsumexp_j(L_j + ln n_j). Outputs are allocated here and handed to the
 // binding, which validates everything before writing anything.
 import { boundsArgs } from './gather';
+import { adviseFresh } from './memory';
 import { native } from './native';
-import { adviseFresh, describe, enumCode, lengthOf, requireOptions, startAsync, type IndexArray } from './options';
+import { describe, enumCode, lengthOf, requireOptions, startAsync, type IndexArray } from './options';
 import type { Seed } from './jl';
 
 // ---- the map ------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 // Compressed and pruned embedding tables: the table formats that gather and embeddingBag
 // read (f32, f16, bf16, q8, q4), conversion to and from float32, and vocabulary pruning.
-import { allocTableArray } from './memory';
+import { adviseFresh, allocTableArray } from './memory';
 import { native } from './native';
-import { adviseFresh, describe, enumCode, lengthOf, requireOptions, startAsync, type IndexArray } from './options';
+import { describe, enumCode, lengthOf, requireOptions, startAsync, type IndexArray } from './options';
 
 export type TableFormat = 'f32' | 'f16' | 'bf16' | 'q8' | 'q4';
 const TABLE_FORMATS: readonly TableFormat[] = ['f32', 'f16', 'bf16', 'q8', 'q4'];

@@ -2,8 +2,6 @@
 import { native } from './native';
 
 const CACHE_LINE = 64;
-/** Arrays from this size up are advised for huge pages (tables, fresh outputs). */
-export const HUGE_PAGE_THRESHOLD = 4 << 20;
 
 /**
  * Asks the OS to back `array`'s memory with transparent huge pages (Linux; a no-op
@@ -43,7 +41,16 @@ export function allocTableArray<T extends Float32Array | Uint16Array | Uint8Arra
   const backing = new ctor(length + slack);
   const offset = native().cacheLineOffset(backing);
   const skip = offset === 0 ? 0 : (CACHE_LINE - offset) / size;
-  const array = backing.subarray(skip, skip + length) as T;
-  if (length * size >= HUGE_PAGE_THRESHOLD) native().adviseHugePages(array);
+  return adviseFresh(backing.subarray(skip, skip + length) as T);
+}
+
+// Large arrays (4 MiB and up, the addon's rule for its own outputs too, csrc/binding/args.cc)
+// are advised for huge pages before anything writes them. For a fresh output that first
+// touch is the page faults: a gather of 1 M rows x 128 into a fresh array took 167 ms with
+// 4 KiB pages, 73 ms advised, 20 ms into a reused `out` (AVX-512 VM, 2026-11-27); pass `out`
+// to skip it altogether.
+/** `array`, just made and not yet written, advised for huge pages when it is large. */
+export function adviseFresh<T extends ArrayBufferView>(array: T): T {
+  native().adviseFresh(array);
   return array;
 }

@@ -17,6 +17,7 @@ export interface NativeAddon {
   setThreads(n: number): number;
   getThreads(): number;
   adviseHugePages(array: ArrayBufferView): number;
+  adviseFresh(array: ArrayBufferView): void;
   cacheLineOffset(array: ArrayBufferView): number;
   gather(...args: unknown[]): Float32Array;
   gatherAsync(...args: unknown[]): Promise<Float32Array>;

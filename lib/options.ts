@@ -2,20 +2,9 @@
 // native binding (one place, one message style); here only the option object's shape and
 // string enums are checked.
 
-import { HUGE_PAGE_THRESHOLD } from './memory';
-import { native } from './native';
+import { adviseFresh } from './memory';
 
 export type IndexArray = Int32Array | Uint32Array | BigInt64Array;
-
-// Fresh outputs from HUGE_PAGE_THRESHOLD up are advised for huge pages before a kernel first writes
-// them. That first touch is the page faults: a gather of 1 M rows x 128 into a fresh array
-// took 167 ms with 4 KiB pages, 73 ms advised, 20 ms into a reused `out` (AVX-512 VM,
-// 2026-11-27); pass `out` to skip it altogether.
-/** `array`, just made and not yet written, advised for huge pages when it is large. */
-export function adviseFresh<T extends ArrayBufferView>(array: T): T {
-  if (array.byteLength >= HUGE_PAGE_THRESHOLD) native().adviseHugePages(array);
-  return array;
-}
 
 export function requireOptions(options: unknown, op: string): void {
   if (options === null || typeof options !== 'object') {

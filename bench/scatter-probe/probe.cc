@@ -189,10 +189,7 @@ int main(int argc, char** argv) {
   float* out = alloc_table(n * dim);
   std::vector<int32_t> idx(static_cast<size_t>(n));
   uint64_t state = 0x1d5;
-  auto next_unit = [&] {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<double>(state >> 11) / 9007199254740992.0;  // [0, 1)
-  };
+  auto next_state = [&] { return state = state * 6364136223846793005ULL + 1442695040888963407ULL; };
   if (const char* zipf = std::getenv("PROBE_ZIPF")) {
     // Zipf(s) as the bench draws it: rank k has weight (k + 1)^-s, sampled by inverting the
     // CDF, and ranks scattered over the rows by a multiplier coprime to them.
@@ -203,14 +200,12 @@ int main(int argc, char** argv) {
     int64_t mult = 2654435761 % rows;
     while (std::gcd(mult, rows) != 1) ++mult;
     for (int32_t& v : idx) {
-      const int64_t rank = std::lower_bound(cdf.begin(), cdf.end(), next_unit() * acc) - cdf.begin();
+      const double unit = static_cast<double>(next_state() >> 11) / 9007199254740992.0;  // [0, 1)
+      const int64_t rank = std::lower_bound(cdf.begin(), cdf.end(), unit * acc) - cdf.begin();
       v = static_cast<int32_t>(std::min<int64_t>(rank, rows - 1) * mult % rows);
     }
   } else {
-    for (int32_t& v : idx) {
-      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-      v = static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(rows));
-    }
+    for (int32_t& v : idx) v = static_cast<int32_t>((next_state() >> 33) % static_cast<uint64_t>(rows));
   }
   const ek::IndexArray indices{idx.data(), n, ek::IndexType::Int32};
   ek::scatter::ScatterArgs args;

@@ -180,7 +180,8 @@ void require_disjoint(Napi::Env env, const ArrayView& out, const char* out_name,
   }
 }
 
-// Fresh outputs from this size up get huge-page advice (lib/options.ts has the measurement).
+// Fresh arrays from this size up get huge-page advice (lib/memory.ts adviseFresh has the
+// measurement); JS-made ones reach it through the addon's adviseFresh.
 constexpr size_t kFreshHugePageBytes = size_t{4} << 20;
 
 void advise_fresh_bytes(void* data, size_t bytes) {
@@ -210,7 +211,7 @@ ArrayView output_float32(Napi::Env env, const Napi::Value& out_arg, int64_t n,
                                " floats (" + shape_description + ")");
   }
   ArrayView out = get_float32_array(env, array, "out");
-  // As lib/options.ts freshOutput: huge pages before the kernel's first touch.
+  // Huge pages before the kernel's first touch, as lib's freshOutput.
   advise_fresh_bytes(out.data, static_cast<size_t>(out.length) * sizeof(float));
   return out;
 }

@@ -54,11 +54,12 @@ int64_t get_integer(Napi::Env env, const Napi::Value& v, const char* name, int64
 void require_disjoint(Napi::Env env, const ArrayView& out, const char* out_name,
                       const ArrayView& in, const char* in_name);
 
-// A fresh Float32Array of n elements, or the caller's `out` after checking its length.
 // Advises a fresh (not yet written) array of `bytes` for huge pages when it is 4 MiB or more:
 // its first writes then fault 2 MiB at a time rather than 4 KiB.
 void advise_fresh_bytes(void* data, size_t bytes);
 
+// A fresh Float32Array of n elements (advised as above), or the caller's `out` after checking
+// its length.
 ArrayView output_float32(Napi::Env env, const Napi::Value& out_arg, int64_t n,
                          const std::string& shape_description);
 

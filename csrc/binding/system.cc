@@ -80,6 +80,14 @@ Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(advised));
 }
 
+// A just-made array (a fresh output, a new table) advised for huge pages when it is large
+// enough to gain: the one size rule for JS-made arrays and the addon's own (args.h).
+Napi::Value AdviseFresh(const Napi::CallbackInfo& info) {
+  const ArrayView view = get_any_typed_array(info.Env(), info[0], "array");
+  advise_fresh_bytes(view.data, static_cast<size_t>(view.byte_length));
+  return info.Env().Undefined();
+}
+
 // The array's start address modulo 64 (a cache line), so JS can align big tables.
 Napi::Value CacheLineOffset(const Napi::CallbackInfo& info) {
   const ArrayView view = get_any_typed_array(info.Env(), info[0], "array");
@@ -100,6 +108,7 @@ void register_system(Napi::Env env, Napi::Object exports) {
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
   exports.Set("cacheLineOffset", Napi::Function::New(env, CacheLineOffset, "cacheLineOffset"));
   exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
+  exports.Set("adviseFresh", Napi::Function::New(env, AdviseFresh, "adviseFresh"));
 }
 
 }  // namespace embedkit::binding

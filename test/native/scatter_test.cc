@@ -627,8 +627,9 @@ TEST(csr_from_coo_transpose_and_spmm_every_isa) {
     s::Csr m;
     s::csr_from_coo(ri.view(), ci.view(), vals.data(), nr, nc, true, &m);
     // Dense from the COO input, with each cell's count of duplicates and their magnitudes:
-    // summing m floats in order errs by at most (m - 1) x 2^-24 x the sum of magnitudes (an
-    // absolute 1e-5 failed on a hub cell of duplicates, seed 30674589985024).
+    // summing m floats in order errs by at most (m - 1) x 2^-24 x the sum of magnitudes,
+    // checked as m x 6e-8 x it (an absolute 1e-5 failed on a hub cell of duplicates, seed
+    // 30674589985024).
     std::vector<double> dense(static_cast<size_t>(nr * nc)), magnitude(dense.size()), count(dense.size());
     for (int64_t i = 0; i < n; ++i) {
       dense[r[i] * nc + c[i]] += vals[i];

@@ -131,12 +131,13 @@ struct BagBackwardArgs {
 // A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
 // position; the dense form is then a plan-free scatter-add of gradient rows, and the sparse
 // form a plan (the distinct rows and the positions feeding each) whose segments the gather
-// family's pooling kernels sum into the compact output, one bag of gradOutput rows per row. With a given plan both forms use it (no sort; the
-// row kernel in plan order, as scatter_add with a plan): the same sums, bit for bit. Max:
-// both forms walk the bags in order per column range (max_backward_columns, no plan), the
-// sparse one with winners renamed to their slots among rows() (index_winners); both add
-// each element's gradients in bag order, the same bits. rows() are the rows that get a
-// gradient, what the sparse form returns.
+// family's pooling kernels sum into the compact output, one bag of gradOutput rows per row.
+// With a given plan both forms use it (no sort; the dense form then as scatter_add with a
+// plan: pooled where rows repeat, else the row kernel in plan order): the same sums, bit for
+// bit. Max: both forms walk the bags in order per column range (max_backward_columns, no
+// plan), the sparse one with winners renamed to their slots among rows() (index_winners);
+// both add each element's gradients in bag order, the same bits. rows() are the rows that
+// get a gradient, what the sparse form returns.
 class BagBackward {
  public:
   explicit BagBackward(const BagBackwardArgs& args);
