@@ -2,7 +2,7 @@
 // is how most callers call it) against the same op into an `out` reused across calls, in one
 // process, calls of the two forms alternated so that a noisy machine slows both alike.
 // `npm run bench` always passes `out`, so this is the probe behind the README's note on
-// fresh outputs (lib/options.ts adviseFresh).
+// fresh outputs (lib/memory.ts adviseFresh).
 //
 //   node bench/fresh-out/fresh-out.mjs [threads=all] [reps=9]
 //
