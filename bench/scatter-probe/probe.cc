@@ -163,6 +163,28 @@ __attribute__((target("avx2,fma"))) void scatter_pf(float* dst, const float* src
   }
 }
 
+// The scatter-add over columns [c0, c1) of every row, all positions in order: a column split
+// of the work instead of a destination-row split (each element is still summed in index order
+// by one thread). Prefetches its part of both rows `distance` positions ahead.
+__attribute__((target("avx2,fma"))) void scatter_cols(float* dst, const float* src, const int32_t* idx, int64_t n,
+                                                      int64_t dim, int64_t c0, int64_t c1, int64_t distance) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (i + distance < n) {
+      const char* d = reinterpret_cast<const char*>(dst + static_cast<int64_t>(idx[i + distance]) * dim + c0);
+      const char* s = reinterpret_cast<const char*>(src + (i + distance) * dim + c0);
+      for (int64_t off = 0; off < (c1 - c0) * 4; off += 64) {
+        __builtin_prefetch(d + off, 0, 3);
+        __builtin_prefetch(s + off, 0, 3);
+      }
+    }
+    float* d = dst + static_cast<int64_t>(idx[i]) * dim;
+    const float* s = src + i * dim;
+    for (int64_t c = c0; c < c1; c += 8) {
+      _mm256_storeu_ps(d + c, _mm256_add_ps(_mm256_loadu_ps(d + c), _mm256_loadu_ps(s + c)));
+    }
+  }
+}
+
 struct Case {
   std::string name;
   int threads;
@@ -275,11 +297,21 @@ int main(int argc, char** argv) {
                                if (idx[i] < lo || idx[i] >= hi) continue;
                                batch[m++] = i;
                                if (m == 512) {
-                                 k.scatter_rows(args, indices, batch, m);
+                                 k.scatter_rows(args, indices, batch, m, 0, dim);
                                  m = 0;
                                }
                              }
-                             if (m > 0) k.scatter_rows(args, indices, batch, m);
+                             if (m > 0) k.scatter_rows(args, indices, batch, m, 0, dim);
+                           });
+                         }, {}});
+      }
+    }
+    if (threads > 1) {
+      for (int64_t distance : {8, 16, 32}) {
+        cases.push_back({"cols split " + std::to_string(distance), threads, 3, [&, threads, distance] {
+                           ek::parallel_for(threads, [&](int64_t t) {
+                             const int64_t c0 = dim / 8 * t / threads * 8, c1 = dim / 8 * (t + 1) / threads * 8;
+                             scatter_cols(dst, src, idx.data(), n, dim, c0, c1, distance);
                            });
                          }, {}});
       }

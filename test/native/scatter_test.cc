@@ -369,6 +369,77 @@ TEST(scatter_add_matches_reference_every_isa_and_thread_count) {
   }
 }
 
+// The plan-free scatter-add cuts columns at dst's cache lines when a row is whole lines, and
+// rows too when there are more tasks than lines: the bits must not depend on the cut, on
+// where dst starts within a line, or on the thread count, and nothing outside the table
+// may be written. Covers a padding row to skip and bag-style src_rows (the dense backward).
+TEST(scatter_add_column_and_row_split_at_any_alignment) {
+  Rng rng(harness::test_seed());
+  for (int64_t dim : {16, 32, 48, 64, 128, 144, 129}) {
+    const int64_t rows = rng.between(1, 300);
+    const int64_t n = harness::quick() ? rng.between(1, 1500) : rng.between(1, 6000);
+    std::vector<int64_t> idx(static_cast<size_t>(n));
+    for (int64_t& v : idx) v = rng.coin(0.2) ? 0 : rng.below(rows);  // row 0 a hub
+    const Ids ids(random_type(rng), idx);
+    const int64_t src_count = rng.between(1, 50);
+    const bool bag_rows = rng.coin(0.5);
+    std::vector<int64_t> src_rows(static_cast<size_t>(n));
+    for (int64_t& r : src_rows) r = rng.below(src_count);
+    const std::vector<float> src = random_floats(rng, (bag_rows ? src_count : n) * dim);
+    const std::vector<float> w = random_floats(rng, n);
+    const bool weighted = rng.coin(0.5);
+    const int64_t skip = rng.coin(0.5) ? rng.below(rows) : -1;
+    const int64_t shift = rng.below(16);  // floats from a line boundary to dst[0]
+    constexpr int64_t kGuard = 32;
+    std::vector<float> dst0(static_cast<size_t>(rows * dim + shift + kGuard + 16));
+    for (float& x : dst0) x = rng.nonzero();
+    float* base = dst0.data();
+    while (reinterpret_cast<uintptr_t>(base) % 64 != 0) ++base;  // a line boundary
+    const int64_t at = (base - dst0.data()) + shift;
+    SCOPED_CONTEXT("dim=", dim, " rows=", rows, " n=", n, " shift=", shift, " skip=", skip,
+                   " bag_rows=", bag_rows, " weighted=", weighted);
+    s::ScatterArgs args;
+    args.dim = dim;
+    args.src = src.data();
+    args.src_rows = bag_rows ? src_rows.data() : nullptr;
+    args.weights = weighted ? w.data() : nullptr;
+    args.alpha = weighted ? 0.5f : 1.0f;
+    // One thread on the reference kernels: the oracle (unweighted sums are plain adds, so
+    // every ISA must give its bits; weighted ones use FMA, compared within rounding).
+    std::vector<float> expect = dst0;
+    CHECK_EQ(ek::set_active_isa(ek::Isa::Scalar), std::string());
+    CHECK_EQ(ek::set_thread_count(1), std::string());
+    args.dst = expect.data() + at;
+    s::scatter_add(ids.view(), rows, args, skip);
+    for_each_isa([&](ek::Isa isa) {
+      std::vector<float> first;
+      for (int threads : {1, 2, 3, 5, 8}) {
+        SCOPED_CONTEXT("threads ", threads);
+        CHECK_EQ(ek::set_thread_count(threads), std::string());
+        std::vector<float> dst = dst0;
+        args.dst = dst.data() + at;
+        s::scatter_add(ids.view(), rows, args, skip);
+        bool outside_kept = true;
+        for (int64_t e = 0; e < static_cast<int64_t>(dst.size()); ++e) {
+          if (e < at || e >= at + rows * dim) outside_kept &= bits(dst[e]) == bits(dst0[e]);
+        }
+        CHECK_MSG(outside_kept, "wrote outside the table");
+        if (threads == 1) {
+          first = dst;
+          for (size_t e = 0; e < dst.size(); ++e) {
+            const bool ok = weighted ? std::fabs(dst[e] - expect[e]) <= 1e-5f * (std::fabs(expect[e]) + 1.0f)
+                                     : bits(dst[e]) == bits(expect[e]);
+            if (!CHECK_MSG(ok, "element ", static_cast<int64_t>(e), " differs from the scalar oracle")) break;
+          }
+        } else {
+          same_bits(dst, first, "thread count changes the bits");
+        }
+      }
+    });
+  }
+  ek::set_thread_count(2);
+}
+
 TEST(bag_backward_matches_reference_every_isa) {
   Rng rng(harness::test_seed());
   for (int64_t dim : kDims) {
@@ -724,21 +795,29 @@ TEST(scatter_rows_kernel_matches_reference_on_position_lists) {
       }
       const int64_t count = static_cast<int64_t>(positions.size());
       SCOPED_CONTEXT("dim=", dim, " weighted=", weighted, " n=", n, " count=", count);
-      for (bool all : {true, false}) {
+      // All columns, and a random column range (a task's share under the column split).
+      const int64_t c0 = rng.below(dim), c1 = rng.between(c0 + 1, dim);
+      for (int cut = 0; cut < 4; ++cut) {
+        const bool all = cut % 2 == 0, whole = cut < 2;
         const int64_t* pos = all ? nullptr : positions.data();
         const int64_t m = all ? n : count;
+        const int64_t lo = whole ? 0 : c0, hi = whole ? dim : c1;
         std::vector<float> ref = dst0;
         a.dst = ref.data();
-        s::reference_kernels().scatter_rows(a, ids.view(), pos, m);
+        s::reference_kernels().scatter_rows(a, ids.view(), pos, m, lo, hi);
         for (ek::Isa isa : runnable_isas()) {
-          SCOPED_CONTEXT("isa ", ek::isa_name(isa), all ? " all positions" : " a subset");
+          SCOPED_CONTEXT("isa ", ek::isa_name(isa), all ? " all positions" : " a subset", " columns ", lo, "..", hi);
           std::vector<float> out = dst0;
           a.dst = out.data();
-          s::kernels_for(isa).scatter_rows(a, ids.view(), pos, m);
-          // Unweighted: plain adds, bitwise equal; weighted: FMA vs mul + add.
+          s::kernels_for(isa).scatter_rows(a, ids.view(), pos, m, lo, hi);
+          // Unweighted: plain adds, bitwise equal; weighted: FMA vs mul + add. Columns
+          // outside [lo, hi) must keep their bits.
           for (size_t e = 0; e < out.size(); ++e) {
-            const bool ok = weighted ? std::fabs(out[e] - ref[e]) <= 1e-5f * (std::fabs(ref[e]) + 1.0f)
-                                     : bits(out[e]) == bits(ref[e]);
+            const int64_t col = static_cast<int64_t>(e) % dim;
+            const bool inside = col >= lo && col < hi;
+            const bool ok = !inside ? bits(out[e]) == bits(dst0[e])
+                            : weighted ? std::fabs(out[e] - ref[e]) <= 1e-5f * (std::fabs(ref[e]) + 1.0f)
+                                       : bits(out[e]) == bits(ref[e]);
             if (!CHECK_MSG(ok, "element ", static_cast<int64_t>(e))) break;
           }
           ++g_checked[static_cast<int>(isa)];

@@ -1,7 +1,7 @@
 // The plan-free scatter-add and dense max-backward kernels, written once over a vector type V
 // (common/simd_*.h).
 // Included by avx2.cc / avx512.cc / neon.cc inside their EMBEDKIT_TARGET region. It uses the
-// gather body's row prefetch and index helpers (gather/body.h; internal linkage there too).
+// gather body's index helpers (gather/body.h; internal linkage there too).
 #pragma once
 
 #include "../gather/body.h"
@@ -11,17 +11,35 @@ namespace embedkit::scatter::simd_body {
 namespace {
 
 using gather::simd_body::index_at;
-using gather::simd_body::prefetch_row;
+using gather::simd_body::kCacheLine;
 
 // How many positions ahead the rows are prefetched. A random destination row costs ~130-150 ns
 // (bench/scatter-probe), a row's adds a few ns, so many rows must be in flight: in the
 // probe's sweep ("pf" cases) 4-8 ahead left one thread at 6.6 M rows/s, 12-24 reached 7.7 M.
 constexpr int64_t kRowPrefetchDistance = 16;
 
-// Destination rows are prefetched like source rows (prefetch_row, PREFETCHT0). A PREFETCHW
+// Destination rows are prefetched like source rows (PREFETCHT0). A PREFETCHW
 // (fetch for ownership) form was timed against it on the development VM (library kernel, C++
 // harness, 3 alternating rounds, medians): 130 vs 112 ms on 1 thread, 85 vs 84 ms on 2; not
 // faster. (GCC compiles __builtin_prefetch(p, 1) to PREFETCHT0 unless built with -mprfchw.)
+
+// Every cache line of [d, d + bytes) and [s, s + bytes), the two rows' lines alternating: one
+// line step per line and a last prefetch of each row's last byte, so a row that does not start
+// on a line boundary is covered too (one prefetch more per row when it does). On Zipf(1.1)
+// indices this ran 4-9% faster than gather's prefetch_row on each row in turn; uniform ones
+// did not separate the two (bench/scatter-probe, time over its "cols split 16" loop in the
+// same run, three alternated builds, AVX-512 VM, 2026-11-28 00:15: Zipf 1.03-1.07 against
+// 1.06-1.14, uniform 1.00-1.27 against 0.94-1.08).
+[[gnu::always_inline]] inline void prefetch_row_pair(const float* d, const float* s, int64_t bytes) {
+  const char* pd = reinterpret_cast<const char*>(d);
+  const char* ps = reinterpret_cast<const char*>(s);
+  for (int64_t off = 0; off < bytes; off += kCacheLine) {
+    prefetch_read(pd + off);
+    prefetch_read(ps + off);
+  }
+  prefetch_read(pd + bytes - 1);
+  prefetch_read(ps + bytes - 1);
+}
 
 inline int64_t source_row(const ScatterArgs& a, int64_t i) {
   return a.src_rows != nullptr ? a.src_rows[i] : i;
@@ -32,25 +50,29 @@ inline int64_t source_row(const ScatterArgs& a, int64_t i) {
 // the plan form agree bit for bit.
 template <class V, class Idx, bool kScaled>
 void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, const int64_t* positions,
-                       int64_t count) {
+                       int64_t count, int64_t c0, int64_t c1) {
   using Reg = typename V::Reg;
   const int64_t dim = a.dim;
-  const int64_t full = dim / V::kLanes;
-  const int tail_lanes = static_cast<int>(dim % V::kLanes);
+  const int64_t width = c1 - c0;
+  const int64_t full = width / V::kLanes;
+  const int tail_lanes = static_cast<int>(width % V::kLanes);
   const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
-  const int64_t row_bytes = dim * static_cast<int64_t>(sizeof(float));
+  const int64_t part_bytes = width * static_cast<int64_t>(sizeof(float));
+  // Both row pointers start at column c0.
+  float* const dst = a.dst + c0;
+  const float* const src = a.src + c0;
   auto position = [&](int64_t j) { return positions != nullptr ? positions[j] : j; };
   for (int64_t j = 0; j < count; ++j) {
     // Both rows a later position needs: the destination is random, and the source, read in
     // order, has gaps when this task owns only some of the rows.
     if (j + kRowPrefetchDistance < count) {
       const int64_t ahead = position(j + kRowPrefetchDistance);
-      prefetch_row(a.dst + index_at<Idx>(indices, ahead) * dim, row_bytes);
-      prefetch_row(a.src + source_row(a, ahead) * dim, row_bytes);
+      prefetch_row_pair(dst + index_at<Idx>(indices, ahead) * dim, src + source_row(a, ahead) * dim,
+                        part_bytes);
     }
     const int64_t i = position(j);
-    float* d = a.dst + index_at<Idx>(indices, i) * dim;
-    const float* s = a.src + source_row(a, i) * dim;
+    float* d = dst + index_at<Idx>(indices, i) * dim;
+    const float* s = src + source_row(a, i) * dim;
     Reg w = V::zero();
     if constexpr (kScaled) {
       w = V::set1(a.weights != nullptr ? a.alpha * a.weights[i] : a.alpha);
@@ -74,11 +96,11 @@ void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, const in
 
 template <class V, class Idx>
 void scatter_rows(const ScatterArgs& a, const IndexArray& indices, const int64_t* positions,
-                  int64_t count) {
+                  int64_t count, int64_t c0, int64_t c1) {
   if (a.weights != nullptr || a.alpha != 1.0f) {
-    scatter_rows_impl<V, Idx, true>(a, indices, positions, count);
+    scatter_rows_impl<V, Idx, true>(a, indices, positions, count, c0, c1);
   } else {
-    scatter_rows_impl<V, Idx, false>(a, indices, positions, count);
+    scatter_rows_impl<V, Idx, false>(a, indices, positions, count, c0, c1);
   }
 }
 
@@ -116,11 +138,12 @@ template <class V>
 Kernels make_kernels() {
   Kernels k;
   k.max_backward_columns = max_backward_columns<V>;
-  k.scatter_rows = [](const ScatterArgs& a, const IndexArray& idx, const int64_t* pos, int64_t n) {
+  k.scatter_rows = [](const ScatterArgs& a, const IndexArray& idx, const int64_t* pos, int64_t n,
+                       int64_t c0, int64_t c1) {
     switch (idx.type) {
-      case IndexType::Int32: return scatter_rows<V, int32_t>(a, idx, pos, n);
-      case IndexType::Uint32: return scatter_rows<V, uint32_t>(a, idx, pos, n);
-      case IndexType::Int64: return scatter_rows<V, int64_t>(a, idx, pos, n);
+      case IndexType::Int32: return scatter_rows<V, int32_t>(a, idx, pos, n, c0, c1);
+      case IndexType::Uint32: return scatter_rows<V, uint32_t>(a, idx, pos, n, c0, c1);
+      case IndexType::Int64: return scatter_rows<V, int64_t>(a, idx, pos, n, c0, c1);
     }
   };
   return k;

@@ -6,7 +6,7 @@ namespace embedkit::scatter {
 namespace {
 
 void scatter_rows_ref(const ScatterArgs& a, const IndexArray& indices, const int64_t* positions,
-                      int64_t count) {
+                      int64_t count, int64_t c0, int64_t c1) {
   const bool scaled = a.weights != nullptr || a.alpha != 1.0f;
   for (int64_t j = 0; j < count; ++j) {
     const int64_t i = positions != nullptr ? positions[j] : j;
@@ -15,7 +15,7 @@ void scatter_rows_ref(const ScatterArgs& a, const IndexArray& indices, const int
     // The same arithmetic as the gather oracle's weighted sum (out += w * row), so the plan
     // and plan-free forms agree bit for bit on this path too.
     const float w = scaled ? (a.weights != nullptr ? a.alpha * a.weights[i] : a.alpha) : 1.0f;
-    for (int64_t c = 0; c < a.dim; ++c) d[c] += w * s[c];
+    for (int64_t c = c0; c < c1; ++c) d[c] += w * s[c];
   }
 }
 

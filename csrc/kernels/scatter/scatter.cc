@@ -32,7 +32,7 @@ void fill_zero(float* out, int64_t n) {
 constexpr int64_t kMinFloatsPerTask = 8192;
 // Indices sampled to cut the destination rows into ranges of about equal work.
 constexpr int64_t kSplitSamples = 4096;
-// Row-range tasks of the plan-free scatter-add per thread. Every task scans all the indices
+// Tasks of the plan-free scatter-add per thread. Every row-range task scans all the indices
 // and reads the src rows of its own, so more tasks cost more scans and sparser src reads.
 // Two per thread (to even out a thread slowed down) made Zipf(1.1) indices slower on two
 // threads than on one: 26.4-27.4 ms against 21.4 with one per thread (524,288 x 128 into
@@ -47,18 +47,59 @@ constexpr int64_t kMaxColumnQuantum = 16;
 constexpr int64_t kScatterBatch = 512;
 
 // Row boundaries at quantiles of a sample of the indices, so that skewed destinations (a hub
-// row) still split the work about evenly: task t owns rows [b[t-1], b[t]). Which task owns a
+// row) still split the work about evenly: range r holds rows [b[r-1], b[r]). Which task owns a
 // row never changes the order in which that row's contributions are added, so results do not
 // depend on it.
-std::vector<int64_t> split_rows(const IndexArray& indices, int64_t tasks) {
+std::vector<int64_t> split_rows(const IndexArray& indices, int64_t ranges) {
   const int64_t n = indices.length;
   const int64_t samples = std::min(n, kSplitSamples);
   std::vector<int64_t> sample(static_cast<size_t>(samples));
   for (int64_t j = 0; j < samples; ++j) sample[j] = indices.at(j * n / samples);
   std::sort(sample.begin(), sample.end());
-  std::vector<int64_t> bounds(static_cast<size_t>(tasks) - 1);
-  for (int64_t t = 1; t < tasks; ++t) bounds[t - 1] = sample[t * samples / tasks];
+  std::vector<int64_t> bounds(static_cast<size_t>(ranges) - 1);
+  for (int64_t r = 1; r < ranges; ++r) bounds[r - 1] = sample[r * samples / ranges];
   return bounds;
+}
+
+// The plan-free scatter-add splits its work by columns first and by destination rows only
+// when there are more tasks than cache lines in a row. A column task walks every position in
+// order over its own columns, so each task reads src (and dst) as the same sequence of rows,
+// and skewed destinations load every task alike; a row-range task reads only the src rows
+// of its own destinations, a random half of them, which the hardware prefetcher follows
+// badly (bench/scatter-probe "read interleaved": 13.5 ms against 7.4 for contiguous halves).
+// bench/scatter-probe "cols split 16" against the row split, 524,288 rows into 1 M, 2
+// threads, medians of 7-9, AVX-512 VM, 2026-11-28 00:00: dim 128 uniform 26.1 vs 31.5 ms, Zipf(1.1)
+// 19.2 vs 24.1; dim 32 7.2 vs 10.4; dim 64 16.2 vs 17.3; dim 256 61.2 vs 60.2.
+//
+// Columns are cut at cache-line boundaries of dst, so no two tasks write one line of a row.
+// That holds in every row only when a row is whole lines (dim a multiple of 16 floats);
+// other dims keep the row split: on the 2-vCPU VM a column split with lines shared at the
+// cut was still faster (dim 120 / 136), but there both tasks may run on one physical core,
+// and on separate cores every row would move its shared line between them.
+constexpr int64_t kLineBytes = 64;
+constexpr int64_t kLineFloats = kLineBytes / static_cast<int64_t>(sizeof(float));
+
+struct ScatterSplit {
+  std::vector<int64_t> columns;  // column groups: group g is [columns[g], columns[g + 1])
+  std::vector<int64_t> rows;     // row ranges as split_rows gives them (empty: one range)
+  int64_t tasks() const {
+    return static_cast<int64_t>(columns.size() - 1) * static_cast<int64_t>(rows.size() + 1);
+  }
+};
+
+ScatterSplit split_scatter(const IndexArray& indices, const float* dst, int64_t dim, int64_t tasks) {
+  ScatterSplit split;
+  const int64_t lines = dim % kLineFloats == 0 ? dim / kLineFloats : 1;
+  const int64_t groups = std::max<int64_t>(1, std::min(tasks, lines));
+  // Columns before dst's first line boundary: every row has the same phase when dim % 16 == 0.
+  const uintptr_t misalign = reinterpret_cast<uintptr_t>(dst) % kLineBytes;
+  const int64_t lead = static_cast<int64_t>((kLineBytes - misalign) % kLineBytes) / static_cast<int64_t>(sizeof(float));
+  split.columns.push_back(0);
+  for (int64_t g = 1; g < groups; ++g) split.columns.push_back(lead + lines * g / groups * kLineFloats);
+  split.columns.push_back(dim);
+  const int64_t ranges = std::max<int64_t>(1, tasks / groups);
+  if (ranges > 1) split.rows = split_rows(indices, ranges);
+  return split;
 }
 
 }  // namespace
@@ -76,20 +117,24 @@ void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs&
   if (n == 0 || a.dim == 0) return;
   const int64_t tasks = std::min(task_count_for(n * a.dim, kMinFloatsPerTask),
                                  int64_t{kScatterTasksPerThread} * thread_count());
-  if (tasks == 1 && skip < 0) {
-    k.scatter_rows(a, indices, nullptr, n);
-    return;
-  }
-  const std::vector<int64_t> bounds = split_rows(indices, tasks);
-  // Each task scans every index and applies, in index order, the positions whose row it owns
-  // (and that are not `skip`), a batch at a time. There is no serial bucketing pass and no
-  // n-long position array: rescanning the indices costs a few instructions per index and
-  // task, next to the ~150 ns of memory traffic of each random destination row
-  // (bench/scatter-probe).
-  parallel_for(tasks, [&](int64_t t) {
-    const int64_t lo = t == 0 ? 0 : bounds[t - 1];
-    const int64_t hi = t == tasks - 1 ? num_rows : bounds[t];
-    if (lo >= hi) return;
+  const ScatterSplit split = split_scatter(indices, a.dst, a.dim, tasks);
+  const int64_t groups = static_cast<int64_t>(split.columns.size()) - 1;
+  // Task t takes column group t % groups of row range t / groups. A task with every row and
+  // no row to skip applies all positions directly; the others scan every index and apply, in
+  // index order, the positions whose row is theirs, a batch at a time. There is no serial
+  // bucketing pass and no n-long position array: rescanning the indices costs a few
+  // instructions per index and task, next to the ~150 ns of memory traffic of each random
+  // destination row (bench/scatter-probe).
+  parallel_for(split.tasks(), [&](int64_t t) {
+    const int64_t c0 = split.columns[t % groups], c1 = split.columns[t % groups + 1];
+    const int64_t range = t / groups, ranges = static_cast<int64_t>(split.rows.size()) + 1;
+    const int64_t lo = range == 0 ? 0 : split.rows[range - 1];
+    const int64_t hi = range == ranges - 1 ? num_rows : split.rows[range];
+    if (lo >= hi || c0 >= c1) return;
+    if (ranges == 1 && skip < 0) {
+      k.scatter_rows(a, indices, nullptr, n, c0, c1);
+      return;
+    }
     int64_t batch[kScatterBatch];
     int64_t m = 0;
     visit_index_type(indices.type, [&](auto tag) {
@@ -100,12 +145,12 @@ void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs&
         if (row < lo || row >= hi || row == skip) continue;
         batch[m++] = i;
         if (m == kScatterBatch) {
-          k.scatter_rows(a, indices, batch, m);
+          k.scatter_rows(a, indices, batch, m, c0, c1);
           m = 0;
         }
       }
     });
-    if (m > 0) k.scatter_rows(a, indices, batch, m);
+    if (m > 0) k.scatter_rows(a, indices, batch, m, c0, c1);
   });
 }
 
@@ -151,7 +196,7 @@ void scatter_in_plan_order(const Plan& plan, const ScatterArgs& a) {
     part.src_rows += k0;
     if (part.weights != nullptr) part.weights += k0;
     const IndexArray rows{dst_rows.data() + k0, k1 - k0, IndexType::Int64};
-    k.scatter_rows(part, rows, nullptr, k1 - k0);
+    k.scatter_rows(part, rows, nullptr, k1 - k0, 0, a.dim);
   });
 }
 

@@ -62,10 +62,10 @@ struct ScatterArgs {
 // Each touched row becomes dst + c0 + c1 + ... (contributions in index order, each
 // alpha * w_i * src_i rounded to float first). Runs on the active ISA over the pool.
 void scatter_add(const Plan& plan, const ScatterArgs& args);
-// The same without a plan: each task owns a range of destination rows and applies, in index
-// order, the positions whose row falls in it (each task scans the indices itself: no sort, no
-// serial pass; src is read in order). Every element sees the same operations in the same order as the plan form:
-// bitwise identical.
+// The same without a plan: each task owns a group of columns (and, with more tasks than cache
+// lines in a row, a range of destination rows) and applies, in index order, the positions
+// whose row is its own (no sort, no serial pass; src is read in order). Every element sees
+// the same operations in the same order as the plan form: bitwise identical.
 // Positions whose index equals `skip` (a padding row; -1: none) are left out.
 void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args,
                  int64_t skip = -1);
@@ -83,9 +83,10 @@ struct MaxBackwardArgs {
 struct Kernels {
   // Applies positions[0..count) in that order (positions null: 0..count), each i as
   // dst[indices[i]] = dst[indices[i]] + scale_i * src[i] (a plain add when unscaled;
-  // scale_i = alpha * weights[i] rounded to float, or alpha).
+  // scale_i = alpha * weights[i] rounded to float, or alpha), over columns [c0, c1) of
+  // the rows only.
   void (*scatter_rows)(const ScatterArgs& args, const IndexArray& indices,
-                       const int64_t* positions, int64_t count);
+                       const int64_t* positions, int64_t count, int64_t c0, int64_t c1);
   // The dense max backward over columns [c0, c1) of every bag, bags in order:
   // out[argmax[b][c]][c] += grad[b][c] for each (b, c) whose argmax is not -1. A run of
   // columns won by one row (a one-row bag, or one row winning throughout) is a vector add.
