@@ -28,7 +28,7 @@ constexpr int64_t kRowPrefetchDistance = 16;
 // on a line boundary is covered too (one prefetch more per row when it does). On Zipf(1.1)
 // indices this ran 4-9% faster than gather's prefetch_row on each row in turn; uniform ones
 // did not separate the two (bench/scatter-probe, time over its "cols split 16" loop in the
-// same run, three alternated builds, AVX-512 VM, 2026-11-28 00:15: Zipf 1.03-1.07 against
+// same run, three alternated builds, AVX-512 VM, 2026-11-28 00:13: Zipf 1.03-1.07 against
 // 1.06-1.14, uniform 1.00-1.27 against 0.94-1.08).
 [[gnu::always_inline]] inline void prefetch_row_pair(const float* d, const float* s, int64_t bytes) {
   const char* pd = reinterpret_cast<const char*>(d);

@@ -68,7 +68,7 @@ std::vector<int64_t> split_rows(const IndexArray& indices, int64_t ranges) {
 // of its own destinations, a random half of them, which the hardware prefetcher follows
 // badly (bench/scatter-probe "read interleaved": 13.5 ms against 7.4 for contiguous halves).
 // bench/scatter-probe "cols split 16" against the row split, 524,288 rows into 1 M, 2
-// threads, medians of 7-9, AVX-512 VM, 2026-11-28 00:00: dim 128 uniform 26.1 vs 31.5 ms, Zipf(1.1)
+// threads, medians of 7-9, AVX-512 VM, 2026-11-27 23:58: dim 128 uniform 26.1 vs 31.5 ms, Zipf(1.1)
 // 19.2 vs 24.1; dim 32 7.2 vs 10.4; dim 64 16.2 vs 17.3; dim 256 61.2 vs 60.2.
 //
 // Columns are cut at cache-line boundaries of dst, so no two tasks write one line of a row.
