@@ -18,8 +18,12 @@
 //   random read        sum of dst[idx[i]]: random reads alone, 1 row per index
 //   gather             out[i] = dst[idx[i]]: 1 random row read + 1 row written in order
 //   read interleaved   (2 threads) src read by two threads each owning every other row at
-//                      random, as scatter_add's row split leaves them; "read halves" the same
+//                      random, as a destination-row split leaves them; "read halves" the same
 //                      rows as two contiguous halves
+//   cols split <d>     (2 threads) the scatter-add as a plain AVX2 loop split by columns (each
+//                      thread all positions, half of every row; the shipped split), both rows
+//                      prefetched d positions ahead; "cols src nta" with src prefetched by
+//                      PREFETCHNTA, "cols src hw" with src left to the hardware prefetcher
 // and the CPU time of the process during the case (both threads together; see cpu_ms).
 // 1 and 2 threads where the loop can be split (contiguous position ranges; the rmw loops then
 // race on repeated rows, which a timing does not mind). Tables are advised for huge pages,
@@ -166,6 +170,9 @@ __attribute__((target("avx2,fma"))) void scatter_pf(float* dst, const float* src
 // The scatter-add over columns [c0, c1) of every row, all positions in order: a column split
 // of the work instead of a destination-row split (each element is still summed in index order
 // by one thread). Prefetches its part of both rows `distance` positions ahead.
+// kSrcHint: how src is prefetched (3: PREFETCHT0 with dst, 0: PREFETCHNTA, -1: not at all,
+// left to the hardware).
+template <int kSrcHint = 3>
 __attribute__((target("avx2,fma"))) void scatter_cols(float* dst, const float* src, const int32_t* idx, int64_t n,
                                                       int64_t dim, int64_t c0, int64_t c1, int64_t distance) {
   for (int64_t i = 0; i < n; ++i) {
@@ -174,7 +181,8 @@ __attribute__((target("avx2,fma"))) void scatter_cols(float* dst, const float* s
       const char* s = reinterpret_cast<const char*>(src + (i + distance) * dim + c0);
       for (int64_t off = 0; off < (c1 - c0) * 4; off += 64) {
         __builtin_prefetch(d + off, 0, 3);
-        __builtin_prefetch(s + off, 0, 3);
+        if constexpr (kSrcHint == 3) __builtin_prefetch(s + off, 0, 3);
+        if constexpr (kSrcHint == 0) __builtin_prefetch(s + off, 0, 0);
       }
     }
     float* d = dst + static_cast<int64_t>(idx[i]) * dim;
@@ -312,6 +320,19 @@ int main(int argc, char** argv) {
                            ek::parallel_for(threads, [&](int64_t t) {
                              const int64_t c0 = dim / 8 * t / threads * 8, c1 = dim / 8 * (t + 1) / threads * 8;
                              scatter_cols(dst, src, idx.data(), n, dim, c0, c1, distance);
+                           });
+                         }, {}});
+      }
+      // The same at distance 16 with src prefetched non-temporally, or not at all.
+      for (int hint : {0, -1}) {
+        cases.push_back({hint == 0 ? "cols src nta" : "cols src hw", threads, 3, [&, threads, hint] {
+                           ek::parallel_for(threads, [&](int64_t t) {
+                             const int64_t c0 = dim / 8 * t / threads * 8, c1 = dim / 8 * (t + 1) / threads * 8;
+                             if (hint == 0) {
+                               scatter_cols<0>(dst, src, idx.data(), n, dim, c0, c1, 16);
+                             } else {
+                               scatter_cols<-1>(dst, src, idx.data(), n, dim, c0, c1, 16);
+                             }
                            });
                          }, {}});
       }
