@@ -54,7 +54,9 @@ void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, const in
   using Reg = typename V::Reg;
   const int64_t dim = a.dim;
   const int64_t width = c1 - c0;
-  const int64_t full = width / V::kLanes;
+  constexpr int64_t kUnroll = 4;
+  const int64_t full_end = width / V::kLanes * V::kLanes;  // columns of whole vectors
+  const int64_t unrolled_end = width / (kUnroll * V::kLanes) * (kUnroll * V::kLanes);
   const int tail_lanes = static_cast<int>(width % V::kLanes);
   const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
   const int64_t part_bytes = width * static_cast<int64_t>(sizeof(float));
@@ -84,10 +86,19 @@ void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, const in
         return V::add(dv, sv);
       }
     };
+    auto step = [&](int64_t col) { V::store(d + col, update(V::load(d + col), V::load(s + col))); };
+    // Four vectors per loop step: a one-vector loop spent half its instructions on its
+    // counters. Instructions per 128-float row on AVX2 (callgrind, bench/scatter-probe):
+    // 235 -> 193; time on Zipf(1.1) indices, one thread 23.7-28.2 -> 21.9-23.7 ms, two
+    // threads unchanged (three alternated builds, 2026-11-28 00:28).
     int64_t c = 0;
-    for (int64_t k = 0; k < full; ++k, c += V::kLanes) {
-      V::store(d + c, update(V::load(d + c), V::load(s + c)));
+    for (; c < unrolled_end; c += kUnroll * V::kLanes) {
+      step(c);
+      step(c + V::kLanes);
+      step(c + 2 * V::kLanes);
+      step(c + 3 * V::kLanes);
     }
+    for (; c < full_end; c += V::kLanes) step(c);
     if (tail_lanes != 0) {
       V::store_masked(d + c, update(V::load_masked(d + c, tail), V::load_masked(s + c, tail)), tail);
     }
