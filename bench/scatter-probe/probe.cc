@@ -19,7 +19,8 @@
 //   gather             out[i] = dst[idx[i]]: 1 random row read + 1 row written in order
 //   read interleaved   (2 threads) src read by two threads each owning every other row at
 //                      random, as a destination-row split leaves them; "read halves" the same
-//                      rows as two contiguous halves
+//                      rows as two contiguous halves; "read col halves" every row, each thread
+//                      half of its columns, as the shipped column split reads src
 //   cols split <d>     (2 threads) the scatter-add as a plain AVX2 loop split by columns (each
 //                      thread all positions, half of every row; the shipped split), both rows
 //                      prefetched d positions ahead; "cols src nta" with src prefetched by
@@ -131,6 +132,24 @@ __attribute__((target("avx2,fma"))) float read_listed(const float* src, const st
     }
     const float* r = src + rows[j] * dim;
     for (int64_t c = 0; c < dim; c += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(r + c));
+  }
+  float lanes[8];
+  _mm256_storeu_ps(lanes, acc);
+  return lanes[0];
+}
+
+// Sums columns [c0, c1) of every src row, each prefetched 16 rows ahead: how a column task of
+// the shipped split reads src.
+__attribute__((target("avx2,fma"))) float read_columns(const float* src, int64_t n, int64_t dim, int64_t c0,
+                                                       int64_t c1) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n; ++i) {
+    if (i + 16 < n) {
+      const char* p = reinterpret_cast<const char*>(src + (i + 16) * dim + c0);
+      for (int64_t off = 0; off < (c1 - c0) * 4; off += 64) __builtin_prefetch(p + off, 0, 3);
+    }
+    const float* r = src + i * dim;
+    for (int64_t c = c0; c < c1; c += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(r + c));
   }
   float lanes[8];
   _mm256_storeu_ps(lanes, acc);
@@ -349,6 +368,11 @@ int main(int argc, char** argv) {
           halves[i * 2 / n].push_back(i);
         }
       }
+      cases.push_back({"read col halves", threads, 1, [&] {
+                         ek::parallel_for(2, [&](int64_t t) {
+                           sink = sink + read_columns(src, n, dim, t * dim / 2, (t + 1) * dim / 2);
+                         });
+                       }, {}});
       for (auto* lists : {interleaved, halves}) {
         cases.push_back({lists == interleaved ? "read interleaved" : "read halves", threads, 1, [&, lists] {
                            ek::parallel_for(2, [&](int64_t t) { sink = sink + read_listed(src, lists[t], dim); });
