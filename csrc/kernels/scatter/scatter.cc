@@ -37,6 +37,8 @@ constexpr int64_t kSplitSamples = 4096;
 // Two per thread (to even out a thread slowed down) made Zipf(1.1) indices slower on two
 // threads than on one: 26.4-27.4 ms against 21.4 with one per thread (524,288 x 128 into
 // 1 M rows, AVX-512 VM, npm run bench, 2026-11-27); uniform indices 34.7-35.2 ms either way.
+// Under the column split below, 4 or 8 column groups on two threads were slower than 2 as well
+// (bench/scatter-probe, 2026-11-28: Zipf 28.5 / 22.9 ms against 19.5, uniform 40-41 against 31).
 constexpr int kScatterTasksPerThread = 1;
 // The dense max backward splits columns in runs of 16 floats (a cache line when rows are
 // line-aligned), so tasks seldom write the same line.
@@ -68,8 +70,10 @@ std::vector<int64_t> split_rows(const IndexArray& indices, int64_t ranges) {
 // of its own destinations, a random half of them, which the hardware prefetcher follows
 // badly (bench/scatter-probe "read interleaved": 13.5 ms against 7.4 for contiguous halves).
 // bench/scatter-probe "cols split 16" against the row split, 524,288 rows into 1 M, 2
-// threads, medians of 7-9, AVX-512 VM, 2026-11-27 23:58: dim 128 uniform 26.1 vs 31.5 ms, Zipf(1.1)
-// 19.2 vs 24.1; dim 32 7.2 vs 10.4; dim 64 16.2 vs 17.3; dim 256 61.2 vs 60.2.
+// threads, medians of 7-9, AVX-512 VM, 2026-11-27 23:58: dim 128 uniform 26.1 vs 31.5 ms,
+// Zipf(1.1) 19.2 vs 24.1; dim 32 7.2 vs 10.4; dim 64 16.2 vs 17.3; dim 256 61.2 vs 60.2. The
+// shipped kernel split both ways in one run (2026-11-28 00:05): uniform 26.3 vs 29.0 ms,
+// Zipf 19.9 vs 23.6.
 //
 // Columns are cut at cache-line boundaries of dst, so no two tasks write one line of a row.
 // That holds in every row only when a row is whole lines (dim a multiple of 16 floats);
@@ -92,8 +96,8 @@ ScatterSplit split_scatter(const IndexArray& indices, const float* dst, int64_t 
   const int64_t lines = dim % kLineFloats == 0 ? dim / kLineFloats : 1;
   const int64_t groups = std::max<int64_t>(1, std::min(tasks, lines));
   // Columns before dst's first line boundary: every row has the same phase when dim % 16 == 0.
-  const uintptr_t misalign = reinterpret_cast<uintptr_t>(dst) % kLineBytes;
-  const int64_t lead = static_cast<int64_t>((kLineBytes - misalign) % kLineBytes) / static_cast<int64_t>(sizeof(float));
+  const int64_t misalign = static_cast<int64_t>(reinterpret_cast<uintptr_t>(dst) % kLineBytes);
+  const int64_t lead = (kLineBytes - misalign) % kLineBytes / static_cast<int64_t>(sizeof(float));
   split.columns.push_back(0);
   for (int64_t g = 1; g < groups; ++g) split.columns.push_back(lead + lines * g / groups * kLineFloats);
   split.columns.push_back(dim);
