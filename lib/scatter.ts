@@ -1,6 +1,6 @@
 // The scatter / SpMM family: scatter-add (index_add), reusable scatter plans, the gradient of
 // embeddingBag, CSR matrices and CSR x dense products. Deterministic without float atomics:
-// each destination row is summed by one thread in index order, whatever the thread count.
+// each destination element is summed by one thread in index order, whatever the thread count.
 import { describe, enumCode, freshOutput, requireOptions, startAsync, type IndexArray } from './options';
 import { native } from './native';
 import { boundsArgs, type EmbeddingBagOptions, type PoolMode } from './gather';
