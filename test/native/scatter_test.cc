@@ -907,6 +907,37 @@ TEST(index_winners_both_regimes_match_a_map) {
   }
 }
 
+// Past 16 MiB of per-task bitmaps the marking pass shares one bitmap with atomic ORs: 1 M
+// entries over 60 M rows on 3 threads (12 tasks x 7.5 MB) takes that path; the result must
+// not depend on which.
+TEST(index_winners_shared_bitmap_for_big_tables) {
+  Rng rng(harness::test_seed());
+  const int64_t num_rows = 60000000, entries = 1000000;
+  std::vector<int32_t> argmax(static_cast<size_t>(entries));
+  for (int32_t& w : argmax) w = rng.coin(0.05) ? -1 : static_cast<int32_t>(rng.below(num_rows));
+  std::vector<int64_t> rows;
+  for (int32_t w : argmax) {
+    if (w >= 0) rows.push_back(w);
+  }
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  for (int threads : {1, 3}) {
+    SCOPED_CONTEXT("threads=", threads);
+    CHECK_EQ(ek::set_thread_count(threads), std::string());
+    s::Winners got;
+    s::index_winners(argmax.data(), entries, num_rows, &got);
+    CHECK_MSG(std::vector<int64_t>(got.rows.begin(), got.rows.end()) == rows, "distinct rows: ", got.rows.size(),
+              " vs ", rows.size());
+    for (int64_t k = 0; k < entries && k < static_cast<int64_t>(got.slots.size()); ++k) {
+      const int32_t want = argmax[k] < 0 ? -1
+                                         : static_cast<int32_t>(std::lower_bound(rows.begin(), rows.end(), argmax[k]) -
+                                                                rows.begin());
+      if (!CHECK_MSG(got.slots[k] == want, "slot of entry ", k, ": ", got.slots[k], " vs ", want)) break;
+    }
+  }
+  ek::set_thread_count(2);
+}
+
 TEST(validate_csr_errors) {
   std::vector<int64_t> ptr{0, 2, 2, 3}, col{0, 3, 1};
   auto view = [&]() {
