@@ -28,7 +28,8 @@ inline int popcount64(uint64_t v) { return __builtin_popcountll(v); }
 
 // Bit r of the result is set when some entry names row r. Integer OR commutes, so the bitmap
 // is the same however the entries are split.
-std::vector<uint64_t> mark_rows(const int32_t* argmax, int64_t entries, int64_t words, int64_t tasks) {
+std::vector<uint64_t> mark_rows(const int32_t* argmax, int64_t entries, int64_t words,
+                                int64_t tasks) {
   auto slice = [&](int64_t t, auto&& mark) {
     for (int64_t k = entries * t / tasks; k < entries * (t + 1) / tasks; ++k) {
       if (argmax[k] >= 0) mark(argmax[k]);
@@ -42,7 +43,9 @@ std::vector<uint64_t> mark_rows(const int32_t* argmax, int64_t entries, int64_t 
       slice(t, [&](int32_t row) {
         uint64_t* word = &hit[static_cast<size_t>(row >> 6)];
         const uint64_t bit = uint64_t{1} << (row & 63);
-        if ((__atomic_load_n(word, __ATOMIC_RELAXED) & bit) == 0) __atomic_fetch_or(word, bit, __ATOMIC_RELAXED);
+        if ((__atomic_load_n(word, __ATOMIC_RELAXED) & bit) == 0) {
+          __atomic_fetch_or(word, bit, __ATOMIC_RELAXED);
+        }
       });
     });
     return hit;
