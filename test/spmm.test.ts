@@ -137,6 +137,22 @@ describe('csrFromCoo and csrTranspose', () => {
     expect(Array.from(merged.values as Float32Array)).toEqual([1, 1, 2]);
   });
 
+  it('no entries: values given as an empty array are kept, not given they are omitted', async () => {
+    for (const kind of INDEX_KINDS) {
+      const none = makeIndexArray(kind, []);
+      const withValues = csrFromCoo({ rows: none, cols: none, values: new Float32Array(0), numRows: 3, numCols: 2 });
+      expect(withValues.values, kind).toBeInstanceOf(Float32Array);
+      expect(withValues.values?.length).toBe(0);
+      expect(toNumbers(withValues.rowPtr)).toEqual([0, 0, 0, 0]);
+      expect((await csrFromCooAsync({ rows: none, cols: none, values: new Float32Array(0), numRows: 3, numCols: 2 })).values)
+        .toBeInstanceOf(Float32Array);
+      expect(csrFromCoo({ rows: none, cols: none, numRows: 3, numCols: 2 }).values).toBeUndefined();
+      const t = csrTranspose(withValues);
+      expect(t.values).toBeInstanceOf(Float32Array);
+      expect([t.numRows, t.numCols, t.values?.length]).toEqual([2, 3, 0]);
+    }
+  });
+
   it('large column range (radix passes) and BigInt64 input', () => {
     const seed = freshSeed();
     const rng = new Rng(seed);

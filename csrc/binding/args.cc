@@ -5,6 +5,7 @@
 #include "env_data.h"
 
 #include <cmath>
+#include <cstddef>
 
 namespace embedkit::binding {
 
@@ -80,7 +81,11 @@ bool try_view(Napi::Env env, const Napi::Value& v, ArrayView* view) {
     return false;
   }
   view->value = v;
-  view->data = data;
+  // A zero-length array may report no address. The kernels read a null pointer as an optional
+  // input that was not given (csrFromCoo then made a matrix without values from an empty
+  // `values`), so a present empty array gets an address of its own that nothing reads.
+  static max_align_t empty_array_storage;
+  view->data = data == nullptr && length == 0 ? &empty_array_storage : data;
   view->length = static_cast<int64_t>(length);
   view->byte_length = view->length * element_size(view->type);
   view->present = true;
