@@ -73,7 +73,9 @@ std::vector<int64_t> split_rows(const IndexArray& indices, int64_t ranges) {
 // threads, medians of 7-9, AVX-512 VM, 2026-11-27 23:58: dim 128 uniform 26.1 vs 31.5 ms,
 // Zipf(1.1) 19.2 vs 24.1; dim 32 7.2 vs 10.4; dim 64 16.2 vs 17.3; dim 256 61.2 vs 60.2. The
 // shipped kernel split both ways in one run (2026-11-28 00:05): uniform 26.3 vs 29.0 ms,
-// Zipf 19.9 vs 23.6.
+// Zipf 19.9 vs 23.6. An odd number of lines leaves one task a line more (dim 48: 16 columns
+// against 32), and still (01:30): dim 48 uniform 16.5 vs 17.6 ms, Zipf 11.2 vs 13.0; dim 80
+// 18.6 vs 23.2, Zipf 11.0 vs 15.5.
 //
 // Columns are cut at cache-line boundaries of dst, so no two tasks write one line of a row.
 // That holds in every row only when a row is whole lines (dim a multiple of 16 floats);
