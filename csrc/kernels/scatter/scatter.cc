@@ -40,13 +40,30 @@ constexpr int64_t kSplitSamples = 4096;
 // Under the column split below, 4 or 8 column groups on two threads were slower than 2 as well
 // (bench/scatter-probe, 2026-11-28: Zipf 28.5 / 22.9 ms against 19.5, uniform 40-41 against 31).
 constexpr int kScatterTasksPerThread = 1;
-// The dense max backward splits columns in runs of 16 floats (a cache line when rows are
-// line-aligned), so tasks seldom write the same line.
-constexpr int64_t kMaxColumnQuantum = 16;
 // Positions a scatter-add task collects before handing them to the kernel: enough for the
 // kernel's row prefetch to run ahead (kRowPrefetchDistance in body.h) over most of them,
 // 4 KiB of stack.
 constexpr int64_t kScatterBatch = 512;
+
+constexpr int64_t kLineBytes = 64;
+constexpr int64_t kLineFloats = kLineBytes / static_cast<int64_t>(sizeof(float));
+
+// Cuts the columns [0, dim) of rows that start at `rows`, one every dim floats, into at most
+// `groups` runs of whole cache lines, for tasks that each own a run: [0, c1, ..., dim]. When a
+// row is whole lines (dim % 16 == 0) every row starts at the same phase and the cuts follow
+// its line boundaries, so no two runs share a line; otherwise they fall every 16 columns from
+// the row's start and share a line only where a row straddles one.
+std::vector<int64_t> line_cuts(const float* rows, int64_t dim, int64_t groups) {
+  const int64_t lines = (dim + kLineFloats - 1) / kLineFloats;
+  groups = std::max<int64_t>(1, std::min(groups, lines));
+  const int64_t misalign = static_cast<int64_t>(reinterpret_cast<uintptr_t>(rows) % kLineBytes);
+  const int64_t lead = dim % kLineFloats != 0 ? 0
+                       : (kLineBytes - misalign) % kLineBytes / static_cast<int64_t>(sizeof(float));
+  std::vector<int64_t> cuts{0};
+  for (int64_t g = 1; g < groups; ++g) cuts.push_back(lead + lines * g / groups * kLineFloats);
+  cuts.push_back(dim);
+  return cuts;
+}
 
 // Row boundaries at quantiles of a sample of the indices, so that skewed destinations (a hub
 // row) still split the work about evenly: range r holds rows [b[r-1], b[r]). Which task owns a
@@ -77,13 +94,11 @@ std::vector<int64_t> split_rows(const IndexArray& indices, int64_t ranges) {
 // against 32), and still (01:30): dim 48 uniform 16.5 vs 17.6 ms, Zipf 11.2 vs 13.0; dim 80
 // 18.6 vs 23.2, Zipf 11.0 vs 15.5.
 //
-// Columns are cut at cache-line boundaries of dst, so no two tasks write one line of a row.
-// That holds in every row only when a row is whole lines (dim a multiple of 16 floats);
-// other dims keep the row split: on the 2-vCPU VM a column split with lines shared at the
-// cut was still faster (dim 120 / 136), but there both tasks may run on one physical core,
-// and on separate cores every row would move its shared line between them.
-constexpr int64_t kLineBytes = 64;
-constexpr int64_t kLineFloats = kLineBytes / static_cast<int64_t>(sizeof(float));
+// Columns are cut at cache-line boundaries of dst (line_cuts), so no two tasks write one line
+// of a row. That holds in every row only when a row is whole lines (dim a multiple of 16
+// floats); other dims keep the row split: on the 2-vCPU VM a column split with lines shared
+// at the cut was still faster (dim 120 / 136), but there both tasks may run on one physical
+// core, and on separate cores every row would move its shared line between them.
 
 struct ScatterSplit {
   std::vector<int64_t> columns;  // column groups: group g is [columns[g], columns[g + 1])
@@ -95,14 +110,8 @@ struct ScatterSplit {
 
 ScatterSplit split_scatter(const IndexArray& indices, const float* dst, int64_t dim, int64_t tasks) {
   ScatterSplit split;
-  const int64_t lines = dim % kLineFloats == 0 ? dim / kLineFloats : 1;
-  const int64_t groups = std::max<int64_t>(1, std::min(tasks, lines));
-  // Columns before dst's first line boundary: every row has the same phase when dim % 16 == 0.
-  const int64_t misalign = static_cast<int64_t>(reinterpret_cast<uintptr_t>(dst) % kLineBytes);
-  const int64_t lead = (kLineBytes - misalign) % kLineBytes / static_cast<int64_t>(sizeof(float));
-  split.columns.push_back(0);
-  for (int64_t g = 1; g < groups; ++g) split.columns.push_back(lead + lines * g / groups * kLineFloats);
-  split.columns.push_back(dim);
+  split.columns = line_cuts(dst, dim, dim % kLineFloats == 0 ? tasks : 1);
+  const int64_t groups = static_cast<int64_t>(split.columns.size()) - 1;
   const int64_t ranges = std::max<int64_t>(1, tasks / groups);
   if (ranges > 1) split.rows = split_rows(indices, ranges);
   return split;
@@ -376,13 +385,11 @@ void BagBackward::run_max_columns(float* out, const int32_t* winner) {
   a.argmax = winner;
   a.num_bags = args_.bags.num_bags;
   a.dim = args_.dim;
-  const int64_t quanta = (a.dim + kMaxColumnQuantum - 1) / kMaxColumnQuantum;
-  const int64_t tasks = std::min(quanta, task_count_for(a.num_bags * a.dim, kMinFloatsPerTask));
-  parallel_for(tasks, [&](int64_t t) {
-    const int64_t c0 = std::min(a.dim, quanta * t / tasks * kMaxColumnQuantum);
-    const int64_t c1 = std::min(a.dim, quanta * (t + 1) / tasks * kMaxColumnQuantum);
-    if (c0 < c1) k.max_backward_columns(a, c0, c1);
-  });
+  // Runs of whole cache lines of out, so that tasks seldom write the same line.
+  const std::vector<int64_t> cuts =
+      line_cuts(out, a.dim, task_count_for(a.num_bags * a.dim, kMinFloatsPerTask));
+  parallel_for(static_cast<int64_t>(cuts.size()) - 1,
+               [&](int64_t t) { k.max_backward_columns(a, cuts[t], cuts[t + 1]); });
 }
 
 void spmm(const CsrView& m, const float* b, int64_t dim, PoolMode mode, float* out) {
