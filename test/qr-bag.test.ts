@@ -49,9 +49,9 @@ interface Pair {
   ids: number;           // quotient rows x m
 }
 
-function randomPair(rng: Rng, format: TableFormat, dim: number, maxRows = 20): Pair {
-  const qRows = rng.int(1, maxRows);
-  const m = rng.int(1, maxRows);
+function randomPair(rng: Rng, format: TableFormat, dim: number, maxRows = 20, minRows = 1): Pair {
+  const qRows = rng.int(minRows, maxRows);
+  const m = rng.int(minRows, maxRows);
   const quotient = quantizeTable({ table: randomTable(rng, qRows, dim), dim, format });
   const remainder = quantizeTable({ table: randomTable(rng, m, dim), dim, format });
   return {
@@ -139,7 +139,7 @@ describe('qrEmbeddingBag', () => {
 
   it('async form, and bad input with nothing written', async () => {
     const rng = new Rng(freshSeed());
-    const pair = randomPair(rng, 'q8', 16);
+    const pair = randomPair(rng, 'q8', 16, 20, 2);  // at least 4 ids: the bags below read id 3
     const o = { quotient: pair.quotient, remainder: pair.remainder, indices: Uint32Array.of(0, pair.ids - 1, 3), offsets: Int32Array.of(0, 2), mode: 'mean' as const, combine: 'concat' as const };
     expect(sameBits(await qrEmbeddingBagAsync(o), qrEmbeddingBag(o))).toBe(true);
     const q = (x: unknown) => qrEmbeddingBag(x as never);
@@ -158,7 +158,8 @@ describe('qrEmbeddingBag', () => {
     await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), weights: new Float32Array(2) }), RangeError, /weights.length must equal indices.length 3/, q, qa);
     await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), paddingIdx: rows }), RangeError, /paddingIdx/, q, qa);
     await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), offsets: Int32Array.of(0, 4) }), RangeError, /offsets\[1\] = 4 is past the end/, q, qa);
-    await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), quotient: { ...pair.quotient, scales: new Float32Array(1) } }), RangeError, /quotient.scales.length must equal/, q, qa);
+    await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), quotient: { ...pair.quotient, scales: new Float32Array(pair.quotient.rows + 1) } }), RangeError,
+      new RegExp(`quotient\\.scales\\.length must equal the table's rows ${pair.quotient.rows}, got ${pair.quotient.rows + 1}`), q, qa);
     const shared = randomTable(rng, 4, 16);  // 64 floats: a 4-row quotient that is also out's memory
     await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), quotient: shared, remainder: f32, dim: 16, indices: Int32Array.of(0, 1, 2), out: shared.subarray(0, 64) }), TypeError, /out must not share memory with quotient/, q, qa);
     await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), quotient: f32, remainder: new Float32Array(0), dim: 16 }), RangeError, /out of range for 0 ids/, q, qa);
