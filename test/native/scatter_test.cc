@@ -401,6 +401,41 @@ TEST(scatter_add_matches_reference_every_isa_and_thread_count) {
 // rows too when there are more tasks than lines: the bits must not depend on the cut, on
 // where dst starts within a line, or on the thread count, and nothing outside the table
 // may be written. Covers a padding row to skip and bag-style src_rows (the dense backward).
+// The column cuts of both column splits, for every phase of the rows against the cache lines,
+// even (1 share each) and with the first run 3 shares (the plan-free scatter-add's two-group
+// split): on line boundaries (no line inside a row written by two tasks), strictly
+// increasing, and within 9 columns of the target (half a line, plus the target's own
+// rounding) unless there are barely more lines than runs.
+TEST(line_cuts_on_line_boundaries_nearest_their_targets) {
+  alignas(64) static float rows[64];
+  for (int64_t shares : {1, 3}) {
+    for (int64_t dim = 1; dim <= 300; ++dim) {
+      const int64_t lines = (dim + 15) / 16;
+      for (int64_t phase = 0; phase < 16; ++phase) {  // floats from a line boundary to the row
+        for (int64_t groups = 1; groups <= 12; ++groups) {
+          SCOPED_CONTEXT("shares=", shares, " dim=", dim, " phase=", phase, " groups=", groups);
+          const std::vector<int64_t> cuts = s::line_cuts(rows + phase, dim, groups, shares);
+          const int64_t runs = std::min(groups, lines);
+          if (!CHECK_MSG(static_cast<int64_t>(cuts.size()) == runs + 1, cuts.size(), " cuts")) continue;
+          CHECK_EQ(cuts.front(), int64_t{0});
+          CHECK_EQ(cuts.back(), dim);
+          for (int64_t g = 1; g < runs; ++g) {
+            CHECK_MSG(cuts[g - 1] < cuts[g], "cuts not increasing at ", g);
+            const bool on_line = dim % 16 == 0 ? (phase + cuts[g]) % 16 == 0 : cuts[g] % 16 == 0;
+            CHECK_MSG(on_line, "cut ", g, " = ", cuts[g], " is not on a line boundary");
+            if (runs == 2 || 2 * runs <= lines || (dim % 16 == 0 && shares == 1)) {
+              const double target = static_cast<double>(dim) * static_cast<double>(shares + g - 1) /
+                                    static_cast<double>(shares + runs - 1);
+              CHECK_MSG(std::fabs(static_cast<double>(cuts[g]) - target) < 9.0, "cut ", g, " = ", cuts[g],
+                        " is far from its target ", target);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(scatter_add_column_and_row_split_at_any_alignment) {
   Rng rng(harness::test_seed());
   for (int64_t dim : {16, 32, 48, 64, 128, 144, 129}) {

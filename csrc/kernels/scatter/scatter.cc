@@ -45,25 +45,53 @@ constexpr int kScatterTasksPerThread = 1;
 // 4 KiB of stack.
 constexpr int64_t kScatterBatch = 512;
 
+// Two column groups split a row 3 : 1, not evenly. Plain scatterAdd of 524,288 rows into
+// 1,000,000 (AVX-512 VM, 2 vCPUs, medians of 11, two sweeps of the cut in one run each,
+// 2026-11-28): dim 128 with dst line-aligned, uniform / Zipf(1.1), cut at 64 columns 15.6 /
+// 14.1 ms, at 96 14.4 / 12.3; dst 16 bytes into a line (a plain Float32Array), cut at 76
+// (the even split's boundary) 19.8 / 18.6, at 108 15.5 / 12.7; dim 64 cut at 32 9.5 / 9.5,
+// at 48 6.6 / 5.3; dim 256 cut at 128 36.6 / 33.6, at 192 33.8 / 33.0. Every even split
+// measured was the slowest or next to it. Why is not known (bench/NOTES.md); with more than two
+// groups (more threads) nothing was measured, so those stay even.
+constexpr int64_t kTwoGroupFirstShares = 3;
+
 constexpr int64_t kLineBytes = 64;
 constexpr int64_t kLineFloats = kLineBytes / static_cast<int64_t>(sizeof(float));
 
+}  // namespace
+
 // Cuts the columns [0, dim) of rows that start at `rows`, one every dim floats, into at most
-// `groups` runs of whole cache lines, for tasks that each own a run: [0, c1, ..., dim]. When a
-// row is whole lines (dim % 16 == 0) every row starts at the same phase and the cuts follow
-// its line boundaries, so no two runs share a line; otherwise they fall every 16 columns from
-// the row's start and share a line only where a row straddles one.
-std::vector<int64_t> line_cuts(const float* rows, int64_t dim, int64_t groups) {
+// `groups` runs for tasks that each own a run: [0, c1, ..., dim]. The first run is meant to
+// hold `first_shares` shares of the row and each other run one; each cut falls on the line
+// boundary nearest its target (a lower one on a tie), so no line inside a row is shared by two
+// runs. When a row is whole lines (dim % 16 == 0) every row starts at the same phase and the
+// boundaries are the row's own: a row that starts `lead` floats before a line boundary shares
+// one line with the next row's start, which the first and last runs then share. Otherwise the
+// cuts fall every 16 columns from the row's start and runs share a line only where a row
+// straddles one.
+std::vector<int64_t> line_cuts(const float* rows, int64_t dim, int64_t groups, int64_t first_shares) {
   const int64_t lines = (dim + kLineFloats - 1) / kLineFloats;
   groups = std::max<int64_t>(1, std::min(groups, lines));
   const int64_t misalign = static_cast<int64_t>(reinterpret_cast<uintptr_t>(rows) % kLineBytes);
   const int64_t lead = dim % kLineFloats != 0 ? 0
                        : (kLineBytes - misalign) % kLineBytes / static_cast<int64_t>(sizeof(float));
+  // Boundary k is column lead + 16 k; those inside (0, dim) are k = first..last, at least
+  // groups - 1 of them.
+  const int64_t first = lead > 0 ? 0 : 1, last = (dim - 1 - lead) / kLineFloats;
   std::vector<int64_t> cuts{0};
-  for (int64_t g = 1; g < groups; ++g) cuts.push_back(lead + lines * g / groups * kLineFloats);
+  int64_t k = first - 1;
+  for (int64_t g = 1; g < groups; ++g) {
+    const int64_t target = dim * (first_shares + g - 1) / (first_shares + groups - 1);
+    const int64_t nearest = std::max<int64_t>(0, target - lead + kLineFloats / 2 - 1) / kLineFloats;
+    // Strictly after the previous cut, and leaving a boundary for each cut still to come.
+    k = std::min(std::max(nearest, k + 1), last - (groups - 1 - g));
+    cuts.push_back(lead + k * kLineFloats);
+  }
   cuts.push_back(dim);
   return cuts;
 }
+
+namespace {
 
 // Row boundaries at quantiles of a sample of the indices, so that skewed destinations (a hub
 // row) still split the work about evenly: range r holds rows [b[r-1], b[r]). Which task owns a
@@ -110,9 +138,10 @@ struct ScatterSplit {
 
 ScatterSplit split_scatter(const IndexArray& indices, const float* dst, int64_t dim, int64_t tasks) {
   ScatterSplit split;
-  split.columns = line_cuts(dst, dim, dim % kLineFloats == 0 ? tasks : 1);
-  const int64_t groups = static_cast<int64_t>(split.columns.size()) - 1;
-  const int64_t ranges = std::max<int64_t>(1, tasks / groups);
+  const int64_t groups = dim % kLineFloats == 0 ? tasks : 1;
+  split.columns = line_cuts(dst, dim, groups, groups == 2 ? kTwoGroupFirstShares : 1);
+  const int64_t runs = static_cast<int64_t>(split.columns.size()) - 1;
+  const int64_t ranges = std::max<int64_t>(1, tasks / runs);
   if (ranges > 1) split.rows = split_rows(indices, ranges);
   return split;
 }
@@ -387,7 +416,7 @@ void BagBackward::run_max_columns(float* out, const int32_t* winner) {
   a.dim = args_.dim;
   // Runs of whole cache lines of out, so that tasks seldom write the same line.
   const std::vector<int64_t> cuts =
-      line_cuts(out, a.dim, task_count_for(a.num_bags * a.dim, kMinFloatsPerTask));
+      line_cuts(out, a.dim, task_count_for(a.num_bags * a.dim, kMinFloatsPerTask), 1);
   parallel_for(static_cast<int64_t>(cuts.size()) - 1,
                [&](int64_t t) { k.max_backward_columns(a, cuts[t], cuts[t + 1]); });
 }

@@ -70,6 +70,12 @@ void scatter_add(const Plan& plan, const ScatterArgs& args);
 void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args,
                  int64_t skip = -1);
 
+// Column cuts [0, c1, ..., dim] into at most `groups` runs, one per task, for rows of dim
+// floats starting at `rows`: on cache-line boundaries (the rows' own when dim % 16 == 0), each
+// the boundary nearest its target, the first run `first_shares` shares of the row and the
+// others one each (scatter.cc). Used by both column splits above and below.
+std::vector<int64_t> line_cuts(const float* rows, int64_t dim, int64_t groups, int64_t first_shares);
+
 // The dense gradient of max pooling: num_bags x dim argmax row ids (-1: none) and gradients.
 struct MaxBackwardArgs {
   float* out = nullptr;  // num_rows x dim, accumulated into
