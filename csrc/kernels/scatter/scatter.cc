@@ -138,10 +138,12 @@ struct ScatterSplit {
 
 ScatterSplit split_scatter(const IndexArray& indices, const float* dst, int64_t dim, int64_t tasks) {
   ScatterSplit split;
-  const int64_t groups = dim % kLineFloats == 0 ? tasks : 1;
+  // As many column groups as tasks, up to one per line of a row (1 when rows are not whole
+  // lines); the 3 : 1 rule goes by the groups there will be, not the tasks asked for.
+  const int64_t groups =
+      dim % kLineFloats == 0 ? std::max<int64_t>(1, std::min(tasks, dim / kLineFloats)) : 1;
   split.columns = line_cuts(dst, dim, groups, groups == 2 ? kTwoGroupFirstShares : 1);
-  const int64_t runs = static_cast<int64_t>(split.columns.size()) - 1;
-  const int64_t ranges = std::max<int64_t>(1, tasks / runs);
+  const int64_t ranges = std::max<int64_t>(1, tasks / groups);
   if (ranges > 1) split.rows = split_rows(indices, ranges);
   return split;
 }
