@@ -149,17 +149,19 @@ TEST(jl_kernels_match_reference) {
       ++g_jl_comparisons[static_cast<int>(isa)];
     }
     for (int t = 0; t < 20; ++t) {
+      // Rows of x ld >= m floats apart (fjlt's padded rows), tiles and edges both ways.
       const int64_t m = rng.between(1, 90), kk = rng.between(1, 40), rows = rng.between(1, 37);
-      SCOPED_CONTEXT("sparse_rows m=", m, " k=", kk, " rows=", rows);
+      const int64_t ld = m + (rng.coin(0.5) ? 0 : rng.between(1, 9));
+      SCOPED_CONTEXT("sparse_rows m=", m, " ld=", ld, " k=", kk, " rows=", rows);
       jl::SparseMatrix a;
       jl::make_sparse(rng.next(), px::kSparse, kk, m, rng.coin(0.3) ? 1.0 : 0.2, 0.75f, &a);
       jl::CscMatrix at;
       jl::to_csc(a.view(), &at);
-      const std::vector<float> x = random_floats(rng, rows * m);
+      const std::vector<float> x = random_floats(rng, rows * ld);
       std::vector<float> o1(static_cast<size_t>(rows * kk), NAN), o2 = o1;
       std::vector<float> scratch(static_cast<size_t>(k.block_rows * (m + kk)));
-      ref.sparse_rows(x.data(), rows, m, at.view(kk, m), o1.data(), scratch.data());
-      k.sparse_rows(x.data(), rows, m, at.view(kk, m), o2.data(), scratch.data());
+      ref.sparse_rows(x.data(), rows, ld, at.view(kk, m), o1.data(), scratch.data());
+      k.sparse_rows(x.data(), rows, ld, at.view(kk, m), o2.data(), scratch.data());
       CHECK(same_bits(o1, o2));
       ++g_jl_comparisons[static_cast<int>(isa)];
     }

@@ -9,6 +9,7 @@
 #if defined(EMBEDKIT_X86_64)
 EMBEDKIT_TARGET_BEGIN("avx2,fma")
 #include "../common/simd_avx2.h"
+#include "../common/transpose_avx2.h"
 #include "body.h"
 
 namespace embedkit::jl {
@@ -34,7 +35,7 @@ struct Avx2Hadamard {
 }  // namespace
 
 const Kernels* avx2_kernels() {
-  static const Kernels kernels = simd_body::make_kernels<simd::Avx2F32, Avx2Hadamard>();
+  static const Kernels kernels = simd_body::make_kernels<simd::Avx2F32, Avx2Hadamard, simd::Avx2Transpose8>();
   return &kernels;
 }
 }  // namespace embedkit::jl

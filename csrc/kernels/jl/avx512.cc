@@ -14,6 +14,7 @@
 #endif
 EMBEDKIT_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")
 #include "../common/simd_avx512.h"
+#include "../common/transpose_avx2.h"
 #include "body.h"
 
 namespace embedkit::jl {
@@ -40,7 +41,7 @@ struct Avx512Hadamard {
 }  // namespace
 
 const Kernels* avx512_kernels() {
-  static const Kernels kernels = simd_body::make_kernels<simd::Avx512F32, Avx512Hadamard>();
+  static const Kernels kernels = simd_body::make_kernels<simd::Avx512F32, Avx512Hadamard, simd::Avx2Transpose8>();
   return &kernels;
 }
 }  // namespace embedkit::jl

@@ -149,19 +149,42 @@ void sign_pad(const float* x, int64_t d, const float* sign, float* z, int64_t n)
   for (; j < n; ++j) z[j] = 0.0f;
 }
 
-// Blocks of kSparseRegs * kLanes rows: transposed into scratch (column j of the block is
-// kSparseRegs vectors), then the columns are walked in ascending order and each entry
-// (i, j) adds val * column j into output i's vectors, kept in scratch (k x block floats,
-// L1-sized for k <= 256). Entries of one column go to different outputs, so the adds do not
-// wait on each other; each output still sees ref.cc's operations in ref.cc's order.
-constexpr int kSparseRegs = 2;
+// Blocks of kSparseBlockRows rows: transposed into scratch (column j of the block is
+// B / kLanes vectors), then the columns are walked in ascending order and each entry (i, j)
+// adds val * column j into output i's vectors, kept in scratch (k x B floats, L1-sized for
+// k <= 256). Entries of one column go to different outputs, so the adds do not wait on each
+// other; each output still sees ref.cc's operations in ref.cc's order.
+// 16 rows on every ISA: 32-row blocks (two AVX-512 vectors) ran sparseProjection 1.5-1.9x
+// slower than 16-row ones on the Zen 4 VM (d 1000 / 1024 -> 128, 65,536 rows, 1 thread:
+// 73.7 / 150.0 ms against 50.6 / 78.1), their 128 KiB column scratch twice L1.
+constexpr int64_t kSparseBlockRows = 16;
 
-template <class V>
+// dst[c * dst_ld + r] = src[r * src_ld + c] for r < rows, c < cols, in T's square tiles
+// (T: common/transpose_*.h) and scalar moves for the edges.
+template <class T>
+inline void transpose(const float* src, int64_t src_ld, float* dst, int64_t dst_ld, int64_t rows,
+                      int64_t cols) {
+  constexpr int64_t S = T::kSide;
+  const int64_t full_rows = rows / S * S, full_cols = cols / S * S;
+  for (int64_t c = 0; c < full_cols; c += S) {
+    for (int64_t r = 0; r < full_rows; r += S) T::tile(src + r * src_ld + c, src_ld, dst + c * dst_ld + r, dst_ld);
+    for (int64_t r = full_rows; r < rows; ++r) {
+      for (int64_t cc = c; cc < c + S; ++cc) dst[cc * dst_ld + r] = src[r * src_ld + cc];
+    }
+  }
+  for (int64_t c = full_cols; c < cols; ++c) {
+    for (int64_t r = 0; r < rows; ++r) dst[c * dst_ld + r] = src[r * src_ld + c];
+  }
+}
+
+template <class V, class T>
 void sparse_rows(const float* x, int64_t rows, int64_t ld, const Csc& a, float* out,
                  float* scratch) {
   using Reg = typename V::Reg;
   constexpr int64_t L = V::kLanes;
-  constexpr int64_t B = kSparseRegs * L;
+  constexpr int64_t B = kSparseBlockRows;
+  constexpr int kRegs = static_cast<int>(B / L);
+  static_assert(B % L == 0 && B % T::kSide == 0, "a block is whole vectors and whole tiles");
   // Locals: the intrinsics' stores may alias anything, so fields read through `a` would be
   // reloaded after every store.
   const int64_t k = a.rows, m = a.cols;
@@ -172,38 +195,36 @@ void sparse_rows(const float* x, int64_t rows, int64_t ld, const Csc& a, float* 
   float* yt = scratch + m * B;  // k x B
   for (int64_t r0 = 0; r0 < rows; r0 += B) {
     const int64_t nb = rows - r0 < B ? rows - r0 : B;
-    // Column by column: xt is written sequentially while the block's rows are read as nb
-    // sequential streams (row by row would touch a new cache line of xt at every store).
-    const float* src = x + r0 * ld;
-    for (int64_t j = 0; j < m; ++j) {
-      float* t = xt + j * B;
-      for (int64_t b = 0; b < nb; ++b) t[b] = src[b * ld + j];
-      for (int64_t b = nb; b < B; ++b) t[b] = 0.0f;
+    // Tiles column by column: xt is written sequentially while the block's rows are read as
+    // nb sequential streams, a vector of each at a time (scalar moves here took half the
+    // kernel's time: d 1000 -> 128, 1 thread, 49 ms with them, 25 without).
+    transpose<T>(x + r0 * ld, ld, xt, B, nb, m);
+    if (nb < B) {
+      for (int64_t j = 0; j < m; ++j) {
+        for (int64_t b = nb; b < B; ++b) xt[j * B + b] = 0.0f;
+      }
     }
     for (int64_t i = 0; i < k * B; i += L) V::store(yt + i, V::zero());
     for (int64_t j = 0; j < m; ++j) {
-      Reg xv[kSparseRegs];
+      Reg xv[kRegs];
 #pragma GCC unroll 4
-      for (int q = 0; q < kSparseRegs; ++q) xv[q] = V::load(xt + j * B + q * L);
+      for (int q = 0; q < kRegs; ++q) xv[q] = V::load(xt + j * B + q * L);
       for (int64_t p = col_ptr[j]; p < col_ptr[j + 1]; ++p) {
         const Reg v = V::set1(val[p]);
         float* y = yt + int64_t{row[p]} * B;
 #pragma GCC unroll 4
-        for (int q = 0; q < kSparseRegs; ++q) V::store(y + q * L, V::add(V::load(y + q * L), V::mul(v, xv[q])));
+        for (int q = 0; q < kRegs; ++q) V::store(y + q * L, V::add(V::load(y + q * L), V::mul(v, xv[q])));
       }
     }
-    // Output by output: yt is read sequentially, the block's rows written as nb streams.
-    float* dst = out + r0 * k;
-    for (int64_t i = 0; i < k; ++i) {
-      const float* t = yt + i * B;
-      for (int64_t b = 0; b < nb; ++b) dst[b * k + i] = t[b];
-    }
+    // Back to rows: the block's nb output rows of k floats.
+    transpose<T>(yt, B, out + r0 * k, k, k, nb);
   }
 }
 
-template <class V, class H>
+// H: the ISA's in-register Hadamard; T: its square tile transpose (common/transpose_*.h).
+template <class V, class H, class T>
 Kernels make_kernels() {
-  return Kernels{&fwht_rows<V, H>, &fwht_high<V, H>, &sign_pad<V>, &sparse_rows<V>, kSparseRegs * V::kLanes};
+  return Kernels{&fwht_rows<V, H>, &fwht_high<V, H>, &sign_pad<V>, &sparse_rows<V, T>, kSparseBlockRows};
 }
 
 }  // namespace

@@ -59,7 +59,7 @@ struct Kernels {
   // scratch: block_rows * (a.cols + a.rows) floats.
   void (*sparse_rows)(const float* x, int64_t rows, int64_t ld, const Csc& a, float* out,
                       float* scratch);
-  int64_t block_rows;  // rows sparse_rows handles together (two vectors wide)
+  int64_t block_rows;  // rows sparse_rows handles together
 };
 
 const Kernels& reference_kernels();  // ref.cc: the scalar oracle

@@ -9,6 +9,7 @@
 
 #if defined(EMBEDKIT_ARM64)
 #include "../common/simd_neon.h"
+#include "../common/transpose_neon.h"
 #include "body.h"
 
 namespace embedkit::jl {
@@ -30,7 +31,7 @@ struct NeonHadamard {
 }  // namespace
 
 const Kernels* neon_kernels() {
-  static const Kernels kernels = simd_body::make_kernels<simd::NeonF32, NeonHadamard>();
+  static const Kernels kernels = simd_body::make_kernels<simd::NeonF32, NeonHadamard, simd::NeonTranspose4>();
   return &kernels;
 }
 }  // namespace embedkit::jl
