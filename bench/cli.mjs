@@ -318,7 +318,7 @@ async function main() {
   if (opts.json) {
     const out = shown.map(({ shown: _s, ...r }) => ({
       op: r.op, impl: r.impl, shape: r.shape, threads: r.threads, ms: r.ms, gbps: r.gbps,
-      roofPct: r.roofPct, ratioVsJs: r.ratioVsJs, ...r, quick: opts.quick,
+      roofPct: r.roofPct, ratioVsJs: r.ratioVsJs, ...r, quick: opts.quick, defaultIsa: ctx.defaultIsa,
     }));
     fs.writeFileSync(opts.json, `${JSON.stringify(out, null, 2)}\n`);
     console.log(`wrote ${out.length} records to ${opts.json}`);
