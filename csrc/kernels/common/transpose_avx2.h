@@ -1,6 +1,7 @@
 // 8 x 8 float32 tile transpose in YMM registers. Include only inside an EMBEDKIT_TARGET region
 // that enables AVX2 (the AVX-512 regions do too, and use it as is: on the 2-vCPU Zen 4 VM a
-// 16 x 16 tile would only move more lines at once).
+// 16 x 16 tile would only move more lines at once). Internal linkage, as simd_avx2.h: each
+// translation unit keeps the copy compiled for its own ISA.
 #pragma once
 
 #include <immintrin.h>
@@ -8,6 +9,7 @@
 #include <cstdint>
 
 namespace embedkit::simd {
+namespace {
 
 struct Avx2Transpose8 {
   static constexpr int kSide = 8;
@@ -35,4 +37,5 @@ struct Avx2Transpose8 {
   }
 };
 
+}  // namespace
 }  // namespace embedkit::simd

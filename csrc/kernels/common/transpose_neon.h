@@ -6,6 +6,7 @@
 #include <cstdint>
 
 namespace embedkit::simd {
+namespace {
 
 struct NeonTranspose4 {
   static constexpr int kSide = 4;
@@ -21,4 +22,5 @@ struct NeonTranspose4 {
   }
 };
 
+}  // namespace
 }  // namespace embedkit::simd

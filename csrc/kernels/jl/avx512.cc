@@ -1,5 +1,18 @@
-// AVX-512 (F, BW, VL, DQ) instantiation of the JL kernels, with the in-register Hadamard of
-// 16 lanes.
+// AVX-512 (F, BW, VL, DQ) instantiation of the JL kernels: the sparse kernel in 16-lane
+// vectors, the row transforms (sign_pad, the FWHT) in 8-lane ones (the AVX2 body and its
+// Hadamard, hadamard_avx2.h, compiled here for AVX-512).
+//
+// Why not a 16-lane FWHT: its in-register Hadamard needs two cross-lane shuffles per vector
+// (levels at strides 4 and 8) where the 8-lane one needs one, and on the Zen 4 VM, which runs
+// 512-bit operations as two 256-bit halves, the 16-lane FWHT was the slower one at every row
+// length: fwht ms, 16-lane / 8-lane, timed alternately in one process (2026-11-28, medians of 7,
+// 2^26 floats per call), line-aligned rows on 1 thread: 2^8 16.1 / 12.1, 2^10 15.7 / 13.9, 2^11
+// 17.2 / 14.0, 2^12 17.1 / 16.0, 2^16 27.3 / 26.3, 2^20 31.1 / 30.7; rows 16 bytes into a line (a
+// plain Float32Array): 2^12 28.2 / 21.5, 2^20 46.5 / 40.8, only 2^10 the other way (18.1 / 19.3);
+// on 2 threads 2^12 11.0 / 8.3 aligned. srht, whose rows are a 16-byte-aligned std::vector, ran
+// 1.14-1.24x slower than the AVX2 path with a 16-lane sign_pad, 1.03-1.09x with the 8-lane one
+// (noisy: the row's place varies by process). Compilers prefer 256-bit vectors on Intel's AVX-512
+// parts too (frequency), and FFHT ships 256-bit code only. Not measured on an Intel CPU.
 #include "jl.h"
 // No fused multiply-adds: sparse_rows' acc + val * x must round twice on every path (the
 // pragma file is shared with RoPE, which needs the same).
@@ -13,35 +26,17 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 EMBEDKIT_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")
+#include "../common/simd_avx2.h"
 #include "../common/simd_avx512.h"
 #include "../common/transpose_avx2.h"
+#include "hadamard_avx2.h"
 #include "body.h"
 
 namespace embedkit::jl {
-namespace {
-
-// Levels at strides 1, 2 (partners swapped within 128-bit lanes, permute_ps) and 4, 8
-// (whole 128-bit lanes exchanged, shuffle_f32x4), each v = v * (+1 | -1) + t in one fused
-// multiply-add (see avx2.cc).
-struct Avx512Hadamard {
-  static constexpr int kLevels = 4;
-  static inline __m512 transform(__m512 v) {
-    const __m512 s1 = _mm512_setr_ps(1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1);
-    const __m512 s2 = _mm512_setr_ps(1, 1, -1, -1, 1, 1, -1, -1, 1, 1, -1, -1, 1, 1, -1, -1);
-    const __m512 s4 = _mm512_setr_ps(1, 1, 1, 1, -1, -1, -1, -1, 1, 1, 1, 1, -1, -1, -1, -1);
-    const __m512 s8 = _mm512_setr_ps(1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1);
-    v = _mm512_fmadd_ps(v, s1, _mm512_permute_ps(v, 0xB1));
-    v = _mm512_fmadd_ps(v, s2, _mm512_permute_ps(v, 0x4E));
-    v = _mm512_fmadd_ps(v, s4, _mm512_shuffle_f32x4(v, v, 0xB1));
-    v = _mm512_fmadd_ps(v, s8, _mm512_shuffle_f32x4(v, v, 0x4E));
-    return v;
-  }
-};
-
-}  // namespace
 
 const Kernels* avx512_kernels() {
-  static const Kernels kernels = simd_body::make_kernels<simd::Avx512F32, Avx512Hadamard, simd::Avx2Transpose8>();
+  static const Kernels kernels =
+      simd_body::make_kernels<simd::Avx2F32, Avx2Hadamard, simd::Avx512F32, simd::Avx2Transpose8>();
   return &kernels;
 }
 }  // namespace embedkit::jl
