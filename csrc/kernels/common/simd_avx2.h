@@ -1,12 +1,9 @@
-// 8 x float32 in a YMM register. Include only inside an EMBEDKIT_TARGET region that enables
-// AVX2 and FMA: the AVX2 kernels' and the AVX-512 JL kernels' (their FWHT is 256-bit). Internal
-// linkage, so that a copy compiled for AVX-512 is never the one an AVX2 caller links to.
+// 8 x float32 in a YMM register. Include only inside EMBEDKIT_TARGET_BEGIN("avx2,fma").
 #pragma once
 
 #include <immintrin.h>
 
 namespace embedkit::simd {
-namespace {
 
 struct Avx2F32 {
   using Reg = __m256;
@@ -35,5 +32,4 @@ struct Avx2F32 {
   static inline Reg max_gt(Reg x, Reg acc) { return _mm256_max_ps(x, acc); }
 };
 
-}  // namespace
 }  // namespace embedkit::simd

@@ -221,12 +221,10 @@ void sparse_rows(const float* x, int64_t rows, int64_t ld, const Csc& a, float* 
   }
 }
 
-// The row transforms (sign_pad, the FWHT) in vectors VR with H, their in-register Hadamard;
-// the sparse kernel in vectors VS with T, a square tile transpose (common/transpose_*.h).
-// Each ISA file says which.
-template <class VR, class H, class VS, class T>
+// H: the ISA's in-register Hadamard; T: its square tile transpose (common/transpose_*.h).
+template <class V, class H, class T>
 Kernels make_kernels() {
-  return Kernels{&fwht_rows<VR, H>, &fwht_high<VR, H>, &sign_pad<VR>, &sparse_rows<VS, T>, kSparseBlockRows};
+  return Kernels{&fwht_rows<V, H>, &fwht_high<V, H>, &sign_pad<V>, &sparse_rows<V, T>, kSparseBlockRows};
 }
 
 }  // namespace

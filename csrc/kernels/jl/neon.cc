@@ -31,7 +31,7 @@ struct NeonHadamard {
 }  // namespace
 
 const Kernels* neon_kernels() {
-  static const Kernels kernels = simd_body::make_kernels<simd::NeonF32, NeonHadamard, simd::NeonF32, simd::NeonTranspose4>();
+  static const Kernels kernels = simd_body::make_kernels<simd::NeonF32, NeonHadamard, simd::NeonTranspose4>();
   return &kernels;
 }
 }  // namespace embedkit::jl
