@@ -1,7 +1,8 @@
 // 8 x 8 float32 tile transpose in YMM registers. Include only inside an EMBEDKIT_TARGET region
 // that enables AVX2 (the AVX-512 regions do too, and use it as is: on the 2-vCPU Zen 4 VM a
-// 16 x 16 tile would only move more lines at once). Internal linkage, as simd_avx2.h: each
-// translation unit keeps the copy compiled for its own ISA.
+// 16 x 16 tile would only move more lines at once). Internal linkage: jl/avx2.cc and
+// jl/avx512.cc, built for different ISAs, both include it, and each must keep the copy compiled
+// for its own ISA (an out-of-line copy built for AVX-512 must never serve an AVX2 caller).
 #pragma once
 
 #include <immintrin.h>

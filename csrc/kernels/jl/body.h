@@ -156,7 +156,8 @@ void sign_pad(const float* x, int64_t d, const float* sign, float* z, int64_t n)
 // other; each output still sees ref.cc's operations in ref.cc's order.
 // 16 rows on every ISA: 32-row blocks (two AVX-512 vectors) ran sparseProjection 1.5-1.9x
 // slower than 16-row ones on the Zen 4 VM (d 1000 / 1024 -> 128, 65,536 rows, 1 thread:
-// 73.7 / 150.0 ms against 50.6 / 78.1), their 128 KiB column scratch twice L1.
+// 73.7 / 150.0 ms against 50.6 / 78.1); their column scratch, 128 KiB at d 1024, is four
+// times L1.
 constexpr int64_t kSparseBlockRows = 16;
 
 // dst[c * dst_ld + r] = src[r * src_ld + c] for r < rows, c < cols, in T's square tiles
