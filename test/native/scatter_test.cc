@@ -397,10 +397,6 @@ TEST(scatter_add_matches_reference_every_isa_and_thread_count) {
   }
 }
 
-// The plan-free scatter-add cuts columns at dst's cache lines when a row is whole lines, and
-// rows too when there are more tasks than lines: the bits must not depend on the cut, on
-// where dst starts within a line, or on the thread count, and nothing outside the table
-// may be written. Covers a padding row to skip and bag-style src_rows (the dense backward).
 // The column cuts of both column splits, for every phase of the rows against the cache lines,
 // even (1 share each) and with the first run 3 shares (the plan-free scatter-add's two-group
 // split): on line boundaries (no line inside a row written by two tasks), strictly
@@ -436,6 +432,10 @@ TEST(line_cuts_on_line_boundaries_nearest_their_targets) {
   }
 }
 
+// The plan-free scatter-add cuts columns at dst's cache lines when a row is whole lines, and
+// rows too when there are more tasks than lines: the bits must not depend on the cut, on
+// where dst starts within a line, or on the thread count, and nothing outside the table
+// may be written. Covers a padding row to skip and bag-style src_rows (the dense backward).
 TEST(scatter_add_column_and_row_split_at_any_alignment) {
   Rng rng(harness::test_seed());
   for (int64_t dim : {16, 32, 48, 64, 128, 144, 129}) {

@@ -1,13 +1,14 @@
-// The JL kernels, written once over a vector type V (common/simd_*.h) and an in-register
-// Hadamard H (the one part that differs by ISA: the within-vector permutes, in each ISA
-// file). Included by avx2.cc / avx512.cc / neon.cc inside their EMBEDKIT_TARGET region; uses
-// no std:: templates (see common/target.h).
+// The JL kernels, written once over a vector type V (common/simd_*.h), an in-register
+// Hadamard H (the within-vector permutes, in each ISA file) and a square tile transpose T
+// (common/transpose_*.h): the parts that differ by ISA. Included by avx2.cc / avx512.cc /
+// neon.cc inside their EMBEDKIT_TARGET region (avx512.cc instantiates only the sparse kernel
+// and takes the rest from avx2.cc; see there); uses no std:: templates (see common/target.h).
 //
 // FWHT: every path performs ref.cc's radix-2 butterflies level by level (ascending stride),
 // only grouped differently: H does the log2(lanes) levels inside each vector, then radix-8
 // passes (three levels per load/store of eight vectors) climb the remaining strides while
-// the row (at most 2^12 floats, 16 KiB) stays in L1; longer rows are split by jl.cc. The same butterfly order gives the
-// same bits. H computes each level as fma(v, ±1, swapped v): the product is exact, so the
+// the row (at most 2^12 floats, 16 KiB) stays in L1; longer rows are split by jl.cc. The same
+// butterfly order gives the same bits. H computes each level as fma(v, ±1, swapped v): the product is exact, so the
 // one rounding gives a + b and -b + a = a - b, the reference's bits.
 #pragma once
 
