@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (test/fuzz/fuzz_<family>.cc, ASan + UBSan, clang) into
-# build-fuzz/ and runs each for a bounded time: first over its regression inputs
-# (test/fuzz/regressions/<family>/: every crash found so far, kept as a test), then fuzzing
-# from a corpus in build-fuzz/corpus-<family>/ that grows across runs on one machine.
+# build-native-asan/ (scripts/sanitized-build.sh) and runs each for a bounded time: first
+# over its regression inputs (test/fuzz/regressions/<family>/: every crash found so far, kept
+# as a test), then fuzzing from a corpus in build-fuzz/corpus-<family>/ that grows across
+# runs on one machine. Logs and crashes go to build-fuzz/ too.
 #
 #   bash scripts/fuzz.sh            # 30 s per family (.ci/run gives 20 s)
 #   bash scripts/fuzz.sh 600 rope   # longer, one family
@@ -17,8 +18,9 @@ seconds=${1:-30}
 only=${2:-}
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found (apt-get install clang)" >&2; exit 1; }
 
-cmake -S . -B build-fuzz -DEMBEDKIT_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-fuzz -j 2 >/dev/null
+# The fuzzers build into build-native-asan/ with the sanitized native tests, from the same
+# kernel objects (after scripts/native-tests.sh, nothing is left to compile).
+bash scripts/sanitized-build.sh >/dev/null
 mkdir -p build-fuzz/crashes
 
 # fuzz_family <family>: its regression inputs, then fuzzing for $seconds; prints one
@@ -27,7 +29,7 @@ fuzz_family() {
   local family=$1
   local regressions=test/fuzz/regressions/$family
   local corpus=build-fuzz/corpus-$family
-  local binary=build-fuzz/fuzz_$family
+  local binary=build-native-asan/fuzz_$family
   local log=build-fuzz/$family.log
   mkdir -p "$corpus"
   if compgen -G "$regressions/*" >/dev/null; then

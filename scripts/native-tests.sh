@@ -2,7 +2,8 @@
 # Native C++ tests of csrc/kernels (test/native/): every ISA this machine can run against the
 # scalar reference, three times over:
 #   1. x86-64 (or the host), build-native/
-#   2. the same under AddressSanitizer + UBSan, build-native-asan/
+#   2. the same under AddressSanitizer + UBSan, build-native-asan/ (scripts/sanitized-build.sh;
+#      clang++ where found, so that the fuzzers share its objects)
 #   3. arm64 cross-compiled (cmake/aarch64-linux-gnu.cmake), build-arm64/, run under
 #      qemu-aarch64 so the NEON path runs; the log must say "tested neon".
 # Exits non-zero if any step fails. Environment passed through to the tests:
@@ -71,7 +72,11 @@ fi
 
 # ---- 2. sanitizers -------------------------------------------------------------------
 log "host ($(uname -m)) with AddressSanitizer + UBSan: build-native-asan/"
-if configure_and_build asan build-native-asan -DEMBEDKIT_SANITIZE=ON; then
+# scripts/sanitized-build.sh: with clang++ the same build holds scripts/fuzz.sh's fuzzers.
+step_start=$(date +%s)
+if ! bash scripts/sanitized-build.sh; then
+  fail "asan (build)"
+else
   ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}" \
   UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
     run_tests "asan+ubsan $(uname -m)" build-native-asan "build-native-asan/$TEST_BIN"
