@@ -299,6 +299,20 @@ describe('forced ISA', () => {
         const x = randomTable(rng, rng.int(1, 3), n);
         cases.push([`fwht n=${n}`, () => fwht({ x: x.slice(), n, normalize: n % 3 === 1 })]);
       }
+      // Rows at every 4-byte offset in a cache line (the AVX2 path takes rows 16 bytes past a
+      // 32-byte boundary on aligned chunks): the whole buffer is compared, so a write outside
+      // the view shows as well.
+      for (const n of [256, 512, 2 ** 14]) {
+        const x = randomTable(rng, 2, n);
+        for (let offset = 0; offset < 16; offset++) {
+          cases.push([`fwht n=${n} at +${offset} floats`, () => {
+            const buffer = new Float32Array(x.length + 16);
+            buffer.set(x, offset);
+            fwht({ x: buffer.subarray(offset, offset + x.length), n, normalize: true });
+            return buffer;
+          }]);
+        }
+      }
       for (const op of OPS) {
         for (const [d, k] of [[1, 1], [13, 16], [768, 128], [9000, 40]] as Array<[number, number]>) {
           const x = randomTable(rng, rng.int(1, 20), d);

@@ -42,6 +42,36 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// A copy of `values` placed `offset` floats past a 64-byte boundary, with guard floats on both
+// sides: the FWHT paths differ by where a row starts in its cache line (the AVX2 path takes rows
+// 16 bytes past a 32-byte boundary on aligned chunks), and must not touch anything outside it.
+class Placed {
+ public:
+  static constexpr int64_t kGuard = 24;
+  static constexpr float kSentinel = -12345.5f;
+  Placed(const std::vector<float>& values, int64_t offset)
+      : n_(static_cast<int64_t>(values.size())),
+        storage_(static_cast<size_t>(n_ + 2 * kGuard + 16), kSentinel) {
+    const uintptr_t raw = reinterpret_cast<uintptr_t>(storage_.data() + kGuard);
+    data_ = reinterpret_cast<float*>((raw + 63) / 64 * 64) + offset;
+    std::memcpy(data_, values.data(), values.size() * sizeof(float));
+  }
+  float* data() { return data_; }
+  std::vector<float> values() const { return std::vector<float>(data_, data_ + n_); }
+  // Every float outside the placed values still holds the sentinel.
+  bool guards_intact() const {
+    for (const float& f : storage_) {
+      if ((&f < data_ || &f >= data_ + n_) && std::memcmp(&f, &kSentinel, sizeof f) != 0) return false;
+    }
+    return true;
+  }
+
+ private:
+  int64_t n_;
+  std::vector<float> storage_;
+  float* data_;
+};
+
 TEST(philox_known_answers) {
   // Random123's kat_vectors: counter (4 words), key (2 words) -> output (4 words).
   struct Kat {
@@ -117,23 +147,35 @@ TEST(jl_kernels_match_reference) {
       const int64_t rows = rng.between(1, log2n > 10 ? 2 : 5);
       const int64_t n = int64_t{1} << log2n;
       const float scale = rng.coin(0.5) ? 1.0f : static_cast<float>(1.0 / std::sqrt(double(n)));
-      SCOPED_CONTEXT("fwht_rows log2n=", log2n, " rows=", rows);
-      std::vector<float> a = random_floats(rng, rows * n), b = a;
+      std::vector<float> a = random_floats(rng, rows * n);
+      const std::vector<float> x = a;
       ref.fwht_rows(a.data(), rows, log2n, scale);
-      k.fwht_rows(b.data(), rows, log2n, scale);
-      CHECK(same_bits(a, b));
-      ++g_jl_comparisons[static_cast<int>(isa)];
+      // Rows at every 4-byte offset in a cache line.
+      for (int64_t offset = 0; offset < 16; ++offset) {
+        SCOPED_CONTEXT("fwht_rows log2n=", log2n, " rows=", rows, " offset=", offset, " floats");
+        Placed b(x, offset);
+        k.fwht_rows(b.data(), rows, log2n, scale);
+        CHECK(same_bits(a, b.values()));
+        CHECK(b.guards_intact());
+        ++g_jl_comparisons[static_cast<int>(isa)];
+      }
     }
     for (int levels = 1; levels <= 3; ++levels) {
       const int64_t stride = 64 * rng.between(1, 4);
       const int64_t n = (stride << levels) * rng.between(1, 3);
       const int64_t c0 = 16 * rng.below(stride / 32), c1 = c0 + 16 * rng.between(1, (stride - c0) / 16);
-      SCOPED_CONTEXT("fwht_high levels=", levels, " stride=", stride, " n=", n, " cols=", c0, "..", c1);
-      std::vector<float> a = random_floats(rng, n), b = a;
+      std::vector<float> a = random_floats(rng, n);
+      const std::vector<float> x = a;
       ref.fwht_high(a.data(), n, stride, levels, c0, c1, 0.5f);
-      k.fwht_high(b.data(), n, stride, levels, c0, c1, 0.5f);
-      CHECK(same_bits(a, b));
-      ++g_jl_comparisons[static_cast<int>(isa)];
+      for (int64_t offset = 0; offset < 16; ++offset) {
+        SCOPED_CONTEXT("fwht_high levels=", levels, " stride=", stride, " n=", n, " cols=", c0, "..", c1,
+                       " offset=", offset, " floats");
+        Placed b(x, offset);
+        k.fwht_high(b.data(), n, stride, levels, c0, c1, 0.5f);
+        CHECK(same_bits(a, b.values()));
+        CHECK(b.guards_intact());
+        ++g_jl_comparisons[static_cast<int>(isa)];
+      }
     }
     for (int t = 0; t < 20; ++t) {
       const int64_t d = rng.between(1, 70);

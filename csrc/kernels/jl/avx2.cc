@@ -11,6 +11,7 @@ EMBEDKIT_TARGET_BEGIN("avx2,fma")
 #include "../common/simd_avx2.h"
 #include "../common/transpose_avx2.h"
 #include "body.h"
+#include "fwht_shifted_avx2.h"
 
 namespace embedkit::jl {
 namespace {
@@ -35,7 +36,13 @@ struct Avx2Hadamard {
 }  // namespace
 
 const Kernels* avx2_kernels() {
-  static const Kernels kernels = simd_body::make_kernels<simd::Avx2F32, Avx2Hadamard, simd::Avx2Transpose8>();
+  static const Kernels kernels = [] {
+    Kernels k = simd_body::make_kernels<simd::Avx2F32, Avx2Hadamard, simd::Avx2Transpose8>();
+    // body.h's, or on aligned chunks for rows 16 bytes past a 32-byte boundary.
+    k.fwht_rows = &avx2_shifted::fwht_rows<Avx2Hadamard>;
+    k.fwht_high = &avx2_shifted::fwht_high<Avx2Hadamard>;
+    return k;
+  }();
   return &kernels;
 }
 }  // namespace embedkit::jl
