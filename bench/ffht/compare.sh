@@ -3,7 +3,7 @@
 # (https://github.com/FALCONN-LIB/FFHT, fetched by the caller; never copied into this repo)
 # in a temporary directory, and runs it: single-threaded medians and the FFHT/embedkit ratio.
 #
-#   bash bench/ffht/compare.sh /path/to/FFHT [total_floats_log2=23] [reps=9]
+#   bash bench/ffht/compare.sh /path/to/FFHT [total_floats_log2=23] [reps=9] [offset_bytes=16]
 #
 # FFHT is compiled with -O3 -march=native as its Makefile does; embedkit with the flags of
 # the shipped addon (base ISA, runtime dispatch).
