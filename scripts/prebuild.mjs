@@ -15,7 +15,7 @@
 // ~/.cache/zig afterwards).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { arch as hostArch, platform as hostPlatform } from 'node:os';
+import { availableParallelism, arch as hostArch, platform as hostPlatform } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -101,7 +101,8 @@ function main() {
     console.log(`prebuild: linux-${a} (${t.triple}, glibc ${GLIBC_TARGET} stubs)`);
     const r = spawnSync(prebuildify, ['--napi', '--strip', '--tag-libc', '--arch', a, '--out', root, stageDir], {
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, ...compilerWrappers(zig, t.triple), PREBUILD_STRIP_BIN: t.strip },
+      // JOBS: node-gyp's make -j (prebuildify passes none, so the sources compiled one at a time).
+      env: { ...process.env, ...compilerWrappers(zig, t.triple), PREBUILD_STRIP_BIN: t.strip, JOBS: process.env.JOBS ?? String(availableParallelism()) },
     });
     if (r.status !== 0) fail(`prebuildify for linux-${a} failed (exit ${r.status ?? r.signal})`);
     const files = readdirSync(join(root, 'prebuilds', `linux-${a}`));
