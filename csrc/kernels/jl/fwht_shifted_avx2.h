@@ -70,24 +70,21 @@ inline void pass(float* row, int64_t count, int64_t h, float scale) {
   }
 }
 
-// body.h's climb for one row in place. The first pass (H's levels and the next three) is
-// body.h's own, on whole row vectors: it brings the row in from L2 or memory, where straddling
-// loads and stores cost nothing measurable, and rebuilding whole vectors from chunks there
-// (two lane exchanges per vector) was slower (2^12 rows, 1 thread: 17.8 ms, against 16.3 with
-// body.h's first pass and 20.0 with none on chunks). The later passes, over the row in L1, run
-// on chunks. levels >= 1.
+// The first pass (H's levels and the next three) is body.h's own, on whole row vectors: it
+// brings the row in from L2 or memory, where straddling loads and stores cost nothing
+// measurable, and rebuilding whole vectors from chunks there (two lane exchanges per vector)
+// was slower (2^12 rows, 1 thread: 17.8 ms, against 16.3 with body.h's first pass and 20.0
+// with none on chunks). levels > 3.
 template <class H>
-void climb(float* row, int64_t count, int levels, float scale) {
-  int r = levels >= 3 ? 3 : levels;
-  if (levels == r) {
-    simd_body::pass_r<V, H, true, true>(r, row, V::kLanes, row, V::kLanes, count, V::kLanes, 1, scale);
-    return;
-  }
-  simd_body::pass_r<V, H, true, false>(r, row, V::kLanes, row, V::kLanes, count, V::kLanes, 1, scale);
-  int64_t h = int64_t{1} << r;
-  levels -= r;
-  while (levels > 0) {
-    r = levels >= 3 ? 3 : levels;
+inline void first_pass(float* row, int64_t count) {
+  simd_body::pass<V, H, 3, true, false>(row, V::kLanes, row, V::kLanes, count, V::kLanes, 1, 1.0f);
+}
+
+// The passes after the first, over the row in L1, on chunks; the last one scales. levels > 3.
+inline void later_passes(float* row, int64_t count, int levels, float scale) {
+  int64_t h = 8;
+  for (levels -= 3; levels > 0;) {
+    const int r = levels >= 3 ? 3 : levels;
     const bool last = levels == r;
     if (r == 3) last ? pass<3, true>(row, count, h, scale) : pass<3, false>(row, count, h, scale);
     else if (r == 2) last ? pass<2, true>(row, count, h, scale) : pass<2, false>(row, count, h, scale);
@@ -97,24 +94,42 @@ void climb(float* row, int64_t count, int levels, float scale) {
   }
 }
 
-// Rows shorter than 2^kMinLog2 floats stay on body.h's path wherever they start. On chunks
-// they ran slower: 2^7 rows, 1 thread, Node, medians of 9: 3.44 ms on body.h's path, 3.79 on
-// chunks; 2^8 3.48-3.59 / 3.53-3.65; 2^9 3.67-3.70 / 3.48-3.54. Our reading, not measured: in
-// a short row the second pass loads chunks just after the first pass stored the row vectors,
-// and a load spanning two stores still in flight waits for them (no store forwarding).
-constexpr int kMinLog2 = 9;
+// Rows up to 2^kMaxInterleavedLog2 floats take their first pass one row ahead of the later
+// passes (row r + 1's first pass, then row r's later ones). Done row by row, a short row's
+// second pass loads chunks right after the first pass stored its vectors, and a load that
+// spans two stores still in flight waits for them (no store forwarding): 2^7 rows 15.0 ms on
+// chunks row by row, 13.3 on body.h's path, 12.4-13.5 interleaved (11.9 aligned); 2^8 14.1 /
+// 13.2 / 12.4-12.6 (11.7); 2^9 13.8 / 13.8 / 13.2-13.3 (11.9). Longer rows lose by it (2^10
+// 16.2 against 14.6 row by row, 2^12 23.6 against 16.5): two rows no longer fit in L1 together.
+// (C++ harness over the library's kernels, avx2, 1 thread, 2^26 floats per call, medians of
+// 9, three alternated runs, 2026-11-28 08:35.)
+constexpr int kMaxInterleavedLog2 = 9;
 
-// body.h's fwht_rows, taking rows 16 bytes past a 32-byte boundary (at least 2^kMinLog2
-// floats long) on the chunks; every other row as body.h does. Rows are 2^log2n floats, so all
-// of them start at the first one's offset.
+// body.h's fwht_rows, taking rows 16 bytes past a 32-byte boundary (with more than one pass)
+// on the chunks; every other row as body.h does. Rows are 2^log2n floats, so all of them
+// start at the first one's offset.
 template <class H>
 void fwht_rows(float* x, int64_t rows, int log2n, float scale) {
-  const int64_t n = int64_t{1} << log2n;
-  if (log2n < kMinLog2 || reinterpret_cast<uintptr_t>(x) % 32 != 16) {
+  const int levels = log2n - H::kLevels;
+  if (levels <= 3 || reinterpret_cast<uintptr_t>(x) % 32 != 16) {
     simd_body::fwht_rows<V, H>(x, rows, log2n, scale);
     return;
   }
-  for (int64_t r = 0; r < rows; ++r) climb<H>(x + r * n, n / V::kLanes, log2n - H::kLevels, scale);
+  const int64_t n = int64_t{1} << log2n, count = n / V::kLanes;
+  if (log2n <= kMaxInterleavedLog2) {
+    if (rows <= 0) return;
+    first_pass<H>(x, count);
+    for (int64_t r = 1; r < rows; ++r) {
+      first_pass<H>(x + r * n, count);
+      later_passes(x + (r - 1) * n, count, levels, scale);
+    }
+    later_passes(x + (rows - 1) * n, count, levels, scale);
+    return;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    first_pass<H>(x + r * n, count);
+    later_passes(x + r * n, count, levels, scale);
+  }
 }
 
 // body.h's fwht_high. Its butterflies never cross columns, so where the columns start 16 bytes
