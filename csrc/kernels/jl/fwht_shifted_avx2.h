@@ -102,7 +102,7 @@ inline void later_passes(float* row, int64_t count, int levels, float scale) {
 // 13.2 / 12.4-12.6 (11.7); 2^9 13.8 / 13.8 / 13.2-13.3 (11.9). Longer rows lose by it (2^10
 // 16.2 against 14.6 row by row, 2^12 23.6 against 16.5): two rows no longer fit in L1 together.
 // (C++ harness over the library's kernels, avx2, 1 thread, 2^26 floats per call, medians of
-// 9, three alternated runs, 2026-11-28 08:35.)
+// 9, three alternated runs, 2026-11-28 08:25.)
 constexpr int kMaxInterleavedLog2 = 9;
 
 // body.h's fwht_rows, taking rows 16 bytes past a 32-byte boundary (with more than one pass)
