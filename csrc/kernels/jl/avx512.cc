@@ -37,8 +37,8 @@ const Kernels* avx512_kernels() {
   // slower than the AVX2 build of it (C++ harness, 13.6 vs 11.7 ms).
   static const Kernels kernels = [] {
     Kernels k = *avx2_kernels();
+    // block_rows stays the AVX2 table's: kSparseBlockRows on every ISA.
     k.sparse_rows = &simd_body::sparse_rows<simd::Avx512F32, simd::Avx2Transpose8>;
-    k.block_rows = simd_body::kSparseBlockRows;
     return k;
   }();
   return &kernels;

@@ -8,8 +8,10 @@
 // only grouped differently: H does the log2(lanes) levels inside each vector, then radix-8
 // passes (three levels per load/store of eight vectors) climb the remaining strides while
 // the row (at most 2^12 floats, 16 KiB) stays in L1; longer rows are split by jl.cc. The same
-// butterfly order gives the same bits. H computes each level as fma(v, ±1, swapped v): the product is exact, so the
-// one rounding gives a + b and -b + a = a - b, the reference's bits.
+// butterfly order gives the same bits. H computes each level as fma(v, ±1, swapped v): the
+// product is exact, so the one rounding gives a + b and -b + a = a - b, the reference's bits.
+// The AVX2 table runs rows that start 16 bytes past a 32-byte boundary through
+// fwht_shifted_avx2.h, which takes this file's first pass and butterflies on aligned chunks.
 #pragma once
 
 #include "jl.h"
