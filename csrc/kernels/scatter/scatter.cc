@@ -186,10 +186,12 @@ void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs&
     visit_index_type(indices.type, [&](auto tag) {
       using T = std::remove_cv_t<std::remove_pointer_t<decltype(tag)>>;
       const T* idx = static_cast<const T*>(indices.data);
+      // Branch-free: each position is written to the batch and kept only when its row is
+      // this task's, so random rows cost no mispredicted branch.
       for (int64_t i = 0; i < n; ++i) {
         const int64_t row = static_cast<int64_t>(idx[i]);
-        if (row < lo || row >= hi || row == skip) continue;
-        batch[m++] = i;
+        batch[m] = i;
+        m += static_cast<int64_t>((row >= lo) & (row < hi) & (row != skip));
         if (m == kScatterBatch) {
           k.scatter_rows(a, indices, batch, m, c0, c1);
           m = 0;
