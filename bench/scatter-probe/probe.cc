@@ -33,7 +33,10 @@
 // like the loops above; PROBE_SPLIT=1 adds "rows <tasks> tasks" cases on 2+ threads: the
 // shipped kernel under the shipped row-range split with the task count as a parameter;
 // PROBE_ONLY=<prefix>[,<prefix>...] keeps only some cases; PROBE_ZIPF=<s> draws the indices
-// from Zipf(s) over the rows (ranks scattered, as the bench does) instead of uniformly.
+// from Zipf(s) over the rows (ranks scattered, as the bench does) instead of uniformly;
+// PROBE_ZIPF_SORTED=1 leaves rank k at row k (ids sorted by frequency, the hot rows side by
+// side); PROBE_DST_SHIFT=<bytes> starts dst that many bytes past a line boundary (16: where a
+// plain Float32Array starts).
 #include <sys/mman.h>
 #include <time.h>
 
@@ -232,7 +235,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dim must be a multiple of 8 for the plain AVX2 loops\n");
     return 2;
   }
-  float* dst = alloc_table(rows * dim);
+  const int64_t dst_shift = std::getenv("PROBE_DST_SHIFT") ? std::atoll(std::getenv("PROBE_DST_SHIFT")) : 0;
+  if (dst_shift < 0 || dst_shift % 4 != 0 || dst_shift >= 64) {
+    std::fprintf(stderr, "PROBE_DST_SHIFT must be 0, 4, ..., 60\n");
+    return 2;
+  }
+  float* dst = alloc_table(rows * dim + 16) + dst_shift / 4;
   float* dst2 = alloc_table(n * dim);
   float* src = alloc_table(n * dim);
   float* out = alloc_table(n * dim);
@@ -246,7 +254,7 @@ int main(int argc, char** argv) {
     std::vector<double> cdf(static_cast<size_t>(rows));
     double acc = 0;
     for (int64_t k = 0; k < rows; ++k) cdf[k] = acc += std::pow(static_cast<double>(k + 1), -s);
-    int64_t mult = 2654435761 % rows;
+    int64_t mult = std::getenv("PROBE_ZIPF_SORTED") != nullptr ? 1 : 2654435761 % rows;
     while (std::gcd(mult, rows) != 1) ++mult;
     for (int32_t& v : idx) {
       const double unit = static_cast<double>(next_state() >> 11) / 9007199254740992.0;  // [0, 1)
@@ -426,8 +434,9 @@ int main(int argc, char** argv) {
                                }),
                 cases.end());
   }
-  std::printf("isa %s, rows %lld, n %lld, dim %lld, reps %d\n", ek::isa_name(ek::active_isa()),
-              static_cast<long long>(rows), static_cast<long long>(n), static_cast<long long>(dim), reps);
+  std::printf("isa %s, rows %lld, n %lld, dim %lld, reps %d, dst %lld bytes past a line\n",
+              ek::isa_name(ek::active_isa()), static_cast<long long>(rows), static_cast<long long>(n),
+              static_cast<long long>(dim), reps, static_cast<long long>(dst_shift));
   for (int r = 0; r < reps + 1; ++r) {
     for (Case& c : cases) {
       ek::set_thread_count(c.threads);

@@ -60,7 +60,8 @@ struct ScatterArgs {
   const int64_t* src_rows = nullptr;
 };
 // Each touched row becomes dst + c0 + c1 + ... (contributions in index order, each
-// alpha * w_i * src_i rounded to float first). Runs on the active ISA over the pool.
+// alpha * w_i * src_i rounded to float first). Runs on the active ISA over the pool; on one
+// thread as the plan-free form below (faster there; the plan then only gives the rows).
 void scatter_add(const Plan& plan, const ScatterArgs& args);
 // The same without a plan: each task owns a group of columns (and, with more tasks than cache
 // lines in a row, a range of destination rows) and applies, in index order, the positions
@@ -140,8 +141,8 @@ struct BagBackwardArgs {
 // form a plan (the distinct rows and the positions feeding each) whose segments the gather
 // family's pooling kernels sum into the compact output, one bag of gradOutput rows per row.
 // With a given plan both forms use it (no sort; the dense form then as scatter_add with a
-// plan: pooled where rows repeat, else the row kernel in plan order): the same sums, bit for
-// bit. Max: both forms walk the bags in order per column range (max_backward_columns, no
+// plan: pooled where rows repeat, else the row kernel in plan order; on one thread the dense
+// form stays plan-free, which is faster there): the same sums, bit for bit. Max: both forms walk the bags in order per column range (max_backward_columns, no
 // plan), the sparse one with winners renamed to their slots among rows() (index_winners);
 // both add each element's gradients in bag order, the same bits. rows() are the rows that
 // get a gradient, what the sparse form returns.
