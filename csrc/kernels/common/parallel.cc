@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -14,6 +15,15 @@
 
 namespace embedkit {
 namespace {
+
+// A hint to the core that this thread is spinning (frees the pipeline for its sibling).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 // True on a pool worker and on a caller while it runs a job's tasks: a parallel_for issued
 // from there runs inline (the pool is busy with the enclosing job).
@@ -74,34 +84,60 @@ class ThreadPool {
     auto run_inline = [&] {
       for (int64_t t = 0; t < num_tasks; ++t) call(ctx, t);
     };
-    if (num_tasks < 2 || threads < 2 || t_in_parallel_job) return run_inline();
+    if (num_tasks < 2 || threads < 2 || t_in_parallel_job || num_tasks > kMaxJobTasks) return run_inline();
     std::unique_lock<std::mutex> job_lock(job_mutex_, std::try_to_lock);
     if (!job_lock.owns_lock()) return run_inline();  // another thread's job is running
     ParallelJobScope scope;
     start_workers(threads - 1);
     const int helpers = static_cast<int>(std::min<int64_t>(num_tasks - 1, workers_.size()));
+    uint64_t job;
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      job = ++job_;
       call_ = call;
       ctx_ = ctx;
       num_tasks_ = num_tasks;
-      next_task_.store(0);
-      helpers_wanted_ = helpers;
-      helpers_done_ = 0;
-      ++generation_;
+      finished_.store(0, std::memory_order_relaxed);
+      claims_.store(job << kTaskBits, std::memory_order_release);
     }
-    wake_.notify_all();
-    drain();
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return helpers_done_ == helpers_wanted_; });
+    for (int h = 0; h < helpers; ++h) wake_.notify_one();
+    work(job, call, ctx, num_tasks);
+    // Only the tasks a helper has claimed are waited for: a helper that wakes after the
+    // caller took every task finds none and touches nothing of this call.
+    auto all_finished = [&] { return finished_.load(std::memory_order_acquire) == num_tasks; };
+    if (!spin_until(all_finished)) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, all_finished);
+    }
   }
 
  private:
-  void drain() {
+  // claims_ holds the running job's number (high bits) and the next task to hand out (low
+  // bits), so that a claim is one compare-and-swap and a helper still holding an earlier job's
+  // number can never claim a task of a later one.
+  static constexpr int kTaskBits = 32;
+  static constexpr uint64_t kTaskMask = (uint64_t{1} << kTaskBits) - 1;
+  static constexpr int64_t kMaxJobTasks = static_cast<int64_t>(kTaskMask);
+  static constexpr uint64_t kJobMask = ~uint64_t{0} >> kTaskBits;  // job numbers as claims_ holds them
+  static constexpr std::chrono::microseconds kSpin{100};
+
+  // Runs tasks of job `job` until there are none left to claim.
+  void work(uint64_t job, void (*call)(void*, int64_t), void* ctx, int64_t num_tasks) {
+    uint64_t word = claims_.load(std::memory_order_acquire);
     for (;;) {
-      const int64_t t = next_task_.fetch_add(1, std::memory_order_relaxed);
-      if (t >= num_tasks_) return;
-      call_(ctx_, t);
+      if (word >> kTaskBits != (job & kJobMask)) return;  // a later job
+      const int64_t task = static_cast<int64_t>(word & kTaskMask);
+      if (task >= num_tasks) return;
+      if (!claims_.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel,
+                                         std::memory_order_acquire)) {
+        continue;  // word now holds the current value
+      }
+      call(ctx, task);
+      if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == num_tasks) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.notify_one();
+      }
+      word = claims_.load(std::memory_order_acquire);
     }
   }
 
@@ -110,21 +146,34 @@ class ThreadPool {
     uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [&] { return stopping_ || (generation_ != seen && helpers_wanted_ > 0); });
+      wake_.wait(lock, [&] { return stopping_ || job_ != seen; });
       if (stopping_) return;
-      seen = generation_;
-      // Only as many workers as the job wants join it; the rest skip this generation.
-      if (helpers_joined_for_ == seen) {
-        if (helpers_joined_ >= helpers_wanted_) continue;
-      } else {
-        helpers_joined_for_ = seen;
-        helpers_joined_ = 0;
-      }
-      ++helpers_joined_;
+      seen = job_;
+      void (*call)(void*, int64_t) = call_;
+      void* ctx = ctx_;
+      const int64_t num_tasks = num_tasks_;
       lock.unlock();
-      drain();
+      work(seen, call, ctx, num_tasks);
+      const uint64_t seen_bits = seen & kJobMask;
+      spin_until([&] { return claims_.load(std::memory_order_relaxed) >> kTaskBits != seen_bits; });
       lock.lock();
-      if (++helpers_done_ == helpers_wanted_) done_.notify_one();
+    }
+  }
+
+  // Polls `ready` for up to kSpin; whether it became true. Threads spin before they sleep on a
+  // condition variable: waking a sleeping thread cost ~50 us on the development VM (an empty
+  // 2-thread parallel_for, bench/NOTES.md), longer than many whole calls. A worker spins for
+  // the next job (a loop of kernel calls then finds its helpers awake), the caller for the
+  // tasks helpers still run.
+  template <class Ready>
+  static bool spin_until(Ready&& ready) {
+    const auto deadline = std::chrono::steady_clock::now() + kSpin;
+    for (;;) {
+      for (int i = 0; i < 64; ++i) {
+        if (ready()) return true;
+        cpu_relax();
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return false;
     }
   }
 
@@ -154,15 +203,13 @@ class ThreadPool {
   std::condition_variable done_;
   std::vector<std::thread> workers_;
   bool stopping_ = false;
-  uint64_t generation_ = 0;
-  uint64_t helpers_joined_for_ = 0;
-  int helpers_joined_ = 0;
-  int helpers_wanted_ = 0;
-  int helpers_done_ = 0;
+  // The running job, under mutex_: its number, and what a helper that joins it calls.
+  uint64_t job_ = 0;
   void (*call_)(void*, int64_t) = nullptr;
   void* ctx_ = nullptr;
   int64_t num_tasks_ = 0;
-  std::atomic<int64_t> next_task_{0};
+  std::atomic<uint64_t> claims_{0};
+  std::atomic<int64_t> finished_{0};  // tasks of the running job that have returned
 };
 
 ThreadPool& pool() {

@@ -25,7 +25,10 @@ int live_pool_threads();
 // Calls fn(task) for every task in [0, num_tasks). Runs on the calling thread alone when
 // num_tasks < 2, when one thread is configured, or when the pool is already busy with
 // another call (a nested call, or a second JS thread): that is always correct, and never
-// waits on the other call.
+// waits on the other call. Otherwise the caller takes tasks as well and returns once every
+// task has returned; a pool thread that wakes after the caller took the last task is not
+// waited for. Pool threads poll ~100 us for the next call before they sleep, so a loop of
+// calls does not pay for waking them each time.
 void parallel_for_impl(int64_t num_tasks, void (*call)(void* ctx, int64_t task), void* ctx);
 
 template <class Fn>
