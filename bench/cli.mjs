@@ -142,7 +142,7 @@ function targets(all, ctx) {
     );
   } else lines.push(na('max vs sum'));
 
-  const tiny = all.find((r) => r.tiny && r.op === 'embeddingBag/sum' && r.impl === ekImpl && Number.isFinite(r.ms));
+  const tiny = all.find((r) => r.tiny && r.shape.startsWith('tiny') && r.op === 'embeddingBag/sum' && r.impl === ekImpl && Number.isFinite(r.ms));
   if (tiny) {
     lines.push(
       `${verdict(tiny.callsPerSec >= 500_000)}  tiny call (1 bag x 8 indices, dim 64): ${fmtNum(tiny.callsPerSec)} calls/s ` +

@@ -229,48 +229,63 @@ async function runGroup(ctx, g) {
   ctx.progress?.(`${op.name} ${shape}`);
 }
 
-/** The per-call overhead probe: 1 bag × 8 indices at dim 64 (and an 8-row gather). */
+/**
+ * Per-call cost probes, each op called `batch` times per sample: a tiny call (1 bag x 8
+ * indices at dim 64, an 8-row gather) that runs on one thread whatever the setting, and a
+ * small one (128 bags x 8 at dim 128, a 1,024-row gather) that the kernels split in tasks,
+ * timed at all threads and at one, so that waking the pool shows.
+ */
 async function runTiny(ctx, base, rows) {
-  const { ek, profile } = ctx;
-  const dim = 64;
-  const table = base.subarray(0, rows * dim);
-  const indices = randomIndices(8, rows, 0x7157);
-  const offsets = new Int32Array([0]);
-  const shape = `tiny ${rowsLabel(rows)}x${dim} n=1x8`;
+  const { ek } = ctx;
+  for (const [dim, bags, perBag, label] of [[64, 1, 8, 'tiny'], [128, 128, 8, 'small']]) {
+    const table = base.subarray(0, rows * dim);
+    const n = bags * perBag;
+    const indices = randomIndices(n, rows, 0x7157);
+    const offsets = Int32Array.from({ length: bags }, (_, b) => b * perBag);
+    await runCallProbe(ctx, {
+      shape: `${label} ${rowsLabel(rows)}x${dim} n=${bags}x${perBag}`, dim, tableRows: rows, indices: n, bags,
+      ops: [
+        {
+          op: 'embeddingBag/sum',
+          js: (out) => jsBagSum(table, dim, indices, offsets, out),
+          ek: (out) => ek.embeddingBag({ table, dim, indices, offsets, mode: 'sum', out }),
+          // ORT only for the tiny call: its models are built for one bag of 8
+          ort: label === 'tiny' ? { model: () => ortb.bagModel('sum'), kind: 'bag-sum', table, indices, idxDims: [1, 8], outDims: [1, dim] } : undefined,
+          outLen: bags * dim,
+          bytes: n * dim * 4 + bags * dim * 4 + n * 4,
+          roofKind: 'read',
+        },
+        {
+          op: 'gather',
+          js: (out) => jsGather(table, dim, indices, out),
+          ek: (out) => ek.gather({ table, dim, indices, out }),
+          ort: label === 'tiny' ? { model: () => ortb.gatherModel(), kind: 'gather', table, indices, idxDims: [8], outDims: [8, dim] } : undefined,
+          outLen: n * dim,
+          bytes: 2 * n * dim * 4,
+          roofKind: 'copy',
+        },
+      ],
+      oneThread: label === 'small',
+    });
+  }
+}
+
+/**
+ * Times each of `ops` (one shape) in batches of calls: the JS loop, embedkit at all threads
+ * (and at one with oneThread), onnxruntime where an op gives `ort` ({ model, kind, table,
+ * indices, idxDims, outDims }). An op: { op, js(out), ek(out), ort?, outLen, bytes, roofKind }. Records are marked tiny (per-call tables).
+ */
+export async function runCallProbe(ctx, { shape, dim, tableRows, indices, bags, ops, oneThread = false }) {
+  const { profile } = ctx;
   const batchSync = 2000;
   const batchOrt = 50;
-  const ops = [
-    {
-      op: 'embeddingBag/sum',
-      js: (out) => jsBagSum(table, dim, indices, offsets, out),
-      ek: (out) => ek.embeddingBag({ table, dim, indices, offsets, mode: 'sum', out }),
-      model: () => ortb.bagModel('sum'),
-      kind: 'bag-sum',
-      idxDims: [1, 8],
-      outLen: dim,
-      outDims: [1, dim],
-      bytes: 8 * dim * 4 + dim * 4 + 8 * 4,
-      roofKind: 'read',
-    },
-    {
-      op: 'gather',
-      js: (out) => jsGather(table, dim, indices, out),
-      ek: (out) => ek.gather({ table, dim, indices, out }),
-      model: () => ortb.gatherModel(),
-      kind: 'gather',
-      idxDims: [8],
-      outLen: 8 * dim,
-      outDims: [8, dim],
-      bytes: 2 * 8 * dim * 4,
-      roofKind: 'copy',
-    },
-  ];
   for (const o of ops) {
     const impls = [
       { impl: 'js', threads: 1, isa: 'js' },
       { impl: `embedkit/${ctx.defaultIsa}`, threads: ctx.allThreads, isa: ctx.defaultIsa },
     ];
-    if (ctx.ortAvailable) impls.push({ impl: 'ort', threads: 1, isa: 'ort' });
+    if (oneThread && ctx.allThreads > 1) impls.push({ impl: `embedkit/${ctx.defaultIsa}`, threads: 1, isa: ctx.defaultIsa });
+    if (ctx.ortAvailable && o.ort) impls.push({ impl: 'ort', threads: 1, isa: 'ort' });
     const selected = impls.map((im) => ctx.matches(o.op, im.impl, shape));
     if (!selected.some(Boolean)) continue;
     const out = new Float32Array(o.outLen);
@@ -279,8 +294,8 @@ async function runTiny(ctx, base, rows) {
       const im = impls[k];
       if (im.impl !== 'js' && !selected[k]) continue;
       const rec = {
-        op: o.op, impl: im.impl, shape, threads: im.threads, isa: im.isa, dim, tableRows: rows,
-        indices: 8, bags: o.op === 'gather' ? undefined : 1, bytes: o.bytes, roofKind: o.roofKind,
+        op: o.op, impl: im.impl, shape, threads: im.threads, isa: im.isa, dim, tableRows,
+        indices, bags, bytes: o.bytes, roofKind: o.roofKind,
         roofGbps: ctx.roof[o.roofKind], tiny: true, shown: selected[k],
       };
       try {
@@ -291,22 +306,23 @@ async function runTiny(ctx, base, rows) {
           fn = () => { for (let i = 0; i < batchSync; i++) o.js(out); };
         } else if (im.isa === 'ort') {
           const ort = ortb.loadOrt();
-          const sess = await ortb.session(o.kind, 1, o.model);
+          const sess = await ortb.session(o.ort.kind, 1, o.ort.model);
           const feeds = {
-            table: new ort.Tensor('float32', table, [rows, dim]),
-            idx: new ort.Tensor('int32', indices, o.idxDims),
+            table: new ort.Tensor('float32', o.ort.table, [tableRows, dim]),
+            idx: new ort.Tensor('int32', o.ort.indices, o.ort.idxDims),
           };
-          const runner = await ortb.makeRunner(sess, feeds, out, o.outDims);
+          const runner = await ortb.makeRunner(sess, feeds, out, o.ort.outDims);
           batch = batchOrt;
           fn = async () => { for (let i = 0; i < batchOrt; i++) await runner.run(); };
         } else {
+          ctx.ek.setThreads(im.threads);
           batch = batchSync;
           fn = () => { for (let i = 0; i < batchSync; i++) o.ek(out); };
         }
         const m = await measure(fn, profile, { batch });
         Object.assign(rec, {
           ms: m.ms, madMs: m.mad, samples: m.samples, batch, ownCores: m.ownCores, otherCores: m.otherCores, stealPct: m.stealPct,
-          gbps: o.bytes / m.ms / 1e6, rowsPerSec: 8 / (m.ms / 1000), callsPerSec: 1000 / m.ms,
+          gbps: o.bytes / m.ms / 1e6, rowsPerSec: indices / (m.ms / 1000), callsPerSec: 1000 / m.ms,
         });
         rec.roofPct = (100 * rec.gbps) / rec.roofGbps;
         if (im.impl === 'js') jsMs = m.ms;
@@ -317,6 +333,7 @@ async function runTiny(ctx, base, rows) {
       }
       ctx.records.push(rec);
     }
+    ctx.ek.setThreads(ctx.allThreads);
     for (const rec of ctx.records) {
       if (rec.op === o.op && rec.shape === shape) rec.ratioVsJs = jsMs / rec.ms;
     }

@@ -45,6 +45,8 @@ function own(op, shape, threads) {
   // No per-ISA impls (plain C++, e.g. the scatter plan's sort): the one embedkit record.
   return records.find((r) => r.op === op && r.shape === shape && r.threads === threads && r.impl.startsWith('embedkit') && !r.impl.includes('expand'));
 }
+// The per-call probes (bench/gather.mjs runCallProbe): shapes named tiny or small.
+const callProbe = (shape) => shape.startsWith('tiny') || shape.startsWith('small');
 const noisy = (r) => r !== undefined && ((r.stealPct ?? 0) > 5 || (r.otherCores ?? 0) > 0.3);
 const mark = (r, text) => (noisy(r) ? `${text}\\*` : text);
 function num(x, digits = 3) {
@@ -70,7 +72,7 @@ function section(title, body, note = '') {
 {
   const rows = [];
   for (const op of ['embeddingBag/sum', 'embeddingBag/mean', 'embeddingBag/max', 'embeddingBag/sum+w', 'gather']) {
-    for (const shape of shapesOf(op).filter((s) => !s.startsWith('tiny'))) {
+    for (const shape of shapesOf(op).filter((s) => !callProbe(s))) {
       const two = own(op, shape, 2), one = own(op, shape, 1);
       if (two === undefined) continue;
       const js = find(op, shape, 'js'), ort = find(op, shape, 'ort', 2);
@@ -80,15 +82,20 @@ function section(title, body, note = '') {
   section('Gather and bag pooling', table(['op, table, indices', 'ms (2 thr)', 'rows/s (2 thr)', 'rows/s (1 thr)', 'GB/s', '% roof', 'vs JS', 'vs ORT'], rows),
     'Bags: 16,384 × 32 uniform random `Int32Array` ids per call (524,288 rows); gather: 524,288 ids.\n' +
       '% roof: of the read roof for bags, of the copy roof for gather. vs ORT: onnxruntime-node on 2 threads.');
+  // Tiny calls run on one thread whatever the setting; small ones are split in tasks and
+  // timed at 2 threads and at 1 as well.
   const tiny = [];
-  for (const op of ['embeddingBag/sum', 'gather']) {
-    for (const shape of shapesOf(op).filter((s) => s.startsWith('tiny'))) {
-      const r = own(op, shape, 2) ?? own(op, shape, 1);
+  for (const op of ['embeddingBag/sum', 'gather', 'scatter/add']) {
+    for (const shape of shapesOf(op).filter(callProbe)) {
+      const r = own(op, shape, 2) ?? own(op, shape, 1), one = shape.startsWith('small') ? own(op, shape, 1) : undefined;
       const js = find(op, shape, 'js'), ort = find(op, shape, 'ort');
-      if (r !== undefined) tiny.push([`${op} ${shape}`, mark(r, `${num(r.callsPerSec / 1e3)}k`), mark(r, `${num(r.ms * 1e3)} µs`), js ? `${num(js.callsPerSec / 1e3)}k` : '', ort ? `${num(ort.callsPerSec / 1e3)}k` : '']);
+      if (r !== undefined) {
+        tiny.push([`${op} ${shape}`, mark(r, `${num(r.callsPerSec / 1e3)}k`), mark(r, `${num(r.ms * 1e3)} µs`), one ? mark(one, `${num(one.ms * 1e3)} µs`) : '',
+          js ? `${num(js.callsPerSec / 1e3)}k` : '', js ? ratio(js, r) : '', ort ? `${num(ort.callsPerSec / 1e3)}k` : '']);
+      }
     }
   }
-  section('Per-call overhead', table(['call', 'calls/s', 'per call', 'JS loop calls/s', 'ORT calls/s'], tiny));
+  section('Per-call overhead', table(['call', 'calls/s', 'per call', 'per call (1 thr)', 'JS loop calls/s', 'vs JS', 'ORT calls/s'], tiny));
 }
 
 // ---- compressed tables ------------------------------------------------------------------
@@ -162,7 +169,7 @@ function section(title, body, note = '') {
 {
   const rows = [];
   for (const op of [...new Set(records.filter((r) => r.op.startsWith('scatter/')).map((r) => r.op))]) {
-    for (const shape of shapesOf(op)) {
+    for (const shape of shapesOf(op).filter((s) => !callProbe(s))) {
       const two = own(op, shape, 2), one = own(op, shape, 1);
       const js = find(op, shape, 'js');
       if (two === undefined) continue;
