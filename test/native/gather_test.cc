@@ -14,6 +14,7 @@
 //   any thread count:            bitwise identical output.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -1150,6 +1151,31 @@ TEST(parallel_for_nested_runs_inline) {
         break;
       }
     }
+  }
+  CHECK_EQ(ek::set_thread_count(2), std::string());
+}
+
+// The caller returns once every task has run, without waiting for helpers that wake too
+// late to take one; such a helper must then touch nothing of the finished call (its closure
+// and data are gone: under the sanitizers a stale call is a stack-use-after-scope). Calls
+// back to back (helpers still polling), and after pauses longer than their polling, so that
+// helpers sleep and wake late; tasks of uneven length.
+TEST(parallel_for_late_helpers_touch_nothing_of_finished_calls) {
+  const int iterations = harness::quick() ? 300 : 1200;
+  for (int threads : {2, 3, 5}) {
+    CHECK_EQ(ek::set_thread_count(threads), std::string());
+    int bad = 0;
+    for (int it = 0; it < iterations; ++it) {
+      const int64_t n = 2 + it % 9;
+      std::vector<int64_t> out(static_cast<size_t>(n), 0);
+      ek::parallel_for(n, [&out, it](int64_t t) {
+        if ((t + it) % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(20));
+        out[static_cast<size_t>(t)] += t + 1;
+      });
+      for (int64_t t = 0; t < n; ++t) bad += out[static_cast<size_t>(t)] != t + 1;
+      if (it % 3 == 2) std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
+    CHECK_MSG(bad == 0, threads, " threads: ", bad, " tasks ran a wrong number of times");
   }
   CHECK_EQ(ek::set_thread_count(2), std::string());
 }
