@@ -279,7 +279,8 @@ async function main() {
   console.log('\nlegend: ms = median per call; ±MAD = median absolute deviation; rows/s = table rows fetched per second;');
   console.log('  GB/s counts bytes a call must move: gather = rows read + rows written; embeddingBag = rows read +');
   console.log('  bags written + 4-byte indices (+ weights); roof = GB/s / roof; vs JS = JS loop time / this time;');
-  console.log('  cpu = cores this process kept busy while timing (2 threads should show ~2); other = cores busy');
+  console.log('  cpu = cores this process kept busy while timing (2 threads should show ~2; pool threads poll 100 us');
+  console.log('  after each call before they sleep, which counts too); other = cores busy');
   console.log('  with other processes meanwhile (noise: another job on this machine; from /proc/stat).');
   console.log('  ort: Gather (gather), Gather + Reduce{Sum,Mean,Max} over axis 1 (fixed-length bags; materializes');
   console.log('  [bags, 32, dim]), Mul by weights for sum+w. js-set: out.set(table.subarray(...)) per row.');
