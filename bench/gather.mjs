@@ -243,10 +243,11 @@ async function runTiny(ctx, base, rows) {
     const indices = randomIndices(n, rows, 0x7157);
     const offsets = Int32Array.from({ length: bags }, (_, b) => b * perBag);
     await runCallProbe(ctx, {
-      shape: `${label} ${rowsLabel(rows)}x${dim} n=${bags}x${perBag}`, dim, tableRows: rows, indices: n, bags,
+      shape: `${label} ${rowsLabel(rows)}x${dim} n=${bags}x${perBag}`, dim, tableRows: rows, indices: n,
       ops: [
         {
           op: 'embeddingBag/sum',
+          bags,
           js: (out) => jsBagSum(table, dim, indices, offsets, out),
           ek: (out) => ek.embeddingBag({ table, dim, indices, offsets, mode: 'sum', out }),
           // ORT only for the tiny call: its models are built for one bag of 8
@@ -273,9 +274,10 @@ async function runTiny(ctx, base, rows) {
 /**
  * Times each of `ops` (one shape) in batches of calls: the JS loop, embedkit at all threads
  * (and at one with oneThread), onnxruntime where an op gives `ort` ({ model, kind, table,
- * indices, idxDims, outDims }). An op: { op, js(out), ek(out), ort?, outLen, bytes, roofKind }. Records are marked tiny (per-call tables).
+ * indices, idxDims, outDims }). An op: { op, bags?, js(out), ek(out), ort?, outLen, bytes,
+ * roofKind }. Records are marked tiny (per-call tables).
  */
-export async function runCallProbe(ctx, { shape, dim, tableRows, indices, bags, ops, oneThread = false }) {
+export async function runCallProbe(ctx, { shape, dim, tableRows, indices, ops, oneThread = false }) {
   const { profile } = ctx;
   const batchSync = 2000;
   const batchOrt = 50;
@@ -295,7 +297,7 @@ export async function runCallProbe(ctx, { shape, dim, tableRows, indices, bags, 
       if (im.impl !== 'js' && !selected[k]) continue;
       const rec = {
         op: o.op, impl: im.impl, shape, threads: im.threads, isa: im.isa, dim, tableRows,
-        indices, bags, bytes: o.bytes, roofKind: o.roofKind,
+        indices, bags: o.bags, bytes: o.bytes, roofKind: o.roofKind,
         roofGbps: ctx.roof[o.roofKind], tiny: true, shown: selected[k],
       };
       try {

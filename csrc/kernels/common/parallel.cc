@@ -84,7 +84,9 @@ class ThreadPool {
     auto run_inline = [&] {
       for (int64_t t = 0; t < num_tasks; ++t) call(ctx, t);
     };
-    if (num_tasks < 2 || threads < 2 || t_in_parallel_job || num_tasks > kMaxJobTasks) return run_inline();
+    if (num_tasks < 2 || threads < 2 || t_in_parallel_job || num_tasks > kMaxJobTasks) {
+      return run_inline();
+    }
     std::unique_lock<std::mutex> job_lock(job_mutex_, std::try_to_lock);
     if (!job_lock.owns_lock()) return run_inline();  // another thread's job is running
     ParallelJobScope scope;
@@ -118,7 +120,7 @@ class ThreadPool {
   static constexpr int kTaskBits = 32;
   static constexpr uint64_t kTaskMask = (uint64_t{1} << kTaskBits) - 1;
   static constexpr int64_t kMaxJobTasks = static_cast<int64_t>(kTaskMask);
-  static constexpr uint64_t kJobMask = ~uint64_t{0} >> kTaskBits;  // job numbers as claims_ holds them
+  static constexpr uint64_t kJobMask = ~uint64_t{0} >> kTaskBits;  // a job number in claims_
   static constexpr std::chrono::microseconds kSpin{100};
 
   // Runs tasks of job `job` until there are none left to claim.

@@ -285,10 +285,10 @@ void pool_segments(const Plan& plan, const gather::Table& table, const int64_t* 
 // plan reads src at random and its destination rows ascending with gaps, two streams of
 // misses for the core to keep in flight instead of one. bench/scatter-probe, 1 thread,
 // "scatter_add" against "plan scatter_add", 524,288 source rows into 1 M (dim 8: 4 M, dim
-// 256: 262,144), uniform / Zipf(1.1) indices, AVX-512 VM, 2026-11-28: dim 8 61.4 / 32.1 ms against
-// 68.6 / 55.9; dim 16 6.3 / 6.2 against 11.1 / 8.3; dim 32 16.0 / 6.3 against 23.4 / 12.5;
-// dim 64 20.1 / 12.6 against 30.0 / 21.2; dim 128 36.5 / 25.9 against 54.1 / 36.3; dim 256
-// 36.5 / 28.2 against 52.0 / 32.3. With the plan's rows put back in index order (a pass over
+// 256: 262,144), uniform / Zipf(1.1) indices, AVX-512 VM, 2026-11-28: dim 8 61.4 / 32.1 ms
+// against 68.6 / 55.9; dim 16 6.3 / 6.2 against 11.1 / 8.3; dim 32 16.0 / 6.3 against 23.4 /
+// 12.5; dim 64 20.1 / 12.6 against 30.0 / 21.2; dim 128 36.5 / 25.9 against 54.1 / 36.3; dim
+// 256 36.5 / 28.2 against 52.0 / 32.3. With the plan's rows put back in index order (a pass over
 // the plan) the plan form then took 35.0-35.8 / 25.5-25.7 ms at dim 128 (before: 51.5-54.3
 // / 34.8-36.3; two alternations). On two threads the plan forms were as fast or faster
 // (dim 16 7.0 / 4.2 ms against 10.0 / 9.0), so they run from two threads on. Both ways give
@@ -302,7 +302,9 @@ void scatter_add(const Plan& plan, const ScatterArgs& a) {
     // The plan's positions back in index order: the destination row of each.
     LargeArray<int64_t> row_of(static_cast<size_t>(plan.num_indices));
     for (int64_t u = 0; u < plan.num_segments(); ++u) {
-      for (int64_t k = plan.bounds[u]; k < plan.bounds[u + 1]; ++k) row_of[plan.order[k]] = plan.rows[u];
+      for (int64_t k = plan.bounds[u]; k < plan.bounds[u + 1]; ++k) {
+        row_of[plan.order[k]] = plan.rows[u];
+      }
     }
     scatter_add(IndexArray{row_of.data(), plan.num_indices, IndexType::Int64}, plan.num_rows, a);
     return;
