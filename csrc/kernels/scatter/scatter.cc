@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include <algorithm>
+#include <atomic>
 #include <type_traits>
 
 #include "../common/kernel_stats.h"
@@ -30,8 +31,11 @@ void fill_zero(float* out, int64_t n) {
 
 // Below this many floats moved, a task is not worth a thread hand-off (as gather.cc).
 constexpr int64_t kMinFloatsPerTask = 8192;
-// Indices sampled to cut the destination rows into ranges of about equal work.
-constexpr int64_t kSplitSamples = 4096;
+// Indices sampled per range to cut the destination rows into ranges of about equal work
+// (quantiles of 256 samples are within ~1/16 of the true ones; the sampling is paid on every
+// call, which small calls feel: a sorted sample of 1,024 took a 1,024-row call from ~40 to
+// ~75 us).
+constexpr int64_t kSplitSamplesPerRange = 256;
 // Tasks of the plan-free scatter-add per thread. Every row-range task scans all the indices
 // and reads the src rows of its own, so more tasks cost more scans and sparser src reads.
 // Two per thread (to even out a thread slowed down) made Zipf(1.1) indices slower on two
@@ -99,12 +103,17 @@ namespace {
 // depend on it.
 std::vector<int64_t> split_rows(const IndexArray& indices, int64_t ranges) {
   const int64_t n = indices.length;
-  const int64_t samples = std::min(n, kSplitSamples);
+  const int64_t samples = std::min(n, kSplitSamplesPerRange * ranges);
   std::vector<int64_t> sample(static_cast<size_t>(samples));
   for (int64_t j = 0; j < samples; ++j) sample[j] = indices.at(j * n / samples);
-  std::sort(sample.begin(), sample.end());
+  // Each boundary is a quantile of the sample: selected in turn from what lies above the
+  // previous one (no full sort).
   std::vector<int64_t> bounds(static_cast<size_t>(ranges) - 1);
-  for (int64_t r = 1; r < ranges; ++r) bounds[r - 1] = sample[r * samples / ranges];
+  for (int64_t r = 1; r < ranges; ++r) {
+    const auto nth = sample.begin() + r * samples / ranges;
+    std::nth_element(sample.begin() + (r - 1) * samples / ranges, nth, sample.end());
+    bounds[r - 1] = *nth;
+  }
   return bounds;
 }
 
@@ -136,12 +145,30 @@ struct ScatterSplit {
   }
 };
 
+// Up to this much src (indices.length x dim floats), the plan-free scatter-add splits by
+// destination rows alone: src then stays in cache, where reading it interleaved costs little,
+// and each task does half the positions instead of part of every one. A C++ loop of calls of
+// the shipped kernel (2 threads, 1 M x 128 dst, 64 index sets in turn so that dst rows come
+// from memory, src reused; medians of 9, two rounds, AVX-512 VM, 2026-11-28): 4,096 rows x
+// 128 (2 MiB of src) by rows 193 / 212 us against 233 / 264 by columns (1 thread 301 / 338);
+// 16,384 x 128 (8 MiB) 963 / 912 against 1,193 / 1,113; 4,096 x 64 107 / 114 against 158 /
+// 133; 16,384 x 64 467 / 471 against 703 / 661; 65,536 x 128 (32 MiB) 4,701 / 4,467 against
+// 5,371 / 4,761; 131,072 x 128 and 262,144 x 128 (64, 128 MiB) even, by turns; at the bench's
+// 268 MiB the columns won (above). With the same index set every call (dst rows cached too):
+// 1,024 x 128 11.4-13.0 us against 19.7-20.6 (1 thread 17.4-19.0).
+constexpr int64_t kRowSplitMaxSrcBytes = int64_t{8} << 20;
+std::atomic<int64_t> g_row_split_max_src_bytes{kRowSplitMaxSrcBytes};  // tests may change it
+
 ScatterSplit split_scatter(const IndexArray& indices, const float* dst, int64_t dim, int64_t tasks) {
   ScatterSplit split;
   // As many column groups as tasks, up to one per line of a row (1 when rows are not whole
-  // lines); the 3 : 1 rule goes by the groups there will be, not the tasks asked for.
-  const int64_t groups =
-      dim % kLineFloats == 0 ? std::max<int64_t>(1, std::min(tasks, dim / kLineFloats)) : 1;
+  // lines, or src is small); the 3 : 1 rule goes by the groups there will be, not the tasks
+  // asked for.
+  const bool small_src = indices.length * dim * static_cast<int64_t>(sizeof(float)) <=
+                         g_row_split_max_src_bytes.load(std::memory_order_relaxed);
+  const int64_t groups = dim % kLineFloats == 0 && !small_src
+                             ? std::max<int64_t>(1, std::min(tasks, dim / kLineFloats))
+                             : 1;
   split.columns = line_cuts(dst, dim, groups, groups == 2 ? kTwoGroupFirstShares : 1);
   const int64_t ranges = std::max<int64_t>(1, tasks / groups);
   if (ranges > 1) split.rows = split_rows(indices, ranges);
@@ -149,6 +176,10 @@ ScatterSplit split_scatter(const IndexArray& indices, const float* dst, int64_t 
 }
 
 }  // namespace
+
+int64_t set_row_split_max_src_bytes(int64_t bytes) {
+  return g_row_split_max_src_bytes.exchange(bytes, std::memory_order_relaxed);
+}
 
 const Kernels& kernels_for(Isa isa) {
   return select_kernels(isa, reference_kernels(), avx2_kernels, avx512_kernels, neon_kernels);

@@ -70,6 +70,11 @@ void scatter_add(const Plan& plan, const ScatterArgs& args);
 // Positions whose index equals `skip` (a padding row; -1: none) are left out.
 void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args,
                  int64_t skip = -1);
+// Up to this many bytes of src (length x dim floats) the form above splits by destination
+// rows alone, src being in cache (scatter.cc). Returns the previous limit; -1: always by
+// columns where rows are whole lines. For tests, which reach the column split with small
+// inputs this way; not thread-safe against running calls.
+int64_t set_row_split_max_src_bytes(int64_t bytes);
 
 // Column cuts [0, c1, ..., dim] into at most `groups` runs, one per task, for rows of dim
 // floats starting at `rows`: on cache-line boundaries (the rows' own when dim % 16 == 0), each
