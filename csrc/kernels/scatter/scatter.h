@@ -64,9 +64,10 @@ struct ScatterArgs {
 // thread as the plan-free form below (faster there; the plan then only gives the rows).
 void scatter_add(const Plan& plan, const ScatterArgs& args);
 // The same without a plan: each task owns a group of columns (and, with more tasks than cache
-// lines in a row, a range of destination rows) and applies, in index order, the positions
-// whose row is its own (no sort, no serial pass; src is read in order). Every element sees
-// the same operations in the same order as the plan form: bitwise identical.
+// lines in a row, a range of destination rows; with little src, rows only) and applies, in
+// index order, the positions whose row is its own (no sort, no serial pass; src is read in
+// order). Every element sees the same operations in the same order as the plan form:
+// bitwise identical.
 // Positions whose index equals `skip` (a padding row; -1: none) are left out.
 void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args,
                  int64_t skip = -1);
