@@ -95,7 +95,7 @@ class ThreadPool {
     uint64_t job;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      job = ++job_;
+      job = job_ = (job_ + 1) & kJobMask;
       call_ = call;
       ctx_ = ctx;
       num_tasks_ = num_tasks;
@@ -120,14 +120,14 @@ class ThreadPool {
   static constexpr int kTaskBits = 32;
   static constexpr uint64_t kTaskMask = (uint64_t{1} << kTaskBits) - 1;
   static constexpr int64_t kMaxJobTasks = static_cast<int64_t>(kTaskMask);
-  static constexpr uint64_t kJobMask = ~uint64_t{0} >> kTaskBits;  // a job number in claims_
+  static constexpr uint64_t kJobMask = ~uint64_t{0} >> kTaskBits;  // job numbers wrap to fit claims_
   static constexpr std::chrono::microseconds kSpin{100};
 
   // Runs tasks of job `job` until there are none left to claim.
   void work(uint64_t job, void (*call)(void*, int64_t), void* ctx, int64_t num_tasks) {
     uint64_t word = claims_.load(std::memory_order_acquire);
     for (;;) {
-      if (word >> kTaskBits != (job & kJobMask)) return;  // a later job
+      if (word >> kTaskBits != job) return;  // a later job
       const int64_t task = static_cast<int64_t>(word & kTaskMask);
       if (task >= num_tasks) return;
       if (!claims_.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel,
@@ -156,8 +156,7 @@ class ThreadPool {
       const int64_t num_tasks = num_tasks_;
       lock.unlock();
       work(seen, call, ctx, num_tasks);
-      const uint64_t seen_bits = seen & kJobMask;
-      spin_until([&] { return claims_.load(std::memory_order_relaxed) >> kTaskBits != seen_bits; });
+      spin_until([&] { return claims_.load(std::memory_order_relaxed) >> kTaskBits != seen; });
       lock.lock();
     }
   }
