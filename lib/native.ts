@@ -53,6 +53,8 @@ export interface NativeAddon {
   scatterPlanRows(handle: unknown): Float64Array;
   embeddingBagBackward(...args: unknown[]): unknown;
   embeddingBagBackwardAsync(...args: unknown[]): Promise<unknown>;
+  embeddingBagWeightsBackward(...args: unknown[]): Float32Array;
+  embeddingBagWeightsBackwardAsync(...args: unknown[]): Promise<Float32Array>;
   csrFromCoo(...args: unknown[]): NativeCsr;
   csrFromCooAsync(...args: unknown[]): Promise<NativeCsr>;
   csrTranspose(...args: unknown[]): NativeCsr;

@@ -178,6 +178,44 @@ export function embeddingBagBackwardAsync(options: EmbeddingBagBackwardOptions):
     () => callBackward(native().embeddingBagBackwardAsync, options, 'embeddingBagBackwardAsync') as Promise<Float32Array | SparseGradient>);
 }
 
+/** The forward call's indices, offsets / lengths, includeLastOffset, mode and paddingIdx, plus: */
+export interface EmbeddingBagWeightsBackwardOptions
+  extends Pick<EmbeddingBagOptions, 'indices' | 'offsets' | 'lengths' | 'includeLastOffset' | 'paddingIdx'> {
+  /** The forward's table: row-major `rows x dim` float32 values. */
+  table: Float32Array;
+  /** Row length of the table and of gradOutput. */
+  dim: number;
+  /** The gradient of embeddingBag's output, `bags x dim` floats. */
+  gradOutput: Float32Array;
+  /** 'sum' or 'mean' (per-sample weights do not apply to 'max'). */
+  mode: PoolMode;
+  /** Destination of one float per index; a fresh array when omitted. */
+  out?: Float32Array;
+}
+
+function callWeightsBackward<R>(fn: (...args: unknown[]) => R, o: EmbeddingBagWeightsBackwardOptions, op: string): R {
+  requireOptions(o, op);
+  const mode = enumCode(o.mode, REDUCE, 'mode');
+  const { kind, bounds } = boundsArgs(o, op);
+  return fn(o.gradOutput, o.table, o.dim, o.indices, bounds, kind, mode, o.paddingIdx, o.out);
+}
+
+/**
+ * The gradient of {@link embeddingBag} with respect to its per-sample `weights` (PyTorch's
+ * `per_sample_weights` gradient): for index p of bag b, `gradOutput[b] · table[indices[p]]`,
+ * divided by the bag's count of non-padding entries for 'mean'; 0 for a padding entry. One
+ * float per index. The weights themselves are not needed (the pooled sum is linear in them).
+ */
+export function embeddingBagWeightsBackward(options: EmbeddingBagWeightsBackwardOptions): Float32Array {
+  return callWeightsBackward(native().embeddingBagWeightsBackward, options, 'embeddingBagWeightsBackward');
+}
+
+/** {@link embeddingBagWeightsBackward} on the libuv thread pool; the arrays are held until it settles. */
+export function embeddingBagWeightsBackwardAsync(options: EmbeddingBagWeightsBackwardOptions): Promise<Float32Array> {
+  return startAsync(options, 'embeddingBagWeightsBackwardAsync',
+    () => callWeightsBackward(native().embeddingBagWeightsBackwardAsync, options, 'embeddingBagWeightsBackwardAsync'));
+}
+
 /**
  * A sparse matrix in compressed sparse row form: the nonzeros of row r are
  * `colIdx[rowPtr[r] .. rowPtr[r + 1])` with `values` at the same positions (all ones when

@@ -17,6 +17,7 @@
 #include "async.h"
 #include "bag_args.h"
 #include "family.h"
+#include "table_args.h"
 
 namespace embedkit::binding {
 namespace {
@@ -424,6 +425,72 @@ Napi::Value EmbeddingBagBackwardAsync(const Napi::CallbackInfo& info) {
                              c->result, held);
 }
 
+// ---- the per-sample weights' gradient --------------------------------------------------------
+
+struct WeightsGradCall {
+  ArrayView grad, table, indices_view, out;
+  BagBounds bounds;
+  scatter::WeightsGradArgs args;
+  void run() const { scatter::bag_weights_grad(args); }
+};
+
+// args: gradOutput, table, dim, indices, bounds, boundsKind, mode, paddingIdx?, out?
+std::shared_ptr<WeightsGradCall> prepare_weights_grad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto c = std::make_shared<WeightsGradCall>();
+  scatter::WeightsGradArgs& a = c->args;
+  c->grad = get_float32_array(env, info[0], "gradOutput");
+  const int64_t dim = get_integer(env, info[2], "dim", 1, kMaxSafeInteger);
+  a.dim = dim;
+  int64_t rows = 0;
+  c->table = get_table_rows(env, info[1], "table", gather::TableFormat::F32, dim, &rows);
+  c->indices_view = get_index_array(env, info[3], "indices", &a.indices);
+  const int64_t n = a.indices.length;
+  const auto mode = static_cast<PoolMode>(get_integer(env, info[6], "mode", 0, 2));
+  if (mode == PoolMode::Max) {
+    throw_type_error(env, "mode must be 'sum' or 'mean': 'max' pooling takes no per-sample weights");
+  }
+  a.mean = mode == PoolMode::Mean;
+  parse_bag_bounds(env, info[4], info[5], n, &c->bounds);
+  a.bags = c->bounds.bags;
+  require_length(env, c->grad, "gradOutput", checked_product(env, a.bags.num_bags, dim, "bags x dim"),
+                 std::to_string(a.bags.num_bags) + " bags x dim " + std::to_string(dim));
+  check_range(env, a.indices, "indices", rows, "table");
+  a.padding_idx = -1;
+  if (!is_absent(info[7])) {
+    if (rows == 0) throw_range_error(env, "paddingIdx cannot be used with an empty table");
+    const int64_t p = get_integer(env, info[7], "paddingIdx", -rows, rows - 1);
+    a.padding_idx = p < 0 ? p + rows : p;
+  }
+  c->out = output_float32(env, info[8], n, std::to_string(n) + " indices");
+  for (const auto& [view, name] :
+       {std::pair{&c->grad, "gradOutput"}, std::pair{&c->table, "table"},
+        std::pair{&c->indices_view, "indices"}, std::pair{&c->bounds.view, c->bounds.name}}) {
+    require_disjoint(env, c->out, "out", *view, name);
+  }
+  a.grad = static_cast<const float*>(c->grad.data);
+  a.table = static_cast<const float*>(c->table.data);
+  a.out = static_cast<float*>(c->out.data);
+  return c;
+}
+
+Napi::Value EmbeddingBagWeightsBackward(const Napi::CallbackInfo& info) {
+  std::shared_ptr<WeightsGradCall> c = prepare_weights_grad(info);
+  c->run();
+  return c->out.value;
+}
+
+Napi::Value EmbeddingBagWeightsBackwardAsync(const Napi::CallbackInfo& info) {
+  std::shared_ptr<WeightsGradCall> c = prepare_weights_grad(info);
+  const std::vector<HeldArray> held{{"gradOutput", c->grad.value},
+                                    {"table", c->table.value},
+                                    {"indices", c->indices_view.value},
+                                    {c->bounds.name, c->bounds.view.value},
+                                    {"out", c->out.value}};
+  return KernelWorker::Start(info.Env(), "embeddingBagWeightsBackwardAsync", [c] { c->run(); },
+                             c->out.value, held);
+}
+
 // ---- CSR -------------------------------------------------------------------------------------
 
 struct CsrArg {
@@ -625,6 +692,11 @@ void register_scatter(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, EmbeddingBagBackward, "embeddingBagBackward"));
   exports.Set("embeddingBagBackwardAsync",
               Napi::Function::New(env, EmbeddingBagBackwardAsync, "embeddingBagBackwardAsync"));
+  exports.Set("embeddingBagWeightsBackward",
+              Napi::Function::New(env, EmbeddingBagWeightsBackward, "embeddingBagWeightsBackward"));
+  exports.Set("embeddingBagWeightsBackwardAsync",
+              Napi::Function::New(env, EmbeddingBagWeightsBackwardAsync,
+                                  "embeddingBagWeightsBackwardAsync"));
   exports.Set("csrFromCoo", Napi::Function::New(env, CsrFromCoo, "csrFromCoo"));
   exports.Set("csrFromCooAsync", Napi::Function::New(env, CsrFromCooAsync, "csrFromCooAsync"));
   exports.Set("csrTranspose", Napi::Function::New(env, CsrTranspose, "csrTranspose"));

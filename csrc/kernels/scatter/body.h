@@ -1,5 +1,5 @@
-// The plan-free scatter-add and dense max-backward kernels, written once over a vector type V
-// (common/simd_*.h).
+// The plan-free scatter-add, dense max-backward and per-sample-weights gradient kernels,
+// written once over a vector type V (common/simd_*.h).
 // Included by avx2.cc / avx512.cc / neon.cc inside their EMBEDKIT_TARGET region. It uses the
 // gather body's index helpers (gather/body.h; internal linkage there too).
 #pragma once
@@ -145,10 +145,68 @@ void max_backward_columns(const MaxBackwardArgs& a, int64_t c0, int64_t c1) {
   }
 }
 
+// a . b over dim floats: four accumulators (a row of 128 floats is 8 AVX-512 or 16 AVX2
+// vectors, and one chain of dependent FMAs would wait on each), then the lanes folded in
+// halves. The order is fixed per ISA, so a position's result never depends on its task.
+template <class V>
+[[gnu::always_inline]] inline float dot_row(const float* a, const float* b, int64_t dim) {
+  using Reg = typename V::Reg;
+  constexpr int64_t L = V::kLanes;
+  Reg acc[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
+  int64_t c = 0;
+  for (; c + 4 * L <= dim; c += 4 * L) {
+    for (int u = 0; u < 4; ++u) acc[u] = V::fma(V::load(a + c + u * L), V::load(b + c + u * L), acc[u]);
+  }
+  for (int u = 0; c + L <= dim; c += L, ++u) acc[u] = V::fma(V::load(a + c), V::load(b + c), acc[u]);
+  if (c < dim) {
+    const typename V::Mask tail = V::tail_mask(static_cast<int>(dim - c));
+    acc[3] = V::fma(V::load_masked(a + c, tail), V::load_masked(b + c, tail), acc[3]);
+  }
+  float lanes[L];
+  V::store(lanes, V::add(V::add(acc[0], acc[1]), V::add(acc[2], acc[3])));
+  for (int64_t half = L / 2; half >= 1; half /= 2) {
+    for (int64_t l = 0; l < half; ++l) lanes[l] += lanes[l + half];
+  }
+  return lanes[0];
+}
+
+template <class V, class Idx>
+void weights_grad(const WeightsGradArgs& a, int64_t bag, int64_t p0, int64_t p1) {
+  const int64_t dim = a.dim;
+  const int64_t row_bytes = dim * static_cast<int64_t>(sizeof(float));
+  int64_t b = bag;
+  int64_t bag_end = a.bags.end(b);
+  int64_t divisor = weights_grad_divisor(a, b);
+  for (int64_t p = p0; p < p1; ++p) {
+    while (p >= bag_end) {  // the next non-empty bag
+      bag_end = a.bags.end(++b);
+      divisor = weights_grad_divisor(a, b);
+    }
+    if (p + kRowPrefetchDistance < p1) {
+      gather::simd_body::prefetch_row(a.table + index_at<Idx>(a.indices, p + kRowPrefetchDistance) * dim,
+                                      row_bytes);
+    }
+    const int64_t row = index_at<Idx>(a.indices, p);
+    if (row == a.padding_idx) {
+      a.out[p] = 0.0f;
+      continue;
+    }
+    const float d = dot_row<V>(a.grad + b * dim, a.table + row * dim, dim);
+    a.out[p] = divisor == 1 ? d : d / static_cast<float>(divisor);
+  }
+}
+
 template <class V>
 Kernels make_kernels() {
   Kernels k;
   k.max_backward_columns = max_backward_columns<V>;
+  k.weights_grad = [](const WeightsGradArgs& a, int64_t bag, int64_t p0, int64_t p1) {
+    switch (a.indices.type) {
+      case IndexType::Int32: return weights_grad<V, int32_t>(a, bag, p0, p1);
+      case IndexType::Uint32: return weights_grad<V, uint32_t>(a, bag, p0, p1);
+      case IndexType::Int64: return weights_grad<V, int64_t>(a, bag, p0, p1);
+    }
+  };
   k.scatter_rows = [](const ScatterArgs& a, const IndexArray& idx, const int64_t* pos, int64_t n,
                        int64_t c0, int64_t c1) {
     switch (idx.type) {

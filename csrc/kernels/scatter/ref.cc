@@ -1,5 +1,5 @@
-// The scalar reference of the plan-free scatter kernel: the oracle the SIMD paths are tested
-// against, and the "scalar" path itself.
+// The scalar reference of the plan-free scatter, max backward and weights gradient kernels:
+// the oracles the SIMD paths are tested against, and the "scalar" path itself.
 #include "scatter.h"
 
 namespace embedkit::scatter {
@@ -28,10 +28,25 @@ void max_backward_columns_ref(const MaxBackwardArgs& a, int64_t c0, int64_t c1) 
   }
 }
 
+void weights_grad_ref(const WeightsGradArgs& a, int64_t bag, int64_t p0, int64_t p1) {
+  int64_t b = bag;
+  for (int64_t p = p0; p < p1; ++p) {
+    while (p >= a.bags.end(b)) ++b;
+    const int64_t row = a.indices.at(p);
+    if (row == a.padding_idx) {
+      a.out[p] = 0.0f;
+      continue;
+    }
+    float d = 0.0f;
+    for (int64_t c = 0; c < a.dim; ++c) d += a.grad[b * a.dim + c] * a.table[row * a.dim + c];
+    a.out[p] = d / static_cast<float>(weights_grad_divisor(a, b));
+  }
+}
+
 }  // namespace
 
 const Kernels& reference_kernels() {
-  static const Kernels kernels{scatter_rows_ref, max_backward_columns_ref};
+  static const Kernels kernels{scatter_rows_ref, max_backward_columns_ref, weights_grad_ref};
   return kernels;
 }
 

@@ -92,6 +92,26 @@ struct MaxBackwardArgs {
   int64_t dim = 0;
 };
 
+// The gradient of embedding_bag with respect to its per-sample weights (Sum / Mean): position
+// p of bag b gets out[p] = grad[b] . table[indices[p]], divided by the bag's count of
+// non-padding entries for Mean (the forward's weighted mean is sum(w_p x row_p) / count), and
+// 0 when its index is the padding row. Each output is one dot product of its own, so the
+// result does not depend on the thread count.
+struct WeightsGradArgs {
+  const float* grad = nullptr;   // num_bags x dim (gradOutput)
+  const float* table = nullptr;  // rows x dim
+  int64_t dim = 0;
+  IndexArray indices;            // rows of table, validated by the caller
+  gather::Bags bags;             // validated; they cover every position unless there are none
+  bool mean = false;
+  int64_t padding_idx = -1;      // a row id to skip, or -1
+  float* out = nullptr;          // indices.length
+};
+void bag_weights_grad(const WeightsGradArgs& args);
+// What position p of bag b is divided by: 1 for Sum, the bag's count of non-padding entries
+// for Mean (never 0 for a bag that has a non-padding entry). weights_grad.cc.
+int64_t weights_grad_divisor(const WeightsGradArgs& args, int64_t b);
+
 // One ISA's kernels for the plan-free forms.
 struct Kernels {
   // Applies positions[0..count) in that order (positions null: 0..count), each i as
@@ -104,6 +124,9 @@ struct Kernels {
   // out[argmax[b][c]][c] += grad[b][c] for each (b, c) whose argmax is not -1. A run of
   // columns won by one row (a one-row bag, or one row winning throughout) is a vector add.
   void (*max_backward_columns)(const MaxBackwardArgs& args, int64_t c0, int64_t c1);
+  // bag_weights_grad over positions [p0, p1), p0 inside bag `bag` (or at its start): each
+  // output a dot product of two rows, the table rows prefetched ahead across bag boundaries.
+  void (*weights_grad)(const WeightsGradArgs& args, int64_t bag, int64_t p0, int64_t p1);
 };
 const Kernels& reference_kernels();  // ref.cc
 const Kernels* avx2_kernels();
