@@ -12,6 +12,8 @@
 //                    written; sparse: the same without the zeroing + n·4 indices (roof: copy);
 //                    max: the zeroing (dense) or u·dim·4 (sparse) + bags·dim·(4 argmax + 4
 //                    gradient) read + bags·dim·4 written into the winners' rows
+//   bagBackward      weights: n·dim·4 table rows read + bags·dim·4 gradient rows + n·4 indices
+//                    + n·4 written (each index's dot product)                (roof: read)
 //   spmm             nnz·dim·4 b rows read + rows·dim·4 written + nnz·8 colIdx and values
 //                                                                            (roof: read)
 //   gather           n·dim·4 read + n·dim·4 written                          (roof: copy)
@@ -53,6 +55,21 @@ function jsBagBackwardMax(grad, dim, argmax, out, zeroed = false) {
   for (let e = 0; e < argmax.length; e++) {
     const r = argmax[e];
     if (r >= 0) out[r * dim + (e % dim)] += grad[e];
+  }
+}
+
+function jsBagWeightsBackward(grad, table, dim, idx, offsets, out) {
+  const bags = offsets.length;
+  const n = idx.length;
+  for (let b = 0; b < bags; b++) {
+    const end = b + 1 < bags ? offsets[b + 1] : n;
+    const g = b * dim;
+    for (let j = offsets[b]; j < end; j++) {
+      const t = idx[j] * dim;
+      let d = 0;
+      for (let c = 0; c < dim; c++) d += grad[g + c] * table[t + c];
+      out[j] = d;
+    }
   }
 }
 
@@ -344,6 +361,23 @@ async function backwardGroups(ctx, { rows, bags, perBag, dim }) {
       },
     });
   }
+  // The gradient with respect to per-sample weights: one dot product of a gradOutput row and a
+  // table row per index (the table: `out`, refilled with random rows now that the table
+  // gradients are done with it).
+  const table = fillRandom(out, 0x7ab1e);
+  const wOut = new Float32Array(n);
+  const jsW = new Float32Array(n);
+  const ow = { gradOutput: grad, table, dim, indices: idx, offsets, mode: 'sum' };
+  await runGroup(ctx, {
+    op: 'scatter/bagBackward/weights', shape, dim, units: n, roofKind: 'read',
+    bytes: n * dim * 4 + bags * dim * 4 + 3 * n * 4, extra: { tableRows: rows, indices: n, bags },
+    js: () => jsBagWeightsBackward(grad, table, dim, idx, offsets, jsW),
+    jsResult: () => {
+      jsBagWeightsBackward(grad, table, dim, idx, offsets, jsW);
+      return jsW;
+    },
+    ek: () => ({ fn: () => ek.embeddingBagWeightsBackward({ ...ow, out: wOut }), result: ek.embeddingBagWeightsBackward(ow) }),
+  });
   ctx.gc();
 }
 

@@ -181,6 +181,13 @@ const TARGETS: Target[] = [
       plan: ek.scatterPlan({ indices: Int32Array.of(1, 9, 0, 3), numRows: 10 }),
     }),
   },
+  {
+    name: 'embeddingBagWeightsBackward', call: (o) => ek.embeddingBagWeightsBackward(o as never), callAsync: (o) => ek.embeddingBagWeightsBackwardAsync(o as never),
+    base: () => ({
+      gradOutput: new Float32Array(2 * 4).fill(1), table: new Float32Array(10 * 4).map((_, i) => i), dim: 4, indices: Int32Array.of(1, 9, 0, 3),
+      offsets: Int32Array.of(0, 1), mode: 'mean', paddingIdx: 3, out: new Float32Array(4),
+    }),
+  },
   { name: 'csrFromCoo', call: (o) => ek.csrFromCoo(o as never), callAsync: (o) => ek.csrFromCooAsync(o as never), base: () => ({ rows: Int32Array.of(0, 2, 0), cols: Int32Array.of(1, 0, 1), values: Float32Array.of(1, 2, 3), numRows: 3, numCols: 2 }) },
   {
     name: 'spmm', call: (o) => ek.spmm(o as never), callAsync: (o) => ek.spmmAsync(o as never),

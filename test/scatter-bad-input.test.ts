@@ -12,6 +12,8 @@ import {
   csrTransposeAsync,
   embeddingBagBackward,
   embeddingBagBackwardAsync,
+  embeddingBagWeightsBackward,
+  embeddingBagWeightsBackwardAsync,
   scatterAdd,
   scatterAddAsync,
   scatterPlan,
@@ -22,15 +24,18 @@ import {
 import { expectThrowsAndRejects } from './checks';
 import { detach } from './reference';
 
-type Op = 'scatterAdd' | 'embeddingBagBackward' | 'spmm' | 'csrFromCoo' | 'scatterPlan' | 'csrTranspose';
+type Op = 'scatterAdd' | 'embeddingBagBackward' | 'embeddingBagWeightsBackward' | 'spmm' | 'csrFromCoo' | 'scatterPlan' | 'csrTranspose';
 type Opts = Record<string, unknown>;
 
-const SYNC: Record<Op, (o: never) => unknown> = { scatterAdd, embeddingBagBackward, spmm, csrFromCoo, scatterPlan, csrTranspose };
+const SYNC: Record<Op, (o: never) => unknown> = {
+  scatterAdd, embeddingBagBackward, embeddingBagWeightsBackward, spmm, csrFromCoo, scatterPlan, csrTranspose,
+};
 const ASYNC: Partial<Record<Op, (o: never) => Promise<unknown>>> = {
   csrFromCoo: csrFromCooAsync,
   csrTranspose: csrTransposeAsync,
   scatterAdd: scatterAddAsync,
   embeddingBagBackward: embeddingBagBackwardAsync,
+  embeddingBagWeightsBackward: embeddingBagWeightsBackwardAsync,
   spmm: spmmAsync,
   scatterPlan: scatterPlanAsync,
 };
@@ -44,6 +49,11 @@ function base(op: Op): Opts {
       return {
         gradOutput: new Float32Array(12).fill(1), dim: 4, indices: Int32Array.of(0, 1, 2, 3, 4), offsets: Int32Array.of(0, 2, 2),
         mode: 'sum', weights: new Float32Array(5).fill(2), numRows: 6, out: new Float32Array(24).fill(7),
+      };
+    case 'embeddingBagWeightsBackward':
+      return {
+        gradOutput: new Float32Array(12).fill(1), table: new Float32Array(24).fill(2), dim: 4, indices: Int32Array.of(0, 1, 2, 3, 4),
+        offsets: Int32Array.of(0, 2, 2), mode: 'mean', out: new Float32Array(5).fill(7),
       };
     case 'spmm':
       return {
@@ -163,6 +173,48 @@ describe('embeddingBagBackward', () => {
     ['plan with max', op, withOpts(op, { mode: 'max', weights: undefined, maxIndices: new Int32Array(12), plan: scatterPlan({ indices: Int32Array.of(0, 1, 2, 3, 4), numRows: 6 }) }),
       TypeError, /plan applies to mode 'sum' and 'mean'/],
     ['plan not a ScatterPlan', op, withOpts(op, { plan: { handle: 1 } }), TypeError, /plan must be a ScatterPlan, got/],
+  ];
+  it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
+});
+
+describe('embeddingBagWeightsBackward', () => {
+  const op = 'embeddingBagWeightsBackward';
+  const cases: Case[] = [
+    ['not an object', op, () => 3, TypeError, /embeddingBagWeightsBackward(Async)? expects an options object, got number/],
+    ['index out of range, last', op, withOpts(op, { indices: Int32Array.of(0, 1, 2, 3, 6) }), RangeError, /indices\[4\] = 6 is out of range for table of 6 rows/],
+    ['negative BigInt64 index', op, withOpts(op, { indices: BigInt64Array.of(0n, 1n, -3n, 3n, 4n), offsets: BigInt64Array.of(0n, 2n, 2n) }), RangeError, /indices\[2\] = -3 is out of range/],
+    ['gradOutput wrong length', op, withOpts(op, { gradOutput: new Float32Array(11) }), RangeError, /gradOutput\.length must be 12 \(3 bags x dim 4\), got 11/],
+    ['table Float64Array', op, withOpts(op, { table: new Float64Array(24) }), TypeError, /table must be a Float32Array, got Float64Array/],
+    ['table object (a compressed table)', op, withOpts(op, { table: { format: 'q8', data: new Uint8Array(24) } }), TypeError, /table must be a Float32Array, got object/],
+    ['table not a multiple of dim', op, withOpts(op, { table: new Float32Array(23) }), RangeError, /table\.length 23 is not a multiple of dim 4/],
+    ['mode max', op, withOpts(op, { mode: 'max' }), TypeError, /mode must be 'sum' or 'mean': 'max' pooling takes no per-sample weights/],
+    ['mode unknown', op, withOpts(op, { mode: 'min' }), TypeError, /mode must be one of 'sum', 'mean', 'max', got 'min'/],
+    ['offsets decreasing', op, withOpts(op, { offsets: Int32Array.of(0, 3, 2) }), RangeError, /offsets\[2\] = 2 is less than offsets\[1\] = 3/],
+    ['offsets and lengths', op, withOpts(op, { lengths: Int32Array.of(2, 0, 3) }), TypeError, /needs exactly one of offsets and lengths/],
+    ['lengths not adding up', op, withOpts(op, { offsets: undefined, lengths: Int32Array.of(2, 2) }), RangeError, /lengths must add up to indices\.length 5/],
+    ['dim NaN', op, withOpts(op, { dim: NaN }), RangeError, /dim must be an integer, got NaN/],
+    ['dim 0', op, withOpts(op, { dim: 0 }), RangeError, /dim must be from 1/],
+    ['paddingIdx out of range', op, withOpts(op, { paddingIdx: -7 }), RangeError, /paddingIdx must be from -6 to 5, got -7/],
+    ['out wrong length', op, withOpts(op, { out: new Float32Array(4) }), RangeError, /out\.length must be 5 \(5 indices\), got 4/],
+    ['out Float64Array', op, withOpts(op, { out: new Float64Array(5) }), TypeError, /out must be a Float32Array, got Float64Array/],
+    ['out aliases table', op, () => {
+      const buf = new Float32Array(26).fill(2);
+      return { ...base(op), table: buf.subarray(0, 24), out: buf.subarray(21, 26) };
+    }, TypeError, /out must not share memory with table/],
+    ['out aliases gradOutput', op, () => {
+      const buf = new Float32Array(16).fill(1);
+      return { ...base(op), gradOutput: buf.subarray(0, 12), out: buf.subarray(11, 16) };
+    }, TypeError, /out must not share memory with gradOutput/],
+    ['detached table', op, () => {
+      const table = new Float32Array(24);
+      detach(table.buffer as ArrayBuffer);
+      return { ...base(op), table };
+    }, TypeError, /table's ArrayBuffer is detached/],
+    ['detached out', op, () => {
+      const out = new Float32Array(5);
+      detach(out.buffer as ArrayBuffer);
+      return { ...base(op), out };
+    }, TypeError, /out's ArrayBuffer is detached/],
   ];
   it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
 });

@@ -222,3 +222,33 @@ export function cond(ref: ArrayLike<number>, abs: ArrayLike<number>): number {
   }
   return a === 0 || r === 0 ? 1 : Math.max(1, Math.sqrt(a / r));
 }
+
+/**
+ * The gradient of embedding_bag with respect to its per-sample weights: index p of bag b gets
+ * gradOutput[b] · table[indices[p]] (over the bag's non-padding count for 'mean'), padding
+ * entries 0; and the same over the terms' magnitudes.
+ */
+export function refWeightsBackward(o: RefBagOptions, gradOutput: Float32Array, numRows: number) {
+  const dim = o.dim;
+  const idx = toNumbers(o.indices as IndexArray);
+  const pad = padRow(o, numRows);
+  const ref = new Float64Array(idx.length);
+  const abs = new Float64Array(idx.length);
+  bagRanges(o).forEach(([s, e], b) => {
+    let count = 0;
+    for (let p = s; p < e; p++) if (idx[p] !== pad) count++;
+    for (let p = s; p < e; p++) {
+      if (idx[p] === pad) continue;
+      for (let c = 0; c < dim; c++) {
+        const term = gradOutput[b * dim + c] * o.table[idx[p] * dim + c];
+        ref[p] += term;
+        abs[p] += Math.abs(term);
+      }
+      if (o.mode === 'mean') {
+        ref[p] /= count;
+        abs[p] /= count;
+      }
+    }
+  });
+  return { ref, abs };
+}

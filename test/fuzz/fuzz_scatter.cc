@@ -3,8 +3,8 @@
 // pointers and columns. The validators must agree with plain scans; whatever they accept
 // must run within its arrays (ASan) on the chosen ISA and thread count: scatter-add gives
 // the same bits with and without a plan and as the scalar path on one thread, the stable
-// sort is a stable sort, csr_from_coo / csr_transpose round-trip, and spmm matches a float64
-// product within rounding.
+// sort is a stable sort, csr_from_coo / csr_transpose round-trip, spmm matches a float64
+// product within rounding, and so does the per-sample weights' gradient.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -206,6 +206,61 @@ void fuzz_winners(fuzz::Input& in) {
   if (got.slots != want) fuzz::fail("index_winners slots differ from the plan's segments");
 }
 
+// bag_weights_grad on the chosen ISA and thread count: within rounding of a float64 dot
+// product per position (over the bag's non-padding count for Mean; padding exactly 0), and
+// the same bits on one thread (each position is one dot product whatever the split).
+void fuzz_weights_grad(fuzz::Input& in) {
+  const int64_t rows = in.between(1, 30), dim = in.between(1, 70), n = in.between(0, 200);
+  TypedIndices idx = fuzz::typed_indices(in);
+  for (int64_t i = 0; i < n; ++i) idx.push(in.between(0, rows - 1));
+  const int64_t num_bags = in.between(1, 20);
+  std::vector<int64_t> bounds{0};
+  for (int64_t b = 1; b < num_bags; ++b) bounds.push_back(in.between(0, n));
+  std::sort(bounds.begin(), bounds.end());
+  bounds.push_back(n);  // num_bags + 1 boundaries, the last at the end
+  std::vector<float> grad(static_cast<size_t>(num_bags * dim)), table(static_cast<size_t>(rows * dim));
+  for (auto& v : grad) v = in.value();
+  for (auto& v : table) v = in.value();
+  sc::WeightsGradArgs a;
+  a.grad = grad.data();
+  a.table = table.data();
+  a.dim = dim;
+  a.indices = idx.view();
+  a.bags = g::Bags{IndexArray{bounds.data(), num_bags + 1, IndexType::Int64}, num_bags, n};
+  a.mean = in.flag();
+  a.padding_idx = in.flag() ? in.between(0, rows - 1) : -1;
+  std::vector<float> got(static_cast<size_t>(n)), one(static_cast<size_t>(n));
+  a.out = got.data();
+  sc::bag_weights_grad(a);
+  const int threads = embedkit::thread_count();
+  embedkit::set_thread_count(1);
+  a.out = one.data();
+  sc::bag_weights_grad(a);
+  embedkit::set_thread_count(threads);
+  if (!same_bits(got, one)) fuzz::fail("bag_weights_grad differs between thread counts");
+  for (int64_t b = 0; b < num_bags; ++b) {
+    int64_t count = 0;
+    for (int64_t p = bounds[b]; p < bounds[b + 1]; ++p) count += a.indices.at(p) != a.padding_idx;
+    for (int64_t p = bounds[b]; p < bounds[b + 1]; ++p) {
+      const int64_t row = a.indices.at(p);
+      if (row == a.padding_idx) {
+        if (got[p] != 0.0f) fuzz::fail("bag_weights_grad wrote a padding position");
+        continue;
+      }
+      double want = 0, magnitude = 0;
+      for (int64_t c = 0; c < dim; ++c) {
+        const double term = static_cast<double>(grad[b * dim + c]) * table[row * dim + c];
+        want += term;
+        magnitude += std::fabs(term);
+      }
+      const double divisor = a.mean ? static_cast<double>(count) : 1.0;
+      if (!(std::fabs(got[p] - want / divisor) <= (dim + 2) * 1.2e-7 * magnitude / divisor)) {
+        fuzz::fail("bag_weights_grad differs from a float64 dot product");
+      }
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -215,8 +270,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz_scatter_add(in);
   } else if (in.flag()) {
     fuzz_csr(in);
-  } else {
+  } else if (in.flag()) {
     fuzz_winners(in);
+  } else {
+    fuzz_weights_grad(in);
   }
   return 0;
 }

@@ -943,6 +943,72 @@ TEST(max_backward_columns_matches_reference_bitwise) {
   }
 }
 
+// bag_weights_grad on every ISA and 1 / 3 threads against a float64 dot product per position:
+// random bags (empty ones, one long bag that several tasks share), every index type, Sum and
+// Mean, with and without a padding row; the bits equal across thread counts.
+TEST(weights_grad_matches_reference_every_isa_and_thread_count) {
+  Rng rng(harness::test_seed());
+  for (int64_t dim : kDims) {
+    for (int variant = 0; variant < 4; ++variant) {
+      const bool mean = variant & 1, padded = variant & 2;
+      const int64_t rows = rng.between(1, 30);
+      std::vector<int64_t> bounds{0};
+      const int64_t bags = rng.between(1, 12);
+      const int64_t long_bag = rng.below(bags);
+      for (int64_t b = 0; b < bags; ++b) {
+        const int64_t len = b == long_bag ? rng.between(2000, 5000) : rng.coin(0.2) ? 0 : rng.between(1, 9);
+        bounds.push_back(bounds.back() + len);
+      }
+      const int64_t n = bounds.back();
+      const int64_t pad = padded ? rng.below(rows) : -1;
+      std::vector<int64_t> values(static_cast<size_t>(n));
+      for (int64_t& v : values) v = padded && rng.coin(0.25) ? pad : rng.below(rows);
+      const Ids ids(random_type(rng), values);
+      const std::vector<float> grad = random_floats(rng, bags * dim);
+      const std::vector<float> table = random_floats(rng, rows * dim);
+      s::WeightsGradArgs a;
+      a.grad = grad.data();
+      a.table = table.data();
+      a.dim = dim;
+      a.indices = ids.view();
+      a.bags.bounds = ek::IndexArray{bounds.data(), static_cast<int64_t>(bounds.size()), ek::IndexType::Int64};
+      a.bags.num_bags = bags;
+      a.bags.num_indices = n;
+      a.mean = mean;
+      a.padding_idx = pad;
+      std::vector<double> ref(static_cast<size_t>(n)), abs(static_cast<size_t>(n));
+      for (int64_t b = 0; b < bags; ++b) {
+        int64_t count = 0;
+        for (int64_t p = bounds[b]; p < bounds[b + 1]; ++p) count += values[p] != pad;
+        for (int64_t p = bounds[b]; p < bounds[b + 1]; ++p) {
+          if (values[p] == pad) continue;
+          for (int64_t c = 0; c < dim; ++c) {
+            const double term = static_cast<double>(grad[b * dim + c]) * table[values[p] * dim + c];
+            ref[p] += term;
+            abs[p] += std::fabs(term);
+          }
+          if (mean) ref[p] /= static_cast<double>(count), abs[p] /= static_cast<double>(count);
+        }
+      }
+      SCOPED_CONTEXT("dim=", dim, " mean=", mean, " pad=", pad, " n=", n);
+      for_each_isa([&](ek::Isa) {
+        std::vector<float> runs[2];
+        for (int t = 0; t < 2; ++t) {
+          ek::set_thread_count(t == 0 ? 1 : 3);
+          runs[t].assign(static_cast<size_t>(n), std::nanf(""));
+          a.out = runs[t].data();
+          s::bag_weights_grad(a);
+        }
+        close(runs[0], ref, abs, 1e-6, "bag_weights_grad vs float64");
+        same_bits(runs[1], runs[0], "bag_weights_grad on 3 threads vs 1");
+        for (int64_t p = 0; p < n; ++p) {
+          if (values[p] == pad) CHECK_MSG(runs[0][p] == 0.0f, "padding position ", p, " is ", runs[0][p]);
+        }
+      });
+    }
+  }
+}
+
 // Both regimes of index_winners (a bitmap of a small row range; a sort when the rows are many
 // next to the entries) against a std::map of the winners, over 1 and 3 threads (the bitmap
 // is marked by several tasks at once).
