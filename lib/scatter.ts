@@ -187,8 +187,8 @@ export interface EmbeddingBagWeightsBackwardOptions
   dim: number;
   /** The gradient of embeddingBag's output, `bags x dim` floats. */
   gradOutput: Float32Array;
-  /** 'sum' or 'mean' (per-sample weights do not apply to 'max'). */
-  mode: PoolMode;
+  /** 'sum' or 'mean' (per-sample weights do not apply to 'max'; it is a TypeError). */
+  mode: Exclude<PoolMode, 'max'>;
   /** Destination of one float per index; a fresh array when omitted. */
   out?: Float32Array;
 }

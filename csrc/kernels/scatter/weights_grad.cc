@@ -1,6 +1,7 @@
 // The gradient of embedding_bag with respect to its per-sample weights: one dot product per
 // position (body.h weights_grad), the positions cut into equal runs, one per task.
 #include <algorithm>
+#include <cstdint>
 
 #include "../common/kernel_stats.h"
 #include "../common/parallel.h"
@@ -49,7 +50,9 @@ void bag_weights_grad(const WeightsGradArgs& a) {
   const Isa isa = active_isa();
   count_kernel_call(isa);
   const Kernels& k = kernels_for(isa);
-  const int64_t tasks = task_count_for(n * a.dim, kMinFloatsPerTask);
+  // Floats read, saturated (n and dim are each bounded by their arrays, not their product).
+  const int64_t floats = a.dim > INT64_MAX / n ? INT64_MAX : n * a.dim;
+  const int64_t tasks = task_count_for(floats, kMinFloatsPerTask);
   parallel_for(tasks, [&](int64_t t) {
     const int64_t p0 = n * t / tasks, p1 = n * (t + 1) / tasks;
     if (p0 < p1) k.weights_grad(a, bag_of_position(a.bags, p0), p0, p1);
