@@ -96,6 +96,18 @@ for (const mode of ['sum', 'mean', 'max']) {
   // Every index reads one row (and the index); each bag writes one row.
   record(`embeddingBag ${mode}`, bagShape, ms, cfg.bags * cfg.perBag * (rowBytes + 4) + cfg.bags * rowBytes, roof);
 }
+// The gradient with respect to per-sample weights over the same bags: each index reads its
+// table row (and the index) and its bag's gradient row (cached), and writes one float.
+{
+  const gradDev = DeviceArray.empty('float32', cfg.bags * dim);
+  gradDev.set(fillRandom(new Float32Array(cfg.bags * dim), 17), 0);
+  const weightsGrad = DeviceArray.empty('float32', cfg.bags * cfg.perBag);
+  const ms = await medianMs(() => cuda.embeddingBagWeightsBackward({
+    gradOutput: gradDev, table: tableDev, dim, indices, offsets, mode: 'sum', out: weightsGrad,
+  }));
+  record('embeddingBag weights backward', bagShape, ms, cfg.bags * cfg.perBag * (rowBytes + 8) + cfg.bags * rowBytes, roof);
+  for (const a of [gradDev, weightsGrad]) a.dispose();
+}
 for (const a of [tableDev, indices, offsets, gatherIdx, bagOut, gatherOut]) a.dispose();
 
 // RoPE prefill, in place: q and k are read and written once.

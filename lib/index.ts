@@ -65,7 +65,7 @@ export type {
 export { cuda, DeviceArray, DeviceScatterPlan, DeviceTable, DeviceVqMap } from './cuda';
 export type {
   CudaDevice, CudaEmbeddingBagOptions, CudaFjltOptions, CudaFwhtOptions, CudaSparseProjectionOptions, CudaSrhtOptions, CudaGatherOptions, CudaRopeOptions, CudaRopeRerotateOptions, CudaRopeResult,
-  CudaEmbeddingBagBackwardOptions, CudaVqOptions, CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix,
+  CudaEmbeddingBagBackwardOptions, CudaEmbeddingBagWeightsBackwardOptions, CudaVqOptions, CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix,
   DeviceDtype, DeviceTableFormat, HostArray, HostArrayOf, HostTable,
 } from './cuda';
 export {

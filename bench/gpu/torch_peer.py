@@ -48,7 +48,18 @@ def main():
     for mode in ("sum", "mean", "max"):
         emit(f"embeddingBag {mode}", f"{bags}x{per_bag} of {rows}x{dim}",
              median_ms(lambda: F.embedding_bag(idx, table, offsets, mode=mode), reps, inner))
-    del table, idx, offsets, gidx, src, dst
+    # The gradient with respect to per-sample weights: ATen's own backward kernel (what
+    # autograd runs for embedding_bag's per_sample_weights), one dot product per index.
+    grad = torch.rand(bags, dim, device=dev, generator=g) - 0.5
+    offset2bag = torch.arange(bags, device=dev).repeat_interleave(per_bag)
+    try:
+        def weights_backward():
+            return torch.ops.aten._embedding_bag_per_sample_weights_backward(grad, table, idx, offsets, offset2bag, 0, -1)
+        weights_backward()
+        emit("embeddingBag weights backward", f"{bags}x{per_bag} of {rows}x{dim}", median_ms(weights_backward, reps, inner))
+    except Exception as e:  # an ATen without this op or signature: say so, keep the other rows
+        print(json.dumps({"note": f"per-sample weights backward not measured: {e}"}), flush=True)
+    del table, idx, offsets, gidx, src, dst, grad, offset2bag
     torch.cuda.empty_cache()
 
     # RoPE (NeoX) written in PyTorch ops, as model code does it; and torch.compile of it.

@@ -10,7 +10,7 @@
 namespace embedkit::cuda::binding {
 
 // Bumped with lib/cuda.ts CUDA_BINDING_ABI whenever an entry point's arguments change.
-constexpr int kCudaBindingAbi = 8;
+constexpr int kCudaBindingAbi = 9;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("abi", Napi::Number::New(env, kCudaBindingAbi));
@@ -21,6 +21,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"embeddingBag", EmbeddingBag}, {"rope", Rope},          {"ropeRerotate", RopeRerotate},
       {"fwht", Fwht},             {"project", Project},     {"scatterPlan", ScatterPlan},
       {"scatterAdd", ScatterAdd}, {"spmm", Spmm},         {"embeddingBagBackward", EmbeddingBagBackward},
+      {"embeddingBagWeightsBackward", EmbeddingBagWeightsBackward},
       {"vqLogits", VqLogits},     {"vqRows", VqRows},       {"vqTopK", VqTopK},       {"vqSample", VqSample},
       {"codebookAssign", CodebookAssign}, {"pqEncode", PqEncode}, {"pqDecode", PqDecode},
       {"pqDistanceTable", PqDistanceTable}, {"pqScan", PqScan},

@@ -22,6 +22,7 @@ Napi::Value ScatterPlan(const Napi::CallbackInfo& info);
 Napi::Value ScatterAdd(const Napi::CallbackInfo& info);
 Napi::Value Spmm(const Napi::CallbackInfo& info);
 Napi::Value EmbeddingBagBackward(const Napi::CallbackInfo& info);
+Napi::Value EmbeddingBagWeightsBackward(const Napi::CallbackInfo& info);
 
 // codebook.cc
 Napi::Value VqLogits(const Napi::CallbackInfo& info);

@@ -484,4 +484,70 @@ Napi::Value EmbeddingBagBackward(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// embeddingBagWeightsBackward(gradOutput, table, dim, indices, bounds, boundsKind, mode,
+//                             paddingIdx?, out): one float per index, grad[bag] . table[index]
+// (over the bag's non-padding count for mean), 0 for padding.
+Napi::Value EmbeddingBagWeightsBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DeviceBuffer& grad = float32_arg(env, info[0], "gradOutput");
+  DeviceBuffer& table = float32_arg(env, info[1], "table");
+  const int64_t dim = get_integer(env, info[2], "dim", 1, kMaxSafeInteger);
+  DeviceBuffer& indices = index_arg(env, info[3], "indices");
+  const auto kind = static_cast<BoundsKind>(get_integer(env, info[5], "boundsKind", 0, 2));
+  DeviceBuffer& bounds = index_arg(env, info[4], kind == BoundsKind::Lengths ? "lengths" : "offsets");
+  const auto mode = static_cast<PoolMode>(get_integer(env, info[6], "mode", 0, 2));
+  if (mode == PoolMode::Max) throw_type_error(env, "mode must be 'sum' or 'mean': 'max' pooling takes no per-sample weights");
+  const int64_t n = check_plan_length(env, indices.length);
+  const int64_t num_bags = check_bag_bounds(env, bounds, kind, n);
+  if (table.length % dim != 0) {
+    throw_range_error(env, "table.length " + num(table.length) + " is not a multiple of dim " + num(dim));
+  }
+  const int64_t num_rows = table.length / dim;
+  if (num_bags != 0 && dim > kMaxSafeInteger / num_bags) throw_range_error(env, "bags x dim overflows");
+  if (grad.length != num_bags * dim) {
+    throw_range_error(env, "gradOutput.length must be bags " + num(num_bags) + " x dim " + num(dim) + " = " +
+                               num(num_bags * dim) + ", got " + num(grad.length));
+  }
+  int64_t padding = -1;
+  if (!is_absent(info[7])) {
+    if (num_rows == 0) throw_range_error(env, "paddingIdx cannot be used with an empty table");
+    const int64_t p = get_integer(env, info[7], "paddingIdx", -num_rows, num_rows - 1);
+    padding = p < 0 ? p + num_rows : p;
+  }
+  check_index_range(env, indices, "indices", num_rows);
+  DeviceBuffer& out = float32_arg(env, info[8], "out");
+  require_length(env, out, n, "one per index");
+  for (const DeviceBuffer* b : {&table, &indices, &bounds, &out}) require_same_device(env, grad, *b, "an array");
+  require_distinct(env, out, grad, "gradOutput");
+  require_distinct(env, out, table, "table");
+
+  const int device = grad.device;
+  use_device(env, device);
+  cudaStream_t stream = stream_for(env, device);
+  if (n == 0) return info[8];
+  const bool mean = mode == PoolMode::Mean;
+  const size_t bounds_bytes = aligned((num_bags + 1) * 8);
+  const size_t scan = kind == BoundsKind::Lengths ? aligned(gather::normalize_bounds_scratch_bytes(num_bags)) : 0;
+  Temp temp(env, device, bounds_bytes + scan + aligned(n * 8) + (mean ? aligned(n * 4) : 0),
+            "cuda.embeddingBagWeightsBackward");
+  int64_t* boundaries = temp.at<int64_t>(0);
+  int64_t* bag_of = temp.at<int64_t>(bounds_bytes + scan);
+  float* scale = mean ? temp.at<float>(bounds_bytes + scan + aligned(n * 8)) : nullptr;
+  const DeviceIndices idx{indices.data, indices.dtype, n};
+  cudaError_t e = cudaSuccess;
+  if (num_bags == 0) {  // no bag holds these positions: they feed nothing
+    e = cudaMemsetAsync(out.data, 0, static_cast<size_t>(out.bytes()), stream);
+  } else {
+    e = gather::normalize_bounds(DeviceIndices{bounds.data, bounds.dtype, bounds.length}, kind, num_bags, n, boundaries,
+                                 temp.at<void>(bounds_bytes), stream);
+    if (e == cudaSuccess) e = scatter::bag_positions(boundaries, num_bags, idx, padding, nullptr, mean, bag_of, scale, stream);
+    if (e == cudaSuccess) {
+      e = scatter::weights_grad(bag_of, scale, idx, padding, static_cast<const float*>(table.data),
+                                static_cast<const float*>(grad.data), dim, static_cast<float*>(out.data), stream);
+    }
+  }
+  check_cuda(env, e, "cuda.embeddingBagWeightsBackward");
+  return info[8];
+}
+
 }  // namespace embedkit::cuda::binding

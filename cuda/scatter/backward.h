@@ -1,7 +1,8 @@
 // The gradient of embedding_bag on the GPU (dense), as csrc/kernels/scatter/scatter.cc
 // BagBackward computes it: sum / mean send scale_p x grad[bag(p)] to row indices[p] (scale_p
 // the weight, divided by the bag's non-padding count for mean), each row summed in position
-// order; max sends grad[bag][c] to row argmax[bag][c], entries in bag order.
+// order; max sends grad[bag][c] to row argmax[bag][c], entries in bag order. Also the gradient
+// with respect to the per-sample weights (csrc/kernels/scatter/weights_grad.cc).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,12 @@ cudaError_t bag_positions(const int64_t* boundaries, int64_t num_bags, const Dev
 cudaError_t scatter_max_entries(const int64_t* order, const uint64_t* rows, const int64_t* bounds,
                                 const int64_t* segments, int64_t max_segments, const float* grad, int64_t dim,
                                 float* out, cudaStream_t stream);
+
+// The gradient with respect to per-sample weights: out[p] = grad[bag_of[p]] . table[indices[p]]
+// (times scale[p] when scale is non-null: 1 / the bag's non-padding count, for mean), 0 where
+// indices[p] == padding_idx. One group of lanes per position, reduced by shuffles.
+cudaError_t weights_grad(const int64_t* bag_of, const float* scale, const DeviceIndices& indices, int64_t padding_idx,
+                         const float* table, const float* grad, int64_t dim, float* out, cudaStream_t stream);
 
 // out[s] = rows[s] for s < count, as the index type `dtype` (the sparse gradient's row ids,
 // typed like the caller's indices; every row fits, being one of those indices).

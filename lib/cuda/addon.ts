@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../native';
 
 /** Bumped with cuda/binding/addon.cc kCudaBindingAbi whenever entry points change. */
-export const CUDA_BINDING_ABI = 8;
+export const CUDA_BINDING_ABI = 9;
 
 export interface CudaProbe {
   available: boolean;
@@ -48,6 +48,7 @@ export interface CudaAddon {
   scatterAdd(...args: unknown[]): unknown;
   spmm(...args: unknown[]): unknown;
   embeddingBagBackward(...args: unknown[]): unknown;
+  embeddingBagWeightsBackward(...args: unknown[]): unknown;
   vqLogits(...args: unknown[]): unknown;
   vqRows(...args: unknown[]): unknown;
   vqTopK(...args: unknown[]): unknown;

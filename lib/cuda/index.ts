@@ -6,7 +6,7 @@ import { DeviceArray, getDevice, setDevice } from './device-array';
 import { embeddingBag, gather } from './gather';
 import { fjlt, fwht, sparseProjection, srht } from './jl';
 import { rope, ropeRerotate } from './rope';
-import { embeddingBagBackward, scatterAdd, scatterPlan, spmm } from './scatter';
+import { embeddingBagBackward, embeddingBagWeightsBackward, scatterAdd, scatterPlan, spmm } from './scatter';
 import { DeviceTable } from './table';
 import { DeviceVqMap, vqCrossEntropy, vqLogits, vqLogSoftmax, vqLogSumExp, vqSample, vqTopK } from './codebook';
 import { codebookAssign, pqDecode, pqDistanceTable, pqEncode, pqScan } from './quantizer';
@@ -45,7 +45,7 @@ function copy(dst: DeviceArray, src: DeviceArray): void {
 export const cuda = {
   available, unavailableReason, devices, getDevice, setDevice, synchronize, copy, DeviceArray, DeviceTable,
   gather, embeddingBag, rope, ropeRerotate, fwht, srht, fjlt, sparseProjection, scatterPlan, scatterAdd, spmm,
-  embeddingBagBackward, DeviceVqMap, vqLogits, vqLogSumExp, vqLogSoftmax, vqCrossEntropy, vqTopK, vqSample,
+  embeddingBagBackward, embeddingBagWeightsBackward, DeviceVqMap, vqLogits, vqLogSumExp, vqLogSoftmax, vqCrossEntropy, vqTopK, vqSample,
   codebookAssign, pqEncode, pqDecode, pqDistanceTable, pqScan,
 } as const;
 
@@ -55,7 +55,7 @@ export { DeviceScatterPlan } from './scatter';
 export { DeviceVqMap } from './codebook';
 export type { CudaVqOptions } from './codebook';
 export type { CudaCodebookAssignOptions, CudaPqScanOptions, DeviceProductQuantizer } from './quantizer';
-export type { CudaEmbeddingBagBackwardOptions, CudaSparseGradient, CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix } from './scatter';
+export type { CudaEmbeddingBagBackwardOptions, CudaEmbeddingBagWeightsBackwardOptions, CudaSparseGradient, CudaScatterAddOptions, CudaScatterPlanOptions, CudaSpmmOptions, DeviceCsrMatrix } from './scatter';
 export type { DeviceTableFormat, HostTable } from './table';
 export type { DeviceDtype, HostArray, HostArrayOf } from './device-array';
 export type { CudaDevice } from './addon';

@@ -184,3 +184,35 @@ export function embeddingBagBackward(o: CudaEmbeddingBagBackwardOptions): Device
   return withOutput(o.out, typeof o.numRows === 'number' && typeof o.dim === 'number' ? o.numRows * o.dim : -1,
     o.gradOutput.device, (out) => addon.embeddingBagBackward(...args, out.handle, false));
 }
+
+export interface CudaEmbeddingBagWeightsBackwardOptions {
+  /** embeddingBag's output gradient, bags x dim. */
+  gradOutput: DeviceArray<'float32'>;
+  /** The forward's table, rows x dim float32 (a compressed DeviceTable is not taken). */
+  table: DeviceArray<'float32'>;
+  dim: number;
+  indices: Indices;
+  offsets?: Indices;
+  lengths?: Indices;
+  includeLastOffset?: boolean;
+  mode: Exclude<PoolMode, 'max'>;
+  paddingIdx?: number;
+  /** One float per index; a fresh array when omitted. */
+  out?: DeviceArray<'float32'>;
+}
+
+/**
+ * The gradient of embeddingBag with respect to its per-sample weights on the GPU, as the CPU's
+ * embeddingBagWeightsBackward: `gradOutput[b] · table[indices[p]]` per index (over the bag's
+ * non-padding count for 'mean'), 0 for padding. A group of lanes per index, reduced by shuffles:
+ * within rounding of the CPU, not its bits.
+ */
+export function embeddingBagWeightsBackward(o: CudaEmbeddingBagWeightsBackwardOptions): DeviceArray<'float32'> {
+  requireOptions(o, 'cuda.embeddingBagWeightsBackward');
+  const mode = enumCode(o.mode, REDUCE, 'mode');
+  const { kind, bounds } = boundsArgs(o, 'cuda.embeddingBagWeightsBackward', (a) => (a instanceof DeviceArray ? a.length : -1));
+  const args = [handleOf(o.gradOutput, 'gradOutput'), handleOf(o.table, 'table'), o.dim, handleOf(o.indices, 'indices'),
+    handleOf(bounds, kind === 2 ? 'lengths' : 'offsets'), kind, mode, o.paddingIdx];
+  return withOutput(o.out, o.indices instanceof DeviceArray ? o.indices.length : -1, o.gradOutput.device,
+    (out) => cudaAddon().embeddingBagWeightsBackward(...args, out.handle));
+}

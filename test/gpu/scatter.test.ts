@@ -163,3 +163,59 @@ describe.skipIf(!gpuReady)('cuda.embeddingBagBackward', () => {
     }
   });
 });
+
+describe.skipIf(!gpuReady)('cuda.embeddingBagWeightsBackward', () => {
+  it('equals the CPU weights gradient within rounding (sum and mean, padding, long bags, every index type)', async () => {
+    const { embeddingBagWeightsBackward } = await import('../../lib/index');
+    for (const mode of ['sum', 'mean'] as const) {
+      for (const dim of [1, 7, 33, 128, 129]) {
+        for (const kind of ['int32', 'uint32', 'int64'] as const) {
+          const seed = freshSeed();
+          const rng = new Rng(seed);
+          const numRows = rng.int(1, 200);
+          const lengths = Array.from({ length: rng.int(1, 40) }, () => (rng.bool(0.1) ? rng.int(500, 3000) : rng.int(0, 30)));
+          const n = lengths.reduce((a, b) => a + b, 0);
+          const ids = Array.from({ length: n }, () => rng.int(0, numRows - 1));
+          const offs = lengths.map((_, b) => lengths.slice(0, b).reduce((a, c) => a + c, 0));
+          const typed = (v: number[]) => (kind === 'int64' ? BigInt64Array.from(v, BigInt) : kind === 'uint32' ? Uint32Array.from(v) : Int32Array.from(v));
+          const indices = typed(ids);
+          const offsets = typed(offs);
+          const paddingIdx = rng.bool() ? rng.int(0, numRows - 1) : undefined;
+          const table = Float32Array.from({ length: numRows * dim }, () => rng.float() - 0.5);
+          const gradOutput = Float32Array.from({ length: lengths.length * dim }, () => rng.float() - 0.5);
+          const want = embeddingBagWeightsBackward({ gradOutput, table, dim, indices, offsets, mode, paddingIdx });
+          const got = cuda.embeddingBagWeightsBackward({
+            gradOutput: dev(gradOutput), table: dev(table), dim, indices: dev(indices) as never, offsets: dev(offsets) as never,
+            mode, paddingIdx,
+          });
+          live.push(got);
+          const host = await got.toHost();
+          const ctx = describeCase({ seed, mode, dim, kind, numRows, n, paddingIdx });
+          // A dot product summed in another order: within float32 rounding of dim terms.
+          expect(compare(host, want, false, 1e-5 * Math.sqrt(dim)), ctx).toBe(-1);
+          if (paddingIdx !== undefined) {
+            ids.forEach((r, p) => {
+              if (r === paddingIdx) expect(host[p], `${ctx}: padding entry ${p}`).toBe(0);
+            });
+          }
+        }
+      }
+    }
+  });
+
+  it('refuses bad input without writing', async () => {
+    const table = dev(new Float32Array(24).fill(2));
+    const gradOutput = dev(new Float32Array(12).fill(1));
+    const indices = dev(Int32Array.of(0, 1, 2, 3, 4)) as never;
+    const offsets = dev(Int32Array.of(0, 2, 2)) as never;
+    const out = dev(new Float32Array(5).fill(7));
+    const base = { gradOutput, table, dim: 4, indices, offsets, mode: 'sum' as const, out };
+    expect(() => cuda.embeddingBagWeightsBackward({ ...base, mode: 'max' as never })).toThrow(/'max' pooling takes no per-sample weights/);
+    expect(() => cuda.embeddingBagWeightsBackward({ ...base, indices: dev(Int32Array.of(0, 1, 2, 3, 6)) as never })).toThrow(RangeError);
+    expect(() => cuda.embeddingBagWeightsBackward({ ...base, table: dev(new Float32Array(23)) })).toThrow(/not a multiple of dim 4/);
+    expect(() => cuda.embeddingBagWeightsBackward({ ...base, gradOutput: dev(new Float32Array(11)) })).toThrow(/gradOutput\.length must be/);
+    expect(() => cuda.embeddingBagWeightsBackward({ ...base, out: dev(new Float32Array(4)) })).toThrow(/out\.length must be 5/);
+    expect(() => cuda.embeddingBagWeightsBackward({ ...base, paddingIdx: 6 })).toThrow(/paddingIdx must be from -6 to 5/);
+    expect(Array.from(await out.toHost())).toEqual([7, 7, 7, 7, 7]);
+  });
+});
