@@ -55,6 +55,15 @@ describe.skipIf(!gpuReady)('cuda ops under hostile options', () => {
       }),
     },
     {
+      name: 'cuda.embeddingBagWeightsBackward', call: (o) => cuda.embeddingBagWeightsBackward(o as never),
+      base: () => ({
+        gradOutput: keep(DeviceArray.fromHost(new Float32Array(8).fill(1))), table: keep(DeviceArray.fromHost(new Float32Array(40).fill(2))),
+        dim: 4, mode: 'mean', paddingIdx: 9,
+        indices: keep(DeviceArray.fromHost(Int32Array.of(1, 9, 0))), offsets: keep(DeviceArray.fromHost(Int32Array.of(0, 2))),
+        out: keep(DeviceArray.fromHost(new Float32Array(3).fill(5))),
+      }),
+    },
+    {
       name: 'cuda.codebookAssign', call: (o) => cuda.codebookAssign(o as never),
       base: () => ({
         x: keep(DeviceArray.fromHost(new Float32Array(12).fill(1))), dim: 4,
