@@ -13,6 +13,7 @@
 //
 // Run: node examples/transe.mjs   (after `npm run build`)
 import { csrFromCoo, csrTranspose, spmm } from 'embedkit';
+import { mulberry32 } from './mulberry32.mjs';
 
 /**
  * The signed incidence matrix of a batch: rows = triples, columns = numEntities + numRelations.
@@ -86,16 +87,6 @@ export function marginStep({ embeddings, dim, numEntities, numRelations, heads, 
   const { grad } = transeScoreAndGrad({ a, embeddings, dim, lossWeights: weights });
   for (let e = 0; e < embeddings.length; e++) embeddings[e] -= lr * grad[e];
   return loss;
-}
-
-function mulberry32(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A small synthetic graph: entity e relates to (e + r + 1) mod numEntities by relation r. */

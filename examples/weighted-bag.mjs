@@ -15,6 +15,7 @@
 //
 // Run: node examples/weighted-bag.mjs   (after `npm run build`)
 import { embeddingBag, embeddingBagBackward, embeddingBagWeightsBackward, scatterAdd } from 'embedkit';
+import { mulberry32 } from './mulberry32.mjs';
 
 /** The loss and every gradient of one batch; nothing is updated. */
 export function lossAndGradients({ table, importance, dim, indices, offsets, targets }) {
@@ -41,16 +42,6 @@ export function sgdStep(batch, lr) {
   scatterAdd({ dst: table, dim, indices: tableGrad.rows, src: tableGrad.values, alpha: -lr });
   for (let i = 0; i < importance.length; i++) importance[i] -= lr * importanceGrad[i];
   return loss;
-}
-
-function mulberry32(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

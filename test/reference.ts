@@ -298,6 +298,17 @@ export function firstBitMismatch(a: Float32Array, b: Float32Array): number {
   return -1;
 }
 
+/** The central difference (f(x[e] + h) - f(x[e] - h)) / 2h of f (reading x), x[e] restored. */
+export function centralDifference(x: Float64Array, e: number, h: number, f: () => number): number {
+  const saved = x[e];
+  x[e] = saved + h;
+  const up = f();
+  x[e] = saved - h;
+  const down = f();
+  x[e] = saved;
+  return (up - down) / (2 * h);
+}
+
 /** Detaches an ArrayBuffer (transfer when available, else structuredClone with transfer). */
 export function detach(buffer: ArrayBuffer): void {
   const transfer = (buffer as unknown as { transfer?: () => ArrayBuffer }).transfer;
@@ -335,6 +346,38 @@ export function bagOptions(
     if (bounds === 'includeLastOffset') o.includeLastOffset = true;
   }
   return o;
+}
+
+/** What a random bag problem holds: its pooling mode, per-sample weights, a padding row. */
+export interface BagVariant {
+  mode: Mode;
+  weighted: boolean;
+  padding: boolean;
+}
+
+/**
+ * A random bag problem over a small random table (2 to 40 rows): 1 to 12 bags of up to 10
+ * entries plus one empty bag and, with `hub` > 0, one bag of `hub` entries; with padding, a
+ * quarter of the entries are the padding row (given as a row id or counted from the end).
+ * With a random gradOutput for its bags.
+ */
+export function randomBagCase(rng: Rng, dim: number, v: BagVariant, bounds: BoundsKind, kind: IndexKind, hub = 0) {
+  const rows = rng.int(2, 40);
+  const table = randomTable(rng, rows, dim);
+  const lengths = randomLengths(rng, rng.int(1, 12), 10);
+  lengths.splice(rng.int(0, lengths.length), 0, 0); // an empty bag
+  if (hub > 0) lengths.splice(rng.int(0, lengths.length), 0, hub);
+  let indices = randomIndices(rng, lengths.reduce((s, x) => s + x, 0), rows);
+  let paddingIdx: number | undefined;
+  if (v.padding) {
+    const pad = rng.int(0, rows - 1);
+    paddingIdx = rng.bool() ? pad : pad - rows;
+    indices = indices.map((x) => (rng.bool(0.25) ? pad : x));
+  }
+  const weights = v.weighted ? randomWeights(rng, indices.length) : undefined;
+  const o = bagOptions({ table, dim, mode: v.mode, weights, paddingIdx }, indices, lengths, bounds, kind);
+  const gradOutput = randomTable(rng, lengths.length, dim);
+  return { o, rows, gradOutput };
 }
 
 /** Describes a case for assertion messages. */

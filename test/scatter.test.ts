@@ -28,6 +28,7 @@ import {
   Rng,
   bagOptions,
   bytesOf,
+  centralDifference,
   describeCase,
   firstBitMismatch,
   firstNaN,
@@ -37,14 +38,15 @@ import {
   randomIndices,
   randomLengths,
   randomTable,
+  randomBagCase,
   randomWeights,
   refEmbeddingBag,
   relErr,
   sameBytes,
   toNumbers,
   type BagProblem,
+  type BagVariant,
   type IndexKind,
-  type Mode,
 } from './reference';
 import { itOnEachIsa } from './checks';
 import { cond, forward64, maxTieGap, refArgmax, refBagBackward, refScatterAdd } from './scatter-reference';
@@ -216,34 +218,11 @@ describe('scatterAdd determinism and plans', () => {
 
 // ---- embeddingBagBackward --------------------------------------------------------------
 
-interface BagVariant {
-  mode: Mode;
-  weighted: boolean;
-  padding: boolean;
-}
 const BAG_VARIANTS: BagVariant[] = [];
 for (const mode of MODES) {
   for (const weighted of mode === 'max' ? [false] : [false, true]) {
     for (const padding of [false, true]) BAG_VARIANTS.push({ mode, weighted, padding });
   }
-}
-
-function bagCase(rng: Rng, dim: number, v: BagVariant, bounds: (typeof BOUNDS_KINDS)[number], kind: IndexKind) {
-  const rows = rng.int(2, 40);
-  const table = randomTable(rng, rows, dim);
-  const lengths = randomLengths(rng, rng.int(1, 12), 10);
-  lengths.splice(rng.int(0, lengths.length), 0, 0); // an empty bag
-  let indices = randomIndices(rng, lengths.reduce((s, x) => s + x, 0), rows);
-  let paddingIdx: number | undefined;
-  if (v.padding) {
-    const pad = rng.int(0, rows - 1);
-    paddingIdx = rng.bool() ? pad : pad - rows;
-    indices = indices.map((x) => (rng.bool(0.25) ? pad : x));
-  }
-  const weights = v.weighted ? randomWeights(rng, indices.length) : undefined;
-  const o = bagOptions({ table, dim, mode: v.mode, weights, paddingIdx }, indices, lengths, bounds, kind);
-  const gradOutput = randomTable(rng, lengths.length, dim);
-  return { o, rows, gradOutput };
 }
 
 function maxIndicesOf(o: BagProblem): Int32Array {
@@ -256,7 +235,7 @@ describe.each(DIMS)('embeddingBagBackward dim %i', (dim) => {
     const rng = new Rng(seed);
     for (const bounds of BOUNDS_KINDS) {
       for (const kind of INDEX_KINDS) {
-        const { o, rows, gradOutput } = bagCase(rng, dim, v, bounds, kind);
+        const { o, rows, gradOutput } = randomBagCase(rng, dim, v, bounds, kind);
         const ctx = describeCase({ seed, dim, ...v, bounds, kind, rows, paddingIdx: o.paddingIdx });
         const maxIndices = v.mode === 'max' ? maxIndicesOf(o) : undefined;
         const { ref, abs } = refBagBackward(o, gradOutput, rows, maxIndices);
@@ -301,7 +280,7 @@ describe('embeddingBagBackward: finite differences, argmax, threads, async', () 
     const seed = freshSeed();
     const rng = new Rng(seed);
     const dim = 5;
-    const { o, rows, gradOutput } = bagCase(rng, dim, v, 'offsets', 'int32');
+    const { o, rows, gradOutput } = randomBagCase(rng, dim, v, 'offsets', 'int32');
     const maxIndices = v.mode === 'max' ? maxIndicesOf(o) : undefined;
     const grad = embeddingBagBackward({ ...o, gradOutput, numRows: rows, maxIndices });
     const t = Float64Array.from(o.table);
@@ -311,13 +290,7 @@ describe('embeddingBagBackward: finite differences, argmax, threads, async', () 
     const gap = v.mode === 'max' ? maxTieGap(o, t, rows) : Infinity;
     const h = gap > 0 ? Math.min(1e-4, gap / 4) : 1e-4;
     for (let e = 0; e < rows * dim; e++) {
-      const saved = t[e];
-      t[e] = saved + h;
-      const up = loss();
-      t[e] = saved - h;
-      const down = loss();
-      t[e] = saved;
-      const fd = (up - down) / (2 * h);
+      const fd = centralDifference(t, e, h, loss);
       expect(Math.abs(grad[e] - fd), `seed=${seed} ${JSON.stringify(v)} element ${e}: ${grad[e]} vs ${fd}`).toBeLessThan(1e-4 * (1 + Math.abs(fd)));
     }
   });
@@ -378,7 +351,7 @@ describe('embeddingBagBackward: finite differences, argmax, threads, async', () 
   it('async forms match the sync ones', async () => {
     const seed = freshSeed();
     const rng = new Rng(seed);
-    const { o, rows, gradOutput } = bagCase(rng, 17, { mode: 'mean', weighted: true, padding: true }, 'lengths', 'int64');
+    const { o, rows, gradOutput } = randomBagCase(rng, 17, { mode: 'mean', weighted: true, padding: true }, 'lengths', 'int64');
     const sync = embeddingBagBackward({ ...o, gradOutput, numRows: rows });
     const dense = await embeddingBagBackwardAsync({ ...o, gradOutput, numRows: rows });
     expect(firstBitMismatch(dense, sync), `seed=${seed}`).toBe(-1);
@@ -450,7 +423,7 @@ itOnEachIsa('scatterAdd and embeddingBagBackward', (isa) => {
     expectScatter(c, c.dst, dstBefore, `${isa} seed=${seed} dim=${dim}`);
     calls++;
     for (const mode of ['sum', 'mean'] as const) {
-      const { o, rows, gradOutput } = bagCase(rng, dim, { mode, weighted: true, padding: true }, 'offsets', 'uint32');
+      const { o, rows, gradOutput } = randomBagCase(rng, dim, { mode, weighted: true, padding: true }, 'offsets', 'uint32');
       const { ref, abs } = refBagBackward(o, gradOutput, rows);
       const got = embeddingBagBackward({ ...o, gradOutput, numRows: rows });
       expect(relErr(got, ref), `${isa} seed=${seed} dim=${dim} ${mode}`).toBeLessThan(BOUND * cond(ref, abs));
@@ -461,7 +434,7 @@ itOnEachIsa('scatterAdd and embeddingBagBackward', (isa) => {
     // Max: the dense form runs this ISA's column kernel. (The argmax pass and the sparse max
     // form run scalar code on every ISA, so maxIndices is drawn here: each column won by a
     // random non-padding member of its bag, -1 for bags without one.)
-    const m = bagCase(rng, dim, { mode: 'max', weighted: false, padding: true }, 'offsets', 'int32');
+    const m = randomBagCase(rng, dim, { mode: 'max', weighted: false, padding: true }, 'offsets', 'int32');
     const ids = toNumbers(m.o.indices as never);
     const starts = toNumbers(m.o.offsets as never);
     const pad = m.o.paddingIdx === undefined ? -1 : (m.o.paddingIdx + m.rows) % m.rows;

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Rng, freshSeed, relErr, toNumbers } from './reference';
+import { Rng, centralDifference, freshSeed, relErr, toNumbers } from './reference';
 // @ts-expect-error: a plain JavaScript example without type declarations
 import { demo, lossAndGradients } from '../examples/weighted-bag.mjs';
 
@@ -57,15 +57,7 @@ describe('examples/weighted-bag.mjs', () => {
     expect(relErr(got.importanceGrad, ref.gI), `seed=${seed} importance gradient`).toBeLessThan(1e-5);
     expect(Math.abs(got.loss - ref.loss), `seed=${seed} loss`).toBeLessThan(1e-4 * (1 + ref.loss));
     const h = 1e-4;
-    const central = (a: Float64Array, e: number) => {
-      const saved = a[e];
-      a[e] = saved + h;
-      const up = direct(t64, i64).loss;
-      a[e] = saved - h;
-      const down = direct(t64, i64).loss;
-      a[e] = saved;
-      return (up - down) / (2 * h);
-    };
+    const central = (a: Float64Array, e: number) => centralDifference(a, e, h, () => direct(t64, i64).loss);
     for (let k = 0; k < 20; k++) {
       const e = rng.int(0, t64.length - 1);
       expect(Math.abs(dense[e] - central(t64, e)), `seed=${seed} table element ${e}`).toBeLessThan(1e-3);

@@ -17,12 +17,14 @@ import {
   INDEX_KINDS,
   Rng,
   bagOptions,
+  centralDifference,
   describeCase,
   firstBitMismatch,
   firstNaN,
   freshSeed,
   poisoned,
   randomIndices,
+  randomBagCase,
   randomLengths,
   randomTable,
   randomWeights,
@@ -51,23 +53,10 @@ interface Variant {
 const VARIANTS: Variant[] = [];
 for (const mode of ['sum', 'mean'] as const) for (const padding of [false, true]) VARIANTS.push({ mode, padding });
 
-/** Random bags (one empty) over a random table; a quarter of the entries padding when asked. */
+/** A random problem (test/reference.ts randomBagCase) without weights, typed for this op. */
 function weightsCase(rng: Rng, dim: number, v: Variant, bounds: BoundsKind, kind: IndexKind, hub = 0) {
-  const rows = rng.int(2, 40);
-  const table = randomTable(rng, rows, dim);
-  const lengths = randomLengths(rng, rng.int(1, 12), 10);
-  lengths.splice(rng.int(0, lengths.length), 0, 0); // an empty bag
-  if (hub > 0) lengths.splice(rng.int(0, lengths.length), 0, hub);
-  let indices = randomIndices(rng, lengths.reduce((s, x) => s + x, 0), rows);
-  let paddingIdx: number | undefined;
-  if (v.padding) {
-    const pad = rng.int(0, rows - 1);
-    paddingIdx = rng.bool() ? pad : pad - rows;
-    indices = indices.map((x) => (rng.bool(0.25) ? pad : x));
-  }
-  const o = bagOptions({ table, dim, mode: v.mode, paddingIdx }, indices, lengths, bounds, kind);
-  const gradOutput = randomTable(rng, lengths.length, dim);
-  return { o: { ...o, mode: v.mode as WeightedMode, gradOutput }, rows };
+  const { o, rows, gradOutput } = randomBagCase(rng, dim, { ...v, weighted: false }, bounds, kind, hub);
+  return { o: { ...o, mode: v.mode, gradOutput }, rows };
 }
 
 function expectReference(c: ReturnType<typeof weightsCase>, got: Float32Array, ctx: string): void {
@@ -115,13 +104,7 @@ describe('embeddingBagWeightsBackward: finite differences, hubs, threads, async'
       .reduce((s, y, i) => s + y * c.o.gradOutput[i], 0);
     const h = 1e-3;
     for (let p = 0; p < w.length; p++) {
-      const saved = w[p];
-      w[p] = saved + h;
-      const up = loss();
-      w[p] = saved - h;
-      const down = loss();
-      w[p] = saved;
-      const fd = (up - down) / (2 * h);
+      const fd = centralDifference(w, p, h, loss);
       expect(Math.abs(got[p] - fd), `seed=${seed} ${JSON.stringify(v)} weight ${p}: ${got[p]} vs ${fd}`).toBeLessThan(1e-4 * (1 + Math.abs(fd)));
     }
   });

@@ -174,6 +174,13 @@ int64_t get_integer(Napi::Env env, const Napi::Value& v, const char* name, int64
   return static_cast<int64_t>(d);
 }
 
+int64_t get_padding_row(Napi::Env env, const Napi::Value& v, int64_t rows) {
+  if (is_absent(v)) return -1;
+  if (rows == 0) throw_range_error(env, "paddingIdx cannot be used with an empty table");
+  const int64_t p = get_integer(env, v, "paddingIdx", -rows, rows - 1);
+  return p < 0 ? p + rows : p;
+}
+
 void require_disjoint(Napi::Env env, const ArrayView& out, const char* out_name,
                       const ArrayView& in, const char* in_name) {
   if (!out.present || !in.present || out.byte_length == 0 || in.byte_length == 0) return;

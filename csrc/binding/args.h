@@ -50,6 +50,11 @@ ArrayView get_index_array(Napi::Env env, const Napi::Value& v, const char* name,
 int64_t get_integer(Napi::Env env, const Napi::Value& v, const char* name, int64_t min,
                     int64_t max);
 
+// An optional paddingIdx for a table of `rows` rows: -1 when absent, else the row it names
+// (negative counts from the end, as in PyTorch). RangeError outside [-rows, rows - 1], or for
+// an empty table.
+int64_t get_padding_row(Napi::Env env, const Napi::Value& v, int64_t rows);
+
 // TypeError when the bytes of `a` and `b` overlap (an output aliasing an input).
 void require_disjoint(Napi::Env env, const ArrayView& out, const char* out_name,
                       const ArrayView& in, const char* in_name);

@@ -182,10 +182,8 @@ std::unique_ptr<BagCall> prepare_bag(const Napi::CallbackInfo& info) {
     if (a.table.rows == 0 && n > 0) {
       throw_range_error(env, "a hashed bag needs a table of at least one row");
     }
-  } else if (!is_absent(info[7])) {
-    if (rows == 0) throw_range_error(env, "paddingIdx cannot be used with an empty table");
-    int64_t p = get_integer(env, info[7], "paddingIdx", -rows, rows - 1);
-    a.padding_idx = p < 0 ? p + rows : p;  // negative counts from the end, as in PyTorch
+  } else {
+    a.padding_idx = get_padding_row(env, info[7], rows);
   }
   check_index_range(env, a.indices, a.table);
 

@@ -85,12 +85,7 @@ std::unique_ptr<QrCall> prepare_qr(const Napi::CallbackInfo& info) {
 
   // Ids address the product space: id reads quotient row id / m, remainder row id % m.
   const int64_t ids = gather::qr_id_limit(q.rows, r.rows);
-  a.bag.padding_idx = -1;
-  if (!is_absent(info[16])) {
-    if (ids == 0) throw_range_error(env, "paddingIdx cannot be used with an empty table");
-    const int64_t p = get_integer(env, info[16], "paddingIdx", -ids, ids - 1);
-    a.bag.padding_idx = p < 0 ? p + ids : p;  // negative counts from the end, as in PyTorch
-  }
+  a.bag.padding_idx = get_padding_row(env, info[16], ids);
   const int64_t bad = find_index_out_of_range(a.bag.indices, ids);
   if (bad >= 0) {
     throw_range_error(env, "indices[" + std::to_string(bad) + "] = " +

@@ -327,12 +327,7 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
     require_length(env, c->weights, "weights", n, "one per index");
     a.weights = static_cast<const float*>(c->weights.data);
   }
-  a.padding_idx = -1;
-  if (!is_absent(info[7])) {
-    if (rows == 0) throw_range_error(env, "paddingIdx cannot be used with an empty table");
-    const int64_t p = get_integer(env, info[7], "paddingIdx", -rows, rows - 1);
-    a.padding_idx = p < 0 ? p + rows : p;
-  }
+  a.padding_idx = get_padding_row(env, info[7], rows);
   if (a.mode == PoolMode::Max) {
     if (is_absent(info[9])) {
       throw_type_error(env, "mode 'max' needs maxIndices (embeddingBag with returnArgmax)");
@@ -456,12 +451,7 @@ std::shared_ptr<WeightsGradCall> prepare_weights_grad(const Napi::CallbackInfo& 
   require_length(env, c->grad, "gradOutput", checked_product(env, a.bags.num_bags, dim, "bags x dim"),
                  std::to_string(a.bags.num_bags) + " bags x dim " + std::to_string(dim));
   check_range(env, a.indices, "indices", rows, "table");
-  a.padding_idx = -1;
-  if (!is_absent(info[7])) {
-    if (rows == 0) throw_range_error(env, "paddingIdx cannot be used with an empty table");
-    const int64_t p = get_integer(env, info[7], "paddingIdx", -rows, rows - 1);
-    a.padding_idx = p < 0 ? p + rows : p;
-  }
+  a.padding_idx = get_padding_row(env, info[7], rows);
   c->out = output_float32(env, info[8], n, std::to_string(n) + " indices");
   for (const auto& [view, name] :
        {std::pair{&c->grad, "gradOutput"}, std::pair{&c->table, "table"},

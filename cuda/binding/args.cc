@@ -27,6 +27,13 @@ int64_t get_integer(Napi::Env env, const Napi::Value& v, const char* name, int64
   return static_cast<int64_t>(d);
 }
 
+int64_t get_padding_row(Napi::Env env, const Napi::Value& v, int64_t rows) {
+  if (is_absent(v)) return -1;
+  if (rows == 0) throw_range_error(env, "paddingIdx cannot be used with an empty table");
+  const int64_t p = get_integer(env, v, "paddingIdx", -rows, rows - 1);
+  return p < 0 ? p + rows : p;
+}
+
 DeviceBuffer& float32_arg(Napi::Env env, const Napi::Value& v, const char* name) {
   DeviceBuffer& b = unwrap_buffer(env, v, name);
   if (b.dtype != Dtype::Float32) throw_type_error(env, std::string(name) + " must be a float32 DeviceArray");

@@ -21,6 +21,11 @@ bool is_absent(const Napi::Value& v);  // undefined or null
 
 int64_t get_integer(Napi::Env env, const Napi::Value& v, const char* name, int64_t min, int64_t max);
 
+// An optional paddingIdx for a table of `rows` rows: -1 when absent, else the row it names
+// (negative counts from the end, as in PyTorch). RangeError outside [-rows, rows - 1], or for
+// an empty table.
+int64_t get_padding_row(Napi::Env env, const Napi::Value& v, int64_t rows);
+
 // A live float32 device array.
 DeviceBuffer& float32_arg(Napi::Env env, const Napi::Value& v, const char* name);
 

@@ -132,12 +132,7 @@ Napi::Value EmbeddingBag(const Napi::CallbackInfo& info) {
     }
     bag.weights = static_cast<const float*>(weights->data);
   }
-  bag.padding_idx = -1;
-  if (!is_absent(info[7])) {
-    if (rows == 0) throw_range_error(env, "paddingIdx cannot be used with an empty table");
-    const int64_t p = get_integer(env, info[7], "paddingIdx", -rows, rows - 1);
-    bag.padding_idx = p < 0 ? p + rows : p;  // negative counts from the end, as in PyTorch
-  }
+  bag.padding_idx = get_padding_row(env, info[7], rows);
   check_index_range(env, indices, "indices", rows);
 
   DeviceBuffer& out = float32_arg(env, info[8], "out");

@@ -344,12 +344,7 @@ Napi::Value EmbeddingBagBackward(const Napi::CallbackInfo& info) {
       throw_range_error(env, "weights.length must equal indices.length " + num(n) + ", got " + num(weights->length));
     }
   }
-  int64_t padding = -1;
-  if (!is_absent(info[7])) {
-    if (num_rows == 0) throw_range_error(env, "paddingIdx cannot be used with an empty table");
-    const int64_t p = get_integer(env, info[7], "paddingIdx", -num_rows, num_rows - 1);
-    padding = p < 0 ? p + num_rows : p;
-  }
+  const int64_t padding = get_padding_row(env, info[7], num_rows);
   check_index_range(env, indices, "indices", num_rows);
   DeviceBuffer* argmax = nullptr;
   if (mode == PoolMode::Max) {
@@ -508,12 +503,7 @@ Napi::Value EmbeddingBagWeightsBackward(const Napi::CallbackInfo& info) {
     throw_range_error(env, "gradOutput.length must be bags " + num(num_bags) + " x dim " + num(dim) + " = " +
                                num(num_bags * dim) + ", got " + num(grad.length));
   }
-  int64_t padding = -1;
-  if (!is_absent(info[7])) {
-    if (num_rows == 0) throw_range_error(env, "paddingIdx cannot be used with an empty table");
-    const int64_t p = get_integer(env, info[7], "paddingIdx", -num_rows, num_rows - 1);
-    padding = p < 0 ? p + num_rows : p;
-  }
+  const int64_t padding = get_padding_row(env, info[7], num_rows);
   check_index_range(env, indices, "indices", num_rows);
   DeviceBuffer& out = float32_arg(env, info[8], "out");
   require_length(env, out, n, "one per index");
