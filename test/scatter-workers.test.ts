@@ -1,10 +1,10 @@
 // worker_threads and the scatter / SpMM family: two workers, each loading the built package
 // (dist/cjs), run scatterAdd (plain and with a plan built in the worker), embeddingBagBackward
-// (sparse) and spmm at the same time on shared inputs; the main thread's results must match
+// (sparse), embeddingBagWeightsBackward and spmm at the same time on shared inputs; the main thread's results must match
 // theirs bit for bit (one thread pool per process, each call deterministic).
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { csrFromCoo, embeddingBagBackward, scatterAdd, spmm } from '../lib/index';
+import { csrFromCoo, embeddingBagBackward, embeddingBagWeightsBackward, scatterAdd, spmm } from '../lib/index';
 import { runEvalWorker } from './checks';
 import { Rng, firstBitMismatch, freshSeed, offsetsFromLengths, randomIndices, randomLengths, randomTable, randomWeights, toNumbers } from './reference';
 
@@ -24,9 +24,10 @@ const { dst0, dim, idx, src, weights, grad, offsets, numRows, a, b, barrier } = 
   const viaPlan = dst0.slice();
   await e.scatterAddAsync({ dst: viaPlan, dim, plan: e.scatterPlan({ indices: idx, numRows }), src, weights });
   const sparse = await e.embeddingBagBackwardAsync({ gradOutput: grad, dim, indices: idx, offsets, mode: 'mean', numRows, sparse: true });
+  const weightsGrad = await e.embeddingBagWeightsBackwardAsync({ gradOutput: grad, table: dst0, dim, indices: idx, offsets, mode: 'mean' });
   const product = await e.spmmAsync({ a, b, dim, reduce: 'sum' });
   const productT = e.spmm({ a, b: dst0, dim, transpose: true });
-  parentPort.postMessage({ plain, viaPlan, rows: sparse.rows, values: sparse.values, product, productT });
+  parentPort.postMessage({ plain, viaPlan, rows: sparse.rows, values: sparse.values, weightsGrad, product, productT });
 })().catch((err) => { throw err; });
 `;
 
@@ -55,6 +56,7 @@ describe('worker_threads: scatter / SpMM', () => {
     const plain = dst0.slice();
     scatterAdd({ dst: plain, dim, indices: idx, src, weights });
     const sparse = embeddingBagBackward({ gradOutput: grad, dim, indices: idx, offsets, mode: 'mean', numRows, sparse: true });
+    const weightsGrad = embeddingBagWeightsBackward({ gradOutput: grad, table: dst0, dim, indices: idx, offsets, mode: 'mean' });
     const product = spmm({ a, b, dim });
     const productT = spmm({ a, b: dst0, dim, transpose: true });
     for (const [name, w] of [['worker 1', w1], ['worker 2', w2]] as const) {
@@ -63,6 +65,7 @@ describe('worker_threads: scatter / SpMM', () => {
       expect(firstBitMismatch(w.viaPlan as Float32Array, plain), `${ctx}: scatterAdd with a plan`).toBe(-1);
       expect(toNumbers(w.rows as Int32Array), `${ctx}: sparse rows`).toEqual(toNumbers(sparse.rows));
       expect(firstBitMismatch(w.values as Float32Array, sparse.values), `${ctx}: sparse values`).toBe(-1);
+      expect(firstBitMismatch(w.weightsGrad as Float32Array, weightsGrad), `${ctx}: weights gradient`).toBe(-1);
       expect(firstBitMismatch(w.product as Float32Array, product), `${ctx}: spmm`).toBe(-1);
       expect(firstBitMismatch(w.productT as Float32Array, productT), `${ctx}: spmm transpose`).toBe(-1);
     }
