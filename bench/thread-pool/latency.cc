@@ -1,7 +1,7 @@
 // What a parallel call costs on top of its work: embedkit's thread pool (common/parallel.cc)
 // timed on a loop of calls, each `work` microseconds of busy-waiting split in 4 tasks, with a
-// pause between calls (0 and 30 us: the pool threads are still polling; 300 us: they have gone
-// to sleep and must be woken). Built and run by bench/thread-pool/latency.sh.
+// pause between calls (0 and 30 us: the pool threads are still polling; 300 and 1,000 us: they
+// nap; 5,000 us: they sleep and must be woken). Built and run by bench/thread-pool/latency.sh.
 //
 //   latency [calls=2000]
 //
@@ -33,10 +33,11 @@ int main(int argc, char** argv) {
   std::atomic<long> sink{0};
   for (int threads : {1, 2}) {
     embedkit::set_thread_count(threads);
-    for (int pause_us : {0, 30, 300}) {
-      for (int work_us : {0, 5, 20, 100}) {
+    for (int pause_us : {0, 30, 300, 1000, 5000}) {
+      for (int work_us : {0, 5, 20, 100, 500}) {
         std::vector<double> us;
-        for (int c = 0; c < calls; ++c) {
+        const int n = pause_us >= 1000 ? std::max(calls / 10, 20) : calls;  // keeps a run short
+        for (int c = 0; c < n; ++c) {
           const auto t0 = Clock::now();
           embedkit::parallel_for(4, [&](int64_t t) {
             busy_wait(work_us / 4.0);
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
           busy_wait(pause_us);
         }
         std::sort(us.begin(), us.end());
-        std::printf("threads %d, pause %3d us, work %3d us in 4 tasks: median %6.1f us, p90 %6.1f us\n", threads,
+        std::printf("threads %d, pause %4d us, work %3d us in 4 tasks: median %6.1f us, p90 %6.1f us\n", threads,
                     pause_us, work_us, us[us.size() / 2], us[us.size() * 9 / 10]);
       }
     }

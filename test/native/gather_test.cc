@@ -1173,7 +1173,10 @@ TEST(parallel_for_late_helpers_touch_nothing_of_finished_calls) {
         out[static_cast<size_t>(t)] += t + 1;
       });
       for (int64_t t = 0; t < n; ++t) bad += out[static_cast<size_t>(t)] != t + 1;
+      // Helpers napping (300 us) or asleep on the condition variable (3 ms, past the pool's
+      // 2 ms nap window) when the next call comes.
       if (it % 3 == 2) std::this_thread::sleep_for(std::chrono::microseconds(300));
+      if (it % 50 == 49) std::this_thread::sleep_for(std::chrono::microseconds(3000));
     }
     CHECK_MSG(bad == 0, threads, " threads: ", bad, " tasks ran a wrong number of times");
   }
