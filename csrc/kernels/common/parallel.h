@@ -27,8 +27,8 @@ int live_pool_threads();
 // another call (a nested call, or a second JS thread): that is always correct, and never
 // waits on the other call. Otherwise the caller takes tasks as well and returns once every
 // task has returned; a pool thread that wakes after the caller took the last task is not
-// waited for. Pool threads poll ~100 us for the next call before they sleep, so a loop of
-// calls does not pay for waking them each time.
+// waited for. Pool threads poll ~100 us for the next call, then nap in short steps for ~2 ms,
+// before they sleep, so calls that follow within that window do not pay for waking them.
 void parallel_for_impl(int64_t num_tasks, void (*call)(void* ctx, int64_t task), void* ctx);
 
 template <class Fn>

@@ -17,13 +17,13 @@ constexpr int64_t kMinFloatsPerTask = 8192;
 // Column splits are whole cache lines.
 constexpr int64_t kColumnQuantum = 16;
 
-// The first bag b with cost(b) >= target, where cost(b) = start(b) + b counts each index
-// and each bag (an empty bag still writes its output row).
-int64_t first_bag_with_cost(const Bags& bags, int64_t target) {
+}  // namespace
+
+int64_t first_bag_with_cost(const Bags& bags, int64_t target, int64_t per_bag) {
   int64_t lo = 0, hi = bags.num_bags;
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo) / 2;
-    if (bags.start(mid) + mid < target) {
+    if (bags.start(mid) + per_bag * mid < target) {
       lo = mid + 1;
     } else {
       hi = mid;
@@ -31,8 +31,6 @@ int64_t first_bag_with_cost(const Bags& bags, int64_t target) {
   }
   return lo;
 }
-
-}  // namespace
 
 const Kernels& kernels_for(Isa isa) {
   return select_kernels(isa, reference_kernels(), avx2_kernels, avx512_kernels, neon_kernels);
@@ -55,7 +53,7 @@ void split_bags_impl(const Bags& bags, int64_t dim,
   auto pool = [&](int64_t b0, int64_t b1, int64_t c0, int64_t c1) { fn(ctx, b0, b1, c0, c1); };
   const int64_t num_bags = bags.num_bags;
   if (num_bags == 0 || dim == 0) return;
-  const int64_t total_cost = bags.num_indices + num_bags;
+  const int64_t total_cost = bags.num_indices + num_bags;  // each index, and each bag's output row
   const int64_t tasks = task_count_for(total_cost * dim, kMinFloatsPerTask);
   if (tasks == 1) {
     pool(0, num_bags, 0, dim);
@@ -64,9 +62,9 @@ void split_bags_impl(const Bags& bags, int64_t dim,
   if (num_bags >= tasks) {
     // Split bags into `tasks` ranges of about equal cost.
     parallel_for(tasks, [&](int64_t t) {
-      const int64_t b0 = t == 0 ? 0 : first_bag_with_cost(bags, total_cost * t / tasks);
+      const int64_t b0 = t == 0 ? 0 : first_bag_with_cost(bags, total_cost * t / tasks, 1);
       const int64_t b1 =
-          t + 1 == tasks ? num_bags : first_bag_with_cost(bags, total_cost * (t + 1) / tasks);
+          t + 1 == tasks ? num_bags : first_bag_with_cost(bags, total_cost * (t + 1) / tasks, 1);
       if (b0 < b1) pool(b0, b1, 0, dim);
     });
     return;

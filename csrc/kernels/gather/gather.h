@@ -177,6 +177,12 @@ void embedding_qr_bag(const QrBagArgs& args);
 // Max pooling with the winning row ids (argmax: num_bags x dim); counted as a scalar call.
 void embedding_bag_max_argmax(const BagArgs& args, int32_t* argmax);
 
+// The first bag b with start(b) + per_bag x b >= target, or num_bags (a binary search; bags
+// validated). per_bag 1 counts each bag's output row as one more unit of work (embedding_bag's
+// split into runs of equal cost); per_bag 0 with target p + 1, less one, is the bag holding
+// position p (the last to start at or before it).
+int64_t first_bag_with_cost(const Bags& bags, int64_t target, int64_t per_bag);
+
 // The work split embedding_bag uses, for other families' per-bag work: calls
 // fn(ctx, bag_begin, bag_end, col_begin, col_end) over the pool so that pieces cost about the
 // same (cost = indices + bags, times dim); each bag is handled by one call in index order,

@@ -192,7 +192,7 @@ void weights_grad(const WeightsGradArgs& a, int64_t bag, int64_t p0, int64_t p1)
       continue;
     }
     const float d = dot_row<V>(a.grad + b * dim, a.table + row * dim, dim);
-    a.out[p] = divisor == 1 ? d : d / static_cast<float>(divisor);
+    a.out[p] = d / static_cast<float>(divisor);  // exact for Sum's 1
   }
 }
 

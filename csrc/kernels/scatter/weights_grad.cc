@@ -14,21 +14,6 @@ namespace {
 // scatter-add's).
 constexpr int64_t kMinFloatsPerTask = 8192;
 
-// The bag holding position p (0 <= p < num_indices, num_bags > 0): the last bag starting at or
-// before p; bags starting after it are empty or later, so it ends after p.
-int64_t bag_of_position(const gather::Bags& bags, int64_t p) {
-  int64_t lo = 0, hi = bags.num_bags;  // bags.start(lo) <= p < bags.start(hi) (hi: none)
-  while (hi - lo > 1) {
-    const int64_t mid = lo + (hi - lo) / 2;
-    if (bags.start(mid) <= p) {
-      lo = mid;
-    } else {
-      hi = mid;
-    }
-  }
-  return lo;
-}
-
 }  // namespace
 
 int64_t weights_grad_divisor(const WeightsGradArgs& a, int64_t b) {
@@ -55,7 +40,8 @@ void bag_weights_grad(const WeightsGradArgs& a) {
   const int64_t tasks = task_count_for(floats, kMinFloatsPerTask);
   parallel_for(tasks, [&](int64_t t) {
     const int64_t p0 = n * t / tasks, p1 = n * (t + 1) / tasks;
-    if (p0 < p1) k.weights_grad(a, bag_of_position(a.bags, p0), p0, p1);
+    // The bag holding p0: the last to start at or before it.
+    if (p0 < p1) k.weights_grad(a, gather::first_bag_with_cost(a.bags, p0 + 1, 0) - 1, p0, p1);
   });
 }
 
