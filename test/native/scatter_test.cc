@@ -903,6 +903,23 @@ TEST(scatter_rows_kernel_matches_reference_on_position_lists) {
       }
     }
   }
+  // No positions with an empty source (a null pointer) and a column range past 0: nothing is
+  // read or written, and no null pointer is offset (UBSan caught the kernel doing so once).
+  for (ek::Isa isa : runnable_isas()) {
+    std::vector<float> dst = {1.0f, 2.0f, 3.0f};
+    const std::vector<int64_t> none;
+    const Ids ids(ek::IndexType::Int32, none);
+    s::ScatterArgs a;
+    a.dim = 3;
+    a.dst = dst.data();
+    a.src = nullptr;
+    for (float alpha : {1.0f, 0.5f}) {
+      a.alpha = alpha;
+      s::kernels_for(isa).scatter_rows(a, ids.view(), nullptr, 0, 2, 3);
+      s::reference_kernels().scatter_rows(a, ids.view(), nullptr, 0, 2, 3);
+    }
+    CHECK_MSG(dst == std::vector<float>({1.0f, 2.0f, 3.0f}), "isa ", ek::isa_name(isa), " empty source");
+  }
 }
 
 TEST(max_backward_columns_matches_reference_bitwise) {

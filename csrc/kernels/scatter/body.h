@@ -51,6 +51,8 @@ inline int64_t source_row(const ScatterArgs& a, int64_t i) {
 template <class V, class Idx, bool kScaled>
 void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, const int64_t* positions,
                        int64_t count, int64_t c0, int64_t c1) {
+  // No positions may come with an empty source (a null pointer), which must not be offset.
+  if (count == 0) return;
   using Reg = typename V::Reg;
   const int64_t dim = a.dim;
   const int64_t width = c1 - c0;
