@@ -34,6 +34,7 @@
         "csrc/kernels/scatter/csr.cc",
         "csrc/kernels/scatter/winners.cc",
         "csrc/kernels/scatter/weights_grad.cc",
+        "csrc/kernels/scatter/hashed_rows.cc",
         "csrc/kernels/scatter/ref.cc",
         "csrc/kernels/scatter/avx2.cc",
         "csrc/kernels/scatter/avx512.cc",

@@ -50,6 +50,18 @@ function jsBagBackwardSum(grad, dim, idx, offsets, out, zeroed = false) {
   }
 }
 
+const MASK64 = (1n << 64n) - 1n;
+/** hashedEmbeddingBag's documented row hash (README), in BigInt: for the JS loop's rows. */
+function hashedRow(id, seed, rows) {
+  let x = id ^ ((seed * 0x9e3779b97f4a7c15n) & MASK64);
+  x ^= x >> 33n;
+  x = (x * 0xff51afd7ed558ccdn) & MASK64;
+  x ^= x >> 33n;
+  x = (x * 0xc4ceb9fe1a85ec53n) & MASK64;
+  x ^= x >> 33n;
+  return Number((x * BigInt(rows)) >> 64n);
+}
+
 function jsBagBackwardMax(grad, dim, argmax, out, zeroed = false) {
   if (!zeroed) out.fill(0);
   for (let e = 0; e < argmax.length; e++) {
@@ -358,6 +370,30 @@ async function backwardGroups(ctx, { rows, bags, perBag, dim }) {
         out.fill(0);
         s.rows.forEach((r, k) => out.set(s.values.subarray(k * dim, (k + 1) * dim), r * dim));
         return { fn: () => ek.embeddingBagBackward({ ...o, ...extra, sparse: true }), result: out };
+      },
+    });
+  }
+  // The hashed bag's backward (hashedEmbeddingBagBackward): 64-bit ids hashed into the same
+  // table. The JS loop is handed the hashed rows (made here, outside the timing), so its
+  // ratio is against a loop that does no hashing at all.
+  {
+    const hashSeed = 7;
+    const ids = BigInt64Array.from(idx, (r, i) => (BigInt(r) << 20n) ^ BigInt(i));
+    const hashedIdx = Int32Array.from(ids, (id) => hashedRow(id, BigInt(hashSeed), rows));
+    const oh = { gradOutput: grad, dim, indices: ids, offsets, mode: 'sum', numRows: rows, seed: hashSeed };
+    await runGroup(ctx, {
+      op: 'scatter/bagBackward/hashed sum sparse', shape, dim, units: n, roofKind: 'copy',
+      bytes: n * dim * 4 + u * dim * 4 + n * 8, extra: { tableRows: rows, indices: n, bags },
+      js: () => jsBagBackwardSum(grad, dim, hashedIdx, offsets, jsOut),
+      jsResult: () => {
+        jsBagBackwardSum(grad, dim, hashedIdx, offsets, jsOut);
+        return jsOut;
+      },
+      ek: () => {
+        const s = ek.hashedEmbeddingBagBackward({ ...oh, sparse: true });
+        out.fill(0);
+        s.rows.forEach((r, k) => out.set(s.values.subarray(k * dim, (k + 1) * dim), Number(r) * dim));
+        return { fn: () => ek.hashedEmbeddingBagBackward({ ...oh, sparse: true }), result: out };
       },
     });
   }

@@ -140,7 +140,7 @@ export interface SparseGradient {
   values: Float32Array;
 }
 
-function callBackward<R>(fn: (...args: unknown[]) => R, o: EmbeddingBagBackwardOptions, op: string): R {
+function callBackward<R>(fn: (...args: unknown[]) => R, o: EmbeddingBagBackwardOptions, op: string, hashSeed?: unknown): R {
   requireOptions(o, op);
   const mode = enumCode(o.mode, REDUCE, 'mode');
   const { kind, bounds } = boundsArgs(o, op);
@@ -151,7 +151,7 @@ function callBackward<R>(fn: (...args: unknown[]) => R, o: EmbeddingBagBackwardO
   // Without `out` the addon makes the dense output itself: it then knows the array is zero.
   const out = o.out;
   return fn(o.gradOutput, o.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, o.numRows, o.maxIndices, sparse, out,
-    planHandle(o.plan));
+    planHandle(o.plan), hashSeed);
 }
 
 /**
@@ -176,6 +176,49 @@ export function embeddingBagBackwardAsync(options: EmbeddingBagBackwardOptions):
 export function embeddingBagBackwardAsync(options: EmbeddingBagBackwardOptions): Promise<Float32Array | SparseGradient> {
   return startAsync(options, 'embeddingBagBackwardAsync',
     () => callBackward(native().embeddingBagBackwardAsync, options, 'embeddingBagBackwardAsync') as Promise<Float32Array | SparseGradient>);
+}
+
+/** The forward call's ids, offsets / lengths, includeLastOffset, weights, paddingIdx and seed, plus: */
+export interface HashedEmbeddingBagBackwardOptions
+  extends Omit<EmbeddingBagBackwardOptions, 'mode' | 'maxIndices' | 'plan' | 'paddingIdx'> {
+  /** 'sum' or 'mean' ('max' is a TypeError: a hashed bag returns no argmax). */
+  mode: Exclude<PoolMode, 'max'>;
+  /** The forward's seed: id i sent its gradient to row hashedRow(i, seed) of the shared table. */
+  seed: number;
+  /** An id (not a row) the forward skipped: its entries get nothing and 'mean' does not count them. */
+  paddingIdx?: number;
+  /** Rows of the shared table (the dense gradient is `numRows x dim`). */
+  numRows: number;
+}
+
+function callHashedBackward<R>(fn: (...args: unknown[]) => R, o: HashedEmbeddingBagBackwardOptions, op: string): R {
+  requireOptions(o, op);
+  if (o.seed === undefined || o.seed === null) throw new TypeError(`${op} needs a seed`);
+  // maxIndices and plan are not options here; passed on, the addon refuses them by name.
+  return callBackward(fn, o as EmbeddingBagBackwardOptions, op, o.seed);
+}
+
+/**
+ * The gradient of {@link hashedEmbeddingBag} with respect to its shared table: exactly
+ * {@link embeddingBagBackward} with each id replaced by the row it hashed to and the padding
+ * id's entries left out (bitwise). Several features sharing one table each add their own
+ * gradient (scatterAdd the sparse form, or sum the dense ones).
+ */
+export function hashedEmbeddingBagBackward(options: HashedEmbeddingBagBackwardOptions & { sparse: true }): SparseGradient;
+export function hashedEmbeddingBagBackward(options: HashedEmbeddingBagBackwardOptions): Float32Array;
+export function hashedEmbeddingBagBackward(options: HashedEmbeddingBagBackwardOptions): Float32Array | SparseGradient {
+  return callHashedBackward(native().embeddingBagBackward, options, 'hashedEmbeddingBagBackward') as Float32Array | SparseGradient;
+}
+
+/**
+ * {@link hashedEmbeddingBagBackward} on the libuv thread pool. (The ids are hashed on the
+ * calling thread first, and the sparse form's rows sorted there too.)
+ */
+export function hashedEmbeddingBagBackwardAsync(options: HashedEmbeddingBagBackwardOptions & { sparse: true }): Promise<SparseGradient>;
+export function hashedEmbeddingBagBackwardAsync(options: HashedEmbeddingBagBackwardOptions): Promise<Float32Array>;
+export function hashedEmbeddingBagBackwardAsync(options: HashedEmbeddingBagBackwardOptions): Promise<Float32Array | SparseGradient> {
+  return startAsync(options, 'hashedEmbeddingBagBackwardAsync',
+    () => callHashedBackward(native().embeddingBagBackwardAsync, options, 'hashedEmbeddingBagBackwardAsync') as Promise<Float32Array | SparseGradient>);
 }
 
 /** The forward call's indices, offsets / lengths, includeLastOffset, mode and paddingIdx, plus: */

@@ -182,6 +182,13 @@ const TARGETS: Target[] = [
     }),
   },
   {
+    name: 'hashedEmbeddingBagBackward', call: (o) => ek.hashedEmbeddingBagBackward(o as never), callAsync: (o) => ek.hashedEmbeddingBagBackwardAsync(o as never),
+    base: () => ({
+      gradOutput: new Float32Array(2 * 4).fill(1), dim: 4, indices: BigInt64Array.of(1n, 2n ** 40n, 0n, 3n), offsets: Int32Array.of(0, 1), mode: 'mean',
+      weights: Float32Array.of(1, 2, 3, 4), paddingIdx: 3, seed: 5, numRows: 10, out: new Float32Array(40),
+    }),
+  },
+  {
     name: 'embeddingBagWeightsBackward', call: (o) => ek.embeddingBagWeightsBackward(o as never), callAsync: (o) => ek.embeddingBagWeightsBackwardAsync(o as never),
     base: () => ({
       gradOutput: new Float32Array(2 * 4).fill(1), table: new Float32Array(10 * 4).map((_, i) => i), dim: 4, indices: Int32Array.of(1, 9, 0, 3),

@@ -14,6 +14,8 @@ import {
   embeddingBagBackwardAsync,
   embeddingBagWeightsBackward,
   embeddingBagWeightsBackwardAsync,
+  hashedEmbeddingBagBackward,
+  hashedEmbeddingBagBackwardAsync,
   scatterAdd,
   scatterAddAsync,
   scatterPlan,
@@ -24,17 +26,18 @@ import {
 import { expectThrowsAndRejects } from './checks';
 import { detach } from './reference';
 
-type Op = 'scatterAdd' | 'embeddingBagBackward' | 'embeddingBagWeightsBackward' | 'spmm' | 'csrFromCoo' | 'scatterPlan' | 'csrTranspose';
+type Op = 'scatterAdd' | 'embeddingBagBackward' | 'hashedEmbeddingBagBackward' | 'embeddingBagWeightsBackward' | 'spmm' | 'csrFromCoo' | 'scatterPlan' | 'csrTranspose';
 type Opts = Record<string, unknown>;
 
 const SYNC: Record<Op, (o: never) => unknown> = {
-  scatterAdd, embeddingBagBackward, embeddingBagWeightsBackward, spmm, csrFromCoo, scatterPlan, csrTranspose,
+  scatterAdd, embeddingBagBackward, hashedEmbeddingBagBackward, embeddingBagWeightsBackward, spmm, csrFromCoo, scatterPlan, csrTranspose,
 };
 const ASYNC: Partial<Record<Op, (o: never) => Promise<unknown>>> = {
   csrFromCoo: csrFromCooAsync,
   csrTranspose: csrTransposeAsync,
   scatterAdd: scatterAddAsync,
   embeddingBagBackward: embeddingBagBackwardAsync,
+  hashedEmbeddingBagBackward: hashedEmbeddingBagBackwardAsync,
   embeddingBagWeightsBackward: embeddingBagWeightsBackwardAsync,
   spmm: spmmAsync,
   scatterPlan: scatterPlanAsync,
@@ -49,6 +52,11 @@ function base(op: Op): Opts {
       return {
         gradOutput: new Float32Array(12).fill(1), dim: 4, indices: Int32Array.of(0, 1, 2, 3, 4), offsets: Int32Array.of(0, 2, 2),
         mode: 'sum', weights: new Float32Array(5).fill(2), numRows: 6, out: new Float32Array(24).fill(7),
+      };
+    case 'hashedEmbeddingBagBackward':
+      return {
+        gradOutput: new Float32Array(12).fill(1), dim: 4, indices: BigInt64Array.of(0n, 2n ** 40n, 2n, 3n, 4n), offsets: Int32Array.of(0, 2, 2),
+        mode: 'mean', seed: 9, paddingIdx: 3, weights: new Float32Array(5).fill(2), numRows: 6, out: new Float32Array(24).fill(7),
       };
     case 'embeddingBagWeightsBackward':
       return {
@@ -173,6 +181,39 @@ describe('embeddingBagBackward', () => {
     ['plan with max', op, withOpts(op, { mode: 'max', weights: undefined, maxIndices: new Int32Array(12), plan: scatterPlan({ indices: Int32Array.of(0, 1, 2, 3, 4), numRows: 6 }) }),
       TypeError, /plan applies to mode 'sum' and 'mean'/],
     ['plan not a ScatterPlan', op, withOpts(op, { plan: { handle: 1 } }), TypeError, /plan must be a ScatterPlan, got/],
+  ];
+  it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
+});
+
+describe('hashedEmbeddingBagBackward', () => {
+  const op = 'hashedEmbeddingBagBackward';
+  const cases: Case[] = [
+    ['not an object', op, () => null, TypeError, /hashedEmbeddingBagBackward(Async)? expects an options object, got null/],
+    ['no seed', op, withOpts(op, { seed: undefined }), TypeError, /hashedEmbeddingBagBackward(Async)? needs a seed/],
+    ['seed negative', op, withOpts(op, { seed: -1 }), RangeError, /seed must be from 0 to 9007199254740991, got -1/],
+    ['seed fractional', op, withOpts(op, { seed: 1.5 }), RangeError, /seed must be an integer, got 1.5/],
+    ['negative id, last', op, withOpts(op, { indices: BigInt64Array.of(0n, 1n, 2n, 3n, -4n) }), RangeError, /indices\[4\] = -4: a hashed id must not be negative/],
+    ['negative Int32 id', op, withOpts(op, { indices: Int32Array.of(0, -1, 2, 3, 4) }), RangeError, /indices\[1\] = -1: a hashed id must not be negative/],
+    ['numRows 0 with ids', op, withOpts(op, { numRows: 0, out: undefined }), RangeError, /a hashed bag needs numRows of at least 1/],
+    ['numRows NaN', op, withOpts(op, { numRows: NaN }), RangeError, /numRows must be an integer, got NaN/],
+    ['mode max', op, withOpts(op, { mode: 'max', weights: undefined }), TypeError, /mode must be 'sum' or 'mean': a hashed bag returns no argmax/],
+    ['maxIndices', op, withOpts(op, { maxIndices: new Int32Array(12) }), TypeError, /maxIndices applies to mode 'max' only/],
+    ['plan', op, withOpts(op, { plan: scatterPlan({ indices: Int32Array.of(0, 1, 2, 3, 4), numRows: 6 }) }), TypeError, /plan does not apply to hashed ids/],
+    ['paddingIdx negative (an id, not counted from the end)', op, withOpts(op, { paddingIdx: -1 }), RangeError, /paddingIdx must be from 0 to 9007199254740991, got -1/],
+    ['weights wrong length', op, withOpts(op, { weights: new Float32Array(4) }), RangeError, /weights\.length must be 5/],
+    ['gradOutput wrong length', op, withOpts(op, { gradOutput: new Float32Array(13) }), RangeError, /gradOutput\.length must be 12 \(3 bags x dim 4\), got 13/],
+    ['offsets past the end', op, withOpts(op, { offsets: Int32Array.of(0, 2, 6) }), RangeError, /offsets\[2\] = 6/],
+    ['out wrong length', op, withOpts(op, { out: new Float32Array(25) }), RangeError, /out\.length must be 24/],
+    ['out aliases weights', op, () => {
+      const buf = new Float32Array(28).fill(2);
+      return { ...base(op), weights: buf.subarray(0, 5), out: buf.subarray(4, 28) };
+    }, TypeError, /out must not share memory with weights/],
+    ['sparse with out', op, withOpts(op, { sparse: true }), TypeError, /out applies to the dense form only/],
+    ['detached indices', op, () => {
+      const indices = new BigInt64Array(5);
+      detach(indices.buffer as ArrayBuffer);
+      return { ...base(op), indices };
+    }, TypeError, /indices's ArrayBuffer is detached/],
   ];
   it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
 });

@@ -284,6 +284,7 @@ struct BackwardCall {
   ArrayView grad, indices_view, weights, argmax, out;
   BagBounds bounds;
   PlanPtr plan;  // a caller's ScatterPlan of the indices, held for the pass
+  scatter::HashedRows hashed;  // hashedEmbeddingBagBackward: the rows args.indices points into
   scatter::BagBackwardArgs args;
   std::unique_ptr<scatter::BagBackward> prepared;  // built up front for the sparse form
   bool sparse = false;
@@ -299,7 +300,10 @@ struct BackwardCall {
 };
 
 // args: gradOutput, dim, indices, bounds, boundsKind, mode, weights?, paddingIdx?, numRows,
-//       maxIndices?, sparse, out?, plan?
+//       maxIndices?, sparse, out?, plan?, hashSeed?
+// With hashSeed (hashedEmbeddingBagBackward) indices are ids of any non-negative value and
+// paddingIdx is an id: once everything is validated, the ids become the rows they read,
+// padding dropped (scatter::hash_rows), and the pass is the plain one over those rows.
 std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto c = std::make_shared<BackwardCall>();
@@ -318,7 +322,23 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
   a.num_rows = rows;
   require_length(env, c->grad, "gradOutput", checked_product(env, bags, dim, "bags x dim"),
                  std::to_string(bags) + " bags x dim " + std::to_string(dim));
-  check_range(env, a.indices, "indices", rows, "a table");
+  const bool hashed = !is_absent(info[13]);
+  scatter::HashedRowsArgs hash;
+  if (hashed) {
+    hash.seed = static_cast<uint64_t>(get_integer(env, info[13], "seed", 0, kMaxSafeInteger));
+    const int64_t bad = find_index_out_of_range(a.indices, INT64_MAX);
+    if (bad >= 0) {
+      throw_range_error(env, "indices[" + std::to_string(bad) + "] = " +
+                                 std::to_string(a.indices.at(bad)) + ": a hashed id must not be negative");
+    }
+    if (rows == 0 && n > 0) throw_range_error(env, "a hashed bag needs numRows of at least 1");
+    if (a.mode == PoolMode::Max) {
+      throw_type_error(env, "mode must be 'sum' or 'mean': a hashed bag returns no argmax for 'max'");
+    }
+    if (!is_absent(info[12])) throw_type_error(env, "plan does not apply to hashed ids");
+  } else {
+    check_range(env, a.indices, "indices", rows, "a table");
+  }
   c->weights = get_optional_float32_array(env, info[6], "weights");
   if (c->weights.present) {
     if (a.mode == PoolMode::Max) {
@@ -327,7 +347,12 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
     require_length(env, c->weights, "weights", n, "one per index");
     a.weights = static_cast<const float*>(c->weights.data);
   }
-  a.padding_idx = get_padding_row(env, info[7], rows);
+  if (hashed) {
+    // Any id may occur, so padding is an id, not counted from the end (as the forward).
+    if (!is_absent(info[7])) hash.padding_id = get_integer(env, info[7], "paddingIdx", 0, kMaxSafeInteger);
+  } else {
+    a.padding_idx = get_padding_row(env, info[7], rows);
+  }
   if (a.mode == PoolMode::Max) {
     if (is_absent(info[9])) {
       throw_type_error(env, "mode 'max' needs maxIndices (embeddingBag with returnArgmax)");
@@ -369,9 +394,19 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
   }
   if (!info[10].IsBoolean()) throw_type_error(env, "sparse must be a boolean");
   c->sparse = info[10].As<Napi::Boolean>().Value();
+  if (c->sparse && !is_absent(info[11])) throw_type_error(env, "out applies to the dense form only");
+  if (hashed) {
+    hash.ids = a.indices;
+    hash.bags = a.bags;
+    hash.table_rows = rows;
+    hash.weights = a.weights;
+    with_memory_check(env, "hashedEmbeddingBagBackward", [&] { scatter::hash_rows(hash, &c->hashed); });
+    a.indices = c->hashed.rows();
+    a.bags = c->hashed.bags();
+    if (a.weights != nullptr) a.weights = c->hashed.weights.data();
+  }
   if (c->sparse) {
     // The sparse form's size is the number of distinct rows: plan first, then allocate.
-    if (!is_absent(info[11])) throw_type_error(env, "out applies to the dense form only");
     with_memory_check(env, "embeddingBagBackward",
                       [&] { c->prepared = std::make_unique<scatter::BagBackward>(a); });
     const int64_t u = static_cast<int64_t>(c->prepared->rows().size());

@@ -922,6 +922,70 @@ TEST(scatter_rows_kernel_matches_reference_on_position_lists) {
   }
 }
 
+// hash_rows against a plain loop: each kept position's hashed row and weight, padding ids
+// dropped, bag starts moved to match (empty bags at either end included), on 1, 2 and 3
+// threads with enough ids for several tasks; and the 64-bit rows of a table past INT32_MAX.
+TEST(hash_rows_compacts_padding_on_any_thread_count) {
+  Rng rng(harness::test_seed());
+  for (int round = 0; round < 6; ++round) {
+    const bool padded = round % 2 == 1, weighted = round % 3 != 0, wide = round == 5;
+    const int64_t table_rows = wide ? (int64_t{1} << 33) + 7 : rng.between(1, 5000);
+    const uint64_t seed = rng.below(1 << 30);
+    std::vector<int64_t> bounds{0, 0};  // an empty first bag
+    const int64_t target = round < 2 ? rng.between(0, 50) : rng.between(100000, 140000);
+    while (bounds.back() < target) bounds.push_back(bounds.back() + (rng.coin(0.1) ? 0 : rng.between(1, 40)));
+    bounds.push_back(bounds.back());  // an empty last bag
+    const int64_t n = bounds.back(), bags = static_cast<int64_t>(bounds.size());
+    const int64_t pad = padded ? (int64_t{1} << 40) + rng.below(1000) : -1;
+    std::vector<int64_t> values(static_cast<size_t>(n));
+    for (int64_t& v : values) {
+      v = padded && rng.coin(0.3) ? pad : static_cast<int64_t>(rng.below(uint64_t{1} << 62));
+    }
+    const std::vector<float> w = random_floats(rng, n);
+    s::HashedRowsArgs a;
+    a.ids = ek::IndexArray{values.data(), n, ek::IndexType::Int64};
+    // bounds holds each bag's start only: bag b ends at the next start, the last at n.
+    a.bags.bounds = ek::IndexArray{bounds.data(), bags, ek::IndexType::Int64};
+    a.bags.num_bags = bags;
+    a.bags.num_indices = n;
+    a.seed = seed;
+    a.table_rows = table_rows;
+    a.padding_id = pad;
+    a.weights = weighted ? w.data() : nullptr;
+    std::vector<int64_t> want_rows, want_starts;
+    std::vector<float> want_weights;
+    for (int64_t b = 0; b < bags; ++b) {
+      want_starts.push_back(static_cast<int64_t>(want_rows.size()));
+      for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
+        if (values[p] == pad) continue;
+        want_rows.push_back(g::hashed_row(static_cast<uint64_t>(values[p]), seed, table_rows));
+        want_weights.push_back(w[p]);
+      }
+    }
+    want_starts.push_back(static_cast<int64_t>(want_rows.size()));
+    SCOPED_CONTEXT("round ", round, " n=", n, " bags=", bags, " pad=", pad, " rows=", table_rows);
+    for (int threads : {1, 2, 3}) {
+      ek::set_thread_count(threads);
+      s::HashedRows out;
+      s::hash_rows(a, &out);
+      CHECK_EQ(out.wide, wide);
+      const ek::IndexArray rows = out.rows();
+      const g::Bags kept = out.bags();
+      CHECK_EQ(rows.length, static_cast<int64_t>(want_rows.size()));
+      CHECK_EQ(kept.num_bags, bags);
+      CHECK_EQ(kept.num_indices, rows.length);
+      bool same = rows.length == static_cast<int64_t>(want_rows.size());
+      for (int64_t i = 0; same && i < rows.length; ++i) same = rows.at(i) == want_rows[i];
+      CHECK_MSG(same, threads, " threads: rows");
+      bool starts = true;
+      for (int64_t b = 0; b < bags; ++b) starts = starts && kept.start(b) == want_starts[b];
+      CHECK_MSG(starts && kept.end(bags - 1) == want_starts.back(), threads, " threads: bag starts");
+      if (weighted) CHECK_MSG(std::vector<float>(out.weights.begin(), out.weights.end()) == want_weights, threads, " threads: weights");
+    }
+  }
+  ek::set_thread_count(2);
+}
+
 TEST(max_backward_columns_matches_reference_bitwise) {
   Rng rng(harness::test_seed());
   for (int64_t dim : kDims) {

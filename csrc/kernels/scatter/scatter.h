@@ -201,6 +201,31 @@ class BagBackward {
   std::vector<float> scale_;     // Sum / Mean: weight / count of each position, or empty
 };
 
+// A hashed bag's ids as the rows they read (hashedEmbeddingBagBackward): position p becomes
+// gather::hashed_row(ids[p], seed, table_rows), positions whose id is `padding_id` are
+// dropped, and the bag bounds and weights are compacted with them. The plain backward over
+// the result (no padding row) is the hashed bag's backward: a Mean bag's divisor, its count
+// of non-padding entries, is then its length. Work is cut into position runs over the pool;
+// the result does not depend on the thread count.
+struct HashedRowsArgs {
+  IndexArray ids;                  // non-negative, validated by the caller
+  gather::Bags bags;               // validated
+  uint64_t seed = 0;
+  int64_t table_rows = 0;          // at least 1 when there are ids
+  int64_t padding_id = -1;         // an id to drop, or -1
+  const float* weights = nullptr;  // one per id, or null
+};
+struct HashedRows {
+  bool wide = false;                 // rows64 (tables past INT32_MAX rows), else rows32
+  LargeArray<int32_t> rows32;
+  LargeArray<int64_t> rows64;
+  LargeArray<int64_t> starts;        // num_bags + 1 bounds into the rows
+  LargeArray<float> weights;         // the kept positions' weights, when weights were given
+  IndexArray rows() const;
+  gather::Bags bags() const;
+};
+void hash_rows(const HashedRowsArgs& args, HashedRows* out);
+
 // A CSR matrix read in place. Callers validate with validate_csr.
 struct CsrView {
   IndexArray row_ptr;  // num_rows + 1

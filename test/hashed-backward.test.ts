@@ -1,0 +1,241 @@
+// hashedEmbeddingBagBackward (the gradient of hashedEmbeddingBag with respect to its shared
+// table) on seeded random data (seed in every message; rerun with TEST_SEED=<seed>):
+//  - against the float64 reference of the same bags over the hashed rows (the documented hash
+//    in BigInt, test/compress-reference.ts), padding ids left out and not counted by 'mean';
+//  - bitwise equal to embeddingBagBackward over those rows, dense and sparse;
+//  - the adjoint of the forward the addon computes: <g, hashedEmbeddingBag(T)> = <grad, T>;
+//  - bitwise identical for 1, 2 and 3 threads where the hashing splits into several tasks,
+//    sync and async, fresh and given `out`.
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  embeddingBagBackward,
+  getThreads,
+  hashedEmbeddingBag,
+  hashedEmbeddingBagBackward,
+  hashedEmbeddingBagBackwardAsync,
+  setThreads,
+  type IndexArray,
+} from '../lib/index';
+import {
+  BOUNDS_KINDS,
+  INDEX_KINDS,
+  Rng,
+  bagOptions,
+  bagRanges,
+  describeCase,
+  firstBitMismatch,
+  firstNaN,
+  freshSeed,
+  makeIndexArray,
+  poisoned,
+  randomLengths,
+  randomTable,
+  randomWeights,
+  relErr,
+  type BoundsKind,
+  type IndexKind,
+} from './reference';
+import { refHashedRow } from './compress-reference';
+import { cond, refBagBackward } from './scatter-reference';
+
+const BOUND = 1e-6;
+const initialThreads = getThreads();
+afterAll(() => setThreads(initialThreads));
+
+type Mode = 'sum' | 'mean';
+interface Variant {
+  mode: Mode;
+  weighted: boolean;
+  padding: boolean;
+}
+const VARIANTS: Variant[] = [];
+for (const mode of ['sum', 'mean'] as const) {
+  for (const weighted of [false, true]) for (const padding of [false, true]) VARIANTS.push({ mode, weighted, padding });
+}
+
+/** The largest id each index type holds (BigInt64: past 2^32, to exercise 64-bit ids). */
+const MAX_ID: Record<IndexKind, number> = { int32: 2 ** 31 - 1, uint32: 2 ** 32 - 1, int64: 2 ** 45 };
+
+/**
+ * A random hashed bag problem: 1 to 12 bags of up to 10 ids (and one empty bag, and a hub of
+ * `hub` ids when > 0) over a table of 1 to 40 rows; with padding, a quarter of the entries
+ * are the padding id. Ids are spread over the index type's whole range.
+ */
+function hashedCase(rng: Rng, dim: number, v: Variant, bounds: BoundsKind, kind: IndexKind, hub = 0) {
+  const numRows = rng.int(1, 40);
+  const seed = rng.int(0, 2 ** 31);
+  const lengths = randomLengths(rng, rng.int(1, 12), 10);
+  lengths.splice(rng.int(0, lengths.length), 0, 0);
+  if (hub > 0) lengths.splice(rng.int(0, lengths.length), 0, hub);
+  const n = lengths.reduce((s, x) => s + x, 0);
+  const randomId = () => Math.floor(rng.float() * MAX_ID[kind]);
+  let ids = Array.from({ length: n }, randomId);
+  let paddingIdx: number | undefined;
+  if (v.padding) {
+    paddingIdx = randomId();
+    ids = ids.map((x) => (rng.bool(0.25) ? (paddingIdx as number) : x));
+  }
+  const weights = v.weighted ? randomWeights(rng, n) : undefined;
+  const table = randomTable(rng, numRows, dim);
+  const o = bagOptions({ table, dim, mode: v.mode, weights, paddingIdx }, ids, lengths, bounds, kind);
+  const gradOutput = randomTable(rng, lengths.length, dim);
+  return { o: { ...o, mode: v.mode, seed, numRows, gradOutput }, ids, lengths, table };
+}
+type HashedCase = ReturnType<typeof hashedCase>;
+
+/**
+ * The same bags over the rows the ids hash to, padding entries removed (lengths shortened),
+ * as an embeddingBagBackward problem: what the hashed backward must equal bit for bit.
+ */
+function rowProblem(c: HashedCase) {
+  const seed = BigInt(c.o.seed);
+  const rows: number[] = [];
+  const weights: number[] = [];
+  const lengths = bagRanges(c.o).map(([s, e]) => {
+    let kept = 0;
+    for (let p = s; p < e; p++) {
+      if (c.ids[p] === c.o.paddingIdx) continue;
+      rows.push(refHashedRow(BigInt(c.ids[p]), seed, c.o.numRows));
+      if (c.o.weights) weights.push(c.o.weights[p]);
+      kept++;
+    }
+    return kept;
+  });
+  const w = c.o.weights ? Float32Array.from(weights) : undefined;
+  const base = bagOptions({ table: c.table, dim: c.o.dim, mode: c.o.mode, weights: w }, rows, lengths, 'lengths', 'int64');
+  return { ...base, mode: c.o.mode, gradOutput: c.o.gradOutput, numRows: c.o.numRows };
+}
+
+function expectReference(c: HashedCase, got: Float32Array, ctx: string): void {
+  const r = rowProblem(c);
+  const { ref, abs } = refBagBackward(r, c.o.gradOutput, c.o.numRows);
+  expect(got.length, ctx).toBe(c.o.numRows * c.o.dim);
+  expect(firstNaN(got), `${ctx}: every element written`).toBe(-1);
+  expect(relErr(got, ref), `${ctx}: bound ${BOUND} x cond`).toBeLessThan(BOUND * cond(ref, abs));
+  // Untouched rows are exactly zero.
+  for (let i = 0; i < ref.length; i++) if (abs[i] === 0) expect(got[i], `${ctx}: element ${i} untouched`).toBe(0);
+}
+
+describe.each([1, 7, 16, 128, 129])('hashedEmbeddingBagBackward dim %i', (dim) => {
+  it.each(VARIANTS)('mode=$mode weighted=$weighted padding=$padding: the reference, and embeddingBagBackward over the hashed rows bit for bit', (v) => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const bounds of BOUNDS_KINDS) {
+      for (const kind of INDEX_KINDS) {
+        const c = hashedCase(rng, dim, v, bounds, kind);
+        const ctx = describeCase({ seed, dim, ...v, bounds, kind, numRows: c.o.numRows, hashSeed: c.o.seed, paddingIdx: c.o.paddingIdx });
+        const out = poisoned(c.o.numRows * dim);
+        const got = hashedEmbeddingBagBackward({ ...c.o, out });
+        expect(got === out, `${ctx}: returns out`).toBe(true);
+        expectReference(c, got, ctx);
+        expect(firstBitMismatch(hashedEmbeddingBagBackward(c.o), got), `${ctx}: fresh = out`).toBe(-1);
+        const r = rowProblem(c);
+        expect(firstBitMismatch(embeddingBagBackward(r), got), `${ctx}: = embeddingBagBackward over the rows`).toBe(-1);
+        // Sparse: the rows that get a gradient, ascending, in the ids' array type, and the
+        // dense rows' bits.
+        const sparse = hashedEmbeddingBagBackward({ ...c.o, sparse: true });
+        const plain = embeddingBagBackward({ ...r, sparse: true });
+        expect(sparse.rows.constructor, ctx).toBe(c.o.indices.constructor);
+        expect(Array.from(sparse.rows, Number), `${ctx}: sparse rows`).toEqual(Array.from(plain.rows, Number));
+        expect(firstBitMismatch(sparse.values, plain.values), `${ctx}: sparse values`).toBe(-1);
+        Array.from(sparse.rows, Number).forEach((row, u) => {
+          const dense = got.subarray(row * dim, (row + 1) * dim);
+          expect(firstBitMismatch(sparse.values.subarray(u * dim, (u + 1) * dim), dense), `${ctx}: sparse row ${row}`).toBe(-1);
+        });
+      }
+    }
+  });
+});
+
+describe('hashedEmbeddingBagBackward: the forward\'s adjoint, threads, async, edges', () => {
+  it.each(VARIANTS)('is the adjoint of hashedEmbeddingBag: <g, forward(T)> = <backward(g), T> (mode=$mode weighted=$weighted padding=$padding)', (v) => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const kind of INDEX_KINDS) {
+      const c = hashedCase(rng, 24, v, 'offsets', kind, 200);
+      const forward = hashedEmbeddingBag({ ...c.o, table: c.table });
+      const grad = hashedEmbeddingBagBackward(c.o);
+      let lhs = 0;
+      let rhs = 0;
+      let scale = 0;
+      for (let i = 0; i < forward.length; i++) {
+        lhs += forward[i] * c.o.gradOutput[i];
+        scale += Math.abs(forward[i] * c.o.gradOutput[i]);
+      }
+      for (let i = 0; i < grad.length; i++) rhs += grad[i] * c.table[i];
+      // Both sides are float32 sums of the same products: equal up to their rounding.
+      expect(Math.abs(lhs - rhs), `seed=${seed} ${kind} ${JSON.stringify(v)}: ${lhs} vs ${rhs}`).toBeLessThan(1e-5 * (1 + scale));
+    }
+  });
+
+  it('100,000 ids (several hashing tasks), padding across task boundaries: the same bits on 1, 2 and 3 threads, and embeddingBagBackward over the rows', () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const dim = 8;
+    const numRows = 5000;
+    const lengths = randomLengths(rng, 8000, 24);
+    const n = lengths.reduce((s, x) => s + x, 0);
+    const pad = 2 ** 40 + 17;
+    const ids = Array.from({ length: n }, () => (rng.bool(0.2) ? pad : Math.floor(rng.float() * 2 ** 50)));
+    lengths.push(100_000 - n > 0 ? 100_000 - n : 0); // one hub bag to reach 100,000 ids
+    for (let i = n; i < 100_000; i++) ids.push(rng.bool(0.5) ? pad : i);
+    const table = randomTable(rng, numRows, dim);
+    const gradOutput = randomTable(rng, lengths.length, dim);
+    for (const mode of ['sum', 'mean'] as const) {
+      const weights = randomWeights(rng, ids.length);
+      const o = {
+        ...bagOptions({ table, dim, mode, weights, paddingIdx: pad }, ids, lengths, 'offsets', 'int64'),
+        mode, seed: 77, numRows, gradOutput,
+      };
+      const runs: Float32Array[] = [];
+      for (const threads of [1, 2, 3]) {
+        setThreads(threads);
+        runs.push(hashedEmbeddingBagBackward(o));
+      }
+      setThreads(initialThreads);
+      for (let i = 1; i < runs.length; i++) expect(firstBitMismatch(runs[i], runs[0]), `seed=${seed} ${mode} run ${i}`).toBe(-1);
+      const c = { o, ids, lengths, table };
+      expect(firstBitMismatch(embeddingBagBackward(rowProblem(c)), runs[0]), `seed=${seed} ${mode} vs rows`).toBe(-1);
+    }
+  });
+
+  it('async form matches the sync one, dense into out and sparse', async () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const c = hashedCase(rng, 17, { mode: 'mean', weighted: true, padding: true }, 'lengths', 'int64', 300);
+    const sync = hashedEmbeddingBagBackward(c.o);
+    const out = poisoned(sync.length);
+    expect(await hashedEmbeddingBagBackwardAsync({ ...c.o, out })).toBe(out);
+    expect(firstBitMismatch(out, sync), `seed=${seed}`).toBe(-1);
+    const sparse = await hashedEmbeddingBagBackwardAsync({ ...c.o, sparse: true });
+    const syncSparse = hashedEmbeddingBagBackward({ ...c.o, sparse: true });
+    expect(Array.from(sparse.rows as BigInt64Array)).toEqual(Array.from(syncSparse.rows as BigInt64Array));
+    expect(firstBitMismatch(sparse.values, syncSparse.values), `seed=${seed} sparse`).toBe(-1);
+  });
+
+  it('no ids, no bags, padding only', () => {
+    const none = hashedEmbeddingBagBackward({ gradOutput: new Float32Array(8).fill(1), dim: 4, numRows: 0, indices: new Int32Array(0), offsets: Int32Array.of(0, 0), mode: 'sum', seed: 1 });
+    expect(none.length).toBe(0);
+    const noBags = hashedEmbeddingBagBackward({ gradOutput: new Float32Array(0), dim: 2, numRows: 3, indices: Int32Array.of(4, 5), offsets: new Int32Array(0), mode: 'sum', seed: 1 });
+    expect(Array.from(noBags)).toEqual([0, 0, 0, 0, 0, 0]);
+    const padOnly = hashedEmbeddingBagBackward({
+      gradOutput: new Float32Array(4).fill(1), dim: 2, numRows: 3, indices: Int32Array.of(9, 9, 9), lengths: Int32Array.of(1, 2), mode: 'mean', seed: 1, paddingIdx: 9, sparse: true,
+    });
+    expect(padOnly.rows.length).toBe(0);
+    expect(padOnly.values.length).toBe(0);
+  });
+
+  it('a fixed case by hand: ids that collide in a one-row table pool into that row', () => {
+    // numRows 1: every id hashes to row 0. Bag 0 = ids 5, 6 (weights 1, 2); bag 1 = id 7, and
+    // 8 as padding. Mean: bag 0 sends (1 + 2) / 2 x g0, bag 1 sends 3 x g1 / 1.
+    const got = hashedEmbeddingBagBackward({
+      gradOutput: Float32Array.of(2, 4, 1, -1), dim: 2, numRows: 1, indices: Uint32Array.of(5, 6, 7, 8),
+      offsets: Uint32Array.of(0, 2), mode: 'mean', seed: 3, weights: Float32Array.of(1, 2, 3, 4), paddingIdx: 8,
+    });
+    expect(Array.from(got)).toEqual([0.5 * 2 + 1 * 2 + 3 * 1, 0.5 * 4 + 1 * 4 + 3 * -1]);
+    const ids: IndexArray = makeIndexArray('int64', [2 ** 40, 2 ** 40 + 1]);
+    const rows = [2 ** 40, 2 ** 40 + 1].map((id) => refHashedRow(BigInt(id), 11n, 1000));
+    const sparse = hashedEmbeddingBagBackward({ gradOutput: Float32Array.of(1), dim: 1, numRows: 1000, indices: ids, lengths: BigInt64Array.of(2n), mode: 'sum', seed: 11, sparse: true });
+    expect(Array.from(sparse.rows as BigInt64Array, Number)).toEqual([...new Set(rows)].sort((a, b) => a - b));
+  });
+});
