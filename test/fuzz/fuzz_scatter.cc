@@ -4,7 +4,8 @@
 // must run within its arrays (ASan) on the chosen ISA and thread count: scatter-add gives
 // the same bits with and without a plan and as the scalar path on one thread, the stable
 // sort is a stable sort, csr_from_coo / csr_transpose round-trip, spmm matches a float64
-// product within rounding, and so does the per-sample weights' gradient.
+// product within rounding, and so does the per-sample weights' gradient; hash_rows keeps
+// each non-padding id's hashed row and weight in order, with the bags compacted to match.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -261,6 +262,52 @@ void fuzz_weights_grad(fuzz::Input& in) {
   }
 }
 
+// hash_rows against a plain loop (ids of any non-negative value in every index type, a
+// padding id that is often present, empty bags anywhere), on the chosen thread count.
+void fuzz_hash_rows(fuzz::Input& in) {
+  const int64_t n = in.between(0, 200);
+  TypedIndices ids = fuzz::typed_indices(in);
+  const int64_t id_max = ids.type == IndexType::Int64 ? INT64_MAX : ids.type == IndexType::Uint32 ? UINT32_MAX : INT32_MAX;
+  const int64_t pad = in.flag() ? in.between(0, id_max) : -1;
+  for (int64_t i = 0; i < n; ++i) ids.push(pad >= 0 && in.flag() ? pad : in.between(0, id_max));
+  const int64_t num_bags = in.between(0, 20);
+  std::vector<int64_t> bounds;
+  if (num_bags > 0) {
+    bounds.push_back(0);
+    for (int64_t b = 1; b < num_bags; ++b) bounds.push_back(in.between(0, n));
+    std::sort(bounds.begin(), bounds.end());
+  }
+  std::vector<float> weights(static_cast<size_t>(n));
+  for (auto& v : weights) v = in.value();
+  sc::HashedRowsArgs a;
+  a.ids = ids.view();
+  a.bags = g::Bags{IndexArray{bounds.data(), num_bags, IndexType::Int64}, num_bags, n};
+  a.seed = static_cast<uint64_t>(in.between(0, INT64_MAX));
+  a.table_rows = in.flag() ? in.between(1, 1000) : in.between(1, INT64_MAX);
+  a.padding_id = pad;
+  a.weights = in.flag() ? weights.data() : nullptr;
+  sc::HashedRows out;
+  sc::hash_rows(a, &out);
+  const IndexArray rows = out.rows();
+  const g::Bags kept = out.bags();
+  if (kept.num_bags != num_bags || kept.num_indices != rows.length) fuzz::fail("hash_rows: bag count or length");
+  int64_t k = 0;
+  for (int64_t b = 0; b < num_bags; ++b) {
+    if (kept.start(b) != k) fuzz::fail("hash_rows: a bag start differs from the plain loop's");
+    for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
+      const int64_t id = a.ids.at(p);
+      if (id == pad) continue;
+      if (k >= rows.length || rows.at(k) != g::hashed_row(static_cast<uint64_t>(id), a.seed, a.table_rows)) {
+        fuzz::fail("hash_rows: a row differs from the plain loop's");
+      }
+      if (a.weights != nullptr && !(out.weights[k] == a.weights[p])) fuzz::fail("hash_rows: a weight moved");
+      ++k;
+    }
+    if (kept.end(b) != k) fuzz::fail("hash_rows: a bag end differs from the plain loop's");
+  }
+  if (num_bags > 0 && k != rows.length) fuzz::fail("hash_rows: kept more positions than the bags hold");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -272,8 +319,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz_csr(in);
   } else if (in.flag()) {
     fuzz_winners(in);
-  } else {
+  } else if (in.flag()) {
     fuzz_weights_grad(in);
+  } else {
+    fuzz_hash_rows(in);
   }
   return 0;
 }
