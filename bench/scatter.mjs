@@ -24,6 +24,7 @@
 // passes a kept csrTranspose(a) as `aT`; transpose:true alone transposes on every call.
 import { fillRandom, fillRatiosVsJs, pairedRatio, randomIndices, relativeError, rng, timeImpl } from './common.mjs';
 import { runCallProbe } from './gather.mjs';
+import { refHashedRow } from '../test/hashed-row.mjs';
 
 // ---- pure-JS baselines: what a user would write --------------------------------------------
 function jsScatterAdd(dst, dim, idx, src) {
@@ -48,18 +49,6 @@ function jsBagBackwardSum(grad, dim, idx, offsets, out, zeroed = false) {
       for (let c = 0; c < dim; c++) out[o + c] += grad[g + c];
     }
   }
-}
-
-const MASK64 = (1n << 64n) - 1n;
-/** hashedEmbeddingBag's documented row hash (README), in BigInt: for the JS loop's rows. */
-function hashedRow(id, seed, rows) {
-  let x = id ^ ((seed * 0x9e3779b97f4a7c15n) & MASK64);
-  x ^= x >> 33n;
-  x = (x * 0xff51afd7ed558ccdn) & MASK64;
-  x ^= x >> 33n;
-  x = (x * 0xc4ceb9fe1a85ec53n) & MASK64;
-  x ^= x >> 33n;
-  return Number((x * BigInt(rows)) >> 64n);
 }
 
 function jsBagBackwardMax(grad, dim, argmax, out, zeroed = false) {
@@ -379,7 +368,7 @@ async function backwardGroups(ctx, { rows, bags, perBag, dim }) {
   {
     const hashSeed = 7;
     const ids = BigInt64Array.from(idx, (r, i) => (BigInt(r) << 20n) ^ BigInt(i));
-    const hashedIdx = Int32Array.from(ids, (id) => hashedRow(id, BigInt(hashSeed), rows));
+    const hashedIdx = Int32Array.from(ids, (id) => refHashedRow(id, BigInt(hashSeed), rows));
     const oh = { gradOutput: grad, dim, indices: ids, offsets, mode: 'sum', numRows: rows, seed: hashSeed };
     await runGroup(ctx, {
       op: 'scatter/bagBackward/hashed sum sparse', shape, dim, units: n, roofKind: 'copy',

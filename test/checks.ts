@@ -2,8 +2,8 @@
 // element was written (the output is poisoned with NaN first) and that inputs are untouched.
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { capabilities, embeddingBag, gather, setIsa, type Isa } from '../lib/index';
-import { bytesOf, sameBytes, firstMismatch, firstNaN, poisoned, refEmbeddingBag, refEmbeddingBagAbs, conditionNumber, refGather, relErr, type BagProblem, type IndexArray } from './reference';
+import { capabilities, embeddingBag, gather, getThreads, setIsa, setThreads, type Isa } from '../lib/index';
+import { bytesOf, sameBytes, firstBitMismatch, firstMismatch, firstNaN, poisoned, refEmbeddingBag, refEmbeddingBagAbs, conditionNumber, refGather, relErr, type BagProblem, type IndexArray } from './reference';
 
 /**
  * Relative error bound for 'sum' and 'mean' (float32 accumulation of short bags). Where the
@@ -68,6 +68,25 @@ const ALL_ISAS: Isa[] = ['scalar', 'avx2', 'avx512', 'neon'];
  * kernel calls it made; kernelCalls must show at least that many on this path and none on
  * any other. Paths this CPU cannot run are skipped with the reason in the title.
  */
+/**
+ * `run` on 1, 2 and 3 threads (the previous count restored afterwards, also when it throws),
+ * expecting the same bits every time; returns the 1-thread result.
+ */
+export function expectSameBitsOnThreads(run: () => Float32Array, ctx: string): Float32Array {
+  const initial = getThreads();
+  const runs: Float32Array[] = [];
+  try {
+    for (const threads of [1, 2, 3]) {
+      setThreads(threads);
+      runs.push(run());
+    }
+  } finally {
+    setThreads(initial);
+  }
+  for (let i = 1; i < runs.length; i++) expect(firstBitMismatch(runs[i], runs[0]), `${ctx}: ${i + 1} threads vs 1`).toBe(-1);
+  return runs[0];
+}
+
 export function itOnEachIsa(what: string, body: (isa: Isa) => number): void {
   const initial = capabilities();
   const available = new Set<string>(initial.available);

@@ -3,6 +3,9 @@
 // rule and its error bound, and embeddingBag over a pruned table (pruned ids skipped).
 import type { EmbeddingTable } from '../lib/index';
 import { bagRanges, toNumbers, type Mode, type RefBagOptions } from './reference';
+import { refHashedRow } from './hashed-row.mjs';
+
+export { refHashedRow };
 
 /** IEEE binary16 bits to a number. */
 export function f16ToNumber(h: number): number {
@@ -89,22 +92,6 @@ export function prunedBagProblem(
     mode: o.mode as Mode,
     weights: o.weights ? Float32Array.from(weights) : undefined,
   };
-}
-
-const MASK64 = (1n << 64n) - 1n;
-
-/**
- * The documented hash of hashedEmbeddingBag, in BigInt: x = id XOR (seed x 0x9E3779B97F4A7C15),
- * MurmurHash3's fmix64, then the high 64 bits of x x rows.
- */
-export function refHashedRow(id: bigint, seed: bigint, rows: number): number {
-  let x = id ^ ((seed * 0x9e3779b97f4a7c15n) & MASK64);
-  x ^= x >> 33n;
-  x = (x * 0xff51afd7ed558ccdn) & MASK64;
-  x ^= x >> 33n;
-  x = (x * 0xc4ceb9fe1a85ec53n) & MASK64;
-  x ^= x >> 33n;
-  return Number((x * BigInt(rows)) >> 64n);
 }
 
 /** A hashed bag problem as the equivalent plain one: ids hashed to rows, padding ids dropped. */

@@ -6,14 +6,12 @@
 //  - the adjoint of the forward the addon computes: <g, hashedEmbeddingBag(T)> = <grad, T>;
 //  - bitwise identical for 1, 2 and 3 threads where the hashing splits into several tasks,
 //    sync and async, fresh and given `out`.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   embeddingBagBackward,
-  getThreads,
   hashedEmbeddingBag,
   hashedEmbeddingBagBackward,
   hashedEmbeddingBagBackwardAsync,
-  setThreads,
   type IndexArray,
 } from '../lib/index';
 import {
@@ -21,7 +19,6 @@ import {
   INDEX_KINDS,
   Rng,
   bagOptions,
-  bagRanges,
   describeCase,
   firstBitMismatch,
   firstNaN,
@@ -35,12 +32,11 @@ import {
   type BoundsKind,
   type IndexKind,
 } from './reference';
-import { refHashedRow } from './compress-reference';
+import { hashedBagProblem, refHashedRow } from './compress-reference';
 import { cond, refBagBackward } from './scatter-reference';
+import { expectSameBitsOnThreads } from './checks';
 
 const BOUND = 1e-6;
-const initialThreads = getThreads();
-afterAll(() => setThreads(initialThreads));
 
 type Mode = 'sum' | 'mean';
 interface Variant {
@@ -84,25 +80,14 @@ function hashedCase(rng: Rng, dim: number, v: Variant, bounds: BoundsKind, kind:
 type HashedCase = ReturnType<typeof hashedCase>;
 
 /**
- * The same bags over the rows the ids hash to, padding entries removed (lengths shortened),
- * as an embeddingBagBackward problem: what the hashed backward must equal bit for bit.
+ * The same bags over the rows the ids hash to, padding entries removed (test/compress-
+ * reference.ts hashedBagProblem), as an embeddingBagBackward problem: what the hashed backward
+ * must equal bit for bit.
  */
 function rowProblem(c: HashedCase) {
-  const seed = BigInt(c.o.seed);
-  const rows: number[] = [];
-  const weights: number[] = [];
-  const lengths = bagRanges(c.o).map(([s, e]) => {
-    let kept = 0;
-    for (let p = s; p < e; p++) {
-      if (c.ids[p] === c.o.paddingIdx) continue;
-      rows.push(refHashedRow(BigInt(c.ids[p]), seed, c.o.numRows));
-      if (c.o.weights) weights.push(c.o.weights[p]);
-      kept++;
-    }
-    return kept;
-  });
-  const w = c.o.weights ? Float32Array.from(weights) : undefined;
-  const base = bagOptions({ table: c.table, dim: c.o.dim, mode: c.o.mode, weights: w }, rows, lengths, 'lengths', 'int64');
+  const plain = hashedBagProblem({ ...c.o, indices: BigInt64Array.from(c.ids, (id) => BigInt(id)), rows: c.o.numRows });
+  const base = bagOptions({ table: c.table, dim: c.o.dim, mode: c.o.mode, weights: plain.weights },
+    plain.indices as number[], plain.lengths as number[], 'lengths', 'int64');
   return { ...base, mode: c.o.mode, gradOutput: c.o.gradOutput, numRows: c.o.numRows };
 }
 
@@ -187,15 +172,9 @@ describe('hashedEmbeddingBagBackward: the forward\'s adjoint, threads, async, ed
         ...bagOptions({ table, dim, mode, weights, paddingIdx: pad }, ids, lengths, 'offsets', 'int64'),
         mode, seed: 77, numRows, gradOutput,
       };
-      const runs: Float32Array[] = [];
-      for (const threads of [1, 2, 3]) {
-        setThreads(threads);
-        runs.push(hashedEmbeddingBagBackward(o));
-      }
-      setThreads(initialThreads);
-      for (let i = 1; i < runs.length; i++) expect(firstBitMismatch(runs[i], runs[0]), `seed=${seed} ${mode} run ${i}`).toBe(-1);
+      const one = expectSameBitsOnThreads(() => hashedEmbeddingBagBackward(o), `seed=${seed} ${mode}`);
       const c = { o, ids, lengths, table };
-      expect(firstBitMismatch(embeddingBagBackward(rowProblem(c)), runs[0]), `seed=${seed} ${mode} vs rows`).toBe(-1);
+      expect(firstBitMismatch(embeddingBagBackward(rowProblem(c)), one), `seed=${seed} ${mode} vs rows`).toBe(-1);
     }
   });
 

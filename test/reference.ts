@@ -380,6 +380,18 @@ export function randomBagCase(rng: Rng, dim: number, v: BagVariant, bounds: Boun
   return { o, rows, gradOutput };
 }
 
+/**
+ * Many bags for thread-count checks: 2,000 bags of 0 to 40 entries over a 3,000 x 64 table,
+ * a tenth of the entries row 7 (a hot row, and a padding row where a test names it).
+ */
+export function manyBagsCase(rng: Rng) {
+  const dim = 64;
+  const rows = 3000;
+  const lengths = randomLengths(rng, 2000, 40);
+  const idx = randomIndices(rng, lengths.reduce((s, x) => s + x, 0), rows).map((x) => (rng.bool(0.1) ? 7 : x));
+  return { dim, rows, lengths, idx, table: randomTable(rng, rows, dim) };
+}
+
 /** Describes a case for assertion messages. */
 export function describeCase(fields: Record<string, unknown>): string {
   return Object.entries(fields)

@@ -33,6 +33,7 @@ import {
   firstBitMismatch,
   firstNaN,
   freshSeed,
+  manyBagsCase,
   makeIndexArray,
   poisoned,
   randomIndices,
@@ -320,11 +321,7 @@ describe('embeddingBagBackward: finite differences, argmax, threads, async', () 
   it('bitwise identical for 1, 2 and 3 threads (dense, sparse, every mode)', () => {
     const seed = freshSeed();
     const rng = new Rng(seed);
-    const dim = 64;
-    const rows = 3000;
-    const lengths = randomLengths(rng, 2000, 40);
-    const idx = randomIndices(rng, lengths.reduce((s, x) => s + x, 0), rows).map((x) => (rng.bool(0.1) ? 7 : x));
-    const table = randomTable(rng, rows, dim);
+    const { dim, rows, lengths, idx, table } = manyBagsCase(rng);
     for (const mode of MODES) {
       const o = bagOptions({ table, dim, mode, weights: mode === 'max' ? undefined : randomWeights(rng, idx.length), paddingIdx: 11 }, idx, lengths, 'offsets', 'int32');
       const gradOutput = randomTable(rng, lengths.length, dim);

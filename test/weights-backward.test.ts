@@ -22,10 +22,9 @@ import {
   firstBitMismatch,
   firstNaN,
   freshSeed,
+  manyBagsCase,
   poisoned,
-  randomIndices,
   randomBagCase,
-  randomLengths,
   randomTable,
   randomWeights,
   relErr,
@@ -33,7 +32,7 @@ import {
   type BoundsKind,
   type IndexKind,
 } from './reference';
-import { itOnEachIsa } from './checks';
+import { expectSameBitsOnThreads, itOnEachIsa } from './checks';
 import { cond, forward64, refWeightsBackward } from './scatter-reference';
 
 const BOUND = 1e-6;
@@ -114,36 +113,19 @@ describe('embeddingBagWeightsBackward: finite differences, hubs, threads, async'
     const rng = new Rng(seed);
     for (const v of VARIANTS) {
       const c = weightsCase(rng, 33, v, 'offsets', 'int64', 10_000);
-      const runs: Float32Array[] = [];
-      for (const threads of [1, 2, 3]) {
-        setThreads(threads);
-        runs.push(embeddingBagWeightsBackward(c.o));
-      }
-      setThreads(initialThreads);
       const ctx = `seed=${seed} ${JSON.stringify(v)}`;
-      expectReference(c, runs[0], ctx);
-      for (let i = 1; i < runs.length; i++) expect(firstBitMismatch(runs[i], runs[0]), `${ctx} run ${i}`).toBe(-1);
+      expectReference(c, expectSameBitsOnThreads(() => embeddingBagWeightsBackward(c.o), ctx), ctx);
     }
   });
 
   it('bitwise identical for 1, 2 and 3 threads on many bags', () => {
     const seed = freshSeed();
     const rng = new Rng(seed);
-    const dim = 64;
-    const rows = 3000;
-    const lengths = randomLengths(rng, 2000, 40);
-    const idx = randomIndices(rng, lengths.reduce((s, x) => s + x, 0), rows).map((x) => (rng.bool(0.1) ? 7 : x));
-    const table = randomTable(rng, rows, dim);
+    const { dim, lengths, idx, table } = manyBagsCase(rng);
     const gradOutput = randomTable(rng, lengths.length, dim);
     for (const mode of ['sum', 'mean'] as const) {
       const o = { ...bagOptions({ table, dim, mode, paddingIdx: 7 }, idx, lengths, 'lengths', 'uint32'), mode, gradOutput };
-      const runs: Float32Array[] = [];
-      for (const threads of [1, 2, 3]) {
-        setThreads(threads);
-        runs.push(embeddingBagWeightsBackward(o));
-      }
-      setThreads(initialThreads);
-      for (let i = 1; i < runs.length; i++) expect(firstBitMismatch(runs[i], runs[0]), `seed=${seed} ${mode} run ${i}`).toBe(-1);
+      expectSameBitsOnThreads(() => embeddingBagWeightsBackward(o), `seed=${seed} ${mode}`);
     }
   });
 
