@@ -1,7 +1,7 @@
 export { gather, gatherAsync, embeddingBag, embeddingBagAsync, hashedEmbeddingBag, hashedEmbeddingBagAsync } from './gather';
 export type { GatherOptions, EmbeddingBagOptions, EmbeddingBagArgmaxResult, HashedEmbeddingBagOptions, PoolMode } from './gather';
-export { qrEmbeddingBag, qrEmbeddingBagAsync } from './qr-bag';
-export type { QrEmbeddingBagOptions, QrCombine } from './qr-bag';
+export { qrEmbeddingBag, qrEmbeddingBagAsync, qrEmbeddingBagBackward, qrEmbeddingBagBackwardAsync } from './qr-bag';
+export type { QrEmbeddingBagOptions, QrCombine, QrEmbeddingBagBackwardOptions, QrGradient } from './qr-bag';
 export { rope, ropeAsync, ropeCache, ropeFrequencies, ropeRerotate, ropeRerotateAsync } from './rope';
 export type {
   PositionArray,

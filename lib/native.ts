@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** Bumped with csrc/binding/family.h kBindingAbi whenever native signatures change. */
-export const BINDING_ABI = 8;
+export const BINDING_ABI = 9;
 
 /** The raw addon surface. Positional arguments; lib/ validates the option objects. */
 export interface NativeAddon {
@@ -25,6 +25,8 @@ export interface NativeAddon {
   embeddingBagAsync(...args: unknown[]): Promise<Float32Array>;
   qrEmbeddingBag(...args: unknown[]): Float32Array;
   qrEmbeddingBagAsync(...args: unknown[]): Promise<Float32Array>;
+  qrEmbeddingBagBackward(...args: unknown[]): unknown;
+  qrEmbeddingBagBackwardAsync(...args: unknown[]): Promise<unknown>;
   quantizeTable(...args: unknown[]): Uint8Array | Uint16Array | Float32Array;
   quantizeTableAsync(...args: unknown[]): Promise<Uint8Array | Uint16Array | Float32Array>;
   dequantizeTable(...args: unknown[]): Float32Array;

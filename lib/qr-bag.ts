@@ -5,7 +5,8 @@
 import { tableArgs, type TableInput } from './compress';
 import { boundsArgs, type PoolMode } from './gather';
 import { native } from './native';
-import { enumCode, freshOutput, requireOptions, startAsync, type IndexArray } from './options';
+import { describe, enumCode, freshOutput, requireOptions, startAsync, type IndexArray } from './options';
+import type { SparseGradient } from './scatter';
 
 export type QrCombine = 'sum' | 'mul' | 'concat';
 const QR_COMBINES: readonly QrCombine[] = ['sum', 'mul', 'concat'];
@@ -77,4 +78,72 @@ export function qrEmbeddingBag(options: QrEmbeddingBagOptions): Float32Array {
 /** {@link qrEmbeddingBag} on the libuv thread pool; the arrays are held until the promise settles. */
 export function qrEmbeddingBagAsync(options: QrEmbeddingBagOptions): Promise<Float32Array> {
   return startAsync(options, 'qrEmbeddingBagAsync', () => callQr(native().qrEmbeddingBagAsync, options, 'qrEmbeddingBagAsync'));
+}
+
+/** The forward call's indices, offsets / lengths, includeLastOffset, combine, weights and paddingIdx, plus: */
+export interface QrEmbeddingBagBackwardOptions
+  extends Pick<QrEmbeddingBagOptions, 'indices' | 'offsets' | 'lengths' | 'includeLastOffset' | 'combine' | 'weights' | 'paddingIdx'> {
+  /** The gradient of qrEmbeddingBag's output: `bags x dim` floats (`bags x 2 dim` for 'concat'). */
+  gradOutput: Float32Array;
+  /** Row length of both tables. */
+  dim: number;
+  /** 'sum' or 'mean' ('max' is a TypeError: qrEmbeddingBag returns no argmax). */
+  mode: Exclude<PoolMode, 'max'>;
+  /** Rows of the quotient table (its dense gradient is `quotientRows x dim`). */
+  quotientRows: number;
+  /** Rows of the remainder table, m: id i went to quotient row i / m and remainder row i mod m. */
+  remainderRows: number;
+  /** combine 'mul' only (a TypeError otherwise): the quotient table, `quotientRows x dim` floats. */
+  quotient?: Float32Array;
+  /** combine 'mul' only: the remainder table, `remainderRows x dim` floats. */
+  remainder?: Float32Array;
+  /** Return each table's gradient as `{ rows, values }` (no O(rows) work) instead of dense. */
+  sparse?: boolean;
+  /** Dense form only: destination of the quotient table's gradient (entirely overwritten). */
+  outQuotient?: Float32Array;
+  /** Dense form only: destination of the remainder table's gradient (entirely overwritten). */
+  outRemainder?: Float32Array;
+}
+
+/** Each table's gradient: dense Float32Arrays, or SparseGradients with `sparse: true`. */
+export interface QrGradient<G> {
+  quotient: G;
+  remainder: G;
+}
+
+function callQrBackward<R>(fn: (...args: unknown[]) => R, o: QrEmbeddingBagBackwardOptions, op: string): R {
+  requireOptions(o, op);
+  const mode = enumCode(o.mode, POOL_MODES, 'mode');
+  const combine = enumCode(o.combine, QR_COMBINES, 'combine');
+  const { kind, bounds } = boundsArgs(o, op);
+  if (o.sparse !== undefined && typeof o.sparse !== 'boolean') {
+    throw new TypeError(`sparse must be a boolean, got ${describe(o.sparse)}`);
+  }
+  return fn(o.gradOutput, o.dim, o.indices, bounds, kind, mode, combine, o.weights, o.paddingIdx, o.quotientRows,
+    o.remainderRows, o.quotient, o.remainder, o.sparse === true, o.outQuotient, o.outRemainder);
+}
+
+/**
+ * The gradient of {@link qrEmbeddingBag} (modes 'sum' and 'mean') with respect to both tables.
+ * Each id's pooled contribution g (its bag's gradient, times its weight, over the bag's count of
+ * non-padding ids for 'mean') goes to quotient row i / m and remainder row i mod m: g to both
+ * for 'sum', the two halves of g for 'concat', and g times the other table's row for 'mul'.
+ * Padding ids and empty bags send nothing. Sums are taken in index order, bitwise the same
+ * for any thread count.
+ */
+export function qrEmbeddingBagBackward(options: QrEmbeddingBagBackwardOptions & { sparse: true }): QrGradient<SparseGradient>;
+export function qrEmbeddingBagBackward(options: QrEmbeddingBagBackwardOptions): QrGradient<Float32Array>;
+export function qrEmbeddingBagBackward(options: QrEmbeddingBagBackwardOptions): QrGradient<Float32Array | SparseGradient> {
+  return callQrBackward(native().qrEmbeddingBagBackward, options, 'qrEmbeddingBagBackward') as QrGradient<Float32Array | SparseGradient>;
+}
+
+/**
+ * {@link qrEmbeddingBagBackward} on the libuv thread pool. (The ids are split into rows on the
+ * calling thread, and the sparse form sorts them there too, since its size depends on them.)
+ */
+export function qrEmbeddingBagBackwardAsync(options: QrEmbeddingBagBackwardOptions & { sparse: true }): Promise<QrGradient<SparseGradient>>;
+export function qrEmbeddingBagBackwardAsync(options: QrEmbeddingBagBackwardOptions): Promise<QrGradient<Float32Array>>;
+export function qrEmbeddingBagBackwardAsync(options: QrEmbeddingBagBackwardOptions): Promise<QrGradient<Float32Array | SparseGradient>> {
+  return startAsync(options, 'qrEmbeddingBagBackwardAsync',
+    () => callQrBackward(native().qrEmbeddingBagBackwardAsync, options, 'qrEmbeddingBagBackwardAsync') as Promise<QrGradient<Float32Array | SparseGradient>>);
 }

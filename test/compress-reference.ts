@@ -158,3 +158,55 @@ export function qrBagProblem(
     weights: o.weights ? Float32Array.from(weights) : undefined,
   };
 }
+
+/** What qrEmbeddingBagBackward takes, as the reference reads it. */
+export interface RefQrBackwardOptions extends Omit<RefBagOptions, 'table' | 'mode'> {
+  mode: 'sum' | 'mean';
+  combine: 'sum' | 'mul' | 'concat';
+  gradOutput: Float32Array;
+  quotientRows: number;
+  remainderRows: number;
+  quotient?: Float32Array;
+  remainder?: Float32Array;
+}
+
+/**
+ * The gradient of qrEmbeddingBag with respect to both tables in float64, from the definition
+ * in the README: each non-padding id i of bag b contributes s = weight / (the bag's
+ * non-padding count for 'mean') times the bag's gradient g to quotient row floor(i / m) and
+ * remainder row i mod m: s g to both ('sum'), s times g's first / second half ('concat'),
+ * s g times the other table's row ('mul'). Also the sums of the terms' magnitudes, for the
+ * error bound.
+ */
+export function refQrBackward(o: RefQrBackwardOptions) {
+  const dim = o.dim;
+  const m = o.remainderRows;
+  const limit = o.quotientRows * m;
+  const ids = toNumbers(o.indices as never);
+  const padding = o.paddingIdx === undefined ? -1 : o.paddingIdx < 0 ? o.paddingIdx + limit : o.paddingIdx;
+  const outDim = o.combine === 'concat' ? 2 * dim : dim;
+  const side = (rows: number) => ({ ref: new Float64Array(rows * dim), abs: new Float64Array(rows * dim) });
+  const quotient = side(o.quotientRows);
+  const remainder = side(o.remainderRows);
+  bagRanges(o as RefBagOptions).forEach(([start, end], b) => {
+    let count = 0;
+    for (let p = start; p < end; p++) if (ids[p] !== padding) count++;
+    for (let p = start; p < end; p++) {
+      if (ids[p] === padding) continue;
+      const scale = (o.weights ? o.weights[p] : 1) / (o.mode === 'mean' ? count : 1);
+      const q = Math.floor(ids[p] / m);
+      const r = ids[p] % m;
+      for (let c = 0; c < dim; c++) {
+        const gq = o.gradOutput[b * outDim + c];
+        const gr = o.combine === 'concat' ? o.gradOutput[b * outDim + dim + c] : gq;
+        const tq = scale * gq * (o.combine === 'mul' ? (o.remainder as Float32Array)[r * dim + c] : 1);
+        const tr = scale * gr * (o.combine === 'mul' ? (o.quotient as Float32Array)[q * dim + c] : 1);
+        quotient.ref[q * dim + c] += tq;
+        quotient.abs[q * dim + c] += Math.abs(tq);
+        remainder.ref[r * dim + c] += tr;
+        remainder.abs[r * dim + c] += Math.abs(tr);
+      }
+    }
+  });
+  return { quotient, remainder };
+}

@@ -16,6 +16,8 @@ import {
   embeddingBagWeightsBackwardAsync,
   hashedEmbeddingBagBackward,
   hashedEmbeddingBagBackwardAsync,
+  qrEmbeddingBagBackward,
+  qrEmbeddingBagBackwardAsync,
   scatterAdd,
   scatterAddAsync,
   scatterPlan,
@@ -26,11 +28,11 @@ import {
 import { expectThrowsAndRejects } from './checks';
 import { detach } from './reference';
 
-type Op = 'scatterAdd' | 'embeddingBagBackward' | 'hashedEmbeddingBagBackward' | 'embeddingBagWeightsBackward' | 'spmm' | 'csrFromCoo' | 'scatterPlan' | 'csrTranspose';
+type Op = 'scatterAdd' | 'embeddingBagBackward' | 'hashedEmbeddingBagBackward' | 'qrEmbeddingBagBackward' | 'embeddingBagWeightsBackward' | 'spmm' | 'csrFromCoo' | 'scatterPlan' | 'csrTranspose';
 type Opts = Record<string, unknown>;
 
 const SYNC: Record<Op, (o: never) => unknown> = {
-  scatterAdd, embeddingBagBackward, hashedEmbeddingBagBackward, embeddingBagWeightsBackward, spmm, csrFromCoo, scatterPlan, csrTranspose,
+  scatterAdd, embeddingBagBackward, hashedEmbeddingBagBackward, qrEmbeddingBagBackward, embeddingBagWeightsBackward, spmm, csrFromCoo, scatterPlan, csrTranspose,
 };
 const ASYNC: Partial<Record<Op, (o: never) => Promise<unknown>>> = {
   csrFromCoo: csrFromCooAsync,
@@ -38,6 +40,7 @@ const ASYNC: Partial<Record<Op, (o: never) => Promise<unknown>>> = {
   scatterAdd: scatterAddAsync,
   embeddingBagBackward: embeddingBagBackwardAsync,
   hashedEmbeddingBagBackward: hashedEmbeddingBagBackwardAsync,
+  qrEmbeddingBagBackward: qrEmbeddingBagBackwardAsync,
   embeddingBagWeightsBackward: embeddingBagWeightsBackwardAsync,
   spmm: spmmAsync,
   scatterPlan: scatterPlanAsync,
@@ -57,6 +60,14 @@ function base(op: Op): Opts {
       return {
         gradOutput: new Float32Array(12).fill(1), dim: 4, indices: BigInt64Array.of(0n, 2n ** 40n, 2n, 3n, 4n), offsets: Int32Array.of(0, 2, 2),
         mode: 'mean', seed: 9, paddingIdx: 3, weights: new Float32Array(5).fill(2), numRows: 6, out: new Float32Array(24).fill(7),
+      };
+    case 'qrEmbeddingBagBackward':
+      // Ids into 3 quotient x 4 remainder rows; 'mul' reads both tables.
+      return {
+        gradOutput: new Float32Array(12).fill(1), dim: 4, indices: Int32Array.of(0, 11, 2, 7, 4), offsets: Int32Array.of(0, 2, 2),
+        mode: 'mean', combine: 'mul', paddingIdx: 7, weights: new Float32Array(5).fill(2), quotientRows: 3, remainderRows: 4,
+        quotient: new Float32Array(12).fill(3), remainder: new Float32Array(16).fill(5),
+        outQuotient: new Float32Array(12).fill(7), outRemainder: new Float32Array(16).fill(7),
       };
     case 'embeddingBagWeightsBackward':
       return {
@@ -214,6 +225,46 @@ describe('hashedEmbeddingBagBackward', () => {
       detach(indices.buffer as ArrayBuffer);
       return { ...base(op), indices };
     }, TypeError, /indices's ArrayBuffer is detached/],
+  ];
+  it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
+});
+
+describe('qrEmbeddingBagBackward', () => {
+  const op = 'qrEmbeddingBagBackward';
+  const cases: Case[] = [
+    ['not an object', op, () => 'x', TypeError, /qrEmbeddingBagBackward(Async)? expects an options object, got string/],
+    ['id past quotientRows x remainderRows, last', op, withOpts(op, { indices: Int32Array.of(0, 11, 2, 7, 12) }), RangeError, /indices\[4\] = 12 is out of range for 12 ids \(quotientRows 3 x remainderRows 4\)/],
+    ['negative BigInt64 id', op, withOpts(op, { indices: BigInt64Array.of(0n, -2n, 2n, 7n, 4n) }), RangeError, /indices\[1\] = -2 is out of range for 12 ids/],
+    ['remainderRows 0 with ids', op, withOpts(op, { remainderRows: 0, remainder: new Float32Array(0), outRemainder: undefined }), RangeError, /indices\[0\] = 0 is out of range for 0 ids/],
+    ['quotientRows NaN', op, withOpts(op, { quotientRows: NaN }), RangeError, /quotientRows must be an integer, got NaN/],
+    ['remainderRows missing', op, withOpts(op, { remainderRows: undefined }), TypeError, /remainderRows must be a number, got undefined/],
+    ['mode max', op, withOpts(op, { mode: 'max', weights: undefined }), TypeError, /mode must be 'sum' or 'mean': qrEmbeddingBag returns no argmax for 'max'/],
+    ['combine unknown', op, withOpts(op, { combine: 'add' }), TypeError, /combine must be one of 'sum', 'mul', 'concat', got 'add'/],
+    ['mul without quotient', op, withOpts(op, { quotient: undefined }), TypeError, /combine 'mul' needs the quotient table/],
+    ['mul with a q8 remainder table', op, withOpts(op, { remainder: { format: 'q8', data: new Uint8Array(16), dim: 4 } }), TypeError, /remainder must be a Float32Array, got object/],
+    ['quotient wrong length', op, withOpts(op, { quotient: new Float32Array(13) }), RangeError, /quotient\.length must be 12 \(quotientRows 3 x dim 4\), got 13/],
+    ['a table with combine sum', op, withOpts(op, { combine: 'sum', remainder: undefined }), TypeError, /quotient is read by combine 'mul' only/],
+    ['gradOutput wrong length for concat', op, withOpts(op, { combine: 'concat', quotient: undefined, remainder: undefined }), RangeError, /gradOutput\.length must be 24 \(3 bags x output dim 8\), got 12/],
+    ['paddingIdx past the ids', op, withOpts(op, { paddingIdx: 12 }), RangeError, /paddingIdx must be from -12 to 11, got 12/],
+    ['weights wrong length', op, withOpts(op, { weights: new Float32Array(6) }), RangeError, /weights\.length must be 5/],
+    ['offsets past the end', op, withOpts(op, { offsets: Int32Array.of(0, 2, 6) }), RangeError, /offsets\[2\] = 6/],
+    ['outRemainder wrong length', op, withOpts(op, { outRemainder: new Float32Array(12) }), RangeError, /outRemainder\.length must be 16 \(remainderRows 4 x dim 4\), got 12/],
+    ['outQuotient Float64Array', op, withOpts(op, { outQuotient: new Float64Array(12) }), TypeError, /outQuotient must be a Float32Array, got Float64Array/],
+    ['outQuotient aliases the remainder table', op, () => {
+      const buf = new Float32Array(28).fill(5);
+      return { ...base(op), remainder: buf.subarray(0, 16), outQuotient: buf.subarray(10, 22) };
+    }, TypeError, /outQuotient must not share memory with remainder/],
+    ['the two outs overlap', op, () => {
+      const buf = new Float32Array(40).fill(7);
+      return { ...base(op), outQuotient: buf.subarray(0, 12), outRemainder: buf.subarray(8, 24) };
+    }, TypeError, /outRemainder must not share memory with outQuotient/],
+    ['sparse with outRemainder', op, withOpts(op, { sparse: true, outQuotient: undefined }), TypeError, /outRemainder applies to the dense form only/],
+    ['sparse not a boolean', op, withOpts(op, { sparse: 1 }), TypeError, /sparse must be a boolean, got 1/],
+    ['detached gradOutput', op, () => {
+      const gradOutput = new Float32Array(12);
+      detach(gradOutput.buffer as ArrayBuffer);
+      return { ...base(op), gradOutput };
+    }, TypeError, /gradOutput's ArrayBuffer is detached/],
   ];
   it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
 });

@@ -14,6 +14,7 @@ static Napi::Object InitEmbedkit(Napi::Env env, Napi::Object exports) {
   embedkit::binding::register_codebook(env, exports);
   embedkit::binding::register_compress(env, exports);
   embedkit::binding::register_qr_bag(env, exports);
+  embedkit::binding::register_qr_backward(env, exports);
   return exports;
 }
 

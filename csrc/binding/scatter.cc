@@ -17,6 +17,7 @@
 #include "async.h"
 #include "bag_args.h"
 #include "family.h"
+#include "scatter_args.h"
 #include "table_args.h"
 
 namespace embedkit::binding {
@@ -25,103 +26,10 @@ namespace {
 using gather::PoolMode;
 using scatter::Plan;
 
-void check_range(Napi::Env env, const IndexArray& a, const char* name, int64_t limit,
-                 const std::string& what) {
-  const int64_t bad = find_index_out_of_range(a, limit);
-  if (bad >= 0) {
-    throw_range_error(env, std::string(name) + "[" + std::to_string(bad) + "] = " +
-                               std::to_string(a.at(bad)) + " is out of range for " + what +
-                               " of " + std::to_string(limit) + " rows");
-  }
-}
-
 // CSR row and column counts are limited to int32 ids (cuSPARSE's default index type): a
 // transpose or csrFromCoo allocates a row pointer per row or column, which a count beyond
 // 2^31 turns into tens of gigabytes from a three-entry matrix.
 constexpr int64_t kMaxCsrDim = (int64_t{1} << 31) - 1;
-
-// Runs kernel-side work that allocates in proportion to a size the caller chose (numRows of
-// a CSR matrix, a plan's sort buffers): running out of memory is a RangeError, not an abort.
-template <class Fn>
-decltype(auto) with_memory_check(Napi::Env env, const char* op, Fn&& fn) {
-  try {
-    return fn();
-  } catch (const std::bad_alloc&) {
-    throw_range_error(env, std::string(op) + ": out of memory for its working arrays");
-  } catch (const std::length_error&) {
-    throw_range_error(env, std::string(op) + ": its working arrays would be too large");
-  }
-}
-
-// rows x dim must be a safe count.
-int64_t checked_product(Napi::Env env, int64_t rows, int64_t dim, const char* what) {
-  if (rows != 0 && dim > kMaxSafeInteger / rows) {
-    throw_range_error(env, std::string(what) + " (" + std::to_string(rows) + " x " +
-                               std::to_string(dim) + ") overflows");
-  }
-  return rows * dim;
-}
-
-void require_length(Napi::Env env, const ArrayView& v, const char* name, int64_t n,
-                    const std::string& why) {
-  if (v.length != n) {
-    throw_range_error(env, std::string(name) + ".length must be " + std::to_string(n) + " (" +
-                               why + "), got " + std::to_string(v.length));
-  }
-}
-
-// These outputs are fresh and written once in full: advised for huge pages before the first
-// write (a 200 MB sparse gradient otherwise spends more time faulting than computing).
-void advise_fresh(const Napi::Value& array) {
-  const Napi::TypedArray t = array.As<Napi::TypedArray>();
-  advise_fresh_bytes(static_cast<char*>(t.ArrayBuffer().Data()) + t.ByteOffset(), t.ByteLength());
-}
-
-// A new typed array of `n` elements made through the JS constructor, so that running out of
-// memory is a RangeError rather than an abort.
-Napi::Value new_typed_array(Napi::Env env, const char* ctor, int64_t n) {
-  if (n > kMaxSafeInteger / 8) throw_range_error(env, std::string("cannot allocate a ") + ctor);
-  Napi::Value array;
-  try {
-    array = env.Global().Get(ctor).As<Napi::Function>().New(
-        {Napi::Number::New(env, static_cast<double>(n))});
-  } catch (const Napi::Error&) {
-    throw_range_error(env, "cannot allocate a " + std::string(ctor) + " of " +
-                               std::to_string(n) + " elements");
-  }
-  advise_fresh(array);
-  return array;
-}
-
-// Indices out: Int32Array when every value fits, else BigInt64Array. (Vec: a std::vector or a
-// LargeArray of int64_t.)
-template <class Vec>
-Napi::Value index_output(Napi::Env env, const Vec& v, bool int32) {
-  const int64_t n = static_cast<int64_t>(v.size());
-  Napi::Value array = new_typed_array(env, int32 ? "Int32Array" : "BigInt64Array", n);
-  void* data = array.As<Napi::TypedArray>().ArrayBuffer().Data();
-  data = static_cast<char*>(data) + array.As<Napi::TypedArray>().ByteOffset();
-  if (int32) {
-    auto* d = static_cast<int32_t*>(data);
-    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<int32_t>(v[i]);
-  } else if (n > 0) {
-    std::memcpy(data, v.data(), static_cast<size_t>(n) * sizeof(int64_t));
-  }
-  return array;
-}
-
-// Row ids out in the same element type as the caller's indices.
-template <class Vec>
-Napi::Value ids_like(Napi::Env env, const Vec& v, napi_typedarray_type type) {
-  const int64_t n = static_cast<int64_t>(v.size());
-  if (type == napi_bigint64_array) return index_output(env, v, false);
-  if (type == napi_int32_array) return index_output(env, v, true);
-  Napi::Value array = new_typed_array(env, "Uint32Array", n);
-  auto* d = reinterpret_cast<uint32_t*>(static_cast<char*>(array.As<Napi::TypedArray>().ArrayBuffer().Data()) +
-                                        array.As<Napi::TypedArray>().ByteOffset());
-  for (int64_t i = 0; i < n; ++i) d[i] = static_cast<uint32_t>(v[i]);
-  return array;
-}
 
 // ---- ScatterPlan ---------------------------------------------------------------------------
 
@@ -284,7 +192,7 @@ struct BackwardCall {
   ArrayView grad, indices_view, weights, argmax, out;
   BagBounds bounds;
   PlanPtr plan;  // a caller's ScatterPlan of the indices, held for the pass
-  scatter::HashedRows hashed;  // hashedEmbeddingBagBackward: the rows args.indices points into
+  scatter::IdRows hashed;  // hashedEmbeddingBagBackward: the rows args.indices points into
   scatter::BagBackwardArgs args;
   std::unique_ptr<scatter::BagBackward> prepared;  // built up front for the sparse form
   bool sparse = false;
@@ -303,7 +211,7 @@ struct BackwardCall {
 //       maxIndices?, sparse, out?, plan?, hashSeed?
 // With hashSeed (hashedEmbeddingBagBackward) indices are ids of any non-negative value and
 // paddingIdx is an id: once everything is validated, the ids become the rows they read,
-// padding dropped (scatter::hash_rows), and the pass is the plain one over those rows.
+// padding dropped (scatter::id_rows), and the pass is the plain one over those rows.
 std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto c = std::make_shared<BackwardCall>();
@@ -323,7 +231,7 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
   require_length(env, c->grad, "gradOutput", checked_product(env, bags, dim, "bags x dim"),
                  std::to_string(bags) + " bags x dim " + std::to_string(dim));
   const bool hashed = !is_absent(info[13]);
-  scatter::HashedRowsArgs hash;
+  scatter::IdRowsArgs hash;
   if (hashed) {
     hash.seed = static_cast<uint64_t>(get_integer(env, info[13], "seed", 0, kMaxSafeInteger));
     const int64_t bad = find_index_out_of_range(a.indices, INT64_MAX);
@@ -400,7 +308,7 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
     hash.bags = a.bags;
     hash.table_rows = rows;
     hash.weights = a.weights;
-    with_memory_check(env, "hashedEmbeddingBagBackward", [&] { scatter::hash_rows(hash, &c->hashed); });
+    with_memory_check(env, "hashedEmbeddingBagBackward", [&] { scatter::id_rows(hash, &c->hashed); });
     a.indices = c->hashed.rows();
     a.bags = c->hashed.bags();
     if (a.weights != nullptr) a.weights = c->hashed.weights.data();

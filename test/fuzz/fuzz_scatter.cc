@@ -4,8 +4,10 @@
 // must run within its arrays (ASan) on the chosen ISA and thread count: scatter-add gives
 // the same bits with and without a plan and as the scalar path on one thread, the stable
 // sort is a stable sort, csr_from_coo / csr_transpose round-trip, spmm matches a float64
-// product within rounding, and so does the per-sample weights' gradient; hash_rows keeps
-// each non-padding id's hashed row and weight in order, with the bags compacted to match.
+// product within rounding, and so does the per-sample weights' gradient; id_rows keeps each
+// non-padding id's hashed (or quotient and remainder) rows and weight in order, with the bags
+// compacted to match; the bag backward with a factor or a wide gradient row matches a float64
+// loop, dense and sparse alike.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -262,12 +264,20 @@ void fuzz_weights_grad(fuzz::Input& in) {
   }
 }
 
-// hash_rows against a plain loop (ids of any non-negative value in every index type, a
-// padding id that is often present, empty bags anywhere), on the chosen thread count.
-void fuzz_hash_rows(fuzz::Input& in) {
+// id_rows against a plain loop (ids of any non-negative value in every index type, or below
+// q x m for quotient-remainder rows; a padding id that is often present, empty bags
+// anywhere), on the chosen thread count.
+void fuzz_id_rows(fuzz::Input& in) {
   const int64_t n = in.between(0, 200);
   TypedIndices ids = fuzz::typed_indices(in);
-  const int64_t id_max = ids.type == IndexType::Int64 ? INT64_MAX : ids.type == IndexType::Uint32 ? UINT32_MAX : INT32_MAX;
+  sc::IdRowsArgs a;
+  const bool qr = in.flag();
+  a.map = qr ? sc::IdMap::QuotientRemainder : sc::IdMap::Hashed;
+  a.table_rows = in.flag() ? in.between(1, 1000) : in.between(1, INT64_MAX);
+  a.remainder_rows = in.flag() ? in.between(1, 1000) : in.between(1, INT64_MAX);
+  a.wide = in.flag();
+  const int64_t type_max = ids.type == IndexType::Int64 ? INT64_MAX : ids.type == IndexType::Uint32 ? UINT32_MAX : INT32_MAX;
+  const int64_t id_max = qr ? std::min(type_max, g::qr_id_limit(a.table_rows, a.remainder_rows) - 1) : type_max;
   const int64_t pad = in.flag() ? in.between(0, id_max) : -1;
   for (int64_t i = 0; i < n; ++i) ids.push(pad >= 0 && in.flag() ? pad : in.between(0, id_max));
   const int64_t num_bags = in.between(0, 20);
@@ -279,33 +289,102 @@ void fuzz_hash_rows(fuzz::Input& in) {
   }
   std::vector<float> weights(static_cast<size_t>(n));
   for (auto& v : weights) v = in.value();
-  sc::HashedRowsArgs a;
   a.ids = ids.view();
   a.bags = g::Bags{IndexArray{bounds.data(), num_bags, IndexType::Int64}, num_bags, n};
   a.seed = static_cast<uint64_t>(in.between(0, INT64_MAX));
-  a.table_rows = in.flag() ? in.between(1, 1000) : in.between(1, INT64_MAX);
   a.padding_id = pad;
   a.weights = in.flag() ? weights.data() : nullptr;
-  sc::HashedRows out;
-  sc::hash_rows(a, &out);
-  const IndexArray rows = out.rows();
+  sc::IdRows out;
+  sc::id_rows(a, &out);
+  const IndexArray rows = out.rows(0), second = out.rows(1);
   const g::Bags kept = out.bags();
-  if (kept.num_bags != num_bags || kept.num_indices != rows.length) fuzz::fail("hash_rows: bag count or length");
+  if (kept.num_bags != num_bags || kept.num_indices != rows.length) fuzz::fail("id_rows: bag count or length");
+  if (second.length != (qr ? rows.length : 0)) fuzz::fail("id_rows: the remainder rows' length");
   int64_t k = 0;
   for (int64_t b = 0; b < num_bags; ++b) {
-    if (kept.start(b) != k) fuzz::fail("hash_rows: a bag start differs from the plain loop's");
+    if (kept.start(b) != k) fuzz::fail("id_rows: a bag start differs from the plain loop's");
     for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
       const int64_t id = a.ids.at(p);
       if (id == pad) continue;
-      if (k >= rows.length || rows.at(k) != g::hashed_row(static_cast<uint64_t>(id), a.seed, a.table_rows)) {
-        fuzz::fail("hash_rows: a row differs from the plain loop's");
-      }
-      if (a.weights != nullptr && !(out.weights[k] == a.weights[p])) fuzz::fail("hash_rows: a weight moved");
+      if (k >= rows.length) fuzz::fail("id_rows: too few rows");
+      const bool ok = qr ? rows.at(k) == id / a.remainder_rows && second.at(k) == id % a.remainder_rows
+                         : rows.at(k) == g::hashed_row(static_cast<uint64_t>(id), a.seed, a.table_rows);
+      if (!ok) fuzz::fail("id_rows: a row differs from the plain loop's");
+      if (a.weights != nullptr && !(out.weights[k] == a.weights[p])) fuzz::fail("id_rows: a weight moved");
       ++k;
     }
-    if (kept.end(b) != k) fuzz::fail("hash_rows: a bag end differs from the plain loop's");
+    if (kept.end(b) != k) fuzz::fail("id_rows: a bag end differs from the plain loop's");
   }
-  if (num_bags > 0 && k != rows.length) fuzz::fail("hash_rows: kept more positions than the bags hold");
+  if (num_bags > 0 && k != rows.length) fuzz::fail("id_rows: kept more positions than the bags hold");
+}
+
+// The bag backward with a QR bag's extras on the chosen ISA and thread count: a gradient row
+// per bag read from a wider one (grad_rows_per_bag, 'concat') or a factor row per position
+// ('mul'). Dense and sparse give the same bits, and both lie within rounding of a float64 loop.
+void fuzz_factor_backward(fuzz::Input& in) {
+  const int64_t rows = in.between(1, 30), dim = in.between(1, 40), n = in.between(0, 150);
+  const int64_t factor_rows = in.between(1, 20);
+  std::vector<int64_t> idx(static_cast<size_t>(n)), frow(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    idx[i] = in.between(0, rows - 1);
+    frow[i] = in.between(0, factor_rows - 1);
+  }
+  const int64_t num_bags = in.between(1, 20);
+  std::vector<int64_t> bounds{0};
+  for (int64_t b = 1; b < num_bags; ++b) bounds.push_back(in.between(0, n));
+  std::sort(bounds.begin(), bounds.end());
+  bounds.push_back(n);
+  const bool concat = in.flag();
+  const int64_t step = concat ? 2 : 1, offset = concat ? in.between(0, 1) : 0;
+  std::vector<float> grad(static_cast<size_t>(num_bags * step * dim)), factor(static_cast<size_t>(factor_rows * dim)),
+      weights(static_cast<size_t>(n));
+  for (auto& v : grad) v = in.value();
+  for (auto& v : factor) v = in.value();
+  for (auto& v : weights) v = in.value();
+  sc::BagBackwardArgs a;
+  a.grad = grad.data();
+  a.dim = dim;
+  a.indices = IndexArray{idx.data(), n, IndexType::Int64};
+  a.bags = g::Bags{IndexArray{bounds.data(), num_bags + 1, IndexType::Int64}, num_bags, n};
+  a.mode = in.flag() ? g::PoolMode::Mean : g::PoolMode::Sum;
+  a.weights = in.flag() ? weights.data() : nullptr;
+  a.num_rows = rows;
+  a.grad_rows_per_bag = step;
+  a.grad_row_offset = offset;
+  if (!concat || in.flag()) {
+    a.factor = factor.data();
+    a.factor_rows = frow.data();
+  }
+  std::vector<float> dense(static_cast<size_t>(rows * dim), 1.0f);
+  sc::BagBackward dense_pass(a);
+  dense_pass.run_dense(dense.data());
+  sc::BagBackward sparse_pass(a);
+  const auto& touched = sparse_pass.rows();
+  std::vector<float> sparse(touched.size() * static_cast<size_t>(dim));
+  sparse_pass.run_sparse(sparse.data());
+  std::vector<double> want(dense.size()), magnitude(dense.size());
+  for (int64_t b = 0; b < num_bags; ++b) {
+    const int64_t count = bounds[b + 1] - bounds[b];
+    for (int64_t p = bounds[b]; p < bounds[b + 1]; ++p) {
+      const double scale = (a.weights != nullptr ? a.weights[p] : 1.0) / (a.mode == g::PoolMode::Mean ? count : 1);
+      for (int64_t c = 0; c < dim; ++c) {
+        const double f = a.factor != nullptr ? factor[frow[p] * dim + c] : 1.0;
+        const double term = scale * grad[(b * step + offset) * dim + c] * f;
+        want[idx[p] * dim + c] += term;
+        magnitude[idx[p] * dim + c] += std::fabs(term);
+      }
+    }
+  }
+  for (size_t e = 0; e < dense.size(); ++e) {
+    if (!(std::fabs(dense[e] - want[e]) <= (n + 3) * 2.4e-7 * magnitude[e])) {
+      fuzz::fail("the factor / wide-gradient backward differs from a float64 loop");
+    }
+  }
+  for (size_t u = 0; u < touched.size(); ++u) {
+    if (std::memcmp(&sparse[u * dim], &dense[touched[u] * dim], static_cast<size_t>(dim) * sizeof(float)) != 0) {
+      fuzz::fail("the sparse factor backward differs from the dense one");
+    }
+  }
 }
 
 }  // namespace
@@ -321,8 +400,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz_winners(in);
   } else if (in.flag()) {
     fuzz_weights_grad(in);
+  } else if (in.flag()) {
+    fuzz_id_rows(in);
   } else {
-    fuzz_hash_rows(in);
+    fuzz_factor_backward(in);
   }
   return 0;
 }

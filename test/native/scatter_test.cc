@@ -98,9 +98,11 @@ std::vector<double> rounding_slack(const std::vector<float>& dst0, int64_t at, c
     if (row == skip) continue;
     const int64_t src_row = a.src_rows != nullptr ? a.src_rows[i] : i;
     const double scale = std::fabs(static_cast<double>(a.alpha) * (a.weights != nullptr ? a.weights[i] : 1.0f));
+    const float* factor = a.factor != nullptr ? a.factor + a.factor_rows[i] * a.dim : nullptr;
     for (int64_t c = 0; c < a.dim; ++c) {
       const size_t e = static_cast<size_t>(at + row * a.dim + c);
-      magnitude[e] += scale * std::fabs(a.src[src_row * a.dim + c]);
+      const double f = factor != nullptr ? std::fabs(static_cast<double>(factor[c])) : 1.0;
+      magnitude[e] += scale * std::fabs(a.src[src_row * a.dim + c]) * f;
       ++terms[e];
     }
   }
@@ -850,10 +852,13 @@ TEST(csr_from_coo_transpose_and_spmm_every_isa) {
   }
 }
 
+// With a factor (a QR bag's 'mul' gradient) each source row is first multiplied by its
+// factor row.
 TEST(scatter_rows_kernel_matches_reference_on_position_lists) {
   Rng rng(harness::test_seed());
   for (int64_t dim : kDims) {
-    for (bool weighted : {false, true}) {
+    for (int variant = 0; variant < 4; ++variant) {
+      const bool weighted = variant % 2 == 1, factored = variant >= 2;
       const int64_t rows = rng.between(1, 40), n = rng.between(0, 200);
       std::vector<int64_t> idx(static_cast<size_t>(n));
       for (int64_t& v : idx) v = rng.below(rows);
@@ -865,13 +870,21 @@ TEST(scatter_rows_kernel_matches_reference_on_position_lists) {
       a.src = src.data();
       a.weights = weighted ? w.data() : nullptr;
       a.alpha = weighted ? 0.75f : 1.0f;
+      const int64_t factor_rows = rng.between(1, 30);
+      const std::vector<float> factor = random_floats(rng, factor_rows * dim);
+      std::vector<int64_t> factor_row(static_cast<size_t>(n));
+      for (int64_t& v : factor_row) v = rng.below(factor_rows);
+      if (factored) {
+        a.factor = factor.data();
+        a.factor_rows = factor_row.data();
+      }
       // An ascending subset of the positions, as a task's bucket.
       std::vector<int64_t> positions;
       for (int64_t i = 0; i < n; ++i) {
         if (rng.coin(0.6)) positions.push_back(i);
       }
       const int64_t count = static_cast<int64_t>(positions.size());
-      SCOPED_CONTEXT("dim=", dim, " weighted=", weighted, " n=", n, " count=", count);
+      SCOPED_CONTEXT("dim=", dim, " weighted=", weighted, " factored=", factored, " n=", n, " count=", count);
       // All columns, and a random column range (a task's share under the column split).
       const int64_t c0 = rng.below(dim), c1 = rng.between(c0 + 1, dim);
       for (int cut = 0; cut < 4; ++cut) {
@@ -888,13 +901,14 @@ TEST(scatter_rows_kernel_matches_reference_on_position_lists) {
           std::vector<float> out = dst0;
           a.dst = out.data();
           s::kernels_for(isa).scatter_rows(a, ids.view(), pos, m, lo, hi);
-          // Unweighted: plain adds, bitwise equal; weighted: FMA vs mul + add. Columns
-          // outside [lo, hi) must keep their bits.
+          // Unweighted: plain adds, bitwise equal; weighted or factored: FMA vs mul + add (the
+          // compiler fuses a factor's multiply into the add). Columns outside [lo, hi) must
+          // keep their bits.
           for (size_t e = 0; e < out.size(); ++e) {
             const int64_t col = static_cast<int64_t>(e) % dim;
             const bool inside = col >= lo && col < hi;
             const bool ok = !inside ? bits(out[e]) == bits(dst0[e])
-                            : weighted ? std::fabs(static_cast<double>(out[e]) - ref[e]) <= slack[e]
+                            : weighted || factored ? std::fabs(static_cast<double>(out[e]) - ref[e]) <= slack[e]
                                        : bits(out[e]) == bits(ref[e]);
             if (!CHECK_MSG(ok, "element ", static_cast<int64_t>(e))) break;
           }
@@ -922,61 +936,72 @@ TEST(scatter_rows_kernel_matches_reference_on_position_lists) {
   }
 }
 
-// hash_rows against a plain loop: each kept position's hashed row and weight, padding ids
-// dropped, bag starts moved to match (empty bags at either end included), on 1, 2 and 3
-// threads with enough ids for several tasks; and the 64-bit rows of a table past INT32_MAX.
-TEST(hash_rows_compacts_padding_on_any_thread_count) {
+// id_rows against a plain loop: each kept position's row(s) and weight, padding ids dropped,
+// bag starts moved to match (empty bags at either end included), on 1, 2 and 3 threads with
+// enough ids for several tasks; hashed ids (one row) and quotient-remainder ids (two rows),
+// with the 64-bit rows of tables past INT32_MAX rows and where asked for.
+TEST(id_rows_compacts_padding_on_any_thread_count) {
   Rng rng(harness::test_seed());
-  for (int round = 0; round < 6; ++round) {
-    const bool padded = round % 2 == 1, weighted = round % 3 != 0, wide = round == 5;
-    const int64_t table_rows = wide ? (int64_t{1} << 33) + 7 : rng.between(1, 5000);
-    const uint64_t seed = rng.below(1 << 30);
+  for (int round = 0; round < 12; ++round) {
+    const bool qr = round >= 6, padded = round % 2 == 1, weighted = round % 3 != 0;
+    const bool big = round % 6 == 5, asked_wide = round == 10;
+    s::IdRowsArgs a;
+    a.map = qr ? s::IdMap::QuotientRemainder : s::IdMap::Hashed;
+    a.seed = rng.below(1 << 30);
+    // QR: a big remainder table (m past INT32_MAX) or a small pair; ids below q x m.
+    a.table_rows = big && !qr ? (int64_t{1} << 33) + 7 : rng.between(1, 5000);
+    a.remainder_rows = big ? (int64_t{1} << 31) + 3 : rng.between(1, 5000);
+    a.wide = asked_wide;
+    const int64_t id_limit = qr ? a.table_rows * a.remainder_rows : int64_t{1} << 62;
     std::vector<int64_t> bounds{0, 0};  // an empty first bag
-    const int64_t target = round < 2 ? rng.between(0, 50) : rng.between(100000, 140000);
+    const int64_t target = round % 6 < 2 ? rng.between(0, 50) : rng.between(100000, 140000);
     while (bounds.back() < target) bounds.push_back(bounds.back() + (rng.coin(0.1) ? 0 : rng.between(1, 40)));
     bounds.push_back(bounds.back());  // an empty last bag
     const int64_t n = bounds.back(), bags = static_cast<int64_t>(bounds.size());
-    const int64_t pad = padded ? (int64_t{1} << 40) + rng.below(1000) : -1;
+    const int64_t pad = padded ? rng.below(id_limit) : -1;
     std::vector<int64_t> values(static_cast<size_t>(n));
-    for (int64_t& v : values) {
-      v = padded && rng.coin(0.3) ? pad : static_cast<int64_t>(rng.below(uint64_t{1} << 62));
-    }
+    for (int64_t& v : values) v = padded && rng.coin(0.3) ? pad : rng.below(id_limit);
     const std::vector<float> w = random_floats(rng, n);
-    s::HashedRowsArgs a;
     a.ids = ek::IndexArray{values.data(), n, ek::IndexType::Int64};
     // bounds holds each bag's start only: bag b ends at the next start, the last at n.
     a.bags.bounds = ek::IndexArray{bounds.data(), bags, ek::IndexType::Int64};
     a.bags.num_bags = bags;
     a.bags.num_indices = n;
-    a.seed = seed;
-    a.table_rows = table_rows;
     a.padding_id = pad;
     a.weights = weighted ? w.data() : nullptr;
-    std::vector<int64_t> want_rows, want_starts;
+    std::vector<int64_t> want_rows[2], want_starts;
     std::vector<float> want_weights;
     for (int64_t b = 0; b < bags; ++b) {
-      want_starts.push_back(static_cast<int64_t>(want_rows.size()));
+      want_starts.push_back(static_cast<int64_t>(want_rows[0].size()));
       for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
         if (values[p] == pad) continue;
-        want_rows.push_back(g::hashed_row(static_cast<uint64_t>(values[p]), seed, table_rows));
+        if (qr) {
+          want_rows[0].push_back(values[p] / a.remainder_rows);
+          want_rows[1].push_back(values[p] % a.remainder_rows);
+        } else {
+          want_rows[0].push_back(g::hashed_row(static_cast<uint64_t>(values[p]), a.seed, a.table_rows));
+        }
         want_weights.push_back(w[p]);
       }
     }
-    want_starts.push_back(static_cast<int64_t>(want_rows.size()));
-    SCOPED_CONTEXT("round ", round, " n=", n, " bags=", bags, " pad=", pad, " rows=", table_rows);
+    want_starts.push_back(static_cast<int64_t>(want_rows[0].size()));
+    SCOPED_CONTEXT("round ", round, " n=", n, " bags=", bags, " pad=", pad, " rows=", a.table_rows, " m=", a.remainder_rows);
     for (int threads : {1, 2, 3}) {
       ek::set_thread_count(threads);
-      s::HashedRows out;
-      s::hash_rows(a, &out);
-      CHECK_EQ(out.wide, wide);
-      const ek::IndexArray rows = out.rows();
+      s::IdRows out;
+      s::id_rows(a, &out);
+      CHECK_EQ(out.wide, big || asked_wide);
       const g::Bags kept = out.bags();
-      CHECK_EQ(rows.length, static_cast<int64_t>(want_rows.size()));
       CHECK_EQ(kept.num_bags, bags);
-      CHECK_EQ(kept.num_indices, rows.length);
-      bool same = rows.length == static_cast<int64_t>(want_rows.size());
-      for (int64_t i = 0; same && i < rows.length; ++i) same = rows.at(i) == want_rows[i];
-      CHECK_MSG(same, threads, " threads: rows");
+      for (int part = 0; part < (qr ? 2 : 1); ++part) {
+        const ek::IndexArray rows = out.rows(part);
+        CHECK_EQ(rows.length, static_cast<int64_t>(want_rows[part].size()));
+        CHECK_EQ(kept.num_indices, rows.length);
+        bool same = rows.length == static_cast<int64_t>(want_rows[part].size());
+        for (int64_t i = 0; same && i < rows.length; ++i) same = rows.at(i) == want_rows[part][i];
+        CHECK_MSG(same, threads, " threads: rows of part ", part);
+      }
+      if (!qr) CHECK_EQ(out.rows(1).length, 0);
       bool starts = true;
       for (int64_t b = 0; b < bags; ++b) starts = starts && kept.start(b) == want_starts[b];
       CHECK_MSG(starts && kept.end(bags - 1) == want_starts.back(), threads, " threads: bag starts");

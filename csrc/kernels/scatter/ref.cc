@@ -15,7 +15,8 @@ void scatter_rows_ref(const ScatterArgs& a, const IndexArray& indices, const int
     // The same arithmetic as the gather oracle's weighted sum (out += w * row), so the plan
     // and plan-free forms agree bit for bit on this path too.
     const float w = scaled ? (a.weights != nullptr ? a.alpha * a.weights[i] : a.alpha) : 1.0f;
-    for (int64_t c = c0; c < c1; ++c) d[c] += w * s[c];
+    const float* f = a.factor != nullptr ? a.factor + a.factor_rows[i] * a.dim : nullptr;
+    for (int64_t c = c0; c < c1; ++c) d[c] += w * (f != nullptr ? s[c] * f[c] : s[c]);
   }
 }
 

@@ -22,6 +22,7 @@ using gather::PoolMode;
 constexpr int64_t kMinFillPerTask = 1 << 16;
 
 void fill_zero(float* out, int64_t n) {
+  if (n == 0) return;  // out may be null then, which memset must not get
   const int64_t tasks = task_count_for(n, kMinFillPerTask);
   parallel_for(tasks, [&](int64_t t) {
     const int64_t b = n * t / tasks, e = n * (t + 1) / tasks;
@@ -376,8 +377,9 @@ BagBackward::BagBackward(const BagBackwardArgs& args) : args_(args) {
     if (args.mode == PoolMode::Mean) {
       for (int64_t p = begin; p < end; ++p) count += args.indices.at(p) != args.padding_idx;
     }
+    const int64_t grad_row = b * args.grad_rows_per_bag + args.grad_row_offset;
     for (int64_t p = begin; p < end; ++p) {
-      bag_of_[p] = b;
+      bag_of_[p] = grad_row;
       if (!scaled) continue;
       const float w = args.weights != nullptr ? args.weights[p] : 1.0f;
       scale_[p] = args.mode == PoolMode::Mean ? w / static_cast<float>(count) : w;
@@ -410,7 +412,7 @@ const LargeArray<int64_t>& BagBackward::rows() {
 void BagBackward::run_dense(float* out) {
   if (!args_.out_is_zero) fill_zero(out, args_.num_rows * args_.dim);
   if (args_.mode == PoolMode::Max) return run_max_columns(out, args_.argmax);
-  if (args_.plan != nullptr && !plan_free_is_faster()) return run_planned(out, true);
+  if (args_.plan != nullptr && args_.factor == nullptr && !plan_free_is_faster()) return run_planned(out, true);
   // A plan-free scatter-add of gradient rows: out[indices[p]] += scale_p * grad[bag(p)], in
   // index order per row, the sums the plan form computes, bit for bit.
   scatter_add(args_.indices, args_.num_rows, gradient_rows(out, bag_of_.data(), scale_.empty() ? nullptr : scale_.data()), args_.padding_idx);
@@ -423,6 +425,8 @@ ScatterArgs BagBackward::gradient_rows(float* out, const int64_t* src_rows, cons
   a.src = args_.grad;
   a.src_rows = src_rows;
   a.weights = scales;
+  a.factor = args_.factor;
+  a.factor_rows = args_.factor_rows;
   return a;
 }
 
@@ -432,7 +436,23 @@ void BagBackward::run_sparse(float* out) {
     rows();
     return run_max_columns(out, winners_.slots.data());
   }
+  if (args_.factor != nullptr) return run_factor_sparse(out);
   run_planned(out, false);
+}
+
+void BagBackward::run_factor_sparse(float* out) {
+  rows();
+  const Plan& plan = *plan_;
+  // The slot of each position's row: every position is in the plan (no padding row here).
+  LargeArray<int64_t> slot(static_cast<size_t>(plan.num_indices));
+  for (int64_t u = 0; u < plan.num_segments(); ++u) {
+    for (int64_t k = plan.bounds[u]; k < plan.bounds[u + 1]; ++k) slot[plan.order[k]] = u;
+  }
+  const int64_t slots = plan.num_segments();
+  fill_zero(out, slots * args_.dim);
+  // Each slot's contributions in position order, as the dense form adds them: the same bits.
+  scatter_add(IndexArray{slot.data(), plan.num_indices, IndexType::Int64}, slots,
+              gradient_rows(out, bag_of_.data(), scale_.empty() ? nullptr : scale_.data()));
 }
 
 void BagBackward::run_planned(float* out, bool dense) {
@@ -447,7 +467,7 @@ void BagBackward::run_planned(float* out, bool dense) {
     if (!scales.empty()) scales[k] = scale_[plan.order[k]];
   }
   const float* ordered_scales = scales.empty() ? nullptr : scales.data();
-  const gather::Table grad{args_.grad, args_.bags.num_bags, args_.dim};
+  const gather::Table grad{args_.grad, args_.bags.num_bags * args_.grad_rows_per_bag, args_.dim};
   if (!dense) {
     // Sparse: row u of the fresh output is segment u pooled from zero and stored once:
     // 0 + c0 + c1 + ..., the dense form's sums bit for bit. Into a freshly faulted 209 MB

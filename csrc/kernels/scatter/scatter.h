@@ -58,6 +58,11 @@ struct ScatterArgs {
   // The source row of position i: src_rows[i] when set (the bag of an index, for the
   // embedding_bag gradient), else i. Plan-free form only.
   const int64_t* src_rows = nullptr;
+  // When set, position i's source row is first multiplied element-wise by row factor_rows[i]
+  // of `factor` (dim floats each): the gradient of a product of two rows (a QR bag's 'mul'
+  // combine). Plan-free form (scatter_add over indices) only.
+  const float* factor = nullptr;
+  const int64_t* factor_rows = nullptr;
 };
 // Each touched row becomes dst + c0 + c1 + ... (contributions in index order, each
 // alpha * w_i * src_i rounded to float first). Runs on the active ISA over the pool; on one
@@ -116,8 +121,8 @@ int64_t weights_grad_divisor(const WeightsGradArgs& args, int64_t b);
 struct Kernels {
   // Applies positions[0..count) in that order (positions null: 0..count), each i as
   // dst[indices[i]] = dst[indices[i]] + scale_i * src[i] (a plain add when unscaled;
-  // scale_i = alpha * weights[i] rounded to float, or alpha), over columns [c0, c1) of
-  // the rows only.
+  // scale_i = alpha * weights[i] rounded to float, or alpha; src[i] multiplied by its factor
+  // row first when there is one), over columns [c0, c1) of the rows only.
   void (*scatter_rows)(const ScatterArgs& args, const IndexArray& indices,
                        const int64_t* positions, int64_t count, int64_t c0, int64_t c1);
   // The dense max backward over columns [c0, c1) of every bag, bags in order:
@@ -163,6 +168,15 @@ struct BagBackwardArgs {
   // Dense: the output is known to hold zeros already (a fresh array), so run_dense does not
   // fill it.
   bool out_is_zero = false;
+  // Sum / Mean: bag b's gradient is row b * grad_rows_per_bag + grad_row_offset of grad read
+  // as rows of dim floats: one half of a QR bag's 'concat' gradient (2 and 0 or 1).
+  int64_t grad_rows_per_bag = 1;
+  int64_t grad_row_offset = 0;
+  // Sum / Mean, no plan, no padding row: position p's contribution is its bag's gradient times
+  // row factor_rows[p] of `factor` (dim floats each), element-wise: a QR bag's 'mul' combine,
+  // whose quotient rows get the gradient times their remainder rows and the other way round.
+  const float* factor = nullptr;
+  const int64_t* factor_rows = nullptr;
 };
 
 // A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
@@ -171,10 +185,12 @@ struct BagBackwardArgs {
 // family's pooling kernels sum into the compact output, one bag of gradOutput rows per row.
 // With a given plan both forms use it (no sort; the dense form then as scatter_add with a
 // plan: pooled where rows repeat, else the row kernel in plan order; on one thread the dense
-// form stays plan-free, which is faster there): the same sums, bit for bit. Max: both forms walk the bags in order per column range (max_backward_columns, no
-// plan), the sparse one with winners renamed to their slots among rows() (index_winners);
-// both add each element's gradients in bag order, the same bits. rows() are the rows that
-// get a gradient, what the sparse form returns.
+// form stays plan-free, which is faster there): the same sums, bit for bit. With a factor
+// both forms are the plan-free scatter (the pooling kernels read plain rows), the sparse one
+// into the compact output. Max: both forms walk the bags in order per column range
+// (max_backward_columns, no plan), the sparse one with winners renamed to their slots among
+// rows() (index_winners); both add each element's gradients in bag order, the same bits.
+// rows() are the rows that get a gradient, what the sparse form returns.
 class BagBackward {
  public:
   explicit BagBackward(const BagBackwardArgs& args);
@@ -190,6 +206,9 @@ class BagBackward {
   void run_max_columns(float* out, const int32_t* winner);
   // Sum / Mean through the plan: row u's gradient into out row rows()[u] (dense) or u.
   void run_planned(float* out, bool dense);
+  // Sum / Mean with a factor, sparse: the plan-free scatter into the compact output, each
+  // position sent to the slot of its row in rows().
+  void run_factor_sparse(float* out);
   // A scatter of gradOutput rows src_rows[k] (scaled by scales[k], if any) into out.
   ScatterArgs gradient_rows(float* out, const int64_t* src_rows, const float* scales) const;
   BagBackwardArgs args_;
@@ -201,30 +220,38 @@ class BagBackward {
   std::vector<float> scale_;     // Sum / Mean: weight / count of each position, or empty
 };
 
-// A hashed bag's ids as the rows they read (hashedEmbeddingBagBackward): position p becomes
-// gather::hashed_row(ids[p], seed, table_rows), positions whose id is `padding_id` are
-// dropped, and the bag bounds and weights are compacted with them. The plain backward over
-// the result (no padding row) is the hashed bag's backward: a Mean bag's divisor, its count
-// of non-padding entries, is then its length. Work is cut into position runs over the pool;
-// the result does not depend on the thread count.
-struct HashedRowsArgs {
-  IndexArray ids;                  // non-negative, validated by the caller
+// A compressed bag's ids as the rows they read, for its backward pass: position p becomes
+// gather::hashed_row(ids[p], seed, table_rows) (hashedEmbeddingBagBackward), or the two rows
+// ids[p] / m of the quotient table and ids[p] % m of the remainder table
+// (qrEmbeddingBagBackward); positions whose id is `padding_id` are dropped, and the bag bounds
+// and weights are compacted with them. The plain backward over the result (no padding row)
+// is the compressed bag's backward: a Mean bag's divisor, its count of non-padding entries,
+// is then its length. Work is cut into position runs over the pool; the result does not
+// depend on the thread count.
+enum class IdMap : int { Hashed, QuotientRemainder };
+struct IdRowsArgs {
+  IndexArray ids;                  // non-negative (QR: below table_rows x remainder_rows),
+                                   // validated by the caller
   gather::Bags bags;               // validated
-  uint64_t seed = 0;
-  int64_t table_rows = 0;          // at least 1 when there are ids
+  IdMap map = IdMap::Hashed;
+  uint64_t seed = 0;               // Hashed
+  int64_t table_rows = 0;          // Hashed: the table's rows; QR: the quotient table's. At
+                                   // least 1 when there are ids
+  int64_t remainder_rows = 0;      // QR: m, at least 1 when there are ids
   int64_t padding_id = -1;         // an id to drop, or -1
   const float* weights = nullptr;  // one per id, or null
+  bool wide = false;               // int64 rows even where every row fits int32
 };
-struct HashedRows {
-  bool wide = false;                 // rows64 (tables past INT32_MAX rows), else rows32
-  LargeArray<int32_t> rows32;
-  LargeArray<int64_t> rows64;
+struct IdRows {
+  bool wide = false;                 // rows64 (asked for, or tables past INT32_MAX rows), else rows32
+  LargeArray<int32_t> rows32[2];     // [0]: the rows (QR: quotient rows); [1]: QR remainder rows
+  LargeArray<int64_t> rows64[2];
   LargeArray<int64_t> starts;        // num_bags + 1 bounds into the rows
   LargeArray<float> weights;         // the kept positions' weights, when weights were given
-  IndexArray rows() const;
+  IndexArray rows(int part = 0) const;
   gather::Bags bags() const;
 };
-void hash_rows(const HashedRowsArgs& args, HashedRows* out);
+void id_rows(const IdRowsArgs& args, IdRows* out);
 
 // A CSR matrix read in place. Callers validate with validate_csr.
 struct CsrView {

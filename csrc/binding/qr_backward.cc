@@ -1,0 +1,230 @@
+// N-API entry points of qrEmbeddingBagBackward and its Async form: the gradient of
+// qrEmbeddingBag (sum / mean pooling) with respect to both of its tables. Every argument is
+// validated first, so a bad call writes nothing. Once it is, the ids become their quotient
+// and remainder rows, padding dropped (scatter::id_rows), and each table's gradient is the
+// plain bag backward over its rows: with the whole gradient ('sum'), its half ('concat': a
+// bag's gradient row read as two rows of dim floats), or the gradient times the other
+// table's row ('mul': a factor per position).
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../kernels/scatter/scatter.h"
+#include "args.h"
+#include "async.h"
+#include "bag_args.h"
+#include "family.h"
+#include "scatter_args.h"
+
+namespace embedkit::binding {
+namespace {
+
+using gather::PoolMode;
+using gather::QrCombine;
+
+// One table's side of the pass: its rows' gradient, dense or sparse.
+struct QrSide {
+  const char* name;      // "quotient" / "remainder"
+  const char* out_name;  // "outQuotient" / "outRemainder"
+  const char* rows_name; // "quotientRows" / "remainderRows"
+  int64_t rows = 0;
+  ArrayView table;       // 'mul': the table, read as the other side's factor
+  ArrayView out;
+  scatter::BagBackwardArgs args;
+  std::unique_ptr<scatter::BagBackward> prepared;
+  std::string shape(int64_t dim) const {
+    return std::string(rows_name) + " " + std::to_string(rows) + " x dim " + std::to_string(dim);
+  }
+};
+
+struct QrBackwardCall {
+  ArrayView grad, indices_view, weights;
+  BagBounds bounds;
+  scatter::IdRows id_rows;  // the quotient and remainder rows the sides point into
+  QrSide sides[2] = {{"quotient", "outQuotient", "quotientRows"},
+                     {"remainder", "outRemainder", "remainderRows"}};
+  bool sparse = false;
+  Napi::Value result;
+  void run() {
+    for (QrSide& side : sides) {
+      if (!side.prepared) side.prepared = std::make_unique<scatter::BagBackward>(side.args);
+      if (sparse) {
+        side.prepared->run_sparse(static_cast<float*>(side.out.data));
+      } else {
+        side.prepared->run_dense(static_cast<float*>(side.out.data));
+      }
+    }
+  }
+  std::vector<HeldArray> held() const {
+    std::vector<HeldArray> h{{"gradOutput", grad.value}, {"indices", indices_view.value},
+                             {bounds.name, bounds.view.value}};
+    if (weights.present) h.push_back({"weights", weights.value});
+    for (const QrSide& side : sides) {
+      if (side.table.present) h.push_back({side.name, side.table.value});
+      h.push_back({side.out_name, side.out.value});
+    }
+    return h;
+  }
+};
+
+// args: gradOutput, dim, indices, bounds, boundsKind, mode, combine, weights?, paddingIdx?,
+//       quotientRows, remainderRows, quotient?, remainder?, sparse, outQuotient?, outRemainder?
+std::shared_ptr<QrBackwardCall> prepare_qr_backward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto c = std::make_shared<QrBackwardCall>();
+  QrSide& q = c->sides[0];
+  QrSide& r = c->sides[1];
+  c->grad = get_float32_array(env, info[0], "gradOutput");
+  const int64_t dim = get_integer(env, info[1], "dim", 1, kMaxSafeInteger);
+  IndexArray ids;
+  c->indices_view = get_index_array(env, info[2], "indices", &ids);
+  const int64_t n = ids.length;
+  parse_bag_bounds(env, info[3], info[4], n, &c->bounds);
+  const gather::Bags bags = c->bounds.bags;
+  const auto mode = static_cast<PoolMode>(get_integer(env, info[5], "mode", 0, 2));
+  if (mode == PoolMode::Max) {
+    throw_type_error(env, "mode must be 'sum' or 'mean': qrEmbeddingBag returns no argmax for 'max'");
+  }
+  const auto combine = static_cast<QrCombine>(get_integer(env, info[6], "combine", 0, 2));
+  q.rows = get_integer(env, info[9], "quotientRows", 0, kMaxSafeInteger);
+  r.rows = get_integer(env, info[10], "remainderRows", 0, kMaxSafeInteger);
+  const int64_t out_dim = combine == QrCombine::Concat ? checked_product(env, 2, dim, "2 x dim") : dim;
+  require_length(env, c->grad, "gradOutput", checked_product(env, bags.num_bags, out_dim, "bags x output dim"),
+                 std::to_string(bags.num_bags) + " bags x output dim " + std::to_string(out_dim));
+  // Ids address the product space, as in the forward: id reads quotient row id / m and
+  // remainder row id % m.
+  const int64_t id_limit = gather::qr_id_limit(q.rows, r.rows);
+  const int64_t bad = find_index_out_of_range(ids, id_limit);
+  if (bad >= 0) {
+    throw_range_error(env, "indices[" + std::to_string(bad) + "] = " + std::to_string(ids.at(bad)) +
+                               " is out of range for " + std::to_string(id_limit) +
+                               " ids (quotientRows " + std::to_string(q.rows) + " x remainderRows " +
+                               std::to_string(r.rows) + ")");
+  }
+  c->weights = get_optional_float32_array(env, info[7], "weights");
+  if (c->weights.present) require_length(env, c->weights, "weights", n, "one per index");
+  const int64_t padding_id = get_padding_row(env, info[8], id_limit);
+  // 'mul' reads each table as the other's factor; the other combines read neither.
+  for (int s = 0; s < 2; ++s) {
+    QrSide& side = c->sides[s];
+    const Napi::Value& v = info[11 + s];
+    if (combine != QrCombine::Mul) {
+      if (!is_absent(v)) throw_type_error(env, std::string(side.name) + " is read by combine 'mul' only");
+      continue;
+    }
+    if (is_absent(v)) {
+      throw_type_error(env, std::string("combine 'mul' needs the ") + side.name +
+                                " table (a Float32Array): each table's gradient is the other's rows times gradOutput");
+    }
+    side.table = get_float32_array(env, v, side.name);
+    require_length(env, side.table, side.name, checked_product(env, side.rows, dim, "rows x dim"),
+                   side.shape(dim));
+  }
+  if (!info[13].IsBoolean()) throw_type_error(env, "sparse must be a boolean");
+  c->sparse = info[13].As<Napi::Boolean>().Value();
+  for (int s = 0; s < 2; ++s) {
+    if (c->sparse && !is_absent(info[14 + s])) {
+      throw_type_error(env, std::string(c->sides[s].out_name) + " applies to the dense form only");
+    }
+  }
+  // Dense outputs: the caller's (checked, disjoint from every input and each other) or fresh.
+  if (!c->sparse) {
+    for (int s = 0; s < 2; ++s) {
+      QrSide& side = c->sides[s];
+      const int64_t size = checked_product(env, side.rows, dim, "rows x dim");
+      const std::string shape = side.shape(dim);
+      side.args.out_is_zero = is_absent(info[14 + s]);
+      if (side.args.out_is_zero) {
+        side.out = output_float32(env, Napi::Value(), size, shape);
+      } else {
+        side.out = get_float32_array(env, info[14 + s], side.out_name);
+        require_length(env, side.out, side.out_name, size, shape);
+      }
+    }
+    for (const QrSide& side : c->sides) {
+      for (const auto& [view, name] :
+           {std::pair{&c->grad, "gradOutput"}, std::pair{&c->indices_view, "indices"},
+            std::pair{&c->bounds.view, c->bounds.name}, std::pair{&c->weights, "weights"},
+            std::pair{&q.table, "quotient"}, std::pair{&r.table, "remainder"}}) {
+        require_disjoint(env, side.out, side.out_name, *view, name);
+      }
+    }
+    require_disjoint(env, r.out, r.out_name, q.out, q.out_name);
+  }
+
+  // Validated: the ids become rows (64-bit for 'mul', whose factor rows the kernel reads as such).
+  scatter::IdRowsArgs map;
+  map.ids = ids;
+  map.bags = bags;
+  map.map = scatter::IdMap::QuotientRemainder;
+  map.table_rows = q.rows;
+  map.remainder_rows = r.rows;
+  map.padding_id = padding_id;
+  map.weights = c->weights.present ? static_cast<const float*>(c->weights.data) : nullptr;
+  map.wide = combine == QrCombine::Mul;
+  with_memory_check(env, "qrEmbeddingBagBackward", [&] { scatter::id_rows(map, &c->id_rows); });
+  for (int s = 0; s < 2; ++s) {
+    QrSide& side = c->sides[s];
+    scatter::BagBackwardArgs& a = side.args;
+    a.grad = static_cast<const float*>(c->grad.data);
+    a.dim = dim;
+    a.indices = c->id_rows.rows(s);
+    a.bags = c->id_rows.bags();
+    a.mode = mode;
+    a.weights = map.weights != nullptr ? c->id_rows.weights.data() : nullptr;
+    a.num_rows = side.rows;
+    if (combine == QrCombine::Concat) {
+      a.grad_rows_per_bag = 2;
+      a.grad_row_offset = s;
+    } else if (combine == QrCombine::Mul) {
+      a.factor = static_cast<const float*>(c->sides[1 - s].table.data);
+      a.factor_rows = c->id_rows.rows64[1 - s].data();
+    }
+  }
+  if (c->sparse) {
+    // Each side's size is its number of distinct rows: plan first, then allocate (a new
+    // array, so zero).
+    Napi::Object result = Napi::Object::New(env);
+    for (QrSide& side : c->sides) {
+      with_memory_check(env, "qrEmbeddingBagBackward",
+                        [&] { side.prepared = std::make_unique<scatter::BagBackward>(side.args); });
+      const int64_t u = static_cast<int64_t>(side.prepared->rows().size());
+      side.out = output_float32(env, Napi::Value(), checked_product(env, u, dim, "rows x dim"),
+                                std::to_string(u) + " rows x dim " + std::to_string(dim));
+      Napi::Object part = Napi::Object::New(env);
+      part.Set("rows", ids_like(env, side.prepared->rows(), c->indices_view.type));
+      part.Set("values", side.out.value);
+      result.Set(side.name, part);
+    }
+    c->result = result;
+  } else {
+    Napi::Object result = Napi::Object::New(env);
+    for (const QrSide& side : c->sides) result.Set(side.name, side.out.value);
+    c->result = result;
+  }
+  return c;
+}
+
+Napi::Value QrEmbeddingBagBackward(const Napi::CallbackInfo& info) {
+  std::shared_ptr<QrBackwardCall> c = prepare_qr_backward(info);
+  with_memory_check(info.Env(), "qrEmbeddingBagBackward", [&] { c->run(); });
+  return c->result;
+}
+
+Napi::Value QrEmbeddingBagBackwardAsync(const Napi::CallbackInfo& info) {
+  std::shared_ptr<QrBackwardCall> c = prepare_qr_backward(info);
+  return KernelWorker::Start(info.Env(), "qrEmbeddingBagBackwardAsync", [c] { c->run(); }, c->result,
+                             c->held());
+}
+
+}  // namespace
+
+void register_qr_backward(Napi::Env env, Napi::Object exports) {
+  exports.Set("qrEmbeddingBagBackward",
+              Napi::Function::New(env, QrEmbeddingBagBackward, "qrEmbeddingBagBackward"));
+  exports.Set("qrEmbeddingBagBackwardAsync",
+              Napi::Function::New(env, QrEmbeddingBagBackwardAsync, "qrEmbeddingBagBackwardAsync"));
+}
+
+}  // namespace embedkit::binding

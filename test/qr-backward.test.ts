@@ -1,0 +1,347 @@
+// qrEmbeddingBagBackward (the gradient of qrEmbeddingBag with respect to both of its tables)
+// on seeded random data (seed in every message; rerun with TEST_SEED=<seed>):
+//  - against the float64 reference (test/compress-reference.ts refQrBackward), every
+//    combine, mode, weights, padding, bounds form and index type, dims with odd tails;
+//  - 'sum' / 'concat' bitwise equal to embeddingBagBackward over the ids' quotient and
+//    remainder rows (padding removed), dense and sparse;
+//  - the forward's adjoint with the addon's own qrEmbeddingBag (linear for 'sum' / 'concat',
+//    bilinear for 'mul');
+//  - every ISA forced, the same bits on 1, 2 and 3 threads, async, and the edges.
+import { describe, expect, it } from 'vitest';
+import {
+  embeddingBagBackward,
+  qrEmbeddingBag,
+  qrEmbeddingBagBackward,
+  qrEmbeddingBagBackwardAsync,
+  type QrCombine,
+  type QrEmbeddingBagBackwardOptions,
+  type SparseGradient,
+} from '../lib/index';
+import {
+  BOUNDS_KINDS,
+  INDEX_KINDS,
+  Rng,
+  bagOptions,
+  bagRanges,
+  describeCase,
+  firstBitMismatch,
+  firstNaN,
+  freshSeed,
+  poisoned,
+  randomIndices,
+  randomLengths,
+  randomTable,
+  randomWeights,
+  relErr,
+  toNumbers,
+  type BoundsKind,
+  type IndexKind,
+  type RefBagOptions,
+} from './reference';
+import { refQrBackward } from './compress-reference';
+import { cond } from './scatter-reference';
+import { expectSameBitsOnThreads, itOnEachIsa } from './checks';
+
+const BOUND = 1e-6;
+const COMBINES: QrCombine[] = ['sum', 'mul', 'concat'];
+
+interface Variant {
+  mode: 'sum' | 'mean';
+  weighted: boolean;
+  padding: boolean;
+}
+const VARIANTS: Variant[] = [];
+for (const mode of ['sum', 'mean'] as const) {
+  for (const weighted of [false, true]) for (const padding of [false, true]) VARIANTS.push({ mode, weighted, padding });
+}
+const CASES = COMBINES.flatMap((combine) => VARIANTS.map((v) => ({ combine, ...v })));
+
+/**
+ * A random QR bag problem: tables of 1 to 12 rows each (the quotient one as the ids need), 1
+ * to 12 bags of up to 10 ids plus an empty bag and, with `hub` > 0, a bag of `hub` ids; with
+ * padding a quarter of the entries are the padding id (given as an id or counted from the
+ * end of the id range).
+ */
+function qrCase(rng: Rng, dim: number, combine: QrCombine, v: Variant, bounds: BoundsKind, kind: IndexKind, hub = 0) {
+  const quotientRows = rng.int(1, 12);
+  const remainderRows = rng.int(1, 12);
+  const limit = quotientRows * remainderRows;
+  const lengths = randomLengths(rng, rng.int(1, 12), 10);
+  lengths.splice(rng.int(0, lengths.length), 0, 0);
+  if (hub > 0) lengths.splice(rng.int(0, lengths.length), 0, hub);
+  let ids = randomIndices(rng, lengths.reduce((s, x) => s + x, 0), limit);
+  let paddingIdx: number | undefined;
+  if (v.padding) {
+    const pad = rng.int(0, limit - 1);
+    paddingIdx = rng.bool() ? pad : pad - limit;
+    ids = ids.map((x) => (rng.bool(0.25) ? pad : x));
+  }
+  const weights = v.weighted ? randomWeights(rng, ids.length) : undefined;
+  const quotient = randomTable(rng, quotientRows, dim);
+  const remainder = randomTable(rng, remainderRows, dim);
+  const { table: _unused, ...bag } = bagOptions({ table: quotient, dim, mode: v.mode, weights, paddingIdx }, ids, lengths, bounds, kind);
+  const gradOutput = randomTable(rng, lengths.length, combine === 'concat' ? 2 * dim : dim);
+  const o: QrEmbeddingBagBackwardOptions = {
+    ...bag, mode: v.mode, combine, gradOutput, quotientRows, remainderRows,
+    ...(combine === 'mul' ? { quotient, remainder } : {}),
+  };
+  return { o, quotient, remainder };
+}
+type QrCase = ReturnType<typeof qrCase>;
+
+function expectSide(got: Float32Array, want: { ref: Float64Array; abs: Float64Array }, ctx: string): void {
+  expect(got.length, ctx).toBe(want.ref.length);
+  expect(firstNaN(got), `${ctx}: every element written`).toBe(-1);
+  expect(relErr(got, want.ref), `${ctx}: bound ${BOUND} x cond`).toBeLessThan(BOUND * cond(want.ref, want.abs));
+  for (let i = 0; i < want.ref.length; i++) if (want.abs[i] === 0) expect(got[i], `${ctx}: element ${i} untouched`).toBe(0);
+}
+
+/** Sparse rows ascending in the ids' array type, each row's values the dense row's bits. */
+function expectSparseMatchesDense(sparse: SparseGradient, dense: Float32Array, dim: number, ids: unknown, ctx: string): void {
+  expect(sparse.rows.constructor, ctx).toBe((ids as object).constructor);
+  const rows = toNumbers(sparse.rows);
+  for (let u = 1; u < rows.length; u++) expect(rows[u], `${ctx}: ascending`).toBeGreaterThan(rows[u - 1]);
+  const touched: number[] = [];
+  for (let row = 0; row < dense.length / dim; row++) {
+    if (dense.subarray(row * dim, (row + 1) * dim).some((x) => x !== 0)) touched.push(row);
+  }
+  // Every row with a non-zero gradient is listed (a listed row may sum to zero).
+  for (const row of touched) expect(rows.includes(row), `${ctx}: row ${row} listed`).toBe(true);
+  rows.forEach((row, u) => {
+    const want = dense.subarray(row * dim, (row + 1) * dim);
+    expect(firstBitMismatch(sparse.values.subarray(u * dim, (u + 1) * dim), want), `${ctx}: sparse row ${row}`).toBe(-1);
+  });
+}
+
+/**
+ * 'sum' / 'concat' as two plain backward problems: the kept ids' quotient and remainder rows,
+ * bags shrunk by the padding, and the gradient (or its halves) per bag.
+ */
+function rowProblems(c: QrCase) {
+  const { o } = c;
+  const m = o.remainderRows;
+  const ids = toNumbers(o.indices);
+  const limit = o.quotientRows * m;
+  const pad = o.paddingIdx === undefined ? -1 : o.paddingIdx < 0 ? o.paddingIdx + limit : o.paddingIdx;
+  const q: number[] = [];
+  const r: number[] = [];
+  const weights: number[] = [];
+  const lengths: number[] = [];
+  for (const [start, end] of bagRanges(o as unknown as RefBagOptions)) {
+    let n = 0;
+    for (let p = start; p < end; p++) {
+      if (ids[p] === pad) continue;
+      q.push(Math.floor(ids[p] / m));
+      r.push(ids[p] % m);
+      if (o.weights) weights.push(o.weights[p]);
+      n++;
+    }
+    lengths.push(n);
+  }
+  const bags = lengths.length;
+  const half = (h: number) => {
+    if (o.combine !== 'concat') return o.gradOutput;
+    const g = new Float32Array(bags * o.dim);
+    for (let b = 0; b < bags; b++) g.set(o.gradOutput.subarray((2 * b + h) * o.dim, (2 * b + h + 1) * o.dim), b * o.dim);
+    return g;
+  };
+  const problem = (rows: number[], numRows: number, h: number) => ({
+    indices: Int32Array.from(rows), lengths: Int32Array.from(lengths), dim: o.dim, mode: o.mode, numRows,
+    weights: o.weights ? Float32Array.from(weights) : undefined, gradOutput: half(h),
+  });
+  return { quotient: problem(q, o.quotientRows, 0), remainder: problem(r, m, 1) };
+}
+
+describe.each([1, 7, 16, 128, 129])('qrEmbeddingBagBackward dim %i', (dim) => {
+  it.each(CASES)('combine=$combine mode=$mode weighted=$weighted padding=$padding: the reference, out and fresh, sparse = dense', (v) => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const bounds of BOUNDS_KINDS) {
+      for (const kind of INDEX_KINDS) {
+        const c = qrCase(rng, dim, v.combine, v, bounds, kind);
+        const { o } = c;
+        const ctx = describeCase({ seed, dim, ...v, bounds, kind, q: o.quotientRows, m: o.remainderRows, paddingIdx: o.paddingIdx });
+        const outQuotient = poisoned(o.quotientRows * dim);
+        const outRemainder = poisoned(o.remainderRows * dim);
+        const got = qrEmbeddingBagBackward({ ...o, outQuotient, outRemainder });
+        expect(got.quotient === outQuotient && got.remainder === outRemainder, `${ctx}: returns the outs`).toBe(true);
+        const want = refQrBackward({ ...o, quotient: c.quotient, remainder: c.remainder });
+        expectSide(got.quotient, want.quotient, `${ctx} quotient`);
+        expectSide(got.remainder, want.remainder, `${ctx} remainder`);
+        const fresh = qrEmbeddingBagBackward(o);
+        expect(firstBitMismatch(fresh.quotient, got.quotient), `${ctx}: fresh = out (quotient)`).toBe(-1);
+        expect(firstBitMismatch(fresh.remainder, got.remainder), `${ctx}: fresh = out (remainder)`).toBe(-1);
+        const sparse = qrEmbeddingBagBackward({ ...o, sparse: true });
+        expectSparseMatchesDense(sparse.quotient, got.quotient, dim, o.indices, `${ctx} sparse quotient`);
+        expectSparseMatchesDense(sparse.remainder, got.remainder, dim, o.indices, `${ctx} sparse remainder`);
+        if (v.combine === 'mul') continue;
+        const plain = rowProblems(c);
+        for (const part of ['quotient', 'remainder'] as const) {
+          expect(firstBitMismatch(embeddingBagBackward(plain[part]), got[part]), `${ctx}: ${part} = embeddingBagBackward over its rows`).toBe(-1);
+          const s = embeddingBagBackward({ ...plain[part], sparse: true });
+          expect(toNumbers(sparse[part].rows), `${ctx}: ${part} sparse rows`).toEqual(toNumbers(s.rows));
+        }
+      }
+    }
+  });
+});
+
+describe('qrEmbeddingBagBackward: the forward\'s adjoint, ISAs, threads, async, edges', () => {
+  it.each(CASES)('is the adjoint of qrEmbeddingBag (combine=$combine mode=$mode weighted=$weighted padding=$padding)', (v) => {
+    // 'sum' / 'concat' are linear in both tables together: <g, f(Q, R)> = <gQ, Q> + <gR, R>.
+    // 'mul' is linear in each: <g, f(Q, R)> = <gQ, Q> = <gR, R>.
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const kind of INDEX_KINDS) {
+      const c = qrCase(rng, 24, v.combine, v, 'offsets', kind, 200);
+      const forward = qrEmbeddingBag({ ...c.o, quotient: c.quotient, remainder: c.remainder, dim: 24 });
+      const grad = qrEmbeddingBagBackward(c.o);
+      let lhs = 0;
+      let scale = 0;
+      for (let i = 0; i < forward.length; i++) {
+        lhs += forward[i] * c.o.gradOutput[i];
+        scale += Math.abs(forward[i] * c.o.gradOutput[i]);
+      }
+      const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);
+      const q = dot(grad.quotient, c.quotient);
+      const r = dot(grad.remainder, c.remainder);
+      const ctx = `seed=${seed} ${kind} ${JSON.stringify(v)}`;
+      const tol = 1e-5 * (1 + scale);
+      if (v.combine === 'mul') {
+        expect(Math.abs(lhs - q), `${ctx}: <g, f> = <gQ, Q>: ${lhs} vs ${q}`).toBeLessThan(tol);
+        expect(Math.abs(lhs - r), `${ctx}: <g, f> = <gR, R>: ${lhs} vs ${r}`).toBeLessThan(tol);
+      } else {
+        expect(Math.abs(lhs - q - r), `${ctx}: <g, f> = <gQ, Q> + <gR, R>: ${lhs} vs ${q + r}`).toBeLessThan(tol);
+      }
+    }
+  });
+
+  for (const combine of COMBINES) {
+    itOnEachIsa(`qrEmbeddingBagBackward combine ${combine}: the reference, dense and sparse`, () => {
+      const seed = freshSeed();
+      const rng = new Rng(seed);
+      let calls = 0;
+      for (const dim of [1, 7, 16, 33, 129]) {
+        const c = qrCase(rng, dim, combine, { mode: 'mean', weighted: true, padding: true }, 'offsets', 'int32', 40);
+        const ctx = `seed=${seed} dim=${dim} ${combine}`;
+        const got = qrEmbeddingBagBackward(c.o);
+        const want = refQrBackward({ ...c.o, quotient: c.quotient, remainder: c.remainder });
+        expectSide(got.quotient, want.quotient, `${ctx} quotient`);
+        expectSide(got.remainder, want.remainder, `${ctx} remainder`);
+        const sparse = qrEmbeddingBagBackward({ ...c.o, sparse: true });
+        expectSparseMatchesDense(sparse.quotient, got.quotient, dim, c.o.indices, `${ctx} sparse quotient`);
+        calls += 2; // at least one kernel call per table's gradient
+      }
+      return calls;
+    });
+  }
+
+  it('100,000 ids (several mapping tasks), padding across task boundaries: the same bits on 1, 2 and 3 threads', () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const dim = 16;
+    const quotientRows = 400;
+    const remainderRows = 300;
+    const lengths = randomLengths(rng, 8000, 24);
+    let n = lengths.reduce((s, x) => s + x, 0);
+    if (n < 100_000) {
+      lengths.push(100_000 - n); // a hub bag
+      n = 100_000;
+    }
+    const pad = 12345;
+    const ids = randomIndices(rng, n, quotientRows * remainderRows).map((x) => (rng.bool(0.2) ? pad : x));
+    const quotient = randomTable(rng, quotientRows, dim);
+    const remainder = randomTable(rng, remainderRows, dim);
+    for (const combine of COMBINES) {
+      for (const mode of ['sum', 'mean'] as const) {
+        const o: QrEmbeddingBagBackwardOptions = {
+          ...bagOptions({ table: quotient, dim, mode, weights: randomWeights(rng, n), paddingIdx: pad }, ids, lengths, 'offsets', 'int64'),
+          mode, combine, quotientRows, remainderRows,
+          gradOutput: randomTable(rng, lengths.length, combine === 'concat' ? 2 * dim : dim),
+          ...(combine === 'mul' ? { quotient, remainder } : {}),
+        };
+        delete (o as { table?: unknown }).table;
+        const ctx = `seed=${seed} ${combine} ${mode}`;
+        for (const part of ['quotient', 'remainder'] as const) {
+          const dense = expectSameBitsOnThreads(() => qrEmbeddingBagBackward(o)[part], `${ctx} ${part}`);
+          expectSameBitsOnThreads(() => qrEmbeddingBagBackward({ ...o, sparse: true })[part].values, `${ctx} sparse ${part}`);
+          const want = refQrBackward({ ...o, quotient, remainder } as never)[part];
+          expectSide(dense, want, `${ctx} ${part}`);
+        }
+      }
+    }
+  });
+
+  it('async form matches the sync one, dense into the outs and sparse', async () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const combine of COMBINES) {
+      const c = qrCase(rng, 17, combine, { mode: 'mean', weighted: true, padding: true }, 'lengths', 'int64', 300);
+      const sync = qrEmbeddingBagBackward(c.o);
+      const outQuotient = poisoned(sync.quotient.length);
+      const outRemainder = poisoned(sync.remainder.length);
+      const got = await qrEmbeddingBagBackwardAsync({ ...c.o, outQuotient, outRemainder });
+      expect(got.quotient).toBe(outQuotient);
+      expect(got.remainder).toBe(outRemainder);
+      expect(firstBitMismatch(outQuotient, sync.quotient), `seed=${seed} ${combine}`).toBe(-1);
+      expect(firstBitMismatch(outRemainder, sync.remainder), `seed=${seed} ${combine}`).toBe(-1);
+      const sparse = await qrEmbeddingBagBackwardAsync({ ...c.o, sparse: true });
+      const syncSparse = qrEmbeddingBagBackward({ ...c.o, sparse: true });
+      for (const part of ['quotient', 'remainder'] as const) {
+        expect(toNumbers(sparse[part].rows)).toEqual(toNumbers(syncSparse[part].rows));
+        expect(firstBitMismatch(sparse[part].values, syncSparse[part].values), `seed=${seed} ${combine} sparse ${part}`).toBe(-1);
+      }
+    }
+  });
+
+  it('no ids, no bags, padding only, the last id of the range', () => {
+    const none = qrEmbeddingBagBackward({
+      gradOutput: new Float32Array(8).fill(1), dim: 4, quotientRows: 0, remainderRows: 0, indices: new Int32Array(0),
+      offsets: Int32Array.of(0, 0), mode: 'sum', combine: 'sum',
+    });
+    expect(none.quotient.length + none.remainder.length).toBe(0);
+    const noBags = qrEmbeddingBagBackward({
+      gradOutput: new Float32Array(0), dim: 2, quotientRows: 2, remainderRows: 1, indices: Int32Array.of(0, 1),
+      offsets: new Int32Array(0), mode: 'sum', combine: 'concat',
+    });
+    expect(Array.from(noBags.quotient)).toEqual([0, 0, 0, 0]);
+    expect(Array.from(noBags.remainder)).toEqual([0, 0]);
+    const padOnly = qrEmbeddingBagBackward({
+      gradOutput: new Float32Array(4).fill(1), dim: 2, quotientRows: 3, remainderRows: 4, indices: Int32Array.of(9, 9, 9),
+      lengths: Int32Array.of(1, 2), mode: 'mean', combine: 'sum', paddingIdx: -3, sparse: true,
+    });
+    expect(padOnly.quotient.rows.length + padOnly.remainder.rows.length).toBe(0);
+    // Id q x m - 1 (the largest) reads the last row of both tables.
+    const last = qrEmbeddingBagBackward({
+      gradOutput: Float32Array.of(3), dim: 1, quotientRows: 5, remainderRows: 7, indices: BigInt64Array.of(34n),
+      offsets: BigInt64Array.of(0n), mode: 'sum', combine: 'sum', sparse: true,
+    });
+    expect(toNumbers(last.quotient.rows)).toEqual([4]);
+    expect(toNumbers(last.remainder.rows)).toEqual([6]);
+    expect(Array.from(last.quotient.values)).toEqual([3]);
+  });
+
+  it('a fixed case by hand, every combine', () => {
+    // m = 2: id 0 -> (q0, r0), id 3 -> (q1, r1), id 2 -> (q1, r0). Bag 0 = ids 0, 3 with
+    // weights 1, 2; bag 1 = id 2 and id 1 as padding. Mean: bag 0 scales 1/2 and 2/2, bag 1 1/1.
+    const base = {
+      dim: 2, quotientRows: 2, remainderRows: 2, indices: Uint32Array.of(0, 3, 2, 1), offsets: Uint32Array.of(0, 2),
+      mode: 'mean' as const, weights: Float32Array.of(1, 2, 1, 5), paddingIdx: 1,
+    };
+    const g = Float32Array.of(2, 4, 1, -1); // bag 0: (2, 4); bag 1: (1, -1)
+    const sum = qrEmbeddingBagBackward({ ...base, combine: 'sum', gradOutput: g });
+    // q0 <- 0.5 g0; q1 <- 1 g0 + 1 g1; r0 <- 0.5 g0 + 1 g1; r1 <- 1 g0.
+    expect(Array.from(sum.quotient)).toEqual([1, 2, 3, 3]);
+    expect(Array.from(sum.remainder)).toEqual([2, 1, 2, 4]);
+    const quotient = Float32Array.of(1, 2, 3, 4);
+    const remainder = Float32Array.of(10, 20, 30, 40);
+    const mul = qrEmbeddingBagBackward({ ...base, combine: 'mul', gradOutput: g, quotient, remainder });
+    // q0 <- 0.5 g0 * r0; q1 <- g0 * r1 + g1 * r0; r0 <- 0.5 g0 * q0 + g1 * q1; r1 <- g0 * q1.
+    expect(Array.from(mul.quotient)).toEqual([10, 40, 60 + 10, 160 - 20]);
+    expect(Array.from(mul.remainder)).toEqual([1 + 3, 4 - 4, 6, 16]);
+    const concat = qrEmbeddingBagBackward({ ...base, combine: 'concat', gradOutput: Float32Array.of(2, 4, 6, 8, 1, -1, 3, 5) });
+    // Quotient halves: bag 0 (2, 4), bag 1 (1, -1); remainder halves: bag 0 (6, 8), bag 1 (3, 5).
+    expect(Array.from(concat.quotient)).toEqual([1, 2, 3, 3]);
+    expect(Array.from(concat.remainder)).toEqual([3 + 3, 4 + 5, 6, 8]);
+  });
+});
