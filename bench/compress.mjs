@@ -8,7 +8,7 @@
 //   embeddingBag    N·(R + S) rows read + B·dim·4 written + N·4 index bytes   (roof: read)
 //   gather          N·(R + S) rows read + N·dim·4 written                     (roof: copy)
 import { fillRandom, fillRatiosVsJs, randomIndices, timeImpl } from './common.mjs';
-import { runQrBagRows } from './qr-bag.mjs';
+import { runQrBackwardRows, runQrBagRows } from './qr-bag.mjs';
 
 const FORMATS = ['f32', 'f16', 'bf16', 'q8', 'q4'];
 
@@ -114,6 +114,7 @@ export async function runCompressSuite(ctx) {
     }
   }
   await runQrBagRows(ctx);
+  await runQrBackwardRows(ctx);
   for (const r of ctx.records) {
     if (!r.op.startsWith('compress/') || r.impl === 'js' || r.combine !== undefined) continue;
     const base = ctx.records.find((b) => b.op === r.op && b.dim === r.dim && b.threads === r.threads && b.format === 'f32' && b.impl === r.impl);

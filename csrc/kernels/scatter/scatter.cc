@@ -327,6 +327,15 @@ void pool_segments(const Plan& plan, const gather::Table& table, const int64_t* 
 // the same bits.
 bool plan_free_is_faster() { return thread_count() == 1; }
 
+// A dense backward pass with no plan given sorts its indices into one and pools when they
+// hold at least this many positions per table row: rows then repeat so often that summing
+// each in registers and writing it once beats adding into it once per position, even
+// counting the sort (a small key range: one counting pass). A QR bag's backward over two
+// 1,000-row tables (524,288 ids x 128, sum; medians of 25, alternated, AVX-512 VM,
+// 2026-11-28): 2 threads 16.8 ms pooled against 27.1 plan-free, 1 thread 20.6 against 20.8.
+// The embedding backward bench's shape (0.5 positions per row) stays plan-free.
+constexpr int64_t kSortMinPositionsPerRow = 8;
+
 }  // namespace
 
 void scatter_add(const Plan& plan, const ScatterArgs& a) {
@@ -412,7 +421,10 @@ const LargeArray<int64_t>& BagBackward::rows() {
 void BagBackward::run_dense(float* out) {
   if (!args_.out_is_zero) fill_zero(out, args_.num_rows * args_.dim);
   if (args_.mode == PoolMode::Max) return run_max_columns(out, args_.argmax);
-  if (args_.plan != nullptr && args_.factor == nullptr && !plan_free_is_faster()) return run_planned(out, true);
+  if (args_.factor == nullptr) {
+    const bool repeats = args_.bags.num_indices >= kSortMinPositionsPerRow * args_.num_rows;
+    if (args_.plan != nullptr ? !plan_free_is_faster() : repeats) return run_planned(out, true);
+  }
   // A plan-free scatter-add of gradient rows: out[indices[p]] += scale_p * grad[bag(p)], in
   // index order per row, the sums the plan form computes, bit for bit.
   scatter_add(args_.indices, args_.num_rows, gradient_rows(out, bag_of_.data(), scale_.empty() ? nullptr : scale_.data()), args_.padding_idx);

@@ -180,7 +180,8 @@ struct BagBackwardArgs {
 };
 
 // A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
-// position; the dense form is then a plan-free scatter-add of gradient rows, and the sparse
+// position; the dense form is then a plan-free scatter-add of gradient rows (or, where the
+// indices hold 8 or more positions per table row, the pooled plan form below), and the sparse
 // form a plan (the distinct rows and the positions feeding each) whose segments the gather
 // family's pooling kernels sum into the compact output, one bag of gradOutput rows per row.
 // With a given plan both forms use it (no sort; the dense form then as scatter_add with a
