@@ -25,9 +25,11 @@ using gather::QrCombine;
 
 // One table's side of the pass: its rows' gradient, dense or sparse.
 struct QrSide {
-  const char* name;      // "quotient" / "remainder"
-  const char* out_name;  // "outQuotient" / "outRemainder"
-  const char* rows_name; // "quotientRows" / "remainderRows"
+  QrSide(const char* name_, const char* out_name_, const char* rows_name_)
+      : name(name_), out_name(out_name_), rows_name(rows_name_) {}
+  const char* name;       // "quotient" / "remainder"
+  const char* out_name;   // "outQuotient" / "outRemainder"
+  const char* rows_name;  // "quotientRows" / "remainderRows"
   int64_t rows = 0;
   ArrayView table;       // 'mul': the table, read as the other side's factor
   ArrayView out;
@@ -180,6 +182,7 @@ std::shared_ptr<QrBackwardCall> prepare_qr_backward(const Napi::CallbackInfo& in
     } else if (combine == QrCombine::Mul) {
       a.factor = static_cast<const float*>(c->sides[1 - s].table.data);
       a.factor_rows = c->id_rows.rows64[1 - s].data();
+      a.factor_table_rows = c->sides[1 - s].rows;
     }
   }
   if (c->sparse) {

@@ -354,6 +354,7 @@ void fuzz_factor_backward(fuzz::Input& in) {
   if (!concat || in.flag()) {
     a.factor = factor.data();
     a.factor_rows = frow.data();
+    a.factor_table_rows = factor_rows;
   }
   std::vector<float> dense(static_cast<size_t>(rows * dim), 1.0f);
   sc::BagBackward dense_pass(a);

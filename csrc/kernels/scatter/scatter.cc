@@ -421,9 +421,10 @@ const LargeArray<int64_t>& BagBackward::rows() {
 void BagBackward::run_dense(float* out) {
   if (!args_.out_is_zero) fill_zero(out, args_.num_rows * args_.dim);
   if (args_.mode == PoolMode::Max) return run_max_columns(out, args_.argmax);
-  if (args_.factor == nullptr) {
-    const bool repeats = args_.bags.num_indices >= kSortMinPositionsPerRow * args_.num_rows;
-    if (args_.plan != nullptr ? !plan_free_is_faster() : repeats) return run_planned(out, true);
+  if (args_.factor != nullptr) {
+    if (factor_pools()) return run_factor_pooled(out, true);
+  } else if (args_.plan != nullptr ? !plan_free_is_faster() : rows_repeat()) {
+    return run_planned(out, true);
   }
   // A plan-free scatter-add of gradient rows: out[indices[p]] += scale_p * grad[bag(p)], in
   // index order per row, the sums the plan form computes, bit for bit.
@@ -448,8 +449,54 @@ void BagBackward::run_sparse(float* out) {
     rows();
     return run_max_columns(out, winners_.slots.data());
   }
-  if (args_.factor != nullptr) return run_factor_sparse(out);
+  if (args_.factor != nullptr) return factor_pools() ? run_factor_pooled(out, false) : run_factor_sparse(out);
   run_planned(out, false);
+}
+
+bool BagBackward::rows_repeat() const {
+  return args_.bags.num_indices >= kSortMinPositionsPerRow * args_.num_rows;
+}
+
+bool BagBackward::factor_pools() const {
+  const int64_t grad_rows = args_.bags.num_bags * args_.grad_rows_per_bag;
+  return rows_repeat() && grad_rows <= INT64_MAX / std::max<int64_t>(1, args_.factor_table_rows);
+}
+
+void BagBackward::run_factor_pooled(float* out, bool dense) {
+  rows();
+  const Plan& plan = *plan_;
+  const int64_t m = static_cast<int64_t>(plan.order.size());
+  const int64_t dim = args_.dim, factor_rows = args_.factor_table_rows;
+  // Contribution k of the plan as one id of a QR pair whose quotient table is gradOutput and
+  // whose remainder table is the factor: id / factor_rows is its gradient row, id mod
+  // factor_rows its factor row, and the 'mul' pooling sums scale_k x grad_row x factor_row.
+  LargeArray<int64_t> ids(static_cast<size_t>(m));
+  LargeArray<float> scales(scale_.empty() ? 0 : static_cast<size_t>(m));
+  for (int64_t k = 0; k < m; ++k) {
+    const int64_t p = plan.order[k];
+    ids[k] = bag_of_[p] * factor_rows + args_.factor_rows[p];
+    if (!scales.empty()) scales[k] = scale_[p];
+  }
+  const int64_t slots = plan.num_segments();
+  LargeArray<float> compact(dense ? static_cast<size_t>(slots * dim) : 0);
+  gather::QrBagArgs q;
+  q.bag.table = gather::Table{args_.grad, args_.bags.num_bags * args_.grad_rows_per_bag, dim};
+  q.remainder = gather::Table{args_.factor, factor_rows, dim};
+  q.combine = gather::QrCombine::Mul;
+  q.bag.indices = IndexArray{ids.data(), m, IndexType::Int64};
+  q.bag.bags = plan.segments();
+  q.bag.mode = PoolMode::Sum;
+  q.bag.weights = scales.empty() ? nullptr : scales.data();
+  q.bag.out = dense ? compact.data() : out;
+  if (slots > 0) gather::embedding_qr_bag(q);
+  if (!dense) return;
+  // Row u to its place: run_dense zeroed the rest.
+  const int64_t tasks = task_count_for(slots * dim, kMinFillPerTask);
+  parallel_for(tasks, [&](int64_t t) {
+    for (int64_t u = slots * t / tasks; u < slots * (t + 1) / tasks; ++u) {
+      std::memcpy(out + plan.rows[u] * dim, compact.data() + u * dim, static_cast<size_t>(dim) * sizeof(float));
+    }
+  });
 }
 
 void BagBackward::run_factor_sparse(float* out) {

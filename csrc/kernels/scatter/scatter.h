@@ -177,6 +177,7 @@ struct BagBackwardArgs {
   // whose quotient rows get the gradient times their remainder rows and the other way round.
   const float* factor = nullptr;
   const int64_t* factor_rows = nullptr;
+  int64_t factor_table_rows = 0;  // rows of `factor`
 };
 
 // A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
@@ -187,8 +188,10 @@ struct BagBackwardArgs {
 // With a given plan both forms use it (no sort; the dense form then as scatter_add with a
 // plan: pooled where rows repeat, else the row kernel in plan order; on one thread the dense
 // form stays plan-free, which is faster there): the same sums, bit for bit. With a factor
-// both forms are the plan-free scatter (the pooling kernels read plain rows), the sparse one
-// into the compact output. Max: both forms walk the bags in order per column range
+// both forms pool each plan segment through the gather family's QR 'mul' kernel where the
+// dense form would pool (its ids made of a gradient row and a factor row), and are otherwise
+// the plan-free scatter, the sparse one into the compact output: dense and sparse choose
+// alike, so they agree bit for bit. Max: both forms walk the bags in order per column range
 // (max_backward_columns, no plan), the sparse one with winners renamed to their slots among
 // rows() (index_winners); both add each element's gradients in bag order, the same bits.
 // rows() are the rows that get a gradient, what the sparse form returns.
@@ -207,9 +210,18 @@ class BagBackward {
   void run_max_columns(float* out, const int32_t* winner);
   // Sum / Mean through the plan: row u's gradient into out row rows()[u] (dense) or u.
   void run_planned(float* out, bool dense);
+  // Whether the indices repeat each table row often enough (8+ positions per row) that
+  // the dense form sorts and pools rather than scattering.
+  bool rows_repeat() const;
+  // With a factor, whether rows_repeat() and every (gradient row, factor row) pair fits one
+  // int64 id: then both forms pool.
+  bool factor_pools() const;
   // Sum / Mean with a factor, sparse: the plan-free scatter into the compact output, each
   // position sent to the slot of its row in rows().
   void run_factor_sparse(float* out);
+  // Sum / Mean with a factor, pooled: plan segment u summed into row u of a compact output
+  // (out itself when sparse, else a buffer whose rows are then copied to rows()[u] of out).
+  void run_factor_pooled(float* out, bool dense);
   // A scatter of gradOutput rows src_rows[k] (scaled by scales[k], if any) into out.
   ScatterArgs gradient_rows(float* out, const int64_t* src_rows, const float* scales) const;
   BagBackwardArgs args_;
