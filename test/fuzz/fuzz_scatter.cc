@@ -320,7 +320,8 @@ void fuzz_id_rows(fuzz::Input& in) {
 
 // The bag backward with a QR bag's extras on the chosen ISA and thread count: a gradient row
 // per bag read from a wider one (grad_rows_per_bag, 'concat') or a factor row per position
-// ('mul'). Dense and sparse give the same bits, and both lie within rounding of a float64 loop.
+// ('mul'), padding or not. Dense and sparse give the same bits, and both lie within rounding
+// of a float64 loop.
 void fuzz_factor_backward(fuzz::Input& in) {
   const int64_t rows = in.between(1, 30), dim = in.between(1, 40), n = in.between(0, 150);
   const int64_t factor_rows = in.between(1, 20);
@@ -349,6 +350,7 @@ void fuzz_factor_backward(fuzz::Input& in) {
   a.mode = in.flag() ? g::PoolMode::Mean : g::PoolMode::Sum;
   a.weights = in.flag() ? weights.data() : nullptr;
   a.num_rows = rows;
+  a.padding_idx = in.flag() ? in.between(0, rows - 1) : -1;
   a.grad_rows_per_bag = step;
   a.grad_row_offset = offset;
   if (!concat || in.flag()) {
@@ -365,8 +367,10 @@ void fuzz_factor_backward(fuzz::Input& in) {
   sparse_pass.run_sparse(sparse.data());
   std::vector<double> want(dense.size()), magnitude(dense.size());
   for (int64_t b = 0; b < num_bags; ++b) {
-    const int64_t count = bounds[b + 1] - bounds[b];
+    int64_t count = 0;
+    for (int64_t p = bounds[b]; p < bounds[b + 1]; ++p) count += idx[p] != a.padding_idx;
     for (int64_t p = bounds[b]; p < bounds[b + 1]; ++p) {
+      if (idx[p] == a.padding_idx) continue;
       const double scale = (a.weights != nullptr ? a.weights[p] : 1.0) / (a.mode == g::PoolMode::Mean ? count : 1);
       for (int64_t c = 0; c < dim; ++c) {
         const double f = a.factor != nullptr ? factor[frow[p] * dim + c] : 1.0;

@@ -502,16 +502,17 @@ void BagBackward::run_factor_pooled(float* out, bool dense) {
 void BagBackward::run_factor_sparse(float* out) {
   rows();
   const Plan& plan = *plan_;
-  // The slot of each position's row: every position is in the plan (no padding row here).
-  LargeArray<int64_t> slot(static_cast<size_t>(plan.num_indices));
-  for (int64_t u = 0; u < plan.num_segments(); ++u) {
+  // The slot of each position's row; a padding position (not in the plan) gets `slots`,
+  // which the scatter skips.
+  const int64_t slots = plan.num_segments();
+  LargeArray<int64_t> slot(static_cast<size_t>(plan.num_indices), slots);
+  for (int64_t u = 0; u < slots; ++u) {
     for (int64_t k = plan.bounds[u]; k < plan.bounds[u + 1]; ++k) slot[plan.order[k]] = u;
   }
-  const int64_t slots = plan.num_segments();
   fill_zero(out, slots * args_.dim);
   // Each slot's contributions in position order, as the dense form adds them: the same bits.
   scatter_add(IndexArray{slot.data(), plan.num_indices, IndexType::Int64}, slots,
-              gradient_rows(out, bag_of_.data(), scale_.empty() ? nullptr : scale_.data()));
+              gradient_rows(out, bag_of_.data(), scale_.empty() ? nullptr : scale_.data()), slots);
 }
 
 void BagBackward::run_planned(float* out, bool dense) {

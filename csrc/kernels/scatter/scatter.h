@@ -73,7 +73,8 @@ void scatter_add(const Plan& plan, const ScatterArgs& args);
 // index order, the positions whose row is its own (no sort, no serial pass; src is read in
 // order). Every element sees the same operations in the same order as the plan form:
 // bitwise identical.
-// Positions whose index equals `skip` (a padding row; -1: none) are left out.
+// Positions whose index equals `skip` (a padding row, or num_rows marking positions to drop;
+// -1: none) are left out; every other index lies in [0, num_rows).
 void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args,
                  int64_t skip = -1);
 // Up to this many bytes of src (length x dim floats) the form above splits by destination
@@ -172,7 +173,7 @@ struct BagBackwardArgs {
   // as rows of dim floats: one half of a QR bag's 'concat' gradient (2 and 0 or 1).
   int64_t grad_rows_per_bag = 1;
   int64_t grad_row_offset = 0;
-  // Sum / Mean, no plan, no padding row: position p's contribution is its bag's gradient times
+  // Sum / Mean, no plan: position p's contribution is its bag's gradient times
   // row factor_rows[p] of `factor` (dim floats each), element-wise: a QR bag's 'mul' combine,
   // whose quotient rows get the gradient times their remainder rows and the other way round.
   const float* factor = nullptr;
