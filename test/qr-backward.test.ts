@@ -294,7 +294,7 @@ describe('qrEmbeddingBagBackward: the forward\'s adjoint, ISAs, threads, async, 
     }
   });
 
-  it('no ids, no bags, padding only, the last id of the range', () => {
+  it('no ids, no bags, padding only, the last id of the range, a remainder table past 2^32 rows', () => {
     const none = qrEmbeddingBagBackward({
       gradOutput: new Float32Array(8).fill(1), dim: 4, quotientRows: 0, remainderRows: 0, indices: new Int32Array(0),
       offsets: Int32Array.of(0, 0), mode: 'sum', combine: 'sum',
@@ -319,6 +319,19 @@ describe('qrEmbeddingBagBackward: the forward\'s adjoint, ISAs, threads, async, 
     expect(toNumbers(last.quotient.rows)).toEqual([4]);
     expect(toNumbers(last.remainder.rows)).toEqual([6]);
     expect(Array.from(last.quotient.values)).toEqual([3]);
+    // A remainder table past 2^32 rows (64-bit rows; sparse, since the dense form cannot be
+    // allocated, which is a RangeError).
+    const m = 2 ** 40;
+    const huge = {
+      gradOutput: Float32Array.of(1, 2, 3, 4), dim: 2, indices: BigInt64Array.of(3n, BigInt(m) + 7n, 4n * BigInt(m) + 2n ** 39n, 3n),
+      offsets: BigInt64Array.of(0n, 2n), mode: 'sum' as const, combine: 'sum' as const, quotientRows: 5, remainderRows: m,
+    };
+    const wide = qrEmbeddingBagBackward({ ...huge, sparse: true });
+    expect(toNumbers(wide.quotient.rows)).toEqual([0, 1, 4]);
+    expect(Array.from(wide.quotient.values)).toEqual([4, 6, 1, 2, 3, 4]);
+    expect(toNumbers(wide.remainder.rows)).toEqual([3, 7, 2 ** 39]);
+    expect(Array.from(wide.remainder.values)).toEqual([4, 6, 1, 2, 3, 4]);
+    expect(() => qrEmbeddingBagBackward(huge)).toThrow(RangeError);
   });
 
   it('a fixed case by hand, every combine', () => {
