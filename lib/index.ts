@@ -1,7 +1,14 @@
 export { gather, gatherAsync, embeddingBag, embeddingBagAsync, hashedEmbeddingBag, hashedEmbeddingBagAsync } from './gather';
 export type { GatherOptions, EmbeddingBagOptions, EmbeddingBagArgmaxResult, HashedEmbeddingBagOptions, PoolMode } from './gather';
-export { qrEmbeddingBag, qrEmbeddingBagAsync, qrEmbeddingBagBackward, qrEmbeddingBagBackwardAsync } from './qr-bag';
-export type { QrEmbeddingBagOptions, QrCombine, QrEmbeddingBagBackwardOptions, QrGradient } from './qr-bag';
+export {
+  qrEmbeddingBag,
+  qrEmbeddingBagAsync,
+  qrEmbeddingBagBackward,
+  qrEmbeddingBagBackwardAsync,
+  qrEmbeddingBagWeightsBackward,
+  qrEmbeddingBagWeightsBackwardAsync,
+} from './qr-bag';
+export type { QrEmbeddingBagOptions, QrCombine, QrEmbeddingBagBackwardOptions, QrEmbeddingBagWeightsBackwardOptions, QrGradient } from './qr-bag';
 export { rope, ropeAsync, ropeCache, ropeFrequencies, ropeRerotate, ropeRerotateAsync } from './rope';
 export type {
   PositionArray,
@@ -47,6 +54,8 @@ export {
   hashedEmbeddingBagBackwardAsync,
   embeddingBagWeightsBackward,
   embeddingBagWeightsBackwardAsync,
+  hashedEmbeddingBagWeightsBackward,
+  hashedEmbeddingBagWeightsBackwardAsync,
   csrFromCoo,
   csrFromCooAsync,
   csrTranspose,
@@ -60,6 +69,7 @@ export type {
   EmbeddingBagBackwardOptions,
   HashedEmbeddingBagBackwardOptions,
   EmbeddingBagWeightsBackwardOptions,
+  HashedEmbeddingBagWeightsBackwardOptions,
   SparseGradient,
   CsrMatrix,
   CsrFromCooOptions,

@@ -27,6 +27,8 @@ export interface NativeAddon {
   qrEmbeddingBagAsync(...args: unknown[]): Promise<Float32Array>;
   qrEmbeddingBagBackward(...args: unknown[]): unknown;
   qrEmbeddingBagBackwardAsync(...args: unknown[]): Promise<unknown>;
+  qrEmbeddingBagWeightsBackward(...args: unknown[]): Float32Array;
+  qrEmbeddingBagWeightsBackwardAsync(...args: unknown[]): Promise<Float32Array>;
   quantizeTable(...args: unknown[]): Uint8Array | Uint16Array | Float32Array;
   quantizeTableAsync(...args: unknown[]): Promise<Uint8Array | Uint16Array | Float32Array>;
   dequantizeTable(...args: unknown[]): Float32Array;

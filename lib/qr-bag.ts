@@ -147,3 +147,44 @@ export function qrEmbeddingBagBackwardAsync(options: QrEmbeddingBagBackwardOptio
   return startAsync(options, 'qrEmbeddingBagBackwardAsync',
     () => callQrBackward(native().qrEmbeddingBagBackwardAsync, options, 'qrEmbeddingBagBackwardAsync') as Promise<QrGradient<Float32Array | SparseGradient>>);
 }
+
+/** The forward call's tables, indices, offsets / lengths, includeLastOffset, combine and paddingIdx, plus: */
+export interface QrEmbeddingBagWeightsBackwardOptions
+  extends Pick<QrEmbeddingBagOptions, 'indices' | 'offsets' | 'lengths' | 'includeLastOffset' | 'combine' | 'paddingIdx'> {
+  /** The forward's quotient table, `rows x dim` float32 values. */
+  quotient: Float32Array;
+  /** The forward's remainder table (m rows), `m x dim` float32 values. */
+  remainder: Float32Array;
+  /** Row length of both tables. */
+  dim: number;
+  /** The gradient of qrEmbeddingBag's output: `bags x dim` floats (`bags x 2 dim` for 'concat'). */
+  gradOutput: Float32Array;
+  /** 'sum' or 'mean' (per-sample weights do not apply to 'max'; it is a TypeError). */
+  mode: Exclude<PoolMode, 'max'>;
+  /** Destination of one float per id; a fresh array when omitted. */
+  out?: Float32Array;
+}
+
+function callQrWeightsBackward<R>(fn: (...args: unknown[]) => R, o: QrEmbeddingBagWeightsBackwardOptions, op: string): R {
+  requireOptions(o, op);
+  const mode = enumCode(o.mode, POOL_MODES, 'mode');
+  const combine = enumCode(o.combine, QR_COMBINES, 'combine');
+  const { kind, bounds } = boundsArgs(o, op);
+  return fn(o.gradOutput, o.quotient, o.remainder, o.dim, o.indices, bounds, kind, mode, combine, o.paddingIdx, o.out);
+}
+
+/**
+ * The gradient of {@link qrEmbeddingBag} with respect to its per-sample `weights`: for id p of
+ * bag b, `gradOutput[b] · e_p` with e_p the id's combined row (for 'concat', each half of the
+ * gradient row against its table's row), divided by the bag's count of non-padding ids for
+ * 'mean'; 0 for the padding id's entries. One float per id.
+ */
+export function qrEmbeddingBagWeightsBackward(options: QrEmbeddingBagWeightsBackwardOptions): Float32Array {
+  return callQrWeightsBackward(native().qrEmbeddingBagWeightsBackward, options, 'qrEmbeddingBagWeightsBackward');
+}
+
+/** {@link qrEmbeddingBagWeightsBackward} on the libuv thread pool (the ids are split on the calling thread). */
+export function qrEmbeddingBagWeightsBackwardAsync(options: QrEmbeddingBagWeightsBackwardOptions): Promise<Float32Array> {
+  return startAsync(options, 'qrEmbeddingBagWeightsBackwardAsync',
+    () => callQrWeightsBackward(native().qrEmbeddingBagWeightsBackwardAsync, options, 'qrEmbeddingBagWeightsBackwardAsync'));
+}

@@ -236,11 +236,11 @@ export interface EmbeddingBagWeightsBackwardOptions
   out?: Float32Array;
 }
 
-function callWeightsBackward<R>(fn: (...args: unknown[]) => R, o: EmbeddingBagWeightsBackwardOptions, op: string): R {
+function callWeightsBackward<R>(fn: (...args: unknown[]) => R, o: EmbeddingBagWeightsBackwardOptions, op: string, hashSeed?: unknown): R {
   requireOptions(o, op);
   const mode = enumCode(o.mode, REDUCE, 'mode');
   const { kind, bounds } = boundsArgs(o, op);
-  return fn(o.gradOutput, o.table, o.dim, o.indices, bounds, kind, mode, o.paddingIdx, o.out);
+  return fn(o.gradOutput, o.table, o.dim, o.indices, bounds, kind, mode, o.paddingIdx, o.out, hashSeed);
 }
 
 /**
@@ -257,6 +257,35 @@ export function embeddingBagWeightsBackward(options: EmbeddingBagWeightsBackward
 export function embeddingBagWeightsBackwardAsync(options: EmbeddingBagWeightsBackwardOptions): Promise<Float32Array> {
   return startAsync(options, 'embeddingBagWeightsBackwardAsync',
     () => callWeightsBackward(native().embeddingBagWeightsBackwardAsync, options, 'embeddingBagWeightsBackwardAsync'));
+}
+
+/** The forward call's ids, offsets / lengths, includeLastOffset, seed and paddingIdx, plus: */
+export interface HashedEmbeddingBagWeightsBackwardOptions extends Omit<EmbeddingBagWeightsBackwardOptions, 'paddingIdx'> {
+  /** The forward's seed: id i read row hashedRow(i, seed) of the shared table. */
+  seed: number;
+  /** An id (not a row) the forward skipped: its entries get 0 and 'mean' does not count them. */
+  paddingIdx?: number;
+}
+
+function callHashedWeightsBackward<R>(fn: (...args: unknown[]) => R, o: HashedEmbeddingBagWeightsBackwardOptions, op: string): R {
+  requireOptions(o, op);
+  if (o.seed === undefined || o.seed === null) throw new TypeError(`${op} needs a seed`);
+  return callWeightsBackward(fn, o, op, o.seed);
+}
+
+/**
+ * The gradient of {@link hashedEmbeddingBag} with respect to its per-sample `weights`: for id
+ * p of bag b, `gradOutput[b] · table[hashedRow(indices[p], seed)]`, divided by the bag's count
+ * of non-padding ids for 'mean'; 0 for the padding id's entries. One float per id.
+ */
+export function hashedEmbeddingBagWeightsBackward(options: HashedEmbeddingBagWeightsBackwardOptions): Float32Array {
+  return callHashedWeightsBackward(native().embeddingBagWeightsBackward, options, 'hashedEmbeddingBagWeightsBackward');
+}
+
+/** {@link hashedEmbeddingBagWeightsBackward} on the libuv thread pool (the ids are hashed on the calling thread). */
+export function hashedEmbeddingBagWeightsBackwardAsync(options: HashedEmbeddingBagWeightsBackwardOptions): Promise<Float32Array> {
+  return startAsync(options, 'hashedEmbeddingBagWeightsBackwardAsync',
+    () => callHashedWeightsBackward(native().embeddingBagWeightsBackwardAsync, options, 'hashedEmbeddingBagWeightsBackwardAsync'));
 }
 
 /**

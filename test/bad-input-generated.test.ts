@@ -189,11 +189,25 @@ const TARGETS: Target[] = [
     }),
   },
   {
+    name: 'hashedEmbeddingBagWeightsBackward', call: (o) => ek.hashedEmbeddingBagWeightsBackward(o as never), callAsync: (o) => ek.hashedEmbeddingBagWeightsBackwardAsync(o as never),
+    base: () => ({
+      gradOutput: new Float32Array(2 * 4).fill(1), table: new Float32Array(10 * 4).map((_, i) => i), dim: 4, indices: BigInt64Array.of(1n, 2n ** 40n, 0n, 3n),
+      offsets: Int32Array.of(0, 1), mode: 'mean', seed: 5, paddingIdx: 3, out: new Float32Array(4),
+    }),
+  },
+  {
     name: 'qrEmbeddingBagBackward', call: (o) => ek.qrEmbeddingBagBackward(o as never), callAsync: (o) => ek.qrEmbeddingBagBackwardAsync(o as never),
     base: () => ({
       gradOutput: new Float32Array(2 * 4).fill(1), dim: 4, indices: BigInt64Array.of(1n, 11n, 0n, 3n), offsets: Int32Array.of(0, 1), mode: 'mean',
       combine: 'mul', weights: Float32Array.of(1, 2, 3, 4), paddingIdx: 3, quotientRows: 3, remainderRows: 4,
       quotient: new Float32Array(12).fill(2), remainder: new Float32Array(16).fill(3), outQuotient: new Float32Array(12), outRemainder: new Float32Array(16),
+    }),
+  },
+  {
+    name: 'qrEmbeddingBagWeightsBackward', call: (o) => ek.qrEmbeddingBagWeightsBackward(o as never), callAsync: (o) => ek.qrEmbeddingBagWeightsBackwardAsync(o as never),
+    base: () => ({
+      gradOutput: new Float32Array(2 * 4).fill(1), quotient: new Float32Array(12).fill(2), remainder: new Float32Array(16).fill(3), dim: 4,
+      indices: BigInt64Array.of(1n, 11n, 0n, 3n), offsets: Int32Array.of(0, 1), mode: 'mean', combine: 'sum', paddingIdx: 3, out: new Float32Array(4),
     }),
   },
   {

@@ -210,3 +210,42 @@ export function refQrBackward(o: RefQrBackwardOptions) {
   });
   return { quotient, remainder };
 }
+
+/**
+ * The gradient of qrEmbeddingBag with respect to its per-sample weights in float64: id i of
+ * bag b gets g_b . e_i over the bag's non-padding count for 'mean' (e_i its combined row; for
+ * 'concat' g_b's first half against the quotient row and its second half against the
+ * remainder row), padding ids 0. Also the sums of the terms' magnitudes.
+ */
+export function refQrWeightsBackward(o: RefQrBackwardOptions & { quotient: Float32Array; remainder: Float32Array }) {
+  const dim = o.dim;
+  const m = o.remainderRows;
+  const limit = o.quotientRows * m;
+  const ids = toNumbers(o.indices as never);
+  const padding = o.paddingIdx === undefined ? -1 : o.paddingIdx < 0 ? o.paddingIdx + limit : o.paddingIdx;
+  const outDim = o.combine === 'concat' ? 2 * dim : dim;
+  const ref = new Float64Array(ids.length);
+  const abs = new Float64Array(ids.length);
+  bagRanges(o as RefBagOptions).forEach(([start, end], b) => {
+    let count = 0;
+    for (let p = start; p < end; p++) if (ids[p] !== padding) count++;
+    for (let p = start; p < end; p++) {
+      if (ids[p] === padding) continue;
+      const divisor = o.mode === 'mean' ? count : 1;
+      const q = Math.floor(ids[p] / m) * dim;
+      const r = (ids[p] % m) * dim;
+      const terms: number[] = [];
+      for (let c = 0; c < dim; c++) {
+        const g = o.gradOutput[b * outDim + c];
+        if (o.combine === 'sum') terms.push(g * o.quotient[q + c], g * o.remainder[r + c]);
+        else if (o.combine === 'mul') terms.push(g * o.quotient[q + c] * o.remainder[r + c]);
+        else terms.push(g * o.quotient[q + c], o.gradOutput[b * outDim + dim + c] * o.remainder[r + c]);
+      }
+      for (const t of terms) {
+        ref[p] += t / divisor;
+        abs[p] += Math.abs(t / divisor);
+      }
+    }
+  });
+  return { ref, abs };
+}

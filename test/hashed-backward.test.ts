@@ -1,17 +1,22 @@
 // hashedEmbeddingBagBackward (the gradient of hashedEmbeddingBag with respect to its shared
-// table) on seeded random data (seed in every message; rerun with TEST_SEED=<seed>):
+// table) and hashedEmbeddingBagWeightsBackward (with respect to its per-sample weights) on
+// seeded random data (seed in every message; rerun with TEST_SEED=<seed>):
 //  - against the float64 reference of the same bags over the hashed rows (the documented hash
 //    in BigInt, test/compress-reference.ts), padding ids left out and not counted by 'mean';
 //  - bitwise equal to embeddingBagBackward over those rows, dense and sparse;
 //  - the adjoint of the forward the addon computes: <g, hashedEmbeddingBag(T)> = <grad, T>;
 //  - bitwise identical for 1, 2 and 3 threads where the hashing splits into several tasks,
-//    sync and async, fresh and given `out`.
+//    sync and async, fresh and given `out`;
+//  - the weights' gradient against a float64 dot product per id over its hashed row (padding
+//    ids exactly 0, not counted by 'mean'), on every ISA, and the forward's derivative.
 import { describe, expect, it } from 'vitest';
 import {
   embeddingBagBackward,
   hashedEmbeddingBag,
   hashedEmbeddingBagBackward,
   hashedEmbeddingBagBackwardAsync,
+  hashedEmbeddingBagWeightsBackward,
+  hashedEmbeddingBagWeightsBackwardAsync,
   type IndexArray,
 } from '../lib/index';
 import {
@@ -19,6 +24,7 @@ import {
   INDEX_KINDS,
   Rng,
   bagOptions,
+  bagRanges,
   describeCase,
   firstBitMismatch,
   firstNaN,
@@ -31,10 +37,11 @@ import {
   relErr,
   type BoundsKind,
   type IndexKind,
+  type RefBagOptions,
 } from './reference';
 import { hashedBagProblem, refHashedRow } from './compress-reference';
 import { cond, refBagBackward } from './scatter-reference';
-import { expectSameBitsOnThreads } from './checks';
+import { expectSameBitsOnThreads, itOnEachIsa } from './checks';
 
 const BOUND = 1e-6;
 
@@ -216,5 +223,118 @@ describe('hashedEmbeddingBagBackward: the forward\'s adjoint, threads, async, ed
     const rows = [2 ** 40, 2 ** 40 + 1].map((id) => refHashedRow(BigInt(id), 11n, 1000));
     const sparse = hashedEmbeddingBagBackward({ gradOutput: Float32Array.of(1), dim: 1, numRows: 1000, indices: ids, lengths: BigInt64Array.of(2n), mode: 'sum', seed: 11, sparse: true });
     expect(Array.from(sparse.rows as BigInt64Array, Number)).toEqual([...new Set(rows)].sort((a, b) => a - b));
+  });
+});
+
+/**
+ * The weights' gradient in float64: id p of bag b gets gradOutput[b] . table[hashedRow(id)],
+ * over the bag's count of non-padding ids for 'mean'; padding ids 0. Also the terms'
+ * magnitudes.
+ */
+function refHashedWeights(c: HashedCase) {
+  const { dim, gradOutput, seed, numRows, paddingIdx } = c.o;
+  const ref = new Float64Array(c.ids.length);
+  const abs = new Float64Array(c.ids.length);
+  bagRanges(c.o as unknown as RefBagOptions).forEach(([start, end], b) => {
+    let count = 0;
+    for (let p = start; p < end; p++) if (c.ids[p] !== paddingIdx) count++;
+    for (let p = start; p < end; p++) {
+      if (c.ids[p] === paddingIdx) continue;
+      const row = refHashedRow(BigInt(c.ids[p]), BigInt(seed), numRows);
+      const divisor = c.o.mode === 'mean' ? count : 1;
+      for (let k = 0; k < dim; k++) {
+        const term = (gradOutput[b * dim + k] * c.table[row * dim + k]) / divisor;
+        ref[p] += term;
+        abs[p] += Math.abs(term);
+      }
+    }
+  });
+  return { ref, abs };
+}
+
+function expectWeightsReference(c: HashedCase, got: Float32Array, ctx: string): void {
+  const { ref, abs } = refHashedWeights(c);
+  expect(got.length, ctx).toBe(c.ids.length);
+  expect(firstNaN(got), `${ctx}: every element written`).toBe(-1);
+  expect(relErr(got, ref), `${ctx}: bound ${BOUND} x cond`).toBeLessThan(BOUND * cond(ref, abs));
+  c.ids.forEach((id, p) => {
+    if (id === c.o.paddingIdx) expect(got[p], `${ctx}: padding entry ${p}`).toBe(0);
+  });
+}
+
+const WEIGHT_VARIANTS = VARIANTS.filter((v) => !v.weighted);
+
+describe.each([1, 7, 16, 128, 129])('hashedEmbeddingBagWeightsBackward dim %i', (dim) => {
+  it.each(WEIGHT_VARIANTS)('mode=$mode padding=$padding: the reference, into out and fresh', (v) => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const bounds of BOUNDS_KINDS) {
+      for (const kind of INDEX_KINDS) {
+        const c = hashedCase(rng, dim, v, bounds, kind);
+        const ctx = describeCase({ seed, dim, ...v, bounds, kind, numRows: c.o.numRows, hashSeed: c.o.seed, paddingIdx: c.o.paddingIdx });
+        const o = { ...c.o, table: c.table, weights: undefined };
+        const out = poisoned(c.ids.length);
+        const got = hashedEmbeddingBagWeightsBackward({ ...o, out });
+        expect(got === out, `${ctx}: returns out`).toBe(true);
+        expectWeightsReference(c, got, ctx);
+        expect(firstBitMismatch(hashedEmbeddingBagWeightsBackward(o), got), `${ctx}: fresh = out`).toBe(-1);
+      }
+    }
+  });
+});
+
+describe('hashedEmbeddingBagWeightsBackward: the derivative, ISAs, threads, async', () => {
+  it.each(WEIGHT_VARIANTS)('is the derivative of hashedEmbeddingBag in each weight (mode=$mode padding=$padding)', (v) => {
+    // The forward is linear in the weights: <g, forward(w)> = sum_p w_p x gradient_p.
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const kind of INDEX_KINDS) {
+      const c = hashedCase(rng, 24, { ...v, weighted: true }, 'offsets', kind, 200);
+      const forward = hashedEmbeddingBag({ ...c.o, table: c.table });
+      const grad = hashedEmbeddingBagWeightsBackward({ ...c.o, table: c.table, weights: undefined });
+      let lhs = 0;
+      let scale = 0;
+      for (let i = 0; i < forward.length; i++) {
+        lhs += forward[i] * c.o.gradOutput[i];
+        scale += Math.abs(forward[i] * c.o.gradOutput[i]);
+      }
+      const w = c.o.weights as Float32Array;
+      const rhs = grad.reduce((s, x, p) => s + x * w[p], 0);
+      expect(Math.abs(lhs - rhs), `seed=${seed} ${kind} ${JSON.stringify(v)}: ${lhs} vs ${rhs}`).toBeLessThan(1e-5 * (1 + scale));
+    }
+  });
+
+  itOnEachIsa('hashedEmbeddingBagWeightsBackward: the reference', () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    let calls = 0;
+    for (const dim of [1, 7, 16, 33, 129]) {
+      const c = hashedCase(rng, dim, { mode: 'mean', weighted: false, padding: true }, 'offsets', 'int64', 40);
+      expectWeightsReference(c, hashedEmbeddingBagWeightsBackward({ ...c.o, table: c.table }), `seed=${seed} dim=${dim}`);
+      calls++;
+    }
+    return calls;
+  });
+
+  it('100,000 ids with padding: the same bits on 1, 2 and 3 threads; async = sync', async () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const dim = 8;
+    const numRows = 5000;
+    const lengths = randomLengths(rng, 8000, 24);
+    const n = lengths.reduce((s, x) => s + x, 0);
+    const pad = 2 ** 40 + 17;
+    const ids = Array.from({ length: n }, () => (rng.bool(0.2) ? pad : Math.floor(rng.float() * 2 ** 50)));
+    const table = randomTable(rng, numRows, dim);
+    const gradOutput = randomTable(rng, lengths.length, dim);
+    const o = {
+      ...bagOptions({ table, dim, mode: 'mean', paddingIdx: pad }, ids, lengths, 'offsets', 'int64'),
+      mode: 'mean' as const, seed: 77, gradOutput,
+    };
+    const one = expectSameBitsOnThreads(() => hashedEmbeddingBagWeightsBackward(o), `seed=${seed}`);
+    expectWeightsReference({ o: { ...o, numRows }, ids, lengths, table } as unknown as HashedCase, one, `seed=${seed}`);
+    const out = poisoned(n);
+    expect(await hashedEmbeddingBagWeightsBackwardAsync({ ...o, out })).toBe(out);
+    expect(firstBitMismatch(out, one), `seed=${seed} async`).toBe(-1);
   });
 });

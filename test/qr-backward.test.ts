@@ -1,18 +1,23 @@
 // qrEmbeddingBagBackward (the gradient of qrEmbeddingBag with respect to both of its tables)
-// on seeded random data (seed in every message; rerun with TEST_SEED=<seed>):
+// and qrEmbeddingBagWeightsBackward (with respect to its per-sample weights) on seeded random
+// data (seed in every message; rerun with TEST_SEED=<seed>):
 //  - against the float64 reference (test/compress-reference.ts refQrBackward), every
 //    combine, mode, weights, padding, bounds form and index type, dims with odd tails;
 //  - 'sum' / 'concat' bitwise equal to embeddingBagBackward over the ids' quotient and
 //    remainder rows (padding removed), dense and sparse;
 //  - the forward's adjoint with the addon's own qrEmbeddingBag (linear for 'sum' / 'concat',
 //    bilinear for 'mul');
-//  - every ISA forced, the same bits on 1, 2 and 3 threads, async, and the edges.
+//  - every ISA forced, the same bits on 1, 2 and 3 threads, async, and the edges;
+//  - the weights' gradient against its float64 reference (padding ids exactly 0) and as the
+//    derivative of the addon's forward in the weights, on every ISA and thread count.
 import { describe, expect, it } from 'vitest';
 import {
   embeddingBagBackward,
   qrEmbeddingBag,
   qrEmbeddingBagBackward,
   qrEmbeddingBagBackwardAsync,
+  qrEmbeddingBagWeightsBackward,
+  qrEmbeddingBagWeightsBackwardAsync,
   type QrCombine,
   type QrEmbeddingBagBackwardOptions,
   type SparseGradient,
@@ -38,7 +43,7 @@ import {
   type IndexKind,
   type RefBagOptions,
 } from './reference';
-import { refQrBackward } from './compress-reference';
+import { refQrBackward, refQrWeightsBackward } from './compress-reference';
 import { cond } from './scatter-reference';
 import { expectSameBitsOnThreads, itOnEachIsa } from './checks';
 
@@ -356,5 +361,110 @@ describe('qrEmbeddingBagBackward: the forward\'s adjoint, ISAs, threads, async, 
     // Quotient halves: bag 0 (2, 4), bag 1 (1, -1); remainder halves: bag 0 (6, 8), bag 1 (3, 5).
     expect(Array.from(concat.quotient)).toEqual([1, 2, 3, 3]);
     expect(Array.from(concat.remainder)).toEqual([3 + 3, 4 + 5, 6, 8]);
+  });
+});
+
+/** The weights' gradient of a QR case: the tables always given (every combine reads them). */
+function weightsOptions(c: QrCase) {
+  const { weights: _w, quotientRows: _q, remainderRows: _m, sparse: _s, ...rest } = c.o;
+  return { ...rest, quotient: c.quotient, remainder: c.remainder };
+}
+
+function expectWeights(c: QrCase, got: Float32Array, ctx: string): void {
+  const { ref, abs } = refQrWeightsBackward({ ...c.o, quotient: c.quotient, remainder: c.remainder });
+  expect(got.length, ctx).toBe(c.o.indices.length);
+  expect(firstNaN(got), `${ctx}: every element written`).toBe(-1);
+  expect(relErr(got, ref), `${ctx}: bound ${BOUND} x cond`).toBeLessThan(BOUND * cond(ref, abs));
+  const limit = c.o.quotientRows * c.o.remainderRows;
+  const pad = c.o.paddingIdx === undefined ? -1 : c.o.paddingIdx < 0 ? c.o.paddingIdx + limit : c.o.paddingIdx;
+  toNumbers(c.o.indices).forEach((id, p) => {
+    if (id === pad) expect(got[p], `${ctx}: padding entry ${p}`).toBe(0);
+  });
+}
+
+const WEIGHT_CASES = CASES.filter((v) => !v.weighted);
+
+describe.each([1, 7, 16, 128, 129])('qrEmbeddingBagWeightsBackward dim %i', (dim) => {
+  it.each(WEIGHT_CASES)('combine=$combine mode=$mode padding=$padding: the reference, into out and fresh', (v) => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const bounds of BOUNDS_KINDS) {
+      for (const kind of INDEX_KINDS) {
+        const c = qrCase(rng, dim, v.combine, v, bounds, kind);
+        const ctx = describeCase({ seed, dim, ...v, bounds, kind, q: c.o.quotientRows, m: c.o.remainderRows, paddingIdx: c.o.paddingIdx });
+        const out = poisoned(c.o.indices.length);
+        const got = qrEmbeddingBagWeightsBackward({ ...weightsOptions(c), out });
+        expect(got === out, `${ctx}: returns out`).toBe(true);
+        expectWeights(c, got, ctx);
+        expect(firstBitMismatch(qrEmbeddingBagWeightsBackward(weightsOptions(c)), got), `${ctx}: fresh = out`).toBe(-1);
+      }
+    }
+  });
+});
+
+describe('qrEmbeddingBagWeightsBackward: the derivative, ISAs, threads, async', () => {
+  it.each(WEIGHT_CASES)('is the derivative of qrEmbeddingBag in each weight (combine=$combine mode=$mode padding=$padding)', (v) => {
+    // The forward is linear in the weights: <g, forward(w)> = sum_p w_p x gradient_p.
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const kind of INDEX_KINDS) {
+      const c = qrCase(rng, 24, v.combine, { ...v, weighted: true }, 'offsets', kind, 200);
+      const forward = qrEmbeddingBag({ ...c.o, quotient: c.quotient, remainder: c.remainder, dim: 24 });
+      const grad = qrEmbeddingBagWeightsBackward(weightsOptions(c));
+      let lhs = 0;
+      let scale = 0;
+      for (let i = 0; i < forward.length; i++) {
+        lhs += forward[i] * c.o.gradOutput[i];
+        scale += Math.abs(forward[i] * c.o.gradOutput[i]);
+      }
+      const w = c.o.weights as Float32Array;
+      const rhs = grad.reduce((s, x, p) => s + x * w[p], 0);
+      expect(Math.abs(lhs - rhs), `seed=${seed} ${kind} ${JSON.stringify(v)}: ${lhs} vs ${rhs}`).toBeLessThan(1e-5 * (1 + scale));
+    }
+  });
+
+  for (const combine of COMBINES) {
+    itOnEachIsa(`qrEmbeddingBagWeightsBackward combine ${combine}: the reference`, () => {
+      const seed = freshSeed();
+      const rng = new Rng(seed);
+      let calls = 0;
+      for (const dim of [1, 7, 16, 33, 129]) {
+        const c = qrCase(rng, dim, combine, { mode: 'mean', weighted: false, padding: true }, 'offsets', 'int32', 40);
+        expectWeights(c, qrEmbeddingBagWeightsBackward(weightsOptions(c)), `seed=${seed} dim=${dim} ${combine}`);
+        calls++;
+      }
+      return calls;
+    });
+  }
+
+  it('100,000 ids with padding: the same bits on 1, 2 and 3 threads; async = sync', async () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const combine of COMBINES) {
+      const c = qrCase(rng, 16, combine, { mode: 'mean', weighted: false, padding: true }, 'offsets', 'int64', 100_000);
+      const ctx = `seed=${seed} ${combine}`;
+      const one = expectSameBitsOnThreads(() => qrEmbeddingBagWeightsBackward(weightsOptions(c)), ctx);
+      expectWeights(c, one, ctx);
+      const out = poisoned(one.length);
+      expect(await qrEmbeddingBagWeightsBackwardAsync({ ...weightsOptions(c), out })).toBe(out);
+      expect(firstBitMismatch(out, one), `${ctx} async`).toBe(-1);
+    }
+  });
+
+  it('a fixed case by hand, every combine', () => {
+    // As the table gradient's hand case: m = 2, bag 0 = ids 0, 3 (mean over 2), bag 1 = id 2
+    // and id 1 as padding (mean over 1); Q = [[1, 2], [3, 4]], R = [[10, 20], [30, 40]].
+    const base = {
+      quotient: Float32Array.of(1, 2, 3, 4), remainder: Float32Array.of(10, 20, 30, 40), dim: 2,
+      indices: Uint32Array.of(0, 3, 2, 1), offsets: Uint32Array.of(0, 2), mode: 'mean' as const, paddingIdx: 1,
+    };
+    const g = Float32Array.of(2, 4, 1, -1);
+    // sum: g0 . (q0 + r0) / 2, g0 . (q1 + r1) / 2, g1 . (q1 + r0), 0.
+    expect(Array.from(qrEmbeddingBagWeightsBackward({ ...base, combine: 'sum', gradOutput: g }))).toEqual([55, 121, -11, 0]);
+    // mul: g0 . (q0 r0) / 2, g0 . (q1 r1) / 2, g1 . (q1 r0), 0.
+    expect(Array.from(qrEmbeddingBagWeightsBackward({ ...base, combine: 'mul', gradOutput: g }))).toEqual([90, 410, -50, 0]);
+    // concat: (g0a . q + g0b . r) / 2, ..., with g0 = (2, 4 | 6, 8), g1 = (1, -1 | 3, 5).
+    expect(Array.from(qrEmbeddingBagWeightsBackward({ ...base, combine: 'concat', gradOutput: Float32Array.of(2, 4, 6, 8, 1, -1, 3, 5) })))
+      .toEqual([115, 261, 129, 0]);
   });
 });

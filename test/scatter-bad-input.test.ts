@@ -16,8 +16,12 @@ import {
   embeddingBagWeightsBackwardAsync,
   hashedEmbeddingBagBackward,
   hashedEmbeddingBagBackwardAsync,
+  hashedEmbeddingBagWeightsBackward,
+  hashedEmbeddingBagWeightsBackwardAsync,
   qrEmbeddingBagBackward,
   qrEmbeddingBagBackwardAsync,
+  qrEmbeddingBagWeightsBackward,
+  qrEmbeddingBagWeightsBackwardAsync,
   scatterAdd,
   scatterAddAsync,
   scatterPlan,
@@ -28,11 +32,11 @@ import {
 import { expectThrowsAndRejects } from './checks';
 import { detach } from './reference';
 
-type Op = 'scatterAdd' | 'embeddingBagBackward' | 'hashedEmbeddingBagBackward' | 'qrEmbeddingBagBackward' | 'embeddingBagWeightsBackward' | 'spmm' | 'csrFromCoo' | 'scatterPlan' | 'csrTranspose';
+type Op = 'scatterAdd' | 'embeddingBagBackward' | 'hashedEmbeddingBagBackward' | 'qrEmbeddingBagBackward' | 'embeddingBagWeightsBackward' | 'hashedEmbeddingBagWeightsBackward' | 'qrEmbeddingBagWeightsBackward' | 'spmm' | 'csrFromCoo' | 'scatterPlan' | 'csrTranspose';
 type Opts = Record<string, unknown>;
 
 const SYNC: Record<Op, (o: never) => unknown> = {
-  scatterAdd, embeddingBagBackward, hashedEmbeddingBagBackward, qrEmbeddingBagBackward, embeddingBagWeightsBackward, spmm, csrFromCoo, scatterPlan, csrTranspose,
+  scatterAdd, embeddingBagBackward, hashedEmbeddingBagBackward, qrEmbeddingBagBackward, embeddingBagWeightsBackward, hashedEmbeddingBagWeightsBackward, qrEmbeddingBagWeightsBackward, spmm, csrFromCoo, scatterPlan, csrTranspose,
 };
 const ASYNC: Partial<Record<Op, (o: never) => Promise<unknown>>> = {
   csrFromCoo: csrFromCooAsync,
@@ -42,6 +46,8 @@ const ASYNC: Partial<Record<Op, (o: never) => Promise<unknown>>> = {
   hashedEmbeddingBagBackward: hashedEmbeddingBagBackwardAsync,
   qrEmbeddingBagBackward: qrEmbeddingBagBackwardAsync,
   embeddingBagWeightsBackward: embeddingBagWeightsBackwardAsync,
+  hashedEmbeddingBagWeightsBackward: hashedEmbeddingBagWeightsBackwardAsync,
+  qrEmbeddingBagWeightsBackward: qrEmbeddingBagWeightsBackwardAsync,
   spmm: spmmAsync,
   scatterPlan: scatterPlanAsync,
 };
@@ -73,6 +79,16 @@ function base(op: Op): Opts {
       return {
         gradOutput: new Float32Array(12).fill(1), table: new Float32Array(24).fill(2), dim: 4, indices: Int32Array.of(0, 1, 2, 3, 4),
         offsets: Int32Array.of(0, 2, 2), mode: 'mean', out: new Float32Array(5).fill(7),
+      };
+    case 'hashedEmbeddingBagWeightsBackward':
+      return {
+        gradOutput: new Float32Array(12).fill(1), table: new Float32Array(24).fill(2), dim: 4, indices: BigInt64Array.of(0n, 2n ** 40n, 2n, 3n, 4n),
+        offsets: Int32Array.of(0, 2, 2), mode: 'mean', seed: 9, paddingIdx: 3, out: new Float32Array(5).fill(7),
+      };
+    case 'qrEmbeddingBagWeightsBackward':
+      return {
+        gradOutput: new Float32Array(12).fill(1), quotient: new Float32Array(12).fill(3), remainder: new Float32Array(16).fill(5), dim: 4,
+        indices: Int32Array.of(0, 11, 2, 7, 4), offsets: Int32Array.of(0, 2, 2), mode: 'mean', combine: 'mul', paddingIdx: 7, out: new Float32Array(5).fill(7),
       };
     case 'spmm':
       return {
@@ -229,6 +245,27 @@ describe('hashedEmbeddingBagBackward', () => {
   it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
 });
 
+describe('hashedEmbeddingBagWeightsBackward', () => {
+  const op = 'hashedEmbeddingBagWeightsBackward';
+  const cases: Case[] = [
+    ['not an object', op, () => undefined, TypeError, /hashedEmbeddingBagWeightsBackward(Async)? expects an options object, got undefined/],
+    ['no seed', op, withOpts(op, { seed: undefined }), TypeError, /hashedEmbeddingBagWeightsBackward(Async)? needs a seed/],
+    ['seed NaN', op, withOpts(op, { seed: NaN }), RangeError, /seed must be an integer, got NaN/],
+    ['negative id, last', op, withOpts(op, { indices: BigInt64Array.of(0n, 1n, 2n, 3n, -4n) }), RangeError, /indices\[4\] = -4: a hashed id must not be negative/],
+    ['an empty table with ids', op, withOpts(op, { table: new Float32Array(0), out: undefined }), RangeError, /a hashed bag needs table rows of at least 1/],
+    ['mode max', op, withOpts(op, { mode: 'max' }), TypeError, /mode must be 'sum' or 'mean'/],
+    ['paddingIdx negative (an id)', op, withOpts(op, { paddingIdx: -2 }), RangeError, /paddingIdx must be from 0 to 9007199254740991, got -2/],
+    ['table a q8 object', op, withOpts(op, { table: { format: 'q8', data: new Uint8Array(24), dim: 4 } }), TypeError, /table must be a Float32Array, got object/],
+    ['gradOutput wrong length', op, withOpts(op, { gradOutput: new Float32Array(8) }), RangeError, /gradOutput\.length must be 12 \(3 bags x dim 4\), got 8/],
+    ['out wrong length', op, withOpts(op, { out: new Float32Array(4) }), RangeError, /out\.length must be 5/],
+    ['out aliases the table', op, () => {
+      const buf = new Float32Array(26).fill(2);
+      return { ...base(op), table: buf.subarray(0, 24), out: buf.subarray(21, 26) };
+    }, TypeError, /out must not share memory with table/],
+  ];
+  it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
+});
+
 describe('qrEmbeddingBagBackward', () => {
   const op = 'qrEmbeddingBagBackward';
   const cases: Case[] = [
@@ -265,6 +302,32 @@ describe('qrEmbeddingBagBackward', () => {
       detach(gradOutput.buffer as ArrayBuffer);
       return { ...base(op), gradOutput };
     }, TypeError, /gradOutput's ArrayBuffer is detached/],
+  ];
+  it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
+});
+
+describe('qrEmbeddingBagWeightsBackward', () => {
+  const op = 'qrEmbeddingBagWeightsBackward';
+  const cases: Case[] = [
+    ['not an object', op, () => 1, TypeError, /qrEmbeddingBagWeightsBackward(Async)? expects an options object, got number/],
+    ['id past the id range, last', op, withOpts(op, { indices: Int32Array.of(0, 11, 2, 7, 12) }), RangeError, /indices\[4\] = 12 is out of range for 12 ids \(quotient rows 3 x remainder rows 4\)/],
+    ['no remainder', op, withOpts(op, { remainder: undefined }), TypeError, /remainder must be a Float32Array, got undefined/],
+    ['quotient a q8 object', op, withOpts(op, { quotient: { format: 'q8', data: new Uint8Array(12), dim: 4 } }), TypeError, /quotient must be a Float32Array, got object/],
+    ['remainder not a multiple of dim', op, withOpts(op, { remainder: new Float32Array(15) }), RangeError, /remainder\.length 15 is not a multiple of dim 4/],
+    ['mode max', op, withOpts(op, { mode: 'max' }), TypeError, /mode must be 'sum' or 'mean'/],
+    ['combine unknown', op, withOpts(op, { combine: 'max' }), TypeError, /combine must be one of 'sum', 'mul', 'concat', got 'max'/],
+    ['gradOutput wrong length for concat', op, withOpts(op, { combine: 'concat' }), RangeError, /gradOutput\.length must be 24 \(3 bags x output dim 8\), got 12/],
+    ['paddingIdx past the ids', op, withOpts(op, { paddingIdx: -13 }), RangeError, /paddingIdx must be from -12 to 11, got -13/],
+    ['out wrong length', op, withOpts(op, { out: new Float32Array(6) }), RangeError, /out\.length must be 5/],
+    ['out aliases the quotient table', op, () => {
+      const buf = new Float32Array(16).fill(3);
+      return { ...base(op), quotient: buf.subarray(0, 12), out: buf.subarray(11, 16) };
+    }, TypeError, /out must not share memory with quotient/],
+    ['detached indices', op, () => {
+      const indices = new Int32Array(5);
+      detach(indices.buffer as ArrayBuffer);
+      return { ...base(op), indices };
+    }, TypeError, /indices's ArrayBuffer is detached/],
   ];
   it.each(cases)('%s', (_n, o, make, cls, message) => expectBad(o, make, cls, message));
 });

@@ -1,5 +1,6 @@
-// N-API entry points of qrEmbeddingBagBackward and its Async form: the gradient of
-// qrEmbeddingBag (sum / mean pooling) with respect to both of its tables. Every argument is
+// N-API entry points of qrEmbeddingBagBackward and qrEmbeddingBagWeightsBackward and their
+// Async forms: the gradients of qrEmbeddingBag (sum / mean pooling) with respect to both of
+// its tables and to its per-sample weights. Every argument is
 // validated first, so a bad call writes nothing. Once it is, the ids become their quotient
 // and remainder rows, padding dropped (scatter::id_rows), and each table's gradient is the
 // plain bag backward over its rows: with the whole gradient ('sum'), its half ('concat': a
@@ -16,6 +17,7 @@
 #include "bag_args.h"
 #include "family.h"
 #include "scatter_args.h"
+#include "table_args.h"
 
 namespace embedkit::binding {
 namespace {
@@ -221,6 +223,112 @@ Napi::Value QrEmbeddingBagBackwardAsync(const Napi::CallbackInfo& info) {
                              c->held());
 }
 
+// ---- the per-sample weights' gradient --------------------------------------------------------
+
+struct QrWeightsCall {
+  ArrayView grad, indices_view, out;
+  ArrayView tables[2];  // quotient, remainder
+  BagBounds bounds;
+  scatter::IdRows id_rows;                // quotient and remainder rows, padding as sentinels
+  std::vector<scatter::WeightsGradArgs> passes;  // 'sum' / 'concat': one per table; 'mul': one
+  void run() const {
+    for (const scatter::WeightsGradArgs& a : passes) scatter::bag_weights_grad(a);
+  }
+};
+
+// args: gradOutput, quotient, remainder, dim, indices, bounds, boundsKind, mode, combine,
+//       paddingIdx?, out?
+// Id p of bag b gets gradOutput[b] . e_p, e_p its combined row: g . q + g . r ('sum', two
+// passes, the second adding into out), g1 . q + g2 . r ('concat', each pass reading its half
+// of the gradient row) or g . (q x r) ('mul', one pass with the remainder row as a factor).
+std::shared_ptr<QrWeightsCall> prepare_qr_weights(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto c = std::make_shared<QrWeightsCall>();
+  c->grad = get_float32_array(env, info[0], "gradOutput");
+  const int64_t dim = get_integer(env, info[3], "dim", 1, kMaxSafeInteger);
+  int64_t rows[2] = {0, 0};
+  const char* names[2] = {"quotient", "remainder"};
+  for (int s = 0; s < 2; ++s) {
+    c->tables[s] = get_table_rows(env, info[1 + s], names[s], gather::TableFormat::F32, dim, &rows[s]);
+  }
+  IndexArray ids;
+  c->indices_view = get_index_array(env, info[4], "indices", &ids);
+  const int64_t n = ids.length;
+  parse_bag_bounds(env, info[5], info[6], n, &c->bounds);
+  const gather::Bags bags = c->bounds.bags;
+  const auto mode = static_cast<PoolMode>(get_integer(env, info[7], "mode", 0, 2));
+  if (mode == PoolMode::Max) {
+    throw_type_error(env, "mode must be 'sum' or 'mean': 'max' pooling takes no per-sample weights");
+  }
+  const auto combine = static_cast<QrCombine>(get_integer(env, info[8], "combine", 0, 2));
+  const int64_t out_dim = combine == QrCombine::Concat ? checked_product(env, 2, dim, "2 x dim") : dim;
+  require_length(env, c->grad, "gradOutput", checked_product(env, bags.num_bags, out_dim, "bags x output dim"),
+                 std::to_string(bags.num_bags) + " bags x output dim " + std::to_string(out_dim));
+  const int64_t id_limit = gather::qr_id_limit(rows[0], rows[1]);
+  const int64_t bad = find_index_out_of_range(ids, id_limit);
+  if (bad >= 0) {
+    throw_range_error(env, "indices[" + std::to_string(bad) + "] = " + std::to_string(ids.at(bad)) +
+                               " is out of range for " + std::to_string(id_limit) + " ids (quotient rows " +
+                               std::to_string(rows[0]) + " x remainder rows " + std::to_string(rows[1]) + ")");
+  }
+  const int64_t padding_id = get_padding_row(env, info[9], id_limit);
+  c->out = output_float32(env, info[10], n, std::to_string(n) + " indices");
+  for (const auto& [view, name] :
+       {std::pair{&c->grad, "gradOutput"}, std::pair{&c->tables[0], "quotient"}, std::pair{&c->tables[1], "remainder"},
+        std::pair{&c->indices_view, "indices"}, std::pair{&c->bounds.view, c->bounds.name}}) {
+    require_disjoint(env, c->out, "out", *view, name);
+  }
+
+  // Validated: every position becomes its two rows, the padding id's a sentinel row past each
+  // table (answered with 0, never read, not counted by 'mean').
+  scatter::IdRowsArgs map;
+  map.ids = ids;
+  map.bags = bags;
+  map.map = scatter::IdMap::QuotientRemainder;
+  map.table_rows = rows[0];
+  map.remainder_rows = rows[1];
+  map.padding_id = padding_id;
+  map.keep_padding = true;
+  map.wide = combine == QrCombine::Mul;  // factor rows are read as int64
+  with_memory_check(env, "qrEmbeddingBagWeightsBackward", [&] { scatter::id_rows(map, &c->id_rows); });
+  const int passes = combine == QrCombine::Mul ? 1 : 2;
+  for (int s = 0; s < passes; ++s) {
+    scatter::WeightsGradArgs a;
+    a.grad = static_cast<const float*>(c->grad.data);
+    a.table = static_cast<const float*>(c->tables[s].data);
+    a.dim = dim;
+    a.indices = c->id_rows.rows(s);
+    a.bags = bags;
+    a.mean = mode == PoolMode::Mean;
+    a.padding_idx = padding_id >= 0 ? rows[s] : -1;
+    a.out = static_cast<float*>(c->out.data);
+    a.accumulate = s == 1;
+    if (combine == QrCombine::Concat) {
+      a.grad_rows_per_bag = 2;
+      a.grad_row_offset = s;
+    } else if (combine == QrCombine::Mul) {
+      a.factor = static_cast<const float*>(c->tables[1].data);
+      a.factor_rows = c->id_rows.rows64[1].data();
+    }
+    c->passes.push_back(a);
+  }
+  return c;
+}
+
+Napi::Value QrEmbeddingBagWeightsBackward(const Napi::CallbackInfo& info) {
+  std::shared_ptr<QrWeightsCall> c = prepare_qr_weights(info);
+  c->run();
+  return c->out.value;
+}
+
+Napi::Value QrEmbeddingBagWeightsBackwardAsync(const Napi::CallbackInfo& info) {
+  std::shared_ptr<QrWeightsCall> c = prepare_qr_weights(info);
+  const std::vector<HeldArray> held{{"gradOutput", c->grad.value},       {"quotient", c->tables[0].value},
+                                    {"remainder", c->tables[1].value},   {"indices", c->indices_view.value},
+                                    {c->bounds.name, c->bounds.view.value}, {"out", c->out.value}};
+  return KernelWorker::Start(info.Env(), "qrEmbeddingBagWeightsBackwardAsync", [c] { c->run(); }, c->out.value, held);
+}
+
 }  // namespace
 
 void register_qr_backward(Napi::Env env, Napi::Object exports) {
@@ -228,6 +336,10 @@ void register_qr_backward(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, QrEmbeddingBagBackward, "qrEmbeddingBagBackward"));
   exports.Set("qrEmbeddingBagBackwardAsync",
               Napi::Function::New(env, QrEmbeddingBagBackwardAsync, "qrEmbeddingBagBackwardAsync"));
+  exports.Set("qrEmbeddingBagWeightsBackward",
+              Napi::Function::New(env, QrEmbeddingBagWeightsBackward, "qrEmbeddingBagWeightsBackward"));
+  exports.Set("qrEmbeddingBagWeightsBackwardAsync",
+              Napi::Function::New(env, QrEmbeddingBagWeightsBackwardAsync, "qrEmbeddingBagWeightsBackwardAsync"));
 }
 
 }  // namespace embedkit::binding

@@ -188,6 +188,19 @@ Napi::Value ScatterAddAsync(const Napi::CallbackInfo& info) {
 
 // ---- embeddingBagBackward ------------------------------------------------------------------
 
+// A hashed bag's ids: any non-negative value, into a table of at least one row when there
+// are any (`rows_name` says where the row count came from).
+void require_hashed_ids(Napi::Env env, const IndexArray& ids, int64_t rows, const char* rows_name) {
+  const int64_t bad = find_index_out_of_range(ids, INT64_MAX);
+  if (bad >= 0) {
+    throw_range_error(env, "indices[" + std::to_string(bad) + "] = " + std::to_string(ids.at(bad)) +
+                               ": a hashed id must not be negative");
+  }
+  if (rows == 0 && ids.length > 0) {
+    throw_range_error(env, std::string("a hashed bag needs ") + rows_name + " of at least 1");
+  }
+}
+
 struct BackwardCall {
   ArrayView grad, indices_view, weights, argmax, out;
   BagBounds bounds;
@@ -234,12 +247,7 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
   scatter::IdRowsArgs hash;
   if (hashed) {
     hash.seed = static_cast<uint64_t>(get_integer(env, info[13], "seed", 0, kMaxSafeInteger));
-    const int64_t bad = find_index_out_of_range(a.indices, INT64_MAX);
-    if (bad >= 0) {
-      throw_range_error(env, "indices[" + std::to_string(bad) + "] = " +
-                                 std::to_string(a.indices.at(bad)) + ": a hashed id must not be negative");
-    }
-    if (rows == 0 && n > 0) throw_range_error(env, "a hashed bag needs numRows of at least 1");
+    require_hashed_ids(env, a.indices, rows, "numRows");
     if (a.mode == PoolMode::Max) {
       throw_type_error(env, "mode must be 'sum' or 'mean': a hashed bag returns no argmax for 'max'");
     }
@@ -368,11 +376,16 @@ Napi::Value EmbeddingBagBackwardAsync(const Napi::CallbackInfo& info) {
 struct WeightsGradCall {
   ArrayView grad, table, indices_view, out;
   BagBounds bounds;
+  scatter::IdRows hashed;  // hashed: the rows args.indices points into
   scatter::WeightsGradArgs args;
   void run() const { scatter::bag_weights_grad(args); }
 };
 
-// args: gradOutput, table, dim, indices, bounds, boundsKind, mode, paddingIdx?, out?
+// args: gradOutput, table, dim, indices, bounds, boundsKind, mode, paddingIdx?, out?, hashSeed?
+// With hashSeed (hashedEmbeddingBagWeightsBackward) indices are ids of any non-negative value
+// and paddingIdx is an id: once everything is validated, the ids become the rows they read,
+// the padding id's positions a sentinel row past the table (which the kernel gives 0 without
+// reading it and 'mean' does not count).
 std::shared_ptr<WeightsGradCall> prepare_weights_grad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto c = std::make_shared<WeightsGradCall>();
@@ -393,8 +406,16 @@ std::shared_ptr<WeightsGradCall> prepare_weights_grad(const Napi::CallbackInfo& 
   a.bags = c->bounds.bags;
   require_length(env, c->grad, "gradOutput", checked_product(env, a.bags.num_bags, dim, "bags x dim"),
                  std::to_string(a.bags.num_bags) + " bags x dim " + std::to_string(dim));
-  check_range(env, a.indices, "indices", rows, "table");
-  a.padding_idx = get_padding_row(env, info[7], rows);
+  const bool hashed = !is_absent(info[9]);
+  scatter::IdRowsArgs hash;
+  if (hashed) {
+    hash.seed = static_cast<uint64_t>(get_integer(env, info[9], "seed", 0, kMaxSafeInteger));
+    require_hashed_ids(env, a.indices, rows, "table rows");
+    if (!is_absent(info[7])) hash.padding_id = get_integer(env, info[7], "paddingIdx", 0, kMaxSafeInteger);
+  } else {
+    check_range(env, a.indices, "indices", rows, "table");
+    a.padding_idx = get_padding_row(env, info[7], rows);
+  }
   c->out = output_float32(env, info[8], n, std::to_string(n) + " indices");
   for (const auto& [view, name] :
        {std::pair{&c->grad, "gradOutput"}, std::pair{&c->table, "table"},
@@ -404,6 +425,15 @@ std::shared_ptr<WeightsGradCall> prepare_weights_grad(const Napi::CallbackInfo& 
   a.grad = static_cast<const float*>(c->grad.data);
   a.table = static_cast<const float*>(c->table.data);
   a.out = static_cast<float*>(c->out.data);
+  if (hashed) {
+    hash.ids = a.indices;
+    hash.bags = a.bags;
+    hash.table_rows = rows;
+    hash.keep_padding = true;
+    with_memory_check(env, "hashedEmbeddingBagWeightsBackward", [&] { scatter::id_rows(hash, &c->hashed); });
+    a.indices = c->hashed.rows();
+    if (hash.padding_id >= 0) a.padding_idx = rows;
+  }
   return c;
 }
 

@@ -210,20 +210,33 @@ void fuzz_winners(fuzz::Input& in) {
 }
 
 // bag_weights_grad on the chosen ISA and thread count: within rounding of a float64 dot
-// product per position (over the bag's non-padding count for Mean; padding exactly 0), and
-// the same bits on one thread (each position is one dot product whatever the split).
+// product per position (over the bag's non-padding count for Mean; padding exactly 0, or
+// untouched when accumulating), with or without a QR bag's extras and with the padding row in
+// the table or past it, and the same bits on one thread (each position is one dot product
+// whatever the split).
 void fuzz_weights_grad(fuzz::Input& in) {
   const int64_t rows = in.between(1, 30), dim = in.between(1, 70), n = in.between(0, 200);
+  // Padding as a row of the table, or as a sentinel one past it (a compressed bag's padding
+  // id), which must never be read (ASan).
+  const int64_t padding = in.flag() ? (in.flag() ? in.between(0, rows - 1) : rows) : -1;
   TypedIndices idx = fuzz::typed_indices(in);
-  for (int64_t i = 0; i < n; ++i) idx.push(in.between(0, rows - 1));
+  for (int64_t i = 0; i < n; ++i) idx.push(padding >= 0 && in.flag() ? padding : in.between(0, rows - 1));
   const int64_t num_bags = in.between(1, 20);
   std::vector<int64_t> bounds{0};
   for (int64_t b = 1; b < num_bags; ++b) bounds.push_back(in.between(0, n));
   std::sort(bounds.begin(), bounds.end());
   bounds.push_back(n);  // num_bags + 1 boundaries, the last at the end
-  std::vector<float> grad(static_cast<size_t>(num_bags * dim)), table(static_cast<size_t>(rows * dim));
+  // A QR bag's extras: a wider gradient row, a factor row per position, accumulation.
+  const bool extras = in.flag();
+  const int64_t step = extras ? 2 : 1, offset = extras ? in.between(0, 1) : 0, factor_rows = in.between(1, 10);
+  std::vector<float> grad(static_cast<size_t>(num_bags * step * dim)), table(static_cast<size_t>(rows * dim)),
+      factor(static_cast<size_t>(factor_rows * dim)), start(static_cast<size_t>(n));
+  std::vector<int64_t> frow(static_cast<size_t>(n));
   for (auto& v : grad) v = in.value();
   for (auto& v : table) v = in.value();
+  for (auto& v : factor) v = in.value();
+  for (auto& v : start) v = in.value();
+  for (auto& v : frow) v = in.between(0, factor_rows - 1);
   sc::WeightsGradArgs a;
   a.grad = grad.data();
   a.table = table.data();
@@ -231,8 +244,15 @@ void fuzz_weights_grad(fuzz::Input& in) {
   a.indices = idx.view();
   a.bags = g::Bags{IndexArray{bounds.data(), num_bags + 1, IndexType::Int64}, num_bags, n};
   a.mean = in.flag();
-  a.padding_idx = in.flag() ? in.between(0, rows - 1) : -1;
-  std::vector<float> got(static_cast<size_t>(n)), one(static_cast<size_t>(n));
+  a.padding_idx = padding;
+  if (extras) {
+    a.grad_rows_per_bag = step;
+    a.grad_row_offset = offset;
+    a.factor = factor.data();
+    a.factor_rows = frow.data();
+    a.accumulate = true;
+  }
+  std::vector<float> got = start, one = start;
   a.out = got.data();
   sc::bag_weights_grad(a);
   const int threads = embedkit::thread_count();
@@ -246,18 +266,21 @@ void fuzz_weights_grad(fuzz::Input& in) {
     for (int64_t p = bounds[b]; p < bounds[b + 1]; ++p) count += a.indices.at(p) != a.padding_idx;
     for (int64_t p = bounds[b]; p < bounds[b + 1]; ++p) {
       const int64_t row = a.indices.at(p);
+      const double base = extras ? start[p] : 0.0;
       if (row == a.padding_idx) {
-        if (got[p] != 0.0f) fuzz::fail("bag_weights_grad wrote a padding position");
+        if (got[p] != static_cast<float>(base)) fuzz::fail("bag_weights_grad wrote a padding position");
         continue;
       }
       double want = 0, magnitude = 0;
       for (int64_t c = 0; c < dim; ++c) {
-        const double term = static_cast<double>(grad[b * dim + c]) * table[row * dim + c];
+        const double f = extras ? static_cast<double>(factor[frow[p] * dim + c]) : 1.0;
+        const double term = static_cast<double>(grad[(b * step + offset) * dim + c]) * table[row * dim + c] * f;
         want += term;
         magnitude += std::fabs(term);
       }
       const double divisor = a.mean ? static_cast<double>(count) : 1.0;
-      if (!(std::fabs(got[p] - want / divisor) <= (dim + 2) * 1.2e-7 * magnitude / divisor)) {
+      const double slack = (dim + 3) * 1.2e-7 * magnitude / divisor + 1.2e-7 * std::fabs(base + want / divisor);
+      if (!(std::fabs(got[p] - (base + want / divisor)) <= slack)) {
         fuzz::fail("bag_weights_grad differs from a float64 dot product");
       }
     }
@@ -265,8 +288,8 @@ void fuzz_weights_grad(fuzz::Input& in) {
 }
 
 // id_rows against a plain loop (ids of any non-negative value in every index type, or below
-// q x m for quotient-remainder rows; a padding id that is often present, empty bags
-// anywhere), on the chosen thread count.
+// q x m for quotient-remainder rows; a padding id that is often present, dropped or kept as
+// sentinel rows; empty bags anywhere), on the chosen thread count.
 void fuzz_id_rows(fuzz::Input& in) {
   const int64_t n = in.between(0, 200);
   TypedIndices ids = fuzz::typed_indices(in);
@@ -276,6 +299,7 @@ void fuzz_id_rows(fuzz::Input& in) {
   a.table_rows = in.flag() ? in.between(1, 1000) : in.between(1, INT64_MAX);
   a.remainder_rows = in.flag() ? in.between(1, 1000) : in.between(1, INT64_MAX);
   a.wide = in.flag();
+  a.keep_padding = in.flag();
   const int64_t type_max = ids.type == IndexType::Int64 ? INT64_MAX : ids.type == IndexType::Uint32 ? UINT32_MAX : INT32_MAX;
   const int64_t id_max = qr ? std::min(type_max, g::qr_id_limit(a.table_rows, a.remainder_rows) - 1) : type_max;
   const int64_t pad = in.flag() ? in.between(0, id_max) : -1;
@@ -305,10 +329,11 @@ void fuzz_id_rows(fuzz::Input& in) {
     if (kept.start(b) != k) fuzz::fail("id_rows: a bag start differs from the plain loop's");
     for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
       const int64_t id = a.ids.at(p);
-      if (id == pad) continue;
+      if (id == pad && !a.keep_padding) continue;
       if (k >= rows.length) fuzz::fail("id_rows: too few rows");
-      const bool ok = qr ? rows.at(k) == id / a.remainder_rows && second.at(k) == id % a.remainder_rows
-                         : rows.at(k) == g::hashed_row(static_cast<uint64_t>(id), a.seed, a.table_rows);
+      const bool ok = id == pad ? rows.at(k) == a.table_rows && (!qr || second.at(k) == a.remainder_rows)
+                      : qr      ? rows.at(k) == id / a.remainder_rows && second.at(k) == id % a.remainder_rows
+                                : rows.at(k) == g::hashed_row(static_cast<uint64_t>(id), a.seed, a.table_rows);
       if (!ok) fuzz::fail("id_rows: a row differs from the plain loop's");
       if (a.weights != nullptr && !(out.weights[k] == a.weights[p])) fuzz::fail("id_rows: a weight moved");
       ++k;

@@ -939,12 +939,13 @@ TEST(scatter_rows_kernel_matches_reference_on_position_lists) {
 // id_rows against a plain loop: each kept position's row(s) and weight, padding ids dropped,
 // bag starts moved to match (empty bags at either end included), on 1, 2 and 3 threads with
 // enough ids for several tasks; hashed ids (one row) and quotient-remainder ids (two rows),
-// with the 64-bit rows of tables past INT32_MAX rows and where asked for.
+// with the 64-bit rows of tables past INT32_MAX rows and where asked for; padding kept as
+// sentinel rows where asked for.
 TEST(id_rows_compacts_padding_on_any_thread_count) {
   Rng rng(harness::test_seed());
   for (int round = 0; round < 12; ++round) {
     const bool qr = round >= 6, padded = round % 2 == 1, weighted = round % 3 != 0;
-    const bool big = round % 6 == 5, asked_wide = round == 10;
+    const bool big = round % 6 == 5, asked_wide = round == 10, keep = padded && round % 4 == 3;
     s::IdRowsArgs a;
     a.map = qr ? s::IdMap::QuotientRemainder : s::IdMap::Hashed;
     a.seed = rng.below(1 << 30);
@@ -952,6 +953,7 @@ TEST(id_rows_compacts_padding_on_any_thread_count) {
     a.table_rows = big && !qr ? (int64_t{1} << 33) + 7 : rng.between(1, 5000);
     a.remainder_rows = big ? (int64_t{1} << 31) + 3 : rng.between(1, 5000);
     a.wide = asked_wide;
+    a.keep_padding = keep;
     const int64_t id_limit = qr ? a.table_rows * a.remainder_rows : int64_t{1} << 62;
     std::vector<int64_t> bounds{0, 0};  // an empty first bag
     const int64_t target = round % 6 < 2 ? rng.between(0, 50) : rng.between(100000, 140000);
@@ -974,8 +976,11 @@ TEST(id_rows_compacts_padding_on_any_thread_count) {
     for (int64_t b = 0; b < bags; ++b) {
       want_starts.push_back(static_cast<int64_t>(want_rows[0].size()));
       for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
-        if (values[p] == pad) continue;
-        if (qr) {
+        if (values[p] == pad && !keep) continue;
+        if (values[p] == pad) {  // kept as the sentinel rows past each table
+          want_rows[0].push_back(a.table_rows);
+          if (qr) want_rows[1].push_back(a.remainder_rows);
+        } else if (qr) {
           want_rows[0].push_back(values[p] / a.remainder_rows);
           want_rows[1].push_back(values[p] % a.remainder_rows);
         } else {
@@ -985,7 +990,7 @@ TEST(id_rows_compacts_padding_on_any_thread_count) {
       }
     }
     want_starts.push_back(static_cast<int64_t>(want_rows[0].size()));
-    SCOPED_CONTEXT("round ", round, " n=", n, " bags=", bags, " pad=", pad, " rows=", a.table_rows, " m=", a.remainder_rows);
+    SCOPED_CONTEXT("round ", round, " n=", n, " bags=", bags, " pad=", pad, " keep=", keep, " rows=", a.table_rows, " m=", a.remainder_rows);
     for (int threads : {1, 2, 3}) {
       ek::set_thread_count(threads);
       s::IdRows out;
@@ -1052,11 +1057,14 @@ TEST(max_backward_columns_matches_reference_bitwise) {
 // bag_weights_grad on every ISA and 1 / 3 threads against a float64 dot product per position:
 // random bags (empty ones, one long bag that several tasks share), every index type, Sum and
 // Mean, with and without a padding row; the bits equal across thread counts.
+// Variants 4-7 add a QR bag's extras: the gradient row of bag b is row 2b + 1 of a wider
+// gradient, each dot product takes a factor row (g . (t x f)), and it is added into out.
 TEST(weights_grad_matches_reference_every_isa_and_thread_count) {
   Rng rng(harness::test_seed());
   for (int64_t dim : kDims) {
-    for (int variant = 0; variant < 4; ++variant) {
-      const bool mean = variant & 1, padded = variant & 2;
+    for (int variant = 0; variant < 8; ++variant) {
+      const bool mean = variant & 1, padded = variant & 2, extras = variant & 4;
+      const int64_t step = extras ? 2 : 1, offset = extras ? 1 : 0;
       const int64_t rows = rng.between(1, 30);
       std::vector<int64_t> bounds{0};
       const int64_t bags = rng.between(1, 12);
@@ -1070,13 +1078,25 @@ TEST(weights_grad_matches_reference_every_isa_and_thread_count) {
       std::vector<int64_t> values(static_cast<size_t>(n));
       for (int64_t& v : values) v = padded && rng.coin(0.25) ? pad : rng.below(rows);
       const Ids ids(random_type(rng), values);
-      const std::vector<float> grad = random_floats(rng, bags * dim);
+      const std::vector<float> grad = random_floats(rng, bags * step * dim);
       const std::vector<float> table = random_floats(rng, rows * dim);
+      const int64_t factor_rows = rng.between(1, 20);
+      const std::vector<float> factor = random_floats(rng, factor_rows * dim);
+      std::vector<int64_t> factor_row(static_cast<size_t>(n));
+      for (int64_t& v : factor_row) v = rng.below(factor_rows);
+      const std::vector<float> start = random_floats(rng, n);  // what out holds when accumulating
       s::WeightsGradArgs a;
       a.grad = grad.data();
       a.table = table.data();
       a.dim = dim;
       a.indices = ids.view();
+      if (extras) {
+        a.grad_rows_per_bag = step;
+        a.grad_row_offset = offset;
+        a.factor = factor.data();
+        a.factor_rows = factor_row.data();
+        a.accumulate = true;
+      }
       a.bags.bounds = ek::IndexArray{bounds.data(), static_cast<int64_t>(bounds.size()), ek::IndexType::Int64};
       a.bags.num_bags = bags;
       a.bags.num_indices = n;
@@ -1089,26 +1109,36 @@ TEST(weights_grad_matches_reference_every_isa_and_thread_count) {
         for (int64_t p = bounds[b]; p < bounds[b + 1]; ++p) {
           if (values[p] == pad) continue;
           for (int64_t c = 0; c < dim; ++c) {
-            const double term = static_cast<double>(grad[b * dim + c]) * table[values[p] * dim + c];
+            const double f = extras ? static_cast<double>(factor[factor_row[p] * dim + c]) : 1.0;
+            const double term = static_cast<double>(grad[(b * step + offset) * dim + c]) * table[values[p] * dim + c] * f;
             ref[p] += term;
             abs[p] += std::fabs(term);
           }
           if (mean) ref[p] /= static_cast<double>(count), abs[p] /= static_cast<double>(count);
         }
       }
-      SCOPED_CONTEXT("dim=", dim, " mean=", mean, " pad=", pad, " n=", n);
+      if (extras) {
+        for (int64_t p = 0; p < n; ++p) ref[p] += start[p], abs[p] += std::fabs(start[p]);
+      }
+      SCOPED_CONTEXT("dim=", dim, " mean=", mean, " pad=", pad, " extras=", extras, " n=", n);
       for_each_isa([&](ek::Isa) {
         std::vector<float> runs[2];
         for (int t = 0; t < 2; ++t) {
           ek::set_thread_count(t == 0 ? 1 : 3);
-          runs[t].assign(static_cast<size_t>(n), std::nanf(""));
+          if (extras) {
+            runs[t] = start;
+          } else {
+            runs[t].assign(static_cast<size_t>(n), std::nanf(""));
+          }
           a.out = runs[t].data();
           s::bag_weights_grad(a);
         }
         close(runs[0], ref, abs, 1e-6, "bag_weights_grad vs float64");
         same_bits(runs[1], runs[0], "bag_weights_grad on 3 threads vs 1");
         for (int64_t p = 0; p < n; ++p) {
-          if (values[p] == pad) CHECK_MSG(runs[0][p] == 0.0f, "padding position ", p, " is ", runs[0][p]);
+          // Padding positions get 0, or keep what they held when accumulating.
+          const float want = extras ? start[p] : 0.0f;
+          if (values[p] == pad) CHECK_MSG(bits(runs[0][p]) == bits(want), "padding position ", p, " is ", runs[0][p]);
         }
       });
     }

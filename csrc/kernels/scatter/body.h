@@ -171,22 +171,32 @@ void max_backward_columns(const MaxBackwardArgs& a, int64_t c0, int64_t c1) {
   }
 }
 
-// a . b over dim floats: four accumulators (a row of 128 floats is 8 AVX-512 or 16 AVX2
-// vectors, and one chain of dependent FMAs would wait on each), then the lanes folded in
-// halves. The order is fixed per ISA, so a position's result never depends on its task.
-template <class V>
-[[gnu::always_inline]] inline float dot_row(const float* a, const float* b, int64_t dim) {
+// a . b over dim floats (a . (b x f) with a factor row f): four accumulators (a row of 128
+// floats is 8 AVX-512 or 16 AVX2 vectors, and one chain of dependent FMAs would wait on each),
+// then the lanes folded in halves. The order is fixed per ISA, so a position's result never
+// depends on its task.
+template <class V, bool kFactor = false>
+[[gnu::always_inline]] inline float dot_row(const float* a, const float* b, int64_t dim, const float* f = nullptr) {
   using Reg = typename V::Reg;
   constexpr int64_t L = V::kLanes;
+  auto load_b = [&](int64_t c) {
+    if constexpr (kFactor) {
+      return V::mul(V::load(b + c), V::load(f + c));
+    } else {
+      return V::load(b + c);
+    }
+  };
   Reg acc[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
   int64_t c = 0;
   for (; c + 4 * L <= dim; c += 4 * L) {
-    for (int u = 0; u < 4; ++u) acc[u] = V::fma(V::load(a + c + u * L), V::load(b + c + u * L), acc[u]);
+    for (int u = 0; u < 4; ++u) acc[u] = V::fma(V::load(a + c + u * L), load_b(c + u * L), acc[u]);
   }
-  for (int u = 0; c + L <= dim; c += L, ++u) acc[u] = V::fma(V::load(a + c), V::load(b + c), acc[u]);
+  for (int u = 0; c + L <= dim; c += L, ++u) acc[u] = V::fma(V::load(a + c), load_b(c), acc[u]);
   if (c < dim) {
     const typename V::Mask tail = V::tail_mask(static_cast<int>(dim - c));
-    acc[3] = V::fma(V::load_masked(a + c, tail), V::load_masked(b + c, tail), acc[3]);
+    Reg bv = V::load_masked(b + c, tail);
+    if constexpr (kFactor) bv = V::mul(bv, V::load_masked(f + c, tail));
+    acc[3] = V::fma(V::load_masked(a + c, tail), bv, acc[3]);
   }
   float lanes[L];
   V::store(lanes, V::add(V::add(acc[0], acc[1]), V::add(acc[2], acc[3])));
@@ -196,8 +206,8 @@ template <class V>
   return lanes[0];
 }
 
-template <class V, class Idx>
-void weights_grad(const WeightsGradArgs& a, int64_t bag, int64_t p0, int64_t p1) {
+template <class V, class Idx, bool kFactor>
+void weights_grad_impl(const WeightsGradArgs& a, int64_t bag, int64_t p0, int64_t p1) {
   const int64_t dim = a.dim;
   const int64_t row_bytes = dim * static_cast<int64_t>(sizeof(float));
   int64_t b = bag;
@@ -214,11 +224,22 @@ void weights_grad(const WeightsGradArgs& a, int64_t bag, int64_t p0, int64_t p1)
     }
     const int64_t row = index_at<Idx>(a.indices, p);
     if (row == a.padding_idx) {
-      a.out[p] = 0.0f;
+      if (!a.accumulate) a.out[p] = 0.0f;
       continue;
     }
-    const float d = dot_row<V>(a.grad + b * dim, a.table + row * dim, dim);
-    a.out[p] = d / static_cast<float>(divisor);  // exact for Sum's 1
+    const float* g = a.grad + (b * a.grad_rows_per_bag + a.grad_row_offset) * dim;
+    const float* f = kFactor ? a.factor + a.factor_rows[p] * dim : nullptr;
+    const float d = dot_row<V, kFactor>(g, a.table + row * dim, dim, f) / static_cast<float>(divisor);  // exact for Sum's 1
+    a.out[p] = a.accumulate ? a.out[p] + d : d;
+  }
+}
+
+template <class V, class Idx>
+void weights_grad(const WeightsGradArgs& a, int64_t bag, int64_t p0, int64_t p1) {
+  if (a.factor != nullptr) {
+    weights_grad_impl<V, Idx, true>(a, bag, p0, p1);
+  } else {
+    weights_grad_impl<V, Idx, false>(a, bag, p0, p1);
   }
 }
 

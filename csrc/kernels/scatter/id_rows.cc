@@ -24,6 +24,7 @@ struct HashedMap {
   void put(int64_t k, uint64_t id) const {
     rows[k] = static_cast<Row>(gather::hashed_row(id, seed, table_rows));
   }
+  void put_padding(int64_t k) const { rows[k] = static_cast<Row>(table_rows); }
 };
 template <class Row>
 struct QuotientRemainderMap {
@@ -34,11 +35,16 @@ struct QuotientRemainderMap {
     quotient[k] = static_cast<Row>(id / m);
     remainder[k] = static_cast<Row>(id % m);
   }
+  void put_padding(int64_t k) const {
+    quotient[k] = static_cast<Row>(quotient_rows);
+    remainder[k] = static_cast<Row>(m);
+  }
+  int64_t quotient_rows;
 };
 
-// Positions [p0, p1) to rows (and weights) from `base` on, padding skipped; bag starts that
-// fall in the range get their compacted position. map null: only counts. Returns how many
-// positions were kept.
+// Positions [p0, p1) to rows (and weights) from `base` on, padding skipped (or kept as the
+// sentinel rows); bag starts that fall in the range get their compacted position. map null:
+// only counts. Returns how many positions were kept.
 template <class Id, class Map>
 int64_t compact_range(const Id* ids, const IdRowsArgs& a, int64_t p0, int64_t p1, int64_t base,
                       const Map* map, float* weights, int64_t* starts) {
@@ -50,9 +56,14 @@ int64_t compact_range(const Id* ids, const IdRowsArgs& a, int64_t p0, int64_t p1
   for (int64_t p = p0; p < p1; ++p) {
     for (; bag < a.bags.num_bags && a.bags.start(bag) == p; ++bag) starts[bag] = kept;
     const auto id = static_cast<uint64_t>(ids[p]);  // validated non-negative
-    if (skip && id == padding) continue;
+    const bool pad = skip && id == padding;
+    if (pad && !a.keep_padding) continue;
     if (map != nullptr) {
-      map->put(kept, id);
+      if (pad) {
+        map->put_padding(kept);
+      } else {
+        map->put(kept, id);
+      }
       if (weights != nullptr) weights[kept] = a.weights[p];
     }
     ++kept;
@@ -82,7 +93,7 @@ void id_rows_as(const IdRowsArgs& a, LargeArray<Row> (&rows)[2], IdRows* out) {
     // Pass 1, with padding only: how many positions each task keeps, so each knows where its
     // run starts in the compacted arrays.
     std::vector<int64_t> base(static_cast<size_t>(tasks) + 1, 0);
-    if (a.padding_id >= 0) {
+    if (a.padding_id >= 0 && !a.keep_padding) {
       each_range([&](int64_t t, int64_t p0, int64_t p1) {
         base[t + 1] = compact_range<Id, HashedMap<Row>>(ids, a, p0, p1, 0, nullptr, nullptr, nullptr);
       });
@@ -99,7 +110,8 @@ void id_rows_as(const IdRowsArgs& a, LargeArray<Row> (&rows)[2], IdRows* out) {
     float* const weights = a.weights != nullptr ? out->weights.data() : nullptr;
     each_range([&](int64_t t, int64_t p0, int64_t p1) {
       if (two) {
-        const QuotientRemainderMap<Row> map{static_cast<uint64_t>(a.remainder_rows), rows[0].data(), rows[1].data()};
+        const QuotientRemainderMap<Row> map{static_cast<uint64_t>(a.remainder_rows), rows[0].data(), rows[1].data(),
+                                            a.table_rows};
         compact_range(ids, a, p0, p1, base[t], &map, weights, out->starts.data());
       } else {
         const HashedMap<Row> map{a.seed, a.table_rows, rows[0].data()};

@@ -35,12 +35,16 @@ void weights_grad_ref(const WeightsGradArgs& a, int64_t bag, int64_t p0, int64_t
     while (p >= a.bags.end(b)) ++b;
     const int64_t row = a.indices.at(p);
     if (row == a.padding_idx) {
-      a.out[p] = 0.0f;
+      if (!a.accumulate) a.out[p] = 0.0f;
       continue;
     }
+    const float* g = a.grad + (b * a.grad_rows_per_bag + a.grad_row_offset) * a.dim;
+    const float* t = a.table + row * a.dim;
+    const float* f = a.factor != nullptr ? a.factor + a.factor_rows[p] * a.dim : nullptr;
     float d = 0.0f;
-    for (int64_t c = 0; c < a.dim; ++c) d += a.grad[b * a.dim + c] * a.table[row * a.dim + c];
-    a.out[p] = d / static_cast<float>(weights_grad_divisor(a, b));
+    for (int64_t c = 0; c < a.dim; ++c) d += g[c] * (f != nullptr ? t[c] * f[c] : t[c]);
+    d /= static_cast<float>(weights_grad_divisor(a, b));
+    a.out[p] = a.accumulate ? a.out[p] + d : d;
   }
 }
 

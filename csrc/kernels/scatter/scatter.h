@@ -102,7 +102,7 @@ struct MaxBackwardArgs {
 // p of bag b gets out[p] = grad[b] . table[indices[p]], divided by the bag's count of
 // non-padding entries for Mean (the forward's weighted mean is sum(w_p x row_p) / count), and
 // 0 when its index is the padding row. Each output is one dot product of its own, so the
-// result does not depend on the thread count.
+// result does not depend on the thread count. (A QR bag's: see the extras below.)
 struct WeightsGradArgs {
   const float* grad = nullptr;   // num_bags x dim (gradOutput)
   const float* table = nullptr;  // rows x dim
@@ -110,8 +110,17 @@ struct WeightsGradArgs {
   IndexArray indices;            // rows of table, validated by the caller
   gather::Bags bags;             // validated; they cover every position unless there are none
   bool mean = false;
-  int64_t padding_idx = -1;      // a row id to skip, or -1
+  int64_t padding_idx = -1;      // a row id to skip (may lie past the table: never read), or -1
   float* out = nullptr;          // indices.length
+  // A QR bag's extras. Bag b's gradient is row b * grad_rows_per_bag + grad_row_offset of grad
+  // read as rows of dim floats (one half of a 'concat' gradient); with a factor, position p's
+  // dot product is grad[b] . (table[row] x factor[factor_rows[p]]) ('mul'); with accumulate,
+  // out[p] += the result (the second table's term of 'sum' / 'concat').
+  int64_t grad_rows_per_bag = 1;
+  int64_t grad_row_offset = 0;
+  const float* factor = nullptr;
+  const int64_t* factor_rows = nullptr;
+  bool accumulate = false;
 };
 void bag_weights_grad(const WeightsGradArgs& args);
 // What position p of bag b is divided by: 1 for Sum, the bag's count of non-padding entries
@@ -255,6 +264,10 @@ struct IdRowsArgs {
   int64_t padding_id = -1;         // an id to drop, or -1
   const float* weights = nullptr;  // one per id, or null
   bool wide = false;               // int64 rows even where every row fits int32
+  // Keep padding positions (no compaction) with sentinel rows one past each table's last
+  // (table_rows; QR: table_rows and remainder_rows), for passes that give every position a
+  // result (the per-sample weights' gradient: 0 there).
+  bool keep_padding = false;
 };
 struct IdRows {
   bool wide = false;                 // rows64 (asked for, or tables past INT32_MAX rows), else rows32
