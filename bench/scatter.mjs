@@ -13,6 +13,7 @@
 //                    max: the zeroing (dense) or u·dim·4 (sparse) + bags·dim·(4 argmax + 4
 //                    gradient) read + bags·dim·4 written into the winners' rows
 //   bagBackward      weights: n·dim·4 table rows read + bags·dim·4 gradient rows + n·4 indices
+//                    (hashed weights: n·8 ids, n·4 rows written and read back)
 //                    + n·4 written (each index's dot product)                (roof: read)
 //   spmm             nnz·dim·4 b rows read + rows·dim·4 written + nnz·8 colIdx and values
 //                                                                            (roof: read)
@@ -403,6 +404,24 @@ async function backwardGroups(ctx, { rows, bags, perBag, dim }) {
     },
     ek: () => ({ fn: () => ek.embeddingBagWeightsBackward({ ...ow, out: wOut }), result: ek.embeddingBagWeightsBackward(ow) }),
   });
+  // The hashed bag's (hashedEmbeddingBagWeightsBackward): 64-bit ids hashed into the same
+  // table; the JS loop is handed the hashed rows, as for the hashed table gradient.
+  {
+    const hashSeed = 7;
+    const ids = BigInt64Array.from(idx, (r, i) => (BigInt(r) << 20n) ^ BigInt(i));
+    const hashedIdx = Int32Array.from(ids, (id) => refHashedRow(id, BigInt(hashSeed), rows));
+    const ohw = { ...ow, indices: ids, seed: hashSeed };
+    await runGroup(ctx, {
+      op: 'scatter/bagBackward/hashed weights', shape, dim, units: n, roofKind: 'read',
+      bytes: n * dim * 4 + bags * dim * 4 + 4 * n * 4, extra: { tableRows: rows, indices: n, bags },
+      js: () => jsBagWeightsBackward(grad, table, dim, hashedIdx, offsets, jsW),
+      jsResult: () => {
+        jsBagWeightsBackward(grad, table, dim, hashedIdx, offsets, jsW);
+        return jsW;
+      },
+      ek: () => ({ fn: () => ek.hashedEmbeddingBagWeightsBackward({ ...ohw, out: wOut }), result: ek.hashedEmbeddingBagWeightsBackward(ohw) }),
+    });
+  }
   ctx.gc();
 }
 

@@ -121,10 +121,12 @@ function section(title, body, note = '') {
     const js = find('compress/qrEmbeddingBag-sum', shape, 'js');
     if (two !== undefined) qr.push([shape, js ? num(js.ms) : '', ms(two), ms(one), ratio(js, two)]);
   }
-  for (const shape of shapesOf('compress/qrEmbeddingBagBackward-sum')) {
-    const two = own('compress/qrEmbeddingBagBackward-sum', shape, 2), one = own('compress/qrEmbeddingBagBackward-sum', shape, 1);
-    const js = find('compress/qrEmbeddingBagBackward-sum', shape, 'js');
-    if (two !== undefined) qr.push([`backward ${shape}`, js ? num(js.ms) : '', ms(two), ms(one), ratio(js, two)]);
+  for (const [op, label] of [['compress/qrEmbeddingBagBackward-sum', 'backward'], ['compress/qrEmbeddingBagWeightsBackward-sum', 'weights']]) {
+    for (const shape of shapesOf(op)) {
+      const two = own(op, shape, 2), one = own(op, shape, 1);
+      const js = find(op, shape, 'js');
+      if (two !== undefined) qr.push([`${label} ${shape}`, js ? num(js.ms) : '', ms(two), ms(one), ratio(js, two)]);
+    }
   }
   section('qrEmbeddingBag', table(['shape, combine', 'JS ms', 'ms (2 thr)', 'ms (1 thr)', 'vs JS'], qr));
 }
