@@ -186,3 +186,24 @@ export function runEvalWorker<T>(source: string, workerData: Record<string, unkn
     });
   });
 }
+
+/** sum a_i b_i in float64, and sum |a_i b_i|: one side of an adjoint identity and its rounding scale. */
+export function dotAndScale(a: ArrayLike<number>, b: ArrayLike<number>): { dot: number; scale: number } {
+  let dot = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    scale += Math.abs(a[i] * b[i]);
+  }
+  return { dot, scale };
+}
+
+/**
+ * A forward that is linear in its per-sample weights w: <gradOutput, forward(w)> must equal
+ * sum_p w_p x grad_p (grad: the weights' gradient), up to the float32 rounding of both sides.
+ */
+export function expectLinearInWeights(forward: Float32Array, gradOutput: Float32Array, weights: Float32Array, grad: Float32Array, ctx: string): void {
+  const { dot: lhs, scale } = dotAndScale(forward, gradOutput);
+  const { dot: rhs } = dotAndScale(grad, weights);
+  expect(Math.abs(lhs - rhs), `${ctx}: ${lhs} vs ${rhs}`).toBeLessThan(1e-5 * (1 + scale));
+}

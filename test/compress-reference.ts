@@ -171,79 +171,75 @@ export interface RefQrBackwardOptions extends Omit<RefBagOptions, 'table' | 'mod
 }
 
 /**
- * The gradient of qrEmbeddingBag with respect to both tables in float64, from the definition
- * in the README: each non-padding id i of bag b contributes s = weight / (the bag's
- * non-padding count for 'mean') times the bag's gradient g to quotient row floor(i / m) and
- * remainder row i mod m: s g to both ('sum'), s times g's first / second half ('concat'),
- * s g times the other table's row ('mul'). Also the sums of the terms' magnitudes, for the
- * error bound.
+ * Every non-padding id of a QR bag problem, from the definition in the README: position p of
+ * bag b reads quotient row q = floor(id / m) and remainder row r = id mod m (m = remainder
+ * rows); `scale` is its weight (1 without weights) over the bag's non-padding count for
+ * 'mean'. Padding ids (negative counts from the end of quotient rows x m) are skipped.
  */
-export function refQrBackward(o: RefQrBackwardOptions) {
-  const dim = o.dim;
+export function forEachQrId(o: RefQrBackwardOptions, visit: (p: number, b: number, q: number, r: number, scale: number) => void): void {
   const m = o.remainderRows;
   const limit = o.quotientRows * m;
   const ids = toNumbers(o.indices as never);
   const padding = o.paddingIdx === undefined ? -1 : o.paddingIdx < 0 ? o.paddingIdx + limit : o.paddingIdx;
-  const outDim = o.combine === 'concat' ? 2 * dim : dim;
-  const side = (rows: number) => ({ ref: new Float64Array(rows * dim), abs: new Float64Array(rows * dim) });
-  const quotient = side(o.quotientRows);
-  const remainder = side(o.remainderRows);
   bagRanges(o as RefBagOptions).forEach(([start, end], b) => {
     let count = 0;
     for (let p = start; p < end; p++) if (ids[p] !== padding) count++;
     for (let p = start; p < end; p++) {
       if (ids[p] === padding) continue;
       const scale = (o.weights ? o.weights[p] : 1) / (o.mode === 'mean' ? count : 1);
-      const q = Math.floor(ids[p] / m);
-      const r = ids[p] % m;
-      for (let c = 0; c < dim; c++) {
-        const gq = o.gradOutput[b * outDim + c];
-        const gr = o.combine === 'concat' ? o.gradOutput[b * outDim + dim + c] : gq;
-        const tq = scale * gq * (o.combine === 'mul' ? (o.remainder as Float32Array)[r * dim + c] : 1);
-        const tr = scale * gr * (o.combine === 'mul' ? (o.quotient as Float32Array)[q * dim + c] : 1);
-        quotient.ref[q * dim + c] += tq;
-        quotient.abs[q * dim + c] += Math.abs(tq);
-        remainder.ref[r * dim + c] += tr;
-        remainder.abs[r * dim + c] += Math.abs(tr);
-      }
+      visit(p, b, Math.floor(ids[p] / m), ids[p] % m, scale);
+    }
+  });
+}
+
+/**
+ * The gradient of qrEmbeddingBag with respect to both tables in float64: each non-padding id
+ * contributes its scale times the bag's gradient g to quotient row q and remainder row r: g to
+ * both ('sum'), g's first / second half ('concat'), g times the other table's row ('mul').
+ * Also the sums of the terms' magnitudes, for the error bound.
+ */
+export function refQrBackward(o: RefQrBackwardOptions) {
+  const dim = o.dim;
+  const outDim = o.combine === 'concat' ? 2 * dim : dim;
+  const side = (rows: number) => ({ ref: new Float64Array(rows * dim), abs: new Float64Array(rows * dim) });
+  const quotient = side(o.quotientRows);
+  const remainder = side(o.remainderRows);
+  forEachQrId(o, (_p, b, q, r, scale) => {
+    for (let c = 0; c < dim; c++) {
+      const gq = o.gradOutput[b * outDim + c];
+      const gr = o.combine === 'concat' ? o.gradOutput[b * outDim + dim + c] : gq;
+      const tq = scale * gq * (o.combine === 'mul' ? (o.remainder as Float32Array)[r * dim + c] : 1);
+      const tr = scale * gr * (o.combine === 'mul' ? (o.quotient as Float32Array)[q * dim + c] : 1);
+      quotient.ref[q * dim + c] += tq;
+      quotient.abs[q * dim + c] += Math.abs(tq);
+      remainder.ref[r * dim + c] += tr;
+      remainder.abs[r * dim + c] += Math.abs(tr);
     }
   });
   return { quotient, remainder };
 }
 
 /**
- * The gradient of qrEmbeddingBag with respect to its per-sample weights in float64: id i of
- * bag b gets g_b . e_i over the bag's non-padding count for 'mean' (e_i its combined row; for
+ * The gradient of qrEmbeddingBag with respect to its per-sample weights in float64: id p of
+ * bag b gets g_b . e_p over the bag's non-padding count for 'mean' (e_p its combined row; for
  * 'concat' g_b's first half against the quotient row and its second half against the
  * remainder row), padding ids 0. Also the sums of the terms' magnitudes.
  */
 export function refQrWeightsBackward(o: RefQrBackwardOptions & { quotient: Float32Array; remainder: Float32Array }) {
   const dim = o.dim;
-  const m = o.remainderRows;
-  const limit = o.quotientRows * m;
-  const ids = toNumbers(o.indices as never);
-  const padding = o.paddingIdx === undefined ? -1 : o.paddingIdx < 0 ? o.paddingIdx + limit : o.paddingIdx;
   const outDim = o.combine === 'concat' ? 2 * dim : dim;
-  const ref = new Float64Array(ids.length);
-  const abs = new Float64Array(ids.length);
-  bagRanges(o as RefBagOptions).forEach(([start, end], b) => {
-    let count = 0;
-    for (let p = start; p < end; p++) if (ids[p] !== padding) count++;
-    for (let p = start; p < end; p++) {
-      if (ids[p] === padding) continue;
-      const divisor = o.mode === 'mean' ? count : 1;
-      const q = Math.floor(ids[p] / m) * dim;
-      const r = (ids[p] % m) * dim;
-      const terms: number[] = [];
-      for (let c = 0; c < dim; c++) {
-        const g = o.gradOutput[b * outDim + c];
-        if (o.combine === 'sum') terms.push(g * o.quotient[q + c], g * o.remainder[r + c]);
-        else if (o.combine === 'mul') terms.push(g * o.quotient[q + c] * o.remainder[r + c]);
-        else terms.push(g * o.quotient[q + c], o.gradOutput[b * outDim + dim + c] * o.remainder[r + c]);
-      }
+  const ref = new Float64Array(o.indices.length);
+  const abs = new Float64Array(o.indices.length);
+  // The weights' gradient does not depend on the weights: only 'mean' divides.
+  forEachQrId({ ...o, weights: undefined }, (p, b, q, r, scale) => {
+    for (let c = 0; c < dim; c++) {
+      const g = o.gradOutput[b * outDim + c];
+      const terms = o.combine === 'sum' ? [g * o.quotient[q * dim + c], g * o.remainder[r * dim + c]]
+        : o.combine === 'mul' ? [g * o.quotient[q * dim + c] * o.remainder[r * dim + c]]
+          : [g * o.quotient[q * dim + c], o.gradOutput[b * outDim + dim + c] * o.remainder[r * dim + c]];
       for (const t of terms) {
-        ref[p] += t / divisor;
-        abs[p] += Math.abs(t / divisor);
+        ref[p] += scale * t;
+        abs[p] += Math.abs(scale * t);
       }
     }
   });

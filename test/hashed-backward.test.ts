@@ -41,7 +41,7 @@ import {
 } from './reference';
 import { hashedBagProblem, refHashedRow } from './compress-reference';
 import { cond, refBagBackward } from './scatter-reference';
-import { expectSameBitsOnThreads, itOnEachIsa } from './checks';
+import { dotAndScale, expectLinearInWeights, expectSameBitsOnThreads, itOnEachIsa } from './checks';
 
 const BOUND = 1e-6;
 
@@ -147,14 +147,8 @@ describe('hashedEmbeddingBagBackward: the forward\'s adjoint, threads, async, ed
       const c = hashedCase(rng, 24, v, 'offsets', kind, 200);
       const forward = hashedEmbeddingBag({ ...c.o, table: c.table });
       const grad = hashedEmbeddingBagBackward(c.o);
-      let lhs = 0;
-      let rhs = 0;
-      let scale = 0;
-      for (let i = 0; i < forward.length; i++) {
-        lhs += forward[i] * c.o.gradOutput[i];
-        scale += Math.abs(forward[i] * c.o.gradOutput[i]);
-      }
-      for (let i = 0; i < grad.length; i++) rhs += grad[i] * c.table[i];
+      const { dot: lhs, scale } = dotAndScale(forward, c.o.gradOutput);
+      const { dot: rhs } = dotAndScale(grad, c.table);
       // Both sides are float32 sums of the same products: equal up to their rounding.
       expect(Math.abs(lhs - rhs), `seed=${seed} ${kind} ${JSON.stringify(v)}: ${lhs} vs ${rhs}`).toBeLessThan(1e-5 * (1 + scale));
     }
@@ -292,15 +286,7 @@ describe('hashedEmbeddingBagWeightsBackward: the derivative, ISAs, threads, asyn
       const c = hashedCase(rng, 24, { ...v, weighted: true }, 'offsets', kind, 200);
       const forward = hashedEmbeddingBag({ ...c.o, table: c.table });
       const grad = hashedEmbeddingBagWeightsBackward({ ...c.o, table: c.table, weights: undefined });
-      let lhs = 0;
-      let scale = 0;
-      for (let i = 0; i < forward.length; i++) {
-        lhs += forward[i] * c.o.gradOutput[i];
-        scale += Math.abs(forward[i] * c.o.gradOutput[i]);
-      }
-      const w = c.o.weights as Float32Array;
-      const rhs = grad.reduce((s, x, p) => s + x * w[p], 0);
-      expect(Math.abs(lhs - rhs), `seed=${seed} ${kind} ${JSON.stringify(v)}: ${lhs} vs ${rhs}`).toBeLessThan(1e-5 * (1 + scale));
+      expectLinearInWeights(forward, c.o.gradOutput, c.o.weights as Float32Array, grad, `seed=${seed} ${kind} ${JSON.stringify(v)}`);
     }
   });
 

@@ -43,9 +43,9 @@ import {
   type IndexKind,
   type RefBagOptions,
 } from './reference';
-import { refQrBackward, refQrWeightsBackward } from './compress-reference';
+import { forEachQrId, refQrBackward, refQrWeightsBackward } from './compress-reference';
 import { cond } from './scatter-reference';
-import { expectSameBitsOnThreads, itOnEachIsa } from './checks';
+import { dotAndScale, expectLinearInWeights, expectSameBitsOnThreads, itOnEachIsa } from './checks';
 
 const BOUND = 1e-6;
 const COMBINES: QrCombine[] = ['sum', 'mul', 'concat'];
@@ -124,25 +124,16 @@ function expectSparseMatchesDense(sparse: SparseGradient, dense: Float32Array, d
  */
 function rowProblems(c: QrCase) {
   const { o } = c;
-  const m = o.remainderRows;
-  const ids = toNumbers(o.indices);
-  const limit = o.quotientRows * m;
-  const pad = o.paddingIdx === undefined ? -1 : o.paddingIdx < 0 ? o.paddingIdx + limit : o.paddingIdx;
   const q: number[] = [];
   const r: number[] = [];
   const weights: number[] = [];
-  const lengths: number[] = [];
-  for (const [start, end] of bagRanges(o as unknown as RefBagOptions)) {
-    let n = 0;
-    for (let p = start; p < end; p++) {
-      if (ids[p] === pad) continue;
-      q.push(Math.floor(ids[p] / m));
-      r.push(ids[p] % m);
-      if (o.weights) weights.push(o.weights[p]);
-      n++;
-    }
-    lengths.push(n);
-  }
+  const lengths = new Array<number>(bagRanges(o as unknown as RefBagOptions).length).fill(0);
+  forEachQrId(o as never, (p, b, qi, ri) => {
+    q.push(qi);
+    r.push(ri);
+    if (o.weights) weights.push(o.weights[p]);
+    lengths[b]++;
+  });
   const bags = lengths.length;
   const half = (h: number) => {
     if (o.combine !== 'concat') return o.gradOutput;
@@ -154,7 +145,7 @@ function rowProblems(c: QrCase) {
     indices: Int32Array.from(rows), lengths: Int32Array.from(lengths), dim: o.dim, mode: o.mode, numRows,
     weights: o.weights ? Float32Array.from(weights) : undefined, gradOutput: half(h),
   });
-  return { quotient: problem(q, o.quotientRows, 0), remainder: problem(r, m, 1) };
+  return { quotient: problem(q, o.quotientRows, 0), remainder: problem(r, o.remainderRows, 1) };
 }
 
 describe.each([1, 7, 16, 128, 129])('qrEmbeddingBagBackward dim %i', (dim) => {
@@ -201,15 +192,9 @@ describe('qrEmbeddingBagBackward: the forward\'s adjoint, ISAs, threads, async, 
       const c = qrCase(rng, 24, v.combine, v, 'offsets', kind, 200);
       const forward = qrEmbeddingBag({ ...c.o, quotient: c.quotient, remainder: c.remainder, dim: 24 });
       const grad = qrEmbeddingBagBackward(c.o);
-      let lhs = 0;
-      let scale = 0;
-      for (let i = 0; i < forward.length; i++) {
-        lhs += forward[i] * c.o.gradOutput[i];
-        scale += Math.abs(forward[i] * c.o.gradOutput[i]);
-      }
-      const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);
-      const q = dot(grad.quotient, c.quotient);
-      const r = dot(grad.remainder, c.remainder);
+      const { dot: lhs, scale } = dotAndScale(forward, c.o.gradOutput);
+      const q = dotAndScale(grad.quotient, c.quotient).dot;
+      const r = dotAndScale(grad.remainder, c.remainder).dot;
       const ctx = `seed=${seed} ${kind} ${JSON.stringify(v)}`;
       const tol = 1e-5 * (1 + scale);
       if (v.combine === 'mul') {
@@ -411,15 +396,7 @@ describe('qrEmbeddingBagWeightsBackward: the derivative, ISAs, threads, async', 
       const c = qrCase(rng, 24, v.combine, { ...v, weighted: true }, 'offsets', kind, 200);
       const forward = qrEmbeddingBag({ ...c.o, quotient: c.quotient, remainder: c.remainder, dim: 24 });
       const grad = qrEmbeddingBagWeightsBackward(weightsOptions(c));
-      let lhs = 0;
-      let scale = 0;
-      for (let i = 0; i < forward.length; i++) {
-        lhs += forward[i] * c.o.gradOutput[i];
-        scale += Math.abs(forward[i] * c.o.gradOutput[i]);
-      }
-      const w = c.o.weights as Float32Array;
-      const rhs = grad.reduce((s, x, p) => s + x * w[p], 0);
-      expect(Math.abs(lhs - rhs), `seed=${seed} ${kind} ${JSON.stringify(v)}: ${lhs} vs ${rhs}`).toBeLessThan(1e-5 * (1 + scale));
+      expectLinearInWeights(forward, c.o.gradOutput, c.o.weights as Float32Array, grad, `seed=${seed} ${kind} ${JSON.stringify(v)}`);
     }
   });
 

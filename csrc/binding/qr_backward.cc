@@ -25,6 +25,44 @@ namespace {
 using gather::PoolMode;
 using gather::QrCombine;
 
+// What both QR gradients take from the forward's call: ids into quotient rows x m, the bag
+// bounds, the mode ('max' refused: `max_refusal` says why) and the combine, with gradOutput's
+// length checked against them.
+struct QrBagInput {
+  ArrayView indices_view;
+  IndexArray ids;
+  BagBounds bounds;
+  PoolMode mode = PoolMode::Sum;
+  QrCombine combine = QrCombine::Sum;
+  int64_t id_limit = 0;
+};
+
+// args from `at` on: indices, bounds, boundsKind, mode, combine. rows_names name the two row
+// counts in the id range error.
+void parse_qr_bag(Napi::Env env, const Napi::CallbackInfo& info, size_t at, const ArrayView& grad, int64_t dim,
+                  const int64_t (&rows)[2], const char* const (&rows_names)[2], const char* max_refusal,
+                  QrBagInput* in) {
+  in->indices_view = get_index_array(env, info[at], "indices", &in->ids);
+  parse_bag_bounds(env, info[at + 1], info[at + 2], in->ids.length, &in->bounds);
+  in->mode = static_cast<PoolMode>(get_integer(env, info[at + 3], "mode", 0, 2));
+  if (in->mode == PoolMode::Max) throw_type_error(env, std::string("mode must be 'sum' or 'mean': ") + max_refusal);
+  in->combine = static_cast<QrCombine>(get_integer(env, info[at + 4], "combine", 0, 2));
+  const int64_t bags = in->bounds.bags.num_bags;
+  const int64_t out_dim = in->combine == QrCombine::Concat ? checked_product(env, 2, dim, "2 x dim") : dim;
+  require_length(env, grad, "gradOutput", checked_product(env, bags, out_dim, "bags x output dim"),
+                 std::to_string(bags) + " bags x output dim " + std::to_string(out_dim));
+  // Ids address the product space, as in the forward: id reads quotient row id / m and
+  // remainder row id % m.
+  in->id_limit = gather::qr_id_limit(rows[0], rows[1]);
+  const int64_t bad = find_index_out_of_range(in->ids, in->id_limit);
+  if (bad >= 0) {
+    throw_range_error(env, "indices[" + std::to_string(bad) + "] = " + std::to_string(in->ids.at(bad)) +
+                               " is out of range for " + std::to_string(in->id_limit) + " ids (" + rows_names[0] +
+                               " " + std::to_string(rows[0]) + " x " + rows_names[1] + " " +
+                               std::to_string(rows[1]) + ")");
+  }
+}
+
 // One table's side of the pass: its rows' gradient, dense or sparse.
 struct QrSide {
   QrSide(const char* name_, const char* out_name_, const char* rows_name_)
@@ -43,8 +81,8 @@ struct QrSide {
 };
 
 struct QrBackwardCall {
-  ArrayView grad, indices_view, weights;
-  BagBounds bounds;
+  ArrayView grad, weights;
+  QrBagInput in;
   scatter::IdRows id_rows;  // the quotient and remainder rows the sides point into
   QrSide sides[2] = {{"quotient", "outQuotient", "quotientRows"},
                      {"remainder", "outRemainder", "remainderRows"}};
@@ -61,8 +99,8 @@ struct QrBackwardCall {
     }
   }
   std::vector<HeldArray> held() const {
-    std::vector<HeldArray> h{{"gradOutput", grad.value}, {"indices", indices_view.value},
-                             {bounds.name, bounds.view.value}};
+    std::vector<HeldArray> h{{"gradOutput", grad.value}, {"indices", in.indices_view.value},
+                             {in.bounds.name, in.bounds.view.value}};
     if (weights.present) h.push_back({"weights", weights.value});
     for (const QrSide& side : sides) {
       if (side.table.present) h.push_back({side.name, side.table.value});
@@ -81,31 +119,16 @@ std::shared_ptr<QrBackwardCall> prepare_qr_backward(const Napi::CallbackInfo& in
   QrSide& r = c->sides[1];
   c->grad = get_float32_array(env, info[0], "gradOutput");
   const int64_t dim = get_integer(env, info[1], "dim", 1, kMaxSafeInteger);
-  IndexArray ids;
-  c->indices_view = get_index_array(env, info[2], "indices", &ids);
-  const int64_t n = ids.length;
-  parse_bag_bounds(env, info[3], info[4], n, &c->bounds);
-  const gather::Bags bags = c->bounds.bags;
-  const auto mode = static_cast<PoolMode>(get_integer(env, info[5], "mode", 0, 2));
-  if (mode == PoolMode::Max) {
-    throw_type_error(env, "mode must be 'sum' or 'mean': qrEmbeddingBag returns no argmax for 'max'");
-  }
-  const auto combine = static_cast<QrCombine>(get_integer(env, info[6], "combine", 0, 2));
   q.rows = get_integer(env, info[9], "quotientRows", 0, kMaxSafeInteger);
   r.rows = get_integer(env, info[10], "remainderRows", 0, kMaxSafeInteger);
-  const int64_t out_dim = combine == QrCombine::Concat ? checked_product(env, 2, dim, "2 x dim") : dim;
-  require_length(env, c->grad, "gradOutput", checked_product(env, bags.num_bags, out_dim, "bags x output dim"),
-                 std::to_string(bags.num_bags) + " bags x output dim " + std::to_string(out_dim));
-  // Ids address the product space, as in the forward: id reads quotient row id / m and
-  // remainder row id % m.
-  const int64_t id_limit = gather::qr_id_limit(q.rows, r.rows);
-  const int64_t bad = find_index_out_of_range(ids, id_limit);
-  if (bad >= 0) {
-    throw_range_error(env, "indices[" + std::to_string(bad) + "] = " + std::to_string(ids.at(bad)) +
-                               " is out of range for " + std::to_string(id_limit) +
-                               " ids (quotientRows " + std::to_string(q.rows) + " x remainderRows " +
-                               std::to_string(r.rows) + ")");
-  }
+  parse_qr_bag(env, info, 2, c->grad, dim, {q.rows, r.rows}, {"quotientRows", "remainderRows"},
+               "qrEmbeddingBag returns no argmax for 'max'", &c->in);
+  const IndexArray& ids = c->in.ids;
+  const int64_t n = ids.length;
+  const gather::Bags bags = c->in.bounds.bags;
+  const PoolMode mode = c->in.mode;
+  const QrCombine combine = c->in.combine;
+  const int64_t id_limit = c->in.id_limit;
   c->weights = get_optional_float32_array(env, info[7], "weights");
   if (c->weights.present) require_length(env, c->weights, "weights", n, "one per index");
   const int64_t padding_id = get_padding_row(env, info[8], id_limit);
@@ -148,8 +171,8 @@ std::shared_ptr<QrBackwardCall> prepare_qr_backward(const Napi::CallbackInfo& in
     }
     for (const QrSide& side : c->sides) {
       for (const auto& [view, name] :
-           {std::pair{&c->grad, "gradOutput"}, std::pair{&c->indices_view, "indices"},
-            std::pair{&c->bounds.view, c->bounds.name}, std::pair{&c->weights, "weights"},
+           {std::pair{&c->grad, "gradOutput"}, std::pair{&c->in.indices_view, "indices"},
+            std::pair{&c->in.bounds.view, c->in.bounds.name}, std::pair{&c->weights, "weights"},
             std::pair{&q.table, "quotient"}, std::pair{&r.table, "remainder"}}) {
         require_disjoint(env, side.out, side.out_name, *view, name);
       }
@@ -198,7 +221,7 @@ std::shared_ptr<QrBackwardCall> prepare_qr_backward(const Napi::CallbackInfo& in
       side.out = output_float32(env, Napi::Value(), checked_product(env, u, dim, "rows x dim"),
                                 std::to_string(u) + " rows x dim " + std::to_string(dim));
       Napi::Object part = Napi::Object::New(env);
-      part.Set("rows", ids_like(env, side.prepared->rows(), c->indices_view.type));
+      part.Set("rows", ids_like(env, side.prepared->rows(), c->in.indices_view.type));
       part.Set("values", side.out.value);
       result.Set(side.name, part);
     }
@@ -226,9 +249,9 @@ Napi::Value QrEmbeddingBagBackwardAsync(const Napi::CallbackInfo& info) {
 // ---- the per-sample weights' gradient --------------------------------------------------------
 
 struct QrWeightsCall {
-  ArrayView grad, indices_view, out;
+  ArrayView grad, out;
   ArrayView tables[2];  // quotient, remainder
-  BagBounds bounds;
+  QrBagInput in;
   scatter::IdRows id_rows;                // quotient and remainder rows, padding as sentinels
   std::vector<scatter::WeightsGradArgs> passes;  // 'sum' / 'concat': one per table; 'mul': one
   void run() const {
@@ -251,31 +274,18 @@ std::shared_ptr<QrWeightsCall> prepare_qr_weights(const Napi::CallbackInfo& info
   for (int s = 0; s < 2; ++s) {
     c->tables[s] = get_table_rows(env, info[1 + s], names[s], gather::TableFormat::F32, dim, &rows[s]);
   }
-  IndexArray ids;
-  c->indices_view = get_index_array(env, info[4], "indices", &ids);
+  parse_qr_bag(env, info, 4, c->grad, dim, rows, {"quotient rows", "remainder rows"},
+               "'max' pooling takes no per-sample weights", &c->in);
+  const IndexArray& ids = c->in.ids;
   const int64_t n = ids.length;
-  parse_bag_bounds(env, info[5], info[6], n, &c->bounds);
-  const gather::Bags bags = c->bounds.bags;
-  const auto mode = static_cast<PoolMode>(get_integer(env, info[7], "mode", 0, 2));
-  if (mode == PoolMode::Max) {
-    throw_type_error(env, "mode must be 'sum' or 'mean': 'max' pooling takes no per-sample weights");
-  }
-  const auto combine = static_cast<QrCombine>(get_integer(env, info[8], "combine", 0, 2));
-  const int64_t out_dim = combine == QrCombine::Concat ? checked_product(env, 2, dim, "2 x dim") : dim;
-  require_length(env, c->grad, "gradOutput", checked_product(env, bags.num_bags, out_dim, "bags x output dim"),
-                 std::to_string(bags.num_bags) + " bags x output dim " + std::to_string(out_dim));
-  const int64_t id_limit = gather::qr_id_limit(rows[0], rows[1]);
-  const int64_t bad = find_index_out_of_range(ids, id_limit);
-  if (bad >= 0) {
-    throw_range_error(env, "indices[" + std::to_string(bad) + "] = " + std::to_string(ids.at(bad)) +
-                               " is out of range for " + std::to_string(id_limit) + " ids (quotient rows " +
-                               std::to_string(rows[0]) + " x remainder rows " + std::to_string(rows[1]) + ")");
-  }
-  const int64_t padding_id = get_padding_row(env, info[9], id_limit);
+  const gather::Bags bags = c->in.bounds.bags;
+  const PoolMode mode = c->in.mode;
+  const QrCombine combine = c->in.combine;
+  const int64_t padding_id = get_padding_row(env, info[9], c->in.id_limit);
   c->out = output_float32(env, info[10], n, std::to_string(n) + " indices");
   for (const auto& [view, name] :
        {std::pair{&c->grad, "gradOutput"}, std::pair{&c->tables[0], "quotient"}, std::pair{&c->tables[1], "remainder"},
-        std::pair{&c->indices_view, "indices"}, std::pair{&c->bounds.view, c->bounds.name}}) {
+        std::pair{&c->in.indices_view, "indices"}, std::pair{&c->in.bounds.view, c->in.bounds.name}}) {
     require_disjoint(env, c->out, "out", *view, name);
   }
 
@@ -324,8 +334,8 @@ Napi::Value QrEmbeddingBagWeightsBackward(const Napi::CallbackInfo& info) {
 Napi::Value QrEmbeddingBagWeightsBackwardAsync(const Napi::CallbackInfo& info) {
   std::shared_ptr<QrWeightsCall> c = prepare_qr_weights(info);
   const std::vector<HeldArray> held{{"gradOutput", c->grad.value},       {"quotient", c->tables[0].value},
-                                    {"remainder", c->tables[1].value},   {"indices", c->indices_view.value},
-                                    {c->bounds.name, c->bounds.view.value}, {"out", c->out.value}};
+                                    {"remainder", c->tables[1].value},   {"indices", c->in.indices_view.value},
+                                    {c->in.bounds.name, c->in.bounds.view.value}, {"out", c->out.value}};
   return KernelWorker::Start(info.Env(), "qrEmbeddingBagWeightsBackwardAsync", [c] { c->run(); }, c->out.value, held);
 }
 
