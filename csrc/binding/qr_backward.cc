@@ -1,11 +1,12 @@
 // N-API entry points of qrEmbeddingBagBackward and qrEmbeddingBagWeightsBackward and their
 // Async forms: the gradients of qrEmbeddingBag (sum / mean pooling) with respect to both of
-// its tables and to its per-sample weights. Every argument is
-// validated first, so a bad call writes nothing. Once it is, the ids become their quotient
-// and remainder rows, padding dropped (scatter::id_rows), and each table's gradient is the
-// plain bag backward over its rows: with the whole gradient ('sum'), its half ('concat': a
+// its tables and to its per-sample weights. Every argument is validated first, so a bad call
+// writes nothing. Once it is, the ids become their quotient and remainder rows
+// (scatter::id_rows). The tables' gradients drop the padding positions and run the plain bag
+// backward over each table's rows: with the whole gradient ('sum'), its half ('concat': a
 // bag's gradient row read as two rows of dim floats), or the gradient times the other
-// table's row ('mul': a factor per position).
+// table's row ('mul': a factor per position). The weights' gradient keeps every position
+// (padding as sentinel rows) and runs the weights kernel once or twice.
 #include <memory>
 #include <string>
 #include <utility>
