@@ -1,7 +1,8 @@
 // qrEmbeddingBag: the quotient-remainder trick (Shi et al., "Compositional Embeddings Using
 // Complementary Partitions"): id reads row floor(id / m) of a quotient table and row id mod m
 // of a remainder table (m = the remainder table's rows), combined and pooled per bag in one
-// fused pass, with no temporary rows.
+// fused pass, with no temporary rows. And its gradients: with respect to both tables
+// (qrEmbeddingBagBackward) and to the per-sample weights (qrEmbeddingBagWeightsBackward).
 import { tableArgs, type TableInput } from './compress';
 import { boundsArgs, type PoolMode } from './gather';
 import { native } from './native';
