@@ -3,6 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { capabilities, embeddingBag, gather, getThreads, setIsa, setThreads, type Isa } from '../lib/index';
+import { cond } from './scatter-reference';
 import { bytesOf, sameBytes, firstBitMismatch, firstMismatch, firstNaN, poisoned, refEmbeddingBag, refEmbeddingBagAbs, conditionNumber, refGather, relErr, type BagProblem, type IndexArray } from './reference';
 
 /**
@@ -206,4 +207,15 @@ export function expectLinearInWeights(forward: Float32Array, gradOutput: Float32
   const { dot: lhs, scale } = dotAndScale(forward, gradOutput);
   const { dot: rhs } = dotAndScale(grad, weights);
   expect(Math.abs(lhs - rhs), `${ctx}: ${lhs} vs ${rhs}`).toBeLessThan(1e-5 * (1 + scale));
+}
+
+/**
+ * A float64 reference's bound: `got` has the reference's length, every element written (no
+ * NaN left from the poisoning), and ||got - ref|| / ||ref|| < BOUND x cond(ref, abs), abs the
+ * sums of the terms' magnitudes.
+ */
+export function expectNearReference(got: Float32Array, want: { ref: Float64Array; abs: Float64Array }, ctx: string): void {
+  expect(got.length, ctx).toBe(want.ref.length);
+  expect(firstNaN(got), `${ctx}: every element written`).toBe(-1);
+  expect(relErr(got, want.ref), `${ctx}: bound ${BOUND} x cond`).toBeLessThan(BOUND * cond(want.ref, want.abs));
 }

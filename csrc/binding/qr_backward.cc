@@ -36,6 +36,19 @@ struct QrBagInput {
   PoolMode mode = PoolMode::Sum;
   QrCombine combine = QrCombine::Sum;
   int64_t id_limit = 0;
+  // The ids as id_rows maps them: both tables' rows, 64-bit for 'mul' (whose factor rows the
+  // kernels read as int64).
+  scatter::IdRowsArgs id_rows_args(const int64_t (&rows)[2], int64_t padding_id) const {
+    scatter::IdRowsArgs a;
+    a.ids = ids;
+    a.bags = bounds.bags;
+    a.map = scatter::IdMap::QuotientRemainder;
+    a.table_rows = rows[0];
+    a.remainder_rows = rows[1];
+    a.padding_id = padding_id;
+    a.wide = combine == QrCombine::Mul;
+    return a;
+  }
 };
 
 // args from `at` on: indices, bounds, boundsKind, mode, combine. rows_names name the two row
@@ -124,15 +137,12 @@ std::shared_ptr<QrBackwardCall> prepare_qr_backward(const Napi::CallbackInfo& in
   r.rows = get_integer(env, info[10], "remainderRows", 0, kMaxSafeInteger);
   parse_qr_bag(env, info, 2, c->grad, dim, {q.rows, r.rows}, {"quotientRows", "remainderRows"},
                "qrEmbeddingBag returns no argmax for 'max'", &c->in);
-  const IndexArray& ids = c->in.ids;
-  const int64_t n = ids.length;
-  const gather::Bags bags = c->in.bounds.bags;
+  const int64_t n = c->in.ids.length;
   const PoolMode mode = c->in.mode;
   const QrCombine combine = c->in.combine;
-  const int64_t id_limit = c->in.id_limit;
   c->weights = get_optional_float32_array(env, info[7], "weights");
   if (c->weights.present) require_length(env, c->weights, "weights", n, "one per index");
-  const int64_t padding_id = get_padding_row(env, info[8], id_limit);
+  const int64_t padding_id = get_padding_row(env, info[8], c->in.id_limit);
   // 'mul' reads each table as the other's factor; the other combines read neither.
   for (int s = 0; s < 2; ++s) {
     QrSide& side = c->sides[s];
@@ -181,16 +191,9 @@ std::shared_ptr<QrBackwardCall> prepare_qr_backward(const Napi::CallbackInfo& in
     require_disjoint(env, r.out, r.out_name, q.out, q.out_name);
   }
 
-  // Validated: the ids become rows (64-bit for 'mul', whose factor rows the kernel reads as such).
-  scatter::IdRowsArgs map;
-  map.ids = ids;
-  map.bags = bags;
-  map.map = scatter::IdMap::QuotientRemainder;
-  map.table_rows = q.rows;
-  map.remainder_rows = r.rows;
-  map.padding_id = padding_id;
+  // Validated: the ids become rows, the padding id's positions dropped.
+  scatter::IdRowsArgs map = c->in.id_rows_args({q.rows, r.rows}, padding_id);
   map.weights = c->weights.present ? static_cast<const float*>(c->weights.data) : nullptr;
-  map.wide = combine == QrCombine::Mul;
   with_memory_check(env, "qrEmbeddingBagBackward", [&] { scatter::id_rows(map, &c->id_rows); });
   for (int s = 0; s < 2; ++s) {
     QrSide& side = c->sides[s];
@@ -277,10 +280,7 @@ std::shared_ptr<QrWeightsCall> prepare_qr_weights(const Napi::CallbackInfo& info
   }
   parse_qr_bag(env, info, 4, c->grad, dim, rows, {"quotient rows", "remainder rows"},
                "'max' pooling takes no per-sample weights", &c->in);
-  const IndexArray& ids = c->in.ids;
-  const int64_t n = ids.length;
-  const gather::Bags bags = c->in.bounds.bags;
-  const PoolMode mode = c->in.mode;
+  const int64_t n = c->in.ids.length;
   const QrCombine combine = c->in.combine;
   const int64_t padding_id = get_padding_row(env, info[9], c->in.id_limit);
   c->out = output_float32(env, info[10], n, std::to_string(n) + " indices");
@@ -292,15 +292,8 @@ std::shared_ptr<QrWeightsCall> prepare_qr_weights(const Napi::CallbackInfo& info
 
   // Validated: every position becomes its two rows, the padding id's a sentinel row past each
   // table (answered with 0, never read, not counted by 'mean').
-  scatter::IdRowsArgs map;
-  map.ids = ids;
-  map.bags = bags;
-  map.map = scatter::IdMap::QuotientRemainder;
-  map.table_rows = rows[0];
-  map.remainder_rows = rows[1];
-  map.padding_id = padding_id;
+  scatter::IdRowsArgs map = c->in.id_rows_args(rows, padding_id);
   map.keep_padding = true;
-  map.wide = combine == QrCombine::Mul;  // factor rows are read as int64
   with_memory_check(env, "qrEmbeddingBagWeightsBackward", [&] { scatter::id_rows(map, &c->id_rows); });
   const int passes = combine == QrCombine::Mul ? 1 : 2;
   for (int s = 0; s < passes; ++s) {
@@ -309,8 +302,8 @@ std::shared_ptr<QrWeightsCall> prepare_qr_weights(const Napi::CallbackInfo& info
     a.table = static_cast<const float*>(c->tables[s].data);
     a.dim = dim;
     a.indices = c->id_rows.rows(s);
-    a.bags = bags;
-    a.mean = mode == PoolMode::Mean;
+    a.bags = c->in.bounds.bags;
+    a.mean = c->in.mode == PoolMode::Mean;
     a.padding_idx = padding_id >= 0 ? rows[s] : -1;
     a.out = static_cast<float*>(c->out.data);
     a.accumulate = s == 1;

@@ -188,9 +188,15 @@ Napi::Value ScatterAddAsync(const Napi::CallbackInfo& info) {
 
 // ---- embeddingBagBackward ------------------------------------------------------------------
 
-// A hashed bag's ids: any non-negative value, into a table of at least one row when there
-// are any (`rows_name` says where the row count came from).
-void require_hashed_ids(Napi::Env env, const IndexArray& ids, int64_t rows, const char* rows_name) {
+// A hashed bag's seed, ids and padding id, checked, as id_rows takes them: ids any
+// non-negative value, into a table of at least one row when there are any (`rows_name` says
+// where the row count came from); the padding an id, never counted from the end (as in the
+// forward, any id may occur).
+scatter::IdRowsArgs parse_hashed_ids(Napi::Env env, const Napi::Value& seed, const IndexArray& ids,
+                                     const gather::Bags& bags, int64_t rows, const char* rows_name,
+                                     const Napi::Value& padding) {
+  scatter::IdRowsArgs h;
+  h.seed = static_cast<uint64_t>(get_integer(env, seed, "seed", 0, kMaxSafeInteger));
   const int64_t bad = find_index_out_of_range(ids, INT64_MAX);
   if (bad >= 0) {
     throw_range_error(env, "indices[" + std::to_string(bad) + "] = " + std::to_string(ids.at(bad)) +
@@ -199,6 +205,11 @@ void require_hashed_ids(Napi::Env env, const IndexArray& ids, int64_t rows, cons
   if (rows == 0 && ids.length > 0) {
     throw_range_error(env, std::string("a hashed bag needs ") + rows_name + " of at least 1");
   }
+  if (!is_absent(padding)) h.padding_id = get_integer(env, padding, "paddingIdx", 0, kMaxSafeInteger);
+  h.ids = ids;
+  h.bags = bags;
+  h.table_rows = rows;
+  return h;
 }
 
 struct BackwardCall {
@@ -246,8 +257,7 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
   const bool hashed = !is_absent(info[13]);
   scatter::IdRowsArgs hash;
   if (hashed) {
-    hash.seed = static_cast<uint64_t>(get_integer(env, info[13], "seed", 0, kMaxSafeInteger));
-    require_hashed_ids(env, a.indices, rows, "numRows");
+    hash = parse_hashed_ids(env, info[13], a.indices, a.bags, rows, "numRows", info[7]);
     if (a.mode == PoolMode::Max) {
       throw_type_error(env, "mode must be 'sum' or 'mean': a hashed bag returns no argmax for 'max'");
     }
@@ -263,12 +273,7 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
     require_length(env, c->weights, "weights", n, "one per index");
     a.weights = static_cast<const float*>(c->weights.data);
   }
-  if (hashed) {
-    // Any id may occur, so padding is an id, not counted from the end (as the forward).
-    if (!is_absent(info[7])) hash.padding_id = get_integer(env, info[7], "paddingIdx", 0, kMaxSafeInteger);
-  } else {
-    a.padding_idx = get_padding_row(env, info[7], rows);
-  }
+  if (!hashed) a.padding_idx = get_padding_row(env, info[7], rows);
   if (a.mode == PoolMode::Max) {
     if (is_absent(info[9])) {
       throw_type_error(env, "mode 'max' needs maxIndices (embeddingBag with returnArgmax)");
@@ -312,9 +317,6 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
   c->sparse = info[10].As<Napi::Boolean>().Value();
   if (c->sparse && !is_absent(info[11])) throw_type_error(env, "out applies to the dense form only");
   if (hashed) {
-    hash.ids = a.indices;
-    hash.bags = a.bags;
-    hash.table_rows = rows;
     hash.weights = a.weights;
     with_memory_check(env, "hashedEmbeddingBagBackward", [&] { scatter::id_rows(hash, &c->hashed); });
     a.indices = c->hashed.rows();
@@ -409,9 +411,7 @@ std::shared_ptr<WeightsGradCall> prepare_weights_grad(const Napi::CallbackInfo& 
   const bool hashed = !is_absent(info[9]);
   scatter::IdRowsArgs hash;
   if (hashed) {
-    hash.seed = static_cast<uint64_t>(get_integer(env, info[9], "seed", 0, kMaxSafeInteger));
-    require_hashed_ids(env, a.indices, rows, "table rows");
-    if (!is_absent(info[7])) hash.padding_id = get_integer(env, info[7], "paddingIdx", 0, kMaxSafeInteger);
+    hash = parse_hashed_ids(env, info[9], a.indices, a.bags, rows, "table rows", info[7]);
   } else {
     check_range(env, a.indices, "indices", rows, "table");
     a.padding_idx = get_padding_row(env, info[7], rows);
@@ -426,9 +426,6 @@ std::shared_ptr<WeightsGradCall> prepare_weights_grad(const Napi::CallbackInfo& 
   a.table = static_cast<const float*>(c->table.data);
   a.out = static_cast<float*>(c->out.data);
   if (hashed) {
-    hash.ids = a.indices;
-    hash.bags = a.bags;
-    hash.table_rows = rows;
     hash.keep_padding = true;
     with_memory_check(env, "hashedEmbeddingBagWeightsBackward", [&] { scatter::id_rows(hash, &c->hashed); });
     a.indices = c->hashed.rows();

@@ -15,7 +15,8 @@ namespace {
 // hand-off.
 constexpr int64_t kMinIdsPerTask = 1 << 15;
 
-// How one id becomes its row(s): writes them at position k of the output arrays.
+// How one id becomes its row(s): writes them at position k of the output arrays; a kept
+// padding position gets the sentinel rows (each table's row count) instead.
 template <class Row>
 struct HashedMap {
   uint64_t seed;
@@ -28,6 +29,7 @@ struct HashedMap {
 };
 template <class Row>
 struct QuotientRemainderMap {
+  int64_t quotient_rows;
   uint64_t m;  // the remainder table's rows
   Row* quotient;
   Row* remainder;
@@ -39,7 +41,6 @@ struct QuotientRemainderMap {
     quotient[k] = static_cast<Row>(quotient_rows);
     remainder[k] = static_cast<Row>(m);
   }
-  int64_t quotient_rows;
 };
 
 // Positions [p0, p1) to rows (and weights) from `base` on, padding skipped (or kept as the
@@ -110,8 +111,8 @@ void id_rows_as(const IdRowsArgs& a, LargeArray<Row> (&rows)[2], IdRows* out) {
     float* const weights = a.weights != nullptr ? out->weights.data() : nullptr;
     each_range([&](int64_t t, int64_t p0, int64_t p1) {
       if (two) {
-        const QuotientRemainderMap<Row> map{static_cast<uint64_t>(a.remainder_rows), rows[0].data(), rows[1].data(),
-                                            a.table_rows};
+        const QuotientRemainderMap<Row> map{a.table_rows, static_cast<uint64_t>(a.remainder_rows), rows[0].data(),
+                                            rows[1].data()};
         compact_range(ids, a, p0, p1, base[t], &map, weights, out->starts.data());
       } else {
         const HashedMap<Row> map{a.seed, a.table_rows, rows[0].data()};

@@ -462,6 +462,21 @@ bool BagBackward::factor_pools() const {
   return rows_repeat() && grad_rows <= INT64_MAX / std::max<int64_t>(1, args_.factor_table_rows);
 }
 
+BagBackward::PlanOrder BagBackward::in_plan_order() const {
+  const Plan& plan = *plan_;
+  const size_t m = plan.order.size();
+  const int64_t factor_rows = args_.factor != nullptr ? args_.factor_table_rows : 1;
+  PlanOrder o;
+  o.sources.resize(m);
+  o.scales.resize(scale_.empty() ? 0 : m);
+  for (size_t k = 0; k < m; ++k) {
+    const int64_t p = plan.order[k];
+    o.sources[k] = bag_of_[p] * factor_rows + (args_.factor != nullptr ? args_.factor_rows[p] : 0);
+    if (!o.scales.empty()) o.scales[k] = scale_[p];
+  }
+  return o;
+}
+
 void BagBackward::run_factor_pooled(float* out, bool dense) {
   rows();
   const Plan& plan = *plan_;
@@ -470,23 +485,17 @@ void BagBackward::run_factor_pooled(float* out, bool dense) {
   // Contribution k of the plan as one id of a QR pair whose quotient table is gradOutput and
   // whose remainder table is the factor: id / factor_rows is its gradient row, id mod
   // factor_rows its factor row, and the 'mul' pooling sums scale_k x grad_row x factor_row.
-  LargeArray<int64_t> ids(static_cast<size_t>(m));
-  LargeArray<float> scales(scale_.empty() ? 0 : static_cast<size_t>(m));
-  for (int64_t k = 0; k < m; ++k) {
-    const int64_t p = plan.order[k];
-    ids[k] = bag_of_[p] * factor_rows + args_.factor_rows[p];
-    if (!scales.empty()) scales[k] = scale_[p];
-  }
+  const PlanOrder ordered = in_plan_order();
   const int64_t slots = plan.num_segments();
   LargeArray<float> compact(dense ? static_cast<size_t>(slots * dim) : 0);
   gather::QrBagArgs q;
   q.bag.table = gather::Table{args_.grad, args_.bags.num_bags * args_.grad_rows_per_bag, dim};
   q.remainder = gather::Table{args_.factor, factor_rows, dim};
   q.combine = gather::QrCombine::Mul;
-  q.bag.indices = IndexArray{ids.data(), m, IndexType::Int64};
+  q.bag.indices = IndexArray{ordered.sources.data(), m, IndexType::Int64};
   q.bag.bags = plan.segments();
   q.bag.mode = PoolMode::Sum;
-  q.bag.weights = scales.empty() ? nullptr : scales.data();
+  q.bag.weights = ordered.scale_data();
   q.bag.out = dense ? compact.data() : out;
   if (slots > 0) gather::embedding_qr_bag(q);
   if (!dense) return;
@@ -519,26 +528,21 @@ void BagBackward::run_planned(float* out, bool dense) {
   rows();
   // The plan's contributions in plan order: the bag rows to pool and their scales.
   const Plan& plan = *plan_;
-  const size_t m = plan.order.size();
-  LargeArray<int64_t> src_rows(m);
-  LargeArray<float> scales(scale_.empty() ? 0 : m);
-  for (size_t k = 0; k < m; ++k) {
-    src_rows[k] = bag_of_[plan.order[k]];
-    if (!scales.empty()) scales[k] = scale_[plan.order[k]];
-  }
-  const float* ordered_scales = scales.empty() ? nullptr : scales.data();
+  const PlanOrder ordered = in_plan_order();
+  const int64_t* src_rows = ordered.sources.data();
+  const float* ordered_scales = ordered.scale_data();
   const gather::Table grad{args_.grad, args_.bags.num_bags * args_.grad_rows_per_bag, args_.dim};
   if (!dense) {
     // Sparse: row u of the fresh output is segment u pooled from zero and stored once:
     // 0 + c0 + c1 + ..., the dense form's sums bit for bit. Into a freshly faulted 209 MB
     // output this took 17 ms where the row kernel, which loads each output line before
     // adding to it, took 22-27 (bench shape, uniform, 2 threads, C++ harness, 2026-11-27).
-    pool_segments(plan, grad, src_rows.data(), ordered_scales, out, nullptr, false);
+    pool_segments(plan, grad, src_rows, ordered_scales, out, nullptr, false);
   } else if (pool_plan(plan)) {
-    pool_segments(plan, grad, src_rows.data(), ordered_scales, out, plan.rows.data(), true);
+    pool_segments(plan, grad, src_rows, ordered_scales, out, plan.rows.data(), true);
   } else {
     // Into the zeros run_dense filled, each touched row at its place rows()[u].
-    scatter_in_plan_order(plan, gradient_rows(out, src_rows.data(), ordered_scales));
+    scatter_in_plan_order(plan, gradient_rows(out, src_rows, ordered_scales));
   }
 }
 

@@ -234,6 +234,15 @@ class BagBackward {
   void run_factor_pooled(float* out, bool dense);
   // A scatter of gradOutput rows src_rows[k] (scaled by scales[k], if any) into out.
   ScatterArgs gradient_rows(float* out, const int64_t* src_rows, const float* scales) const;
+  // The plan's contributions in plan order (rows() has run): each one's source, its gradient
+  // row (with a factor, gradient row x factor_table_rows + factor row: an id of the QR 'mul'
+  // pooling) and its scale (none without weights or Mean).
+  struct PlanOrder {
+    LargeArray<int64_t> sources;
+    LargeArray<float> scales;
+    const float* scale_data() const { return scales.empty() ? nullptr : scales.data(); }
+  };
+  PlanOrder in_plan_order() const;
   BagBackwardArgs args_;
   Plan own_plan_;                // built here, or the given plan less the padding row
   const Plan* plan_ = nullptr;   // Sum / Mean: the plan in use, once rows() has run
