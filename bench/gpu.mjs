@@ -106,7 +106,14 @@ for (const mode of ['sum', 'mean', 'max']) {
     gradOutput: gradDev, table: tableDev, dim, indices, offsets, mode: 'sum', out: weightsGrad,
   }));
   record('embeddingBag weights backward', bagShape, ms, cfg.bags * cfg.perBag * (rowBytes + 8) + cfg.bags * rowBytes, roof);
-  for (const a of [gradDev, weightsGrad]) a.dispose();
+  // The table's gradient, dense, over the same bags: the whole numRows x dim output is zeroed
+  // (written once), each index reads its bag's gradient row and adds it to its row.
+  const tableGrad = DeviceArray.empty('float32', rows * dim);
+  const backMs = await medianMs(() => cuda.embeddingBagBackward({
+    gradOutput: gradDev, dim, indices, offsets, mode: 'sum', numRows: rows, out: tableGrad,
+  }));
+  record('embeddingBag backward sum', bagShape, backMs, rows * rowBytes + cfg.bags * cfg.perBag * (2 * rowBytes + 4), roof);
+  for (const a of [gradDev, weightsGrad, tableGrad]) a.dispose();
 }
 for (const a of [tableDev, indices, offsets, gatherIdx, bagOut, gatherOut]) a.dispose();
 

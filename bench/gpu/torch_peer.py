@@ -59,6 +59,18 @@ def main():
         emit("embeddingBag weights backward", f"{bags}x{per_bag} of {rows}x{dim}", median_ms(weights_backward, reps, inner))
     except Exception as e:  # an ATen without this op or signature: say so, keep the other rows
         print(json.dumps({"note": f"per-sample weights backward not measured: {e}"}), flush=True)
+    # The table's dense gradient: ATen's dense backward kernel (what autograd runs for a
+    # non-sparse embedding_bag), handed the offset2bag and bag sizes its forward would give.
+    try:
+        bag_size = torch.full((bags,), per_bag, device=dev, dtype=torch.int64)
+        no_max = torch.empty(0, device=dev, dtype=torch.int64)
+        def dense_backward():
+            return torch.ops.aten._embedding_bag_dense_backward(grad, idx, offset2bag, bag_size, no_max, rows, False, 0, None, -1)
+        dense_backward()
+        emit("embeddingBag backward sum", f"{bags}x{per_bag} of {rows}x{dim}", median_ms(dense_backward, reps, inner))
+        del bag_size, no_max
+    except Exception as e:
+        print(json.dumps({"note": f"dense embedding_bag backward not measured: {e}"}), flush=True)
     del table, idx, offsets, gidx, src, dst, grad, offset2bag
     torch.cuda.empty_cache()
 

@@ -1,6 +1,6 @@
-// The nearest-codeword kernel: a 64-row x 64-code tile per block, each of its 256 threads
-// holding a 4 x 4 block of dot products in registers while the depth runs through shared
-// memory 16 coordinates at a time. Every dot product is one fma chain in ascending k, as on
+// The nearest-codeword kernel: a 128-row x 128-code tile per block, each of its 256 threads
+// holding an 8 x 8 block of dot products in registers while the depth runs through shared
+// memory 16 coordinates at a time (16 float4 shared loads feed 64 fmas). Every dot product is one fma chain in ascending k, as on
 // the CPU; the float64 sums (norms, distances) use explicit _rn operations so that nvcc
 // cannot contract them into fmas the CPU does not use.
 #include <cmath>
@@ -12,13 +12,21 @@
 namespace embedkit::cuda::codebook {
 namespace {
 
-constexpr int kTileRows = 64;
-constexpr int kTileCodes = 64;
+constexpr int kSide = 16;             // threads per tile side
+constexpr int kVec = 4;               // a float4 of rows (codes) per shared load
+constexpr int kMicro = 2 * kVec;      // rows (and codes) per thread: two float4s
+constexpr int kTile = kSide * kMicro;  // rows (and codes) per tile
+constexpr int kHalf = kTile / 2;
 constexpr int kDepth = 16;
-constexpr int kSide = 16;   // threads per tile side
-constexpr int kMicro = 4;   // rows (and codes) per thread
 constexpr int kThreads = kSide * kSide;
-static_assert(kSide * kMicro == kTileRows && kSide * kMicro == kTileCodes, "the micro tiles cover the tile");
+// A thread's float4s sit half a tile apart, so the 8 threads of a 128-bit shared load phase
+// read 8 consecutive float4s (all 32 banks) rather than every other one.
+__device__ __forceinline__ int micro_offset(int thread_side, int i) {
+  return (i / kVec) * kHalf + thread_side * kVec + i % kVec;
+}
+// +kVec: the global-to-shared stores write along k; the padding spreads them over the banks
+// and keeps each k row 16-byte aligned for the float4 loads.
+constexpr int kStride = kTile + kVec;
 
 using embedkit::codebook::rank_order::Candidate;
 using embedkit::codebook::rank_order::beats;
@@ -44,12 +52,11 @@ __global__ void norms_kernel(const float* codebooks, int64_t count, int64_t dim,
 }
 
 __global__ void __launch_bounds__(kThreads) nearest_kernel(NearestArgs a) {
-  // +1: the loads below write along k; the padding spreads them over the banks.
-  __shared__ float xs[kDepth][kTileRows + 1];
-  __shared__ float cs[kDepth][kTileCodes + 1];
-  __shared__ Candidate partial[kTileRows][kSide];
+  __shared__ __align__(16) float xs[kDepth][kStride];
+  __shared__ __align__(16) float cs[kDepth][kStride];
+  __shared__ Candidate partial[kTile][kSide];
   const int tx = threadIdx.x % kSide, ty = threadIdx.x / kSide;
-  const int64_t row0 = int64_t{blockIdx.x} * kTileRows;
+  const int64_t row0 = int64_t{blockIdx.x} * kTile;
   const int64_t g = blockIdx.y;
   const float* x = a.x + g * a.dim;
   const float* book = a.codebooks + g * a.num_codes * a.dim;
@@ -59,12 +66,14 @@ __global__ void __launch_bounds__(kThreads) nearest_kernel(NearestArgs a) {
   Candidate best[kMicro];
   for (int i = 0; i < kMicro; ++i) best[i] = Candidate{0.0f, -1};
 
-  for (int64_t c0 = 0; c0 < a.num_codes; c0 += kTileCodes) {
+  for (int64_t c0 = 0; c0 < a.num_codes; c0 += kTile) {
     float acc[kMicro][kMicro];
+#pragma unroll
     for (int i = 0; i < kMicro; ++i)
+#pragma unroll
       for (int j = 0; j < kMicro; ++j) acc[i][j] = 0.0f;
     for (int64_t k0 = 0; k0 < a.dim; k0 += kDepth) {
-      for (int e = threadIdx.x; e < kTileRows * kDepth; e += kThreads) {
+      for (int e = threadIdx.x; e < kTile * kDepth; e += kThreads) {
         const int t = e / kDepth, kk = e % kDepth;
         const int64_t k = k0 + kk, row = row0 + t, code = c0 + t;
         xs[kk][t] = row < a.rows && k < a.dim ? x[row * a.row_stride + k] : 0.0f;
@@ -75,17 +84,26 @@ __global__ void __launch_bounds__(kThreads) nearest_kernel(NearestArgs a) {
       const int depth = a.dim - k0 < kDepth ? static_cast<int>(a.dim - k0) : kDepth;
       for (int kk = 0; kk < depth; ++kk) {
         float xv[kMicro], cv[kMicro];
-        for (int i = 0; i < kMicro; ++i) xv[i] = xs[kk][ty + kSide * i];
-        for (int j = 0; j < kMicro; ++j) cv[j] = cs[kk][tx + kSide * j];
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const float4 xq = *reinterpret_cast<const float4*>(&xs[kk][h * kHalf + ty * kVec]);
+          const float4 cq = *reinterpret_cast<const float4*>(&cs[kk][h * kHalf + tx * kVec]);
+          xv[h * kVec] = xq.x, xv[h * kVec + 1] = xq.y, xv[h * kVec + 2] = xq.z, xv[h * kVec + 3] = xq.w;
+          cv[h * kVec] = cq.x, cv[h * kVec + 1] = cq.y, cv[h * kVec + 2] = cq.z, cv[h * kVec + 3] = cq.w;
+        }
+#pragma unroll
         for (int i = 0; i < kMicro; ++i)
+#pragma unroll
           for (int j = 0; j < kMicro; ++j) acc[i][j] = fmaf(xv[i], cv[j], acc[i][j]);
       }
       __syncthreads();
     }
+#pragma unroll
     for (int j = 0; j < kMicro; ++j) {
-      const int64_t code = c0 + tx + kSide * j;
+      const int64_t code = c0 + micro_offset(tx, j);
       if (code >= a.num_codes) continue;
       const float norm = minimize ? norms[code] : 0.0f;
+#pragma unroll
       for (int i = 0; i < kMicro; ++i) {
         // ||c||² - 2 x·c as the CPU forms it: fma(-2, dot, ||c||²).
         const Candidate c{minimize ? fmaf(-2.0f, acc[i][j], norm) : acc[i][j], static_cast<int32_t>(code)};
@@ -93,9 +111,9 @@ __global__ void __launch_bounds__(kThreads) nearest_kernel(NearestArgs a) {
       }
     }
   }
-  for (int i = 0; i < kMicro; ++i) partial[ty + kSide * i][tx] = best[i];
+  for (int i = 0; i < kMicro; ++i) partial[micro_offset(ty, i)][tx] = best[i];
   __syncthreads();
-  if (threadIdx.x >= kTileRows) return;
+  if (threadIdx.x >= kTile) return;
   const int t = threadIdx.x;
   const int64_t row = row0 + t;
   if (row >= a.rows) return;
@@ -125,7 +143,7 @@ cudaError_t code_norms(const float* codebooks, int64_t groups, int64_t num_codes
 
 cudaError_t nearest_codes(const NearestArgs& args, cudaStream_t stream) {
   if (args.rows == 0 || args.groups == 0) return cudaSuccess;
-  const dim3 grid(static_cast<unsigned>((args.rows + kTileRows - 1) / kTileRows), static_cast<unsigned>(args.groups));
+  const dim3 grid(static_cast<unsigned>((args.rows + kTile - 1) / kTile), static_cast<unsigned>(args.groups));
   nearest_kernel<<<grid, kThreads, 0, stream>>>(args);
   return cudaGetLastError();
 }

@@ -18,6 +18,17 @@ inline unsigned blocks_for(int64_t threads) {
   return static_cast<unsigned>((threads + kBlockThreads - 1) / kBlockThreads);
 }
 
+// The lanes for `work` items of one thing (a row's vectors, a bag's entries): the next power
+// of two, at most a warp.
+inline int lanes_for(int64_t work) {
+  int lanes = 1;
+  while (lanes < kWarpSize && lanes < work) lanes *= 2;
+  return lanes;
+}
+
+// Whether a device pointer allows 16-byte (float4) accesses.
+inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
 struct LaneGroups {
   int group_size = kWarpSize;    // G
   int64_t chunks_per_item = 1;   // a row wider than G vectors is split into chunks
@@ -37,10 +48,8 @@ inline LaneGroups plan_lane_groups(int64_t items, int64_t dim, bool aligned16) {
   g.items = items;
   g.vector_width = (dim % 4 == 0 && aligned16) ? 4 : 1;
   const int64_t lanes_needed = (dim + g.vector_width - 1) / g.vector_width;
-  int size = 1;
-  while (size < kWarpSize && size < lanes_needed) size *= 2;
-  g.group_size = size;
-  const int64_t chunk_floats = int64_t{size} * g.vector_width;
+  g.group_size = lanes_for(lanes_needed);
+  const int64_t chunk_floats = int64_t{g.group_size} * g.vector_width;
   g.chunks_per_item = (dim + chunk_floats - 1) / chunk_floats;
   return g;
 }

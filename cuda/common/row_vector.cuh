@@ -71,6 +71,10 @@ struct RowVector<4> {
     if (replaces(x.v.w, v.w, over_nan)) v.w = x.v.w, winners.id[3] = ids.id[3];
   }
   __device__ void divide(float d) { v.x = v.x / d; v.y = v.y / d; v.z = v.z / d; v.w = v.w / d; }
+  // acc + this . x, element by element in order.
+  __device__ float dot(const RowVector& x, float acc) const {
+    return fmaf(v.w, x.v.w, fmaf(v.z, x.v.z, fmaf(v.y, x.v.y, fmaf(v.x, x.v.x, acc))));
+  }
 };
 
 template <>
@@ -91,6 +95,7 @@ struct RowVector<1> {
     if (replaces(x.v, v, over_nan)) v = x.v, winners.id[0] = ids.id[0];
   }
   __device__ void divide(float d) { v = v / d; }
+  __device__ float dot(const RowVector& x, float acc) const { return fmaf(v, x.v, acc); }
 };
 
 }  // namespace embedkit::cuda

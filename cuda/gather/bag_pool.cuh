@@ -13,18 +13,19 @@
 namespace embedkit::cuda::gather {
 
 // Tuning knobs, fixed at build time; scripts/gpu-check.sh's GPU_VARIANTS builds and times
-// other values on a lent GPU ("b:-DEMBEDKIT_BAG_MIN_BLOCKS=4;c:-DEMBEDKIT_ROWS_IN_FLIGHT=8").
+// other values on a lent GPU ("b:-DEMBEDKIT_BAG_MIN_BLOCKS=6;c:-DEMBEDKIT_ROWS_IN_FLIGHT=8").
 // Rows read ahead of accumulating them: independent loads in flight per lane.
 #ifndef EMBEDKIT_ROWS_IN_FLIGHT
 #define EMBEDKIT_ROWS_IN_FLIGHT 4
 #endif
 constexpr int kRowsInFlight = EMBEDKIT_ROWS_IN_FLIGHT;
 // Blocks the bag kernels must fit per SM (__launch_bounds__' second argument, a register
-// cap): 1 leaves the compiler free (82 registers at 16-byte rows, sm_90: 3 blocks, 24 warps
-// per SM); 4 caps it at 64 registers (with a few spills) for more warps in flight, which
-// short, latency-bound bags might prefer. Not yet timed (bench/NOTES.md, GPU).
+// cap). 4 caps them at 64 registers (a few spills) for 32 warps per SM; left free (1) the
+// compiler took 82 (3 blocks, 24 warps), and short, latency-bound bags starved: on an H200
+// (2026-11-28, one run, both builds) 4 took embeddingBag sum 3.05 -> 2.46 ms, scatterAdd
+// uniform 5.73 -> 3.67, spmm random 5.66 -> 3.81, power-law 3.70 -> 2.54 (bench/NOTES.md).
 #ifndef EMBEDKIT_BAG_MIN_BLOCKS
-#define EMBEDKIT_BAG_MIN_BLOCKS 1
+#define EMBEDKIT_BAG_MIN_BLOCKS 4
 #endif
 constexpr int kBagMinBlocks = EMBEDKIT_BAG_MIN_BLOCKS;
 

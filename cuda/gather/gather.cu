@@ -44,7 +44,6 @@ __global__ void __launch_bounds__(kBlockThreads, kBagMinBlocks)
   if (bag.argmax != nullptr) pool.winners.store(bag.argmax + at.item * bag.table.dim + at.column);
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 }  // namespace
 

@@ -133,7 +133,6 @@ __global__ void __launch_bounds__(kRopeThreads) rope_kernel(RopeLaunch r) {
   }
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 }  // namespace
 
