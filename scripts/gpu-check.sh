@@ -75,13 +75,25 @@ done
 
 echo
 echo "==== gpu-check summary ===="
+# Each failed spec by name with the start of its message: the summary is what surely comes
+# back (the output's tail), so a failure can be read without the logs.
 node -e '
   const r = require(process.argv[1]);
   console.log(`GPU specs: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped; ` +
     `${r.numFailedTestSuites} of ${r.numTotalTestSuites} suites failed`);
+  for (const file of r.testResults) {
+    for (const t of file.assertionResults.filter((a) => a.status === "failed")) {
+      const message = (t.failureMessages[0] ?? "").replace(/\x1b\[[0-9;]*m/g, "").split("\n").slice(0, 3).join(" | ");
+      console.log(`  FAILED ${file.name.replace(/^.*\/test\//, "test/")}: ${t.fullName}\n    ${message.slice(0, 400)}`);
+    }
+  }
 ' "$out/vitest-gpu.json" 2>/dev/null || echo "GPU specs: no report (status $test_status)"
 cat "$out/bench.log"
 if [ -n "${GPU_VARIANTS:-}" ]; then
   node scripts/gpu-variants.mjs "$out" "${GPU_VARIANTS}"
 fi
+# The device tool brings back at most 8 files: keep the two reports and pack every log and
+# variant record into one archive.
+(cd "$out" && find . -maxdepth 1 -type f ! -name vitest-gpu.json ! -name bench-gpu.json ! -name logs.tar.gz -printf '%P\n' |
+  tar -czf logs.tar.gz -T - --remove-files) 2>/dev/null || true
 [ $test_status -eq 0 ] && [ $bench_status -eq 0 ]
