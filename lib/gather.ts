@@ -164,8 +164,7 @@ export function embeddingBagAsync(options: EmbeddingBagOptions): Promise<Float32
     () => callBag(native().embeddingBagAsync, options, 'embeddingBagAsync') as Promise<Float32Array | EmbeddingBagArgmaxResult>);
 }
 
-export interface HashedEmbeddingBagOptions
-  extends Omit<EmbeddingBagOptions, 'remap' | 'returnArgmax' | 'argmaxOut'> {
+export interface HashedEmbeddingBagOptions extends Omit<EmbeddingBagOptions, 'remap' | 'returnArgmax' | 'argmaxOut'> {
   /**
    * Ids may be any non-negative integer (up to 2^63 - 1 as BigInt64): id i reads row
    * hashedRow(i, seed) of the shared table (see the README for the hash). Features that share
@@ -174,24 +173,36 @@ export interface HashedEmbeddingBagOptions
   seed: number;
   /** An id (not a row) to skip, not counted by 'mean'. */
   paddingIdx?: number;
+  /**
+   * Mode 'max' only: also return, for each output element, the table row that won it (the
+   * row its id hashed to; -1 for an empty or padding-only bag), which
+   * hashedEmbeddingBagBackward takes as maxIndices. The table must have at most 2^31 - 1 rows.
+   */
+  returnArgmax?: boolean;
+  /** With returnArgmax: destination of the `bags x dim` winning rows; a fresh array when omitted. */
+  argmaxOut?: Int32Array;
 }
 
 function callHashed<R>(fn: NativeBag<R>, o: HashedEmbeddingBagOptions, op: string): unknown {
   requireOptions(o, op);
   if (o.seed === undefined || o.seed === null) throw new TypeError(`${op} needs a seed`);
-  return callBag(fn, { ...o, remap: undefined, returnArgmax: undefined }, op, o.seed);
+  return callBag(fn, { ...o, remap: undefined }, op, o.seed);
 }
 
 /**
  * embeddingBag with the hashing trick: each id is hashed (seeded) into the rows of one shared
  * table, in any format, fused into the pooling (no temporary rows or hashed-id arrays).
  */
-export function hashedEmbeddingBag(options: HashedEmbeddingBagOptions): Float32Array {
-  return callHashed(native().embeddingBag, options, 'hashedEmbeddingBag') as Float32Array;
+export function hashedEmbeddingBag(options: HashedEmbeddingBagOptions & { returnArgmax: true }): EmbeddingBagArgmaxResult;
+export function hashedEmbeddingBag(options: HashedEmbeddingBagOptions): Float32Array;
+export function hashedEmbeddingBag(options: HashedEmbeddingBagOptions): Float32Array | EmbeddingBagArgmaxResult {
+  return callHashed(native().embeddingBag, options, 'hashedEmbeddingBag') as Float32Array | EmbeddingBagArgmaxResult;
 }
 
 /** {@link hashedEmbeddingBag} on the libuv thread pool; the arrays are held until the promise settles. */
-export function hashedEmbeddingBagAsync(options: HashedEmbeddingBagOptions): Promise<Float32Array> {
+export function hashedEmbeddingBagAsync(options: HashedEmbeddingBagOptions & { returnArgmax: true }): Promise<EmbeddingBagArgmaxResult>;
+export function hashedEmbeddingBagAsync(options: HashedEmbeddingBagOptions): Promise<Float32Array>;
+export function hashedEmbeddingBagAsync(options: HashedEmbeddingBagOptions): Promise<Float32Array | EmbeddingBagArgmaxResult> {
   return startAsync(options, 'hashedEmbeddingBagAsync',
-    () => callHashed(native().embeddingBagAsync, options, 'hashedEmbeddingBagAsync') as Promise<Float32Array>);
+    () => callHashed(native().embeddingBagAsync, options, 'hashedEmbeddingBagAsync') as Promise<Float32Array | EmbeddingBagArgmaxResult>);
 }

@@ -180,9 +180,12 @@ export function embeddingBagBackwardAsync(options: EmbeddingBagBackwardOptions):
 
 /** The forward call's ids, offsets / lengths, includeLastOffset, weights, paddingIdx and seed, plus: */
 export interface HashedEmbeddingBagBackwardOptions
-  extends Omit<EmbeddingBagBackwardOptions, 'mode' | 'maxIndices' | 'plan' | 'paddingIdx'> {
-  /** 'sum' or 'mean' ('max' is a TypeError: a hashed bag returns no argmax). */
-  mode: Exclude<PoolMode, 'max'>;
+  extends Omit<EmbeddingBagBackwardOptions, 'maxIndices' | 'plan' | 'paddingIdx'> {
+  /**
+   * Mode 'max': the argmax that `hashedEmbeddingBag({ mode: 'max', returnArgmax: true })`
+   * returned (table rows, -1 for none); each (bag, column)'s gradient goes to that row.
+   */
+  maxIndices?: Int32Array;
   /** The forward's seed: id i sent its gradient to row hashedRow(i, seed) of the shared table. */
   seed: number;
   /** An id (not a row) the forward skipped: its entries get nothing and 'mean' does not count them. */
@@ -194,14 +197,15 @@ export interface HashedEmbeddingBagBackwardOptions
 function callHashedBackward<R>(fn: (...args: unknown[]) => R, o: HashedEmbeddingBagBackwardOptions, op: string): R {
   requireOptions(o, op);
   if (o.seed === undefined || o.seed === null) throw new TypeError(`${op} needs a seed`);
-  // maxIndices and plan are not options here; passed on, the addon refuses them by name.
+  // plan is not an option here; passed on, the addon refuses it by name.
   return callBackward(fn, o as EmbeddingBagBackwardOptions, op, o.seed);
 }
 
 /**
  * The gradient of {@link hashedEmbeddingBag} with respect to its shared table: exactly
  * {@link embeddingBagBackward} with each id replaced by the row it hashed to and the padding
- * id's entries left out (bitwise). Several features sharing one table each add their own
+ * id's entries left out (bitwise); 'max' sends each (bag, column)'s gradient to the row in
+ * maxIndices (the forward's returnArgmax). Several features sharing one table each add their own
  * gradient (scatterAdd the sparse form, or sum the dense ones).
  */
 export function hashedEmbeddingBagBackward(options: HashedEmbeddingBagBackwardOptions & { sparse: true }): SparseGradient;

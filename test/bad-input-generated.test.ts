@@ -189,6 +189,13 @@ const TARGETS: Target[] = [
     }),
   },
   {
+    name: 'hashedEmbeddingBagBackward (max, sparse)', call: (o) => ek.hashedEmbeddingBagBackward(o as never), callAsync: (o) => ek.hashedEmbeddingBagBackwardAsync(o as never),
+    base: () => ({
+      gradOutput: new Float32Array(2 * 2).fill(1), dim: 2, indices: BigInt64Array.of(1n, 2n ** 40n, 0n), offsets: Int32Array.of(0, 2), mode: 'max',
+      maxIndices: Int32Array.of(9, 1, 0, -1), seed: 5, numRows: 10, sparse: true,
+    }),
+  },
+  {
     name: 'hashedEmbeddingBagWeightsBackward', call: (o) => ek.hashedEmbeddingBagWeightsBackward(o as never), callAsync: (o) => ek.hashedEmbeddingBagWeightsBackwardAsync(o as never),
     base: () => ({
       gradOutput: new Float32Array(2 * 4).fill(1), table: new Float32Array(10 * 4).map((_, i) => i), dim: 4, indices: BigInt64Array.of(1n, 2n ** 40n, 0n, 3n),
@@ -303,6 +310,10 @@ const TARGETS: Target[] = [
   {
     name: 'hashedEmbeddingBag (q8 table)', call: (o) => ek.hashedEmbeddingBag({ ...o, table: stored(o) } as never), callAsync: (o) => ek.hashedEmbeddingBagAsync({ ...o, table: stored(o) } as never),
     base: () => ({ ...q8Fields(), indices: BigInt64Array.of(3n, 2n ** 60n, 7n), lengths: Int32Array.of(1, 2), mode: 'sum', seed: 11, paddingIdx: 7, out: new Float32Array(10) }),
+  },
+  {
+    name: 'hashedEmbeddingBag (returnArgmax)', call: (o) => ek.hashedEmbeddingBag(o as never), callAsync: (o) => ek.hashedEmbeddingBagAsync(o as never),
+    base: () => ({ table: table(), dim: 4, indices: BigInt64Array.of(3n, 2n ** 60n, 7n), lengths: Int32Array.of(1, 2), mode: 'max', seed: 11, paddingIdx: 7, returnArgmax: true }),
   },
   {
     name: 'qrEmbeddingBag', call: (o) => ek.qrEmbeddingBag(o as never), callAsync: (o) => ek.qrEmbeddingBagAsync(o as never),

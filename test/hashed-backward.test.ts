@@ -8,11 +8,17 @@
 //  - bitwise identical for 1, 2 and 3 threads where the hashing splits into several tasks,
 //    sync and async, fresh and given `out`;
 //  - the weights' gradient against a float64 dot product per id over its hashed row (padding
-//    ids exactly 0, not counted by 'mean'), on every ISA, and the forward's derivative.
+//    ids exactly 0, not counted by 'mean'), on every ISA, and the forward's derivative;
+//  - 'max': the forward's returnArgmax names the winning table rows (embeddingBag over the
+//    hashed rows, bit for bit; each winner a row of its bag holding that value), and the
+//    backward sends each (bag, column)'s gradient there (a float64 reference; embeddingBag-
+//    Backward with the same maxIndices bit for bit, dense and sparse).
 import { describe, expect, it } from 'vitest';
 import {
+  embeddingBag,
   embeddingBagBackward,
   hashedEmbeddingBag,
+  hashedEmbeddingBagAsync,
   hashedEmbeddingBagBackward,
   hashedEmbeddingBagBackwardAsync,
   hashedEmbeddingBagWeightsBackward,
@@ -251,6 +257,96 @@ function expectWeightsReference(c: HashedCase, got: Float32Array, ctx: string): 
 }
 
 const WEIGHT_VARIANTS = VARIANTS.filter((v) => !v.weighted);
+
+/** A hashedCase turned 'max' (no weights: 'max' takes none), with its row problem. */
+function maxCase(rng: Rng, dim: number, padding: boolean, bounds: BoundsKind, kind: IndexKind, hub = 0) {
+  const c = hashedCase(rng, dim, { mode: 'sum', weighted: false, padding }, bounds, kind, hub);
+  const m = { ...c, o: { ...c.o, mode: 'max' as const } };
+  return { ...m, rows: rowProblem(m as unknown as HashedCase) };
+}
+
+describe.each([1, 7, 16, 128, 129])("hashed 'max' dim %i", (dim) => {
+  it.each([false, true])('padding=%s: returnArgmax names the winning table rows, and the backward sends each gradient there', (padding) => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const bounds of BOUNDS_KINDS) {
+      for (const kind of INDEX_KINDS) {
+        const c = maxCase(rng, dim, padding, bounds, kind, rng.bool() ? 40 : 0);
+        const ctx = describeCase({ seed, dim, padding, bounds, kind, numRows: c.o.numRows, hashSeed: c.o.seed, paddingIdx: c.o.paddingIdx });
+        const bags = c.lengths.length;
+        const forward = { ...c.o, table: c.table };
+        const argmaxOut = new Int32Array(bags * dim).fill(-7);
+        const got = hashedEmbeddingBag({ ...forward, returnArgmax: true, argmaxOut });
+        expect(got.argmax === argmaxOut, `${ctx}: argmax is argmaxOut`).toBe(true);
+        const want = embeddingBag({ ...c.rows, returnArgmax: true });
+        expect(firstBitMismatch(got.out, want.out), `${ctx}: out = embeddingBag over the rows`).toBe(-1);
+        expect(Array.from(got.argmax), `${ctx}: argmax = embeddingBag's over the rows`).toEqual(Array.from(want.argmax));
+        expect(firstBitMismatch(hashedEmbeddingBag(forward), got.out), `${ctx}: out without argmax`).toBe(-1);
+        // From the definition: each winner is the hashed row of a non-padding id of its bag and
+        // holds the pooled value; -1 exactly for bags with no such id.
+        const starts = c.lengths.map((_, b) => c.lengths.slice(0, b).reduce((x, y) => x + y, 0));
+        for (let b = 0; b < bags; b++) {
+          const kept = c.ids.slice(starts[b], starts[b] + c.lengths[b]).filter((id) => id !== c.o.paddingIdx);
+          const rowsOfBag = new Set(kept.map((id) => refHashedRow(BigInt(id), BigInt(c.o.seed), c.o.numRows)));
+          for (let col = 0; col < dim; col++) {
+            const a = got.argmax[b * dim + col];
+            if (kept.length === 0) {
+              expect(a, `${ctx}: bag ${b} empty`).toBe(-1);
+              continue;
+            }
+            expect(rowsOfBag.has(a), `${ctx}: bag ${b} column ${col}: winner ${a} is a row of the bag`).toBe(true);
+            expect(Object.is(c.table[a * dim + col], got.out[b * dim + col]), `${ctx}: bag ${b} column ${col}: value`).toBe(true);
+          }
+        }
+
+        const back = hashedEmbeddingBagBackward({ ...c.o, maxIndices: got.argmax });
+        const ref = new Float64Array(c.o.numRows * dim);
+        const abs = new Float64Array(c.o.numRows * dim);
+        got.argmax.forEach((a, e) => {
+          if (a < 0) return;
+          const g = c.o.gradOutput[e];
+          ref[a * dim + (e % dim)] += g;
+          abs[a * dim + (e % dim)] += Math.abs(g);
+        });
+        expectNearReference(back, { ref, abs }, `${ctx}: backward`);
+        for (let i = 0; i < ref.length; i++) if (abs[i] === 0) expect(back[i], `${ctx}: element ${i} untouched`).toBe(0);
+        const plain = embeddingBagBackward({ ...c.rows, maxIndices: got.argmax });
+        expect(firstBitMismatch(back, plain), `${ctx}: = embeddingBagBackward with the same maxIndices`).toBe(-1);
+        const sparse = hashedEmbeddingBagBackward({ ...c.o, maxIndices: got.argmax, sparse: true });
+        const plainSparse = embeddingBagBackward({ ...c.rows, maxIndices: got.argmax, sparse: true });
+        expect(Array.from(sparse.rows, Number), `${ctx}: sparse rows`).toEqual(Array.from(plainSparse.rows, Number));
+        expect(firstBitMismatch(sparse.values, plainSparse.values), `${ctx}: sparse values`).toBe(-1);
+      }
+    }
+  });
+});
+
+describe("hashed 'max': async, edges", () => {
+  it('async forms match the sync ones', async () => {
+    const seed = freshSeed();
+    const c = maxCase(new Rng(seed), 9, true, 'offsets', 'int64', 300);
+    const sync = hashedEmbeddingBag({ ...c.o, table: c.table, returnArgmax: true });
+    const async = await hashedEmbeddingBagAsync({ ...c.o, table: c.table, returnArgmax: true });
+    expect(firstBitMismatch(async.out, sync.out), `seed=${seed}`).toBe(-1);
+    expect(Array.from(async.argmax)).toEqual(Array.from(sync.argmax));
+    const back = hashedEmbeddingBagBackward({ ...c.o, maxIndices: sync.argmax });
+    const out = poisoned(back.length);
+    expect(await hashedEmbeddingBagBackwardAsync({ ...c.o, maxIndices: sync.argmax, out })).toBe(out);
+    expect(firstBitMismatch(out, back), `seed=${seed}`).toBe(-1);
+  });
+
+  it('by hand: ids colliding in a one-row table pool into it (a NaN column too); empty and padding-only bags get -1', () => {
+    const table = Float32Array.of(3, Number.NaN);                       // one row of dim 2
+    const o = { table, dim: 2, indices: BigInt64Array.of(5n, 2n ** 62n, 9n, 9n), lengths: Int32Array.of(2, 0, 2), mode: 'max' as const, seed: 4, paddingIdx: 9 };
+    const { out, argmax } = hashedEmbeddingBag({ ...o, returnArgmax: true });
+    expect(Array.from(out)).toEqual([3, Number.NaN, 0, 0, 0, 0]);
+    expect(Array.from(argmax)).toEqual([0, 0, -1, -1, -1, -1]);
+    const grad = hashedEmbeddingBagBackward({ ...o, gradOutput: Float32Array.of(1, 2, 10, 20, 100, 200), numRows: 1, maxIndices: argmax });
+    expect(Array.from(grad)).toEqual([1, 2]);
+    expect(() => hashedEmbeddingBag({ ...o, mode: 'sum', returnArgmax: true })).toThrow(/returnArgmax needs mode 'max'/);
+    expect(() => hashedEmbeddingBag({ ...o, returnArgmax: true, argmaxOut: new Int32Array(5) })).toThrow(/argmax\.length must be 6/);
+  });
+});
 
 describe.each([1, 7, 16, 128, 129])('hashedEmbeddingBagWeightsBackward dim %i', (dim) => {
   it.each(WEIGHT_VARIANTS)('mode=$mode padding=$padding: the reference, into out and fresh', (v) => {

@@ -196,11 +196,13 @@ std::unique_ptr<BagCall> prepare_bag(const Napi::CallbackInfo& info) {
   require_disjoint(env, c->out, "out", c->bounds.view, c->bounds.name);
   require_disjoint(env, c->out, "out", c->weights_view, "weights");
   if (!is_absent(info[9])) {
-    // returnArgmax: the winning row ids, bags x dim, as Int32 (row ids must fit).
+    // returnArgmax: the winning ids (a hashed bag's: the rows they hashed to), bags x dim, as
+    // Int32, so they must fit.
     if (a.mode != PoolMode::Max) throw_type_error(env, "returnArgmax needs mode 'max'");
-    if (rows > INT32_MAX) {
+    const int64_t winners = a.table.hashed ? a.table.rows : rows;
+    if (winners > INT32_MAX) {
       throw_range_error(env, "returnArgmax needs a table of at most 2147483647 rows, got " +
-                                 std::to_string(rows));
+                                 std::to_string(winners));
     }
     c->argmax = get_typed_array(env, info[9], "argmax", napi_int32_array, "Int32Array");
     if (c->argmax.length != bags * dim) {

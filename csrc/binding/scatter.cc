@@ -257,10 +257,9 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
   const bool hashed = !is_absent(info[13]);
   scatter::IdRowsArgs hash;
   if (hashed) {
+    // 'max' sends gradients by maxIndices, which for a hashed bag already hold table rows
+    // (hashedEmbeddingBag's returnArgmax): the ids are validated but not hashed.
     hash = parse_hashed_ids(env, info[13], a.indices, a.bags, rows, "numRows", info[7]);
-    if (a.mode == PoolMode::Max) {
-      throw_type_error(env, "mode must be 'sum' or 'mean': a hashed bag returns no argmax for 'max'");
-    }
     if (!is_absent(info[12])) throw_type_error(env, "plan does not apply to hashed ids");
   } else {
     check_range(env, a.indices, "indices", rows, "a table");
@@ -316,7 +315,7 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
   if (!info[10].IsBoolean()) throw_type_error(env, "sparse must be a boolean");
   c->sparse = info[10].As<Napi::Boolean>().Value();
   if (c->sparse && !is_absent(info[11])) throw_type_error(env, "out applies to the dense form only");
-  if (hashed) {
+  if (hashed && a.mode != PoolMode::Max) {
     hash.weights = a.weights;
     with_memory_check(env, "hashedEmbeddingBagBackward", [&] { scatter::id_rows(hash, &c->hashed); });
     a.indices = c->hashed.rows();

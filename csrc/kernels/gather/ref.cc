@@ -129,12 +129,15 @@ void pool_bags_max_argmax(const BagArgs& a, int64_t bag_begin, int64_t bag_end,
       const int64_t idx = a.indices.at(p);
       const int64_t r = pooled_row(a, p);
       if (r < 0) continue;
+      // A hashed bag's winner is the table row its id hashed to (what the max gradient
+      // needs; the id may not fit 32 bits); otherwise the id, a row of the original id space.
+      const int64_t winner = a.table.hashed ? r : idx;
       // The same rule as the max kernels: the first row initializes, a later one wins an
       // element only when strictly greater (ties and NaN keep the earlier winner).
       for_each_value(a.table, r, col_begin, col_end, [&](int64_t c, float x) {
         if (first || x > out[c]) {
           out[c] = x;
-          arg[c] = static_cast<int32_t>(idx);
+          arg[c] = static_cast<int32_t>(winner);
         }
       });
       first = false;
