@@ -93,6 +93,40 @@ function jsBagMax(table, dim, idx, offsets, out) {
   }
 }
 
+// Max with the winning id of each element (returnArgmax: what the max backward needs): the
+// first row initializes, a later one wins an element only when strictly greater.
+function jsBagMaxArgmax(table, dim, idx, offsets, out, argmax) {
+  const bags = offsets.length;
+  const n = idx.length;
+  for (let b = 0; b < bags; b++) {
+    const start = offsets[b];
+    const end = b + 1 < bags ? offsets[b + 1] : n;
+    const o = b * dim;
+    if (end <= start) {
+      for (let d = 0; d < dim; d++) {
+        out[o + d] = 0;
+        argmax[o + d] = -1;
+      }
+      continue;
+    }
+    const s0 = idx[start] * dim;
+    for (let d = 0; d < dim; d++) {
+      out[o + d] = table[s0 + d];
+      argmax[o + d] = idx[start];
+    }
+    for (let j = start + 1; j < end; j++) {
+      const s = idx[j] * dim;
+      for (let d = 0; d < dim; d++) {
+        const v = table[s + d];
+        if (v > out[o + d]) {
+          out[o + d] = v;
+          argmax[o + d] = idx[j];
+        }
+      }
+    }
+  }
+}
+
 // ---- op descriptions ------------------------------------------------------------------------
 const OPS = {
   gather: { name: 'gather', roofKind: 'copy' },
@@ -100,6 +134,7 @@ const OPS = {
   mean: { name: 'embeddingBag/mean', mode: 'mean', roofKind: 'read' },
   max: { name: 'embeddingBag/max', mode: 'max', roofKind: 'read' },
   wsum: { name: 'embeddingBag/sum+w', mode: 'sum', weighted: true, roofKind: 'read' },
+  maxArgmax: { name: 'embeddingBag/max+argmax', mode: 'max', argmax: true, roofKind: 'read' },
 };
 
 function rowsLabel(rows) {
@@ -110,7 +145,7 @@ function rowsLabel(rows) {
 
 function bytesMoved(op, n, bags, dim) {
   if (op.name === 'gather') return 2 * n * dim * 4;
-  return n * dim * 4 + bags * dim * 4 + n * 4 + (op.weighted ? n * 4 : 0);
+  return n * dim * 4 + bags * dim * 4 * (op.argmax ? 2 : 1) + n * 4 + (op.weighted ? n * 4 : 0);
 }
 
 /** Relative L2 error of `got` against `ref` (rows sampled with `stride`). */
@@ -149,7 +184,10 @@ async function runGroup(ctx, g) {
     'embeddingBag/mean': () => jsBagMean(table, dim, indices, offsets, g.jsOut),
     'embeddingBag/max': () => jsBagMax(table, dim, indices, offsets, g.jsOut),
     'embeddingBag/sum+w': () => jsBagWeightedSum(table, dim, indices, offsets, weights, g.jsOut),
+    'embeddingBag/max+argmax': () => jsBagMaxArgmax(table, dim, indices, offsets, g.jsOut, argmaxOut),
   }[op.name];
+  // The winners' destination (max+argmax), shared by every implementation; only `out` is verified.
+  const argmaxOut = op.argmax ? new Int32Array(bags * dim) : undefined;
   impls.push({ impl: 'js', threads: 1, isa: 'js', run: jsFn, isRef: true });
   if (op.name === 'gather') {
     impls.push({ impl: 'js-set', threads: 1, isa: 'js', run: (out) => jsGatherSet(table, dim, indices, out) });
@@ -159,11 +197,13 @@ async function runGroup(ctx, g) {
       const call =
         op.name === 'gather'
           ? (out) => ek.gather({ table, dim, indices, out })
-          : (out) => ek.embeddingBag({ table, dim, indices, offsets, mode: op.mode, weights: op.weighted ? weights : undefined, out });
+          : op.argmax
+            ? (out) => ek.embeddingBag({ table, dim, indices, offsets, mode: op.mode, out, returnArgmax: true, argmaxOut })
+            : (out) => ek.embeddingBag({ table, dim, indices, offsets, mode: op.mode, weights: op.weighted ? weights : undefined, out });
       impls.push({ impl: `embedkit/${isa}`, threads, isa, run: call, ek: true });
     }
   }
-  if (ctx.ortAvailable) {
+  if (ctx.ortAvailable && !op.argmax) {  // ORT's bag models return no argmax
     for (const threads of ctx.threadCounts) impls.push({ impl: 'ort', threads, isa: 'ort', ort: true });
   }
 
@@ -363,7 +403,7 @@ export async function runGatherSuite(ctx) {
   for (const dim of dims) {
     const table = base.subarray(0, rows * dim);
     const ops = [OPS.gather, OPS.sum, OPS.mean, OPS.max];
-    if (dim === 128) ops.push(OPS.wsum);
+    if (dim === 128) ops.push(OPS.wsum, OPS.maxArgmax);
     for (const op of ops) {
       const shape =
         op.name === 'gather'

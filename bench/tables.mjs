@@ -71,7 +71,7 @@ function section(title, body, note = '') {
 // ---- gather and bags --------------------------------------------------------------------
 {
   const rows = [];
-  for (const op of ['embeddingBag/sum', 'embeddingBag/mean', 'embeddingBag/max', 'embeddingBag/sum+w', 'gather']) {
+  for (const op of ['embeddingBag/sum', 'embeddingBag/mean', 'embeddingBag/max', 'embeddingBag/max+argmax', 'embeddingBag/sum+w', 'gather']) {
     for (const shape of shapesOf(op).filter((s) => !callProbe(s))) {
       const two = own(op, shape, 2), one = own(op, shape, 1);
       if (two === undefined) continue;

@@ -718,6 +718,28 @@ TEST(one_position_bags_match_the_block_kernel) {
   std::printf("  %lld cases\n", static_cast<long long>(cases));
 }
 
+// A max problem of values from a small set (many ties, -0 and +0, infinities), NaN in a
+// share of the elements, and one row (*nan_row) half NaN that starts many bags.
+BagProblem max_specials_problem(Rng& rng, int64_t dim, ek::IndexType type, bool padded, int64_t* nan_row) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  const float values[] = {-2.0f, -1.0f, -0.0f, +0.0f, 1.0f, 2.0f, -inf, inf};
+  BagProblem p = make_problem(rng, Shape::General, dim, type, g::PoolMode::Max, false, padded, rng.coin(0.5));
+  *nan_row = rng.below(p.rows);
+  for (int64_t r = 0; r < p.rows; ++r) {
+    for (int64_t c = 0; c < dim; ++c) {
+      const bool is_nan = r == *nan_row ? rng.coin(0.5) : rng.coin(0.05);
+      p.table.at(r, c) = is_nan ? nan : values[rng.below(8)];
+    }
+  }
+  for (int64_t b = 0; b < p.num_bags(); ++b) {
+    if (p.bounds[b] < p.bounds[b + 1] && rng.coin(0.5)) p.idx[p.bounds[b]] = *nan_row;
+  }
+  if (p.padding_idx == *nan_row) p.padding_idx = -1;
+  p.finish();
+  return p;
+}
+
 TEST(pool_bags_max_special_values) {
   // Hand-made: rows r0 and r1, a pattern of 6 columns tiled over the dimension.
   const float nan = std::numeric_limits<float>::quiet_NaN();
@@ -771,27 +793,13 @@ TEST(pool_bags_max_special_values) {
   }
 
   // Random: values from a small set (many ties), NaN in a share of the elements, and the
-  // first row of many bags holding NaNs.
+  // first row of many bags holding NaNs (max_specials_problem).
   Rng rng(harness::test_seed());
-  const float values[] = {-2.0f, -1.0f, -0.0f, +0.0f, 1.0f, 2.0f, -inf, inf};
   for (int64_t dim : kDims) {
     for (ek::IndexType type : kIndexTypes) {
       for (bool padded : {false, true}) {
-        BagProblem p = make_problem(rng, Shape::General, dim, type, g::PoolMode::Max, false,
-                                    padded, rng.coin(0.5));
-        const int64_t nan_row = rng.below(p.rows);
-        for (int64_t r = 0; r < p.rows; ++r) {
-          for (int64_t c = 0; c < dim; ++c) {
-            const bool is_nan = r == nan_row ? rng.coin(0.5) : rng.coin(0.05);
-            p.table.at(r, c) = is_nan ? nan : values[rng.below(8)];
-          }
-        }
-        // Start several bags with the NaN row.
-        for (int64_t b = 0; b < p.num_bags(); ++b) {
-          if (p.bounds[b] < p.bounds[b + 1] && rng.coin(0.5)) p.idx[p.bounds[b]] = nan_row;
-        }
-        if (p.padding_idx == nan_row) p.padding_idx = -1;
-        p.finish();
+        int64_t nan_row = 0;
+        const BagProblem p = max_specials_problem(rng, dim, type, padded, &nan_row);
         SCOPED_CONTEXT("random max specials ", p.describe());
         const OutBuf ref = reference_output(p);
         // The oracle follows the stated semantics: a bag whose first non-padding row is the
@@ -814,6 +822,79 @@ TEST(pool_bags_max_special_values) {
           g::kernels_for(isa).pool_bags(p.args(out.data()), 0, p.num_bags(), 0, dim);
           if (!compare_bags(p, out, ref, 0, p.num_bags(), 0, dim, "max specials")) return;
           g_comparisons[static_cast<int>(isa)] += 1;
+        }
+      }
+    }
+  }
+}
+
+// Max with winners (returnArgmax): every ISA's kernel gives the scalar oracle's values and
+// winners bit for bit, over the whole output and over a sub-range of bags and columns (where
+// nothing outside is written). The oracle's winners are checked against the definition: the
+// first non-padding entry holding the bag's maximum (or the first entry when that is NaN).
+TEST(pool_bags_max_argmax_matches_reference) {
+  Rng rng(harness::test_seed());
+  constexpr int32_t kUnwritten = -7;
+  for (int64_t dim : kDims) {
+    for (ek::IndexType type : kIndexTypes) {
+      for (bool padded : {false, true}) {
+        int64_t nan_row = 0;
+        const BagProblem p = max_specials_problem(rng, dim, type, padded, &nan_row);
+        SCOPED_CONTEXT("max with argmax ", p.describe());
+        const int64_t bags = p.num_bags();
+        OutBuf ref(bags * dim);
+        std::vector<int32_t> ref_arg(static_cast<size_t>(bags * dim), kUnwritten);
+        g::reference_kernels().pool_bags_max_argmax(p.args(ref.data()), 0, bags, 0, dim, ref_arg.data());
+        for (int64_t b = 0; b < bags; ++b) {
+          for (int64_t c = 0; c < dim; ++c) {
+            const int32_t w = ref_arg[static_cast<size_t>(b * dim + c)];
+            const float v = ref.data()[b * dim + c];
+            int64_t first = -1, want = -1;
+            for (int64_t q = p.bounds[b]; q < p.bounds[b + 1]; ++q) {
+              if (p.idx[q] == p.padding_idx) continue;
+              if (first < 0) first = p.idx[q];
+              if (want < 0 && bits(p.table.at(p.idx[q], c)) == bits(v)) want = p.idx[q];
+            }
+            if (std::isnan(v)) want = first;
+            if (!CHECK_MSG(w == want, "reference bag ", b, " column ", c, ": winner ", w, ", want ", want)) return;
+          }
+        }
+        for (ek::Isa isa : runnable_isas()) {
+          SCOPED_CONTEXT("isa ", ek::isa_name(isa));
+          const g::Kernels& k = g::kernels_for(isa);
+          OutBuf out(bags * dim);
+          std::vector<int32_t> arg(static_cast<size_t>(bags * dim), kUnwritten);
+          k.pool_bags_max_argmax(p.args(out.data()), 0, bags, 0, dim, arg.data());
+          CHECK(out.guards_intact());
+          for (int64_t e = 0; e < bags * dim; ++e) {
+            const size_t i = static_cast<size_t>(e);
+            if (!CHECK_MSG(bits(out.data()[e]) == bits(ref.data()[e]) && arg[i] == ref_arg[i], "element ", e,
+                           ": ", show(out.data()[e]), " won by ", arg[i], "; the reference ", show(ref.data()[e]),
+                           " won by ", ref_arg[i])) {
+              return;
+            }
+          }
+          // A sub-range of bags and columns: the same values there, nothing written elsewhere.
+          const int64_t b0 = rng.below(bags), b1 = rng.between(b0 + 1, bags);
+          const int64_t c0 = rng.below(dim), c1 = rng.between(c0 + 1, dim);
+          out.poison();
+          std::fill(arg.begin(), arg.end(), kUnwritten);
+          k.pool_bags_max_argmax(p.args(out.data()), b0, b1, c0, c1, arg.data());
+          CHECK(out.guards_intact());
+          for (int64_t b = 0; b < bags; ++b) {
+            for (int64_t c = 0; c < dim; ++c) {
+              const int64_t e = b * dim + c;
+              const size_t i = static_cast<size_t>(e);
+              const bool in = b >= b0 && b < b1 && c >= c0 && c < c1;
+              const bool ok = in ? bits(out.data()[e]) == bits(ref.data()[e]) && arg[i] == ref_arg[i]
+                                 : bits(out.data()[e]) == kPoison && arg[i] == kUnwritten;
+              if (!CHECK_MSG(ok, "split [", b0, ",", b1, ") x [", c0, ",", c1, "): element ", e, " is ",
+                             show(out.data()[e]), " / ", arg[i])) {
+                return;
+              }
+            }
+          }
+          g_comparisons[static_cast<int>(isa)] += 2;
         }
       }
     }

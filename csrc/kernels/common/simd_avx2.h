@@ -3,6 +3,8 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace embedkit::simd {
 
 struct Avx2F32 {
@@ -30,6 +32,15 @@ struct Avx2F32 {
   static inline Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
   // x > acc ? x : acc, lane-wise (maxps returns its second operand on NaN or equality).
   static inline Reg max_gt(Reg x, Reg acc) { return _mm256_max_ps(x, acc); }
+  // The lanes where x > acc, and ids moved by them as int32 bits (see simd_avx512.h).
+  using Cmp = __m256;  // all ones where true
+  static inline Cmp gt(Reg x, Reg acc) { return _mm256_cmp_ps(x, acc, _CMP_GT_OQ); }
+  static inline Reg select(Cmp m, Reg if_true, Reg if_false) { return _mm256_blendv_ps(if_false, if_true, m); }
+  static inline Reg splat_bits(int32_t v) { return _mm256_castsi256_ps(_mm256_set1_epi32(v)); }
+  static inline void store_bits(int32_t* p, Reg v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_castps_si256(v));
+  }
+  static inline void store_bits_masked(int32_t* p, Reg v, Mask m) { _mm256_maskstore_epi32(p, m, _mm256_castps_si256(v)); }
 };
 
 }  // namespace embedkit::simd

@@ -4,6 +4,8 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace embedkit::simd {
 
 struct Avx512F32 {
@@ -29,6 +31,17 @@ struct Avx512F32 {
   static inline Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   // x > acc ? x : acc, lane-wise (vmaxps returns its second operand on NaN or equality).
   static inline Reg max_gt(Reg x, Reg acc) { return _mm512_max_ps(x, acc); }
+  // The lanes where x > acc (false on NaN and on equal values, -0 and +0 included): where
+  // max_gt takes x. With select it moves other lanes along, e.g. the ids of max's winners,
+  // which ride in Regs as int32 bit patterns (splat_bits, store_bits; never computed on).
+  using Cmp = __mmask16;
+  static inline Cmp gt(Reg x, Reg acc) { return _mm512_cmp_ps_mask(x, acc, _CMP_GT_OQ); }
+  static inline Reg select(Cmp m, Reg if_true, Reg if_false) { return _mm512_mask_blend_ps(m, if_false, if_true); }
+  static inline Reg splat_bits(int32_t v) { return _mm512_castsi512_ps(_mm512_set1_epi32(v)); }
+  static inline void store_bits(int32_t* p, Reg v) { _mm512_storeu_si512(p, _mm512_castps_si512(v)); }
+  static inline void store_bits_masked(int32_t* p, Reg v, Mask m) {
+    _mm512_mask_storeu_epi32(p, m, _mm512_castps_si512(v));
+  }
 };
 
 }  // namespace embedkit::simd

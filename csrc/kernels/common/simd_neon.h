@@ -3,6 +3,8 @@
 
 #include <arm_neon.h>
 
+#include <cstdint>
+
 namespace embedkit::simd {
 
 struct NeonF32 {
@@ -36,6 +38,17 @@ struct NeonF32 {
   static inline Reg fma(Reg a, Reg b, Reg c) { return vfmaq_f32(c, a, b); }
   // x > acc ? x : acc. Not vmaxq_f32, which differs on NaN and on -0 vs +0.
   static inline Reg max_gt(Reg x, Reg acc) { return vbslq_f32(vcgtq_f32(x, acc), x, acc); }
+  // The lanes where x > acc, and ids moved by them as int32 bits (see simd_avx512.h).
+  using Cmp = uint32x4_t;
+  static inline Cmp gt(Reg x, Reg acc) { return vcgtq_f32(x, acc); }
+  static inline Reg select(Cmp m, Reg if_true, Reg if_false) { return vbslq_f32(m, if_true, if_false); }
+  static inline Reg splat_bits(int32_t v) { return vreinterpretq_f32_s32(vdupq_n_s32(v)); }
+  static inline void store_bits(int32_t* p, Reg v) { vst1q_s32(p, vreinterpretq_s32_f32(v)); }
+  static inline void store_bits_masked(int32_t* p, Reg v, Mask n) {
+    int32_t buf[4];
+    vst1q_s32(buf, vreinterpretq_s32_f32(v));
+    for (int i = 0; i < n; ++i) p[i] = buf[i];
+  }
 };
 
 }  // namespace embedkit::simd

@@ -386,6 +386,67 @@ inline void pool_one_position(const PoolState<S>& s, int64_t p, int64_t col, int
   });
 }
 
+// Max pooling that also records each element's winner (embeddingBag's returnArgmax) over
+// bag positions [p_begin, p_end), NV full vectors (plus one masked vector when kTail) from
+// column `col`: MaxStep's fold, where a lane takes a row's value only when it is strictly
+// greater (V::gt: never a NaN, never an equal value), and the winner's id moves along with
+// the same select. A winner is the id, or for a hashed bag the row it hashed to (ref.cc, the
+// scalar oracle, says the same); an empty or padding-only bag gets zeros and -1.
+template <class V, class S, class Idx, int NV, bool kTail>
+inline void argmax_block(const PoolState<S>& s, int64_t p_begin, int64_t p_end, int64_t col, int tail_lanes,
+                         typename V::Mask tail, float* out, int32_t* winners) {
+  using Reg = typename V::Reg;
+  constexpr int kRegs = NV + (kTail ? 1 : 0);
+  const BagArgs& a = *s.args;
+  const S src = *s.src;
+  const IndexArray indices = a.indices;
+  const int64_t padding = a.padding_idx;
+  const bool hashed = a.table.hashed;
+  const int64_t prefetch_bytes = src.bytes(int64_t{kRegs} * V::kLanes);
+  auto load = [&](const typename S::Row& row, int k) EMBEDKIT_HOT_LAMBDA {
+    const int64_t off = int64_t{k} * V::kLanes;
+    return (kTail && k == NV) ? src.load_tail(row, off, tail_lanes, tail) : src.load(row, off);
+  };
+  Reg acc[kRegs];
+  Reg win[kRegs];
+  EMBEDKIT_EACH_REG for (int k = 0; k < kRegs; ++k) {
+    acc[k] = V::zero();
+    win[k] = V::splat_bits(-1);
+  }
+  bool first = true;
+  typename S::Row row{};
+  for (int64_t p = p_begin; p < p_end; ++p) {
+    prefetch_position<S, Idx>(src, indices, p, s.prefetch_limit, col, prefetch_bytes);
+    const int64_t id = index_at<Idx>(indices, p);
+    if (id == padding || !src.row(id, col, &row)) continue;
+    const Reg who = V::splat_bits(static_cast<int32_t>(hashed ? row_of(a.table, id) : id));
+    if (first) {
+      EMBEDKIT_EACH_REG for (int k = 0; k < kRegs; ++k) {
+        acc[k] = load(row, k);
+        win[k] = who;
+      }
+      first = false;
+      continue;
+    }
+    EMBEDKIT_EACH_REG for (int k = 0; k < kRegs; ++k) {
+      const Reg x = load(row, k);
+      const typename V::Cmp takes = V::gt(x, acc[k]);
+      acc[k] = V::select(takes, x, acc[k]);
+      win[k] = V::select(takes, who, win[k]);
+    }
+  }
+  EMBEDKIT_EACH_REG for (int k = 0; k < kRegs; ++k) {
+    const int64_t off = int64_t{k} * V::kLanes;
+    if (kTail && k == NV) {
+      V::store_masked(out + off, acc[k], tail);
+      V::store_bits_masked(winners + off, win[k], tail);
+    } else {
+      V::store(out + off, acc[k]);
+      V::store_bits(winners + off, win[k]);
+    }
+  }
+}
+
 template <class V, class S>
 using BlockFn = void (*)(const PoolState<S>&, int64_t, int64_t, int64_t, int,
                          typename V::Mask, float*);
@@ -522,6 +583,41 @@ void pool_bags(const BagArgs& a, const S& src, int64_t bag_begin, int64_t bag_en
   }
 }
 
+// Vectors per argmax block: a value and a winner register per vector.
+constexpr int kArgmaxBlockVectors = 4;
+
+// Max pooling with winners (argmax_block) of bags [bag_begin, bag_end), columns [col_begin,
+// col_end): blocks of kArgmaxBlockVectors vectors, then one vector at a time (each a pass
+// over the bag's rows, which the first pass brought into cache), then the tail.
+template <class V, class S, class Idx>
+void pool_bags_max_argmax(const BagArgs& a, const S& src, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
+                          int64_t col_end, int32_t* argmax) {
+  constexpr int64_t kBlockFloats = int64_t{kArgmaxBlockVectors} * V::kLanes;
+  const int64_t width = col_end - col_begin;
+  const int64_t full_blocks = width / kBlockFloats;
+  const int64_t rem_vectors = (width - full_blocks * kBlockFloats) / V::kLanes;
+  const int tail_lanes = static_cast<int>(width % V::kLanes);
+  const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
+  const PoolState<S> state{&a, &src, a.bags.end(bag_end - 1), src.bytes(width)};
+  for (int64_t b = bag_begin; b < bag_end; ++b) {
+    const int64_t p_begin = a.bags.start(b);
+    const int64_t p_end = a.bags.end(b);
+    float* out = a.out_row(b);
+    int32_t* winners = argmax + b * a.table.dim;
+    int64_t col = col_begin;
+    for (int64_t blk = 0; blk < full_blocks; ++blk, col += kBlockFloats) {
+      argmax_block<V, S, Idx, kArgmaxBlockVectors, false>(state, p_begin, p_end, col, tail_lanes, tail, out + col,
+                                                          winners + col);
+    }
+    for (int64_t v = 0; v < rem_vectors; ++v, col += V::kLanes) {
+      argmax_block<V, S, Idx, 1, false>(state, p_begin, p_end, col, tail_lanes, tail, out + col, winners + col);
+    }
+    if (tail_lanes != 0) {
+      argmax_block<V, S, Idx, 0, true>(state, p_begin, p_end, col, tail_lanes, tail, out + col, winners + col);
+    }
+  }
+}
+
 template <class V, class D, class Idx>
 void gather_rows(const Table& t, const IndexArray& indices, int64_t begin, int64_t end,
                  float* out) {
@@ -598,6 +694,20 @@ struct PoolBody {
   }
 };
 
+template <class V, class D, class Idx>
+struct ArgmaxBody {
+  // Sources as PoolBody picks them.
+  static void run(const BagArgs& a, int64_t b0, int64_t b1, int64_t c0, int64_t c1, int32_t* argmax) {
+    if (a.table.remap != nullptr || a.table.hashed) {
+      using Mapped = TableSource<D, true>;
+      pool_bags_max_argmax<V, Mapped, AnyIndex>(a, Mapped(a.table), b0, b1, c0, c1, argmax);
+    } else {
+      using Plain = TableSource<D, false>;
+      pool_bags_max_argmax<V, Plain, Idx>(a, Plain(a.table), b0, b1, c0, c1, argmax);
+    }
+  }
+};
+
 // A QR pass: one instantiation per format, over any index type (AnyIndex).
 template <class V, class W>
 void pool_qr_bags(const QrBagArgs& a, QrPart part, int64_t b0, int64_t b1, int64_t c0,
@@ -619,6 +729,9 @@ Kernels make_kernels() {
     dispatch<V, W, PoolBody>(a.table, a.indices.type, a, b0, b1, c0, c1);
   };
   k.pool_qr_bags = &pool_qr_bags<V, W>;
+  k.pool_bags_max_argmax = [](const BagArgs& a, int64_t b0, int64_t b1, int64_t c0, int64_t c1, int32_t* argmax) {
+    dispatch<V, W, ArgmaxBody>(a.table, a.indices.type, a, b0, b1, c0, c1, argmax);
+  };
   return k;
 }
 

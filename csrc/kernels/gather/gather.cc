@@ -128,9 +128,11 @@ void embedding_qr_bag(const QrBagArgs& args) {
 }
 
 void embedding_bag_max_argmax(const BagArgs& args, int32_t* argmax) {
-  count_kernel_call(Isa::Scalar);
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
   split_bags(args.bags, args.table.dim, [&](int64_t b0, int64_t b1, int64_t c0, int64_t c1) {
-    pool_bags_max_argmax(args, b0, b1, c0, c1, argmax);
+    k.pool_bags_max_argmax(args, b0, b1, c0, c1, argmax);
   });
 }
 

@@ -153,14 +153,12 @@ struct Kernels {
   // remainder pass is shifted by dim) and args.bag.out_stride the output's row length.
   void (*pool_qr_bags)(const QrBagArgs& args, QrPart part, int64_t bag_begin, int64_t bag_end,
                        int64_t col_begin, int64_t col_end);
+  // Max pooling that also records, per bag and column, the id that won (the first position
+  // holding the maximum, PyTorch's tie rule; a hashed bag's: the row the id hashed to; -1 for
+  // empty and padding-only bags) into argmax (num_bags x dim).
+  void (*pool_bags_max_argmax)(const BagArgs& args, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
+                               int64_t col_end, int32_t* argmax);
 };
-
-// Max pooling that also records, per bag and column, the row id that won (the first
-// position holding the maximum, PyTorch's tie rule; -1 for empty and padding-only bags).
-// Scalar code on every path: it serves embeddingBag's returnArgmax, whose consumer (the
-// backward pass) needs the ids more than the last bit of forward speed.
-void pool_bags_max_argmax(const BagArgs& args, int64_t bag_begin, int64_t bag_end,
-                          int64_t col_begin, int64_t col_end, int32_t* argmax);
 
 const Kernels& reference_kernels();  // ref.cc: the scalar oracle
 const Kernels* avx2_kernels();       // null where not compiled in (non-x86 builds)
@@ -174,7 +172,7 @@ void gather(const Table& table, const IndexArray& indices, float* out);
 void embedding_bag(const BagArgs& args);
 // qrEmbeddingBag: bags x out_dim() floats into args.bag.out (Concat: two passes).
 void embedding_qr_bag(const QrBagArgs& args);
-// Max pooling with the winning row ids (argmax: num_bags x dim); counted as a scalar call.
+// Max pooling with the winning ids (argmax: num_bags x dim; Kernels::pool_bags_max_argmax).
 void embedding_bag_max_argmax(const BagArgs& args, int32_t* argmax);
 
 // The first bag b with start(b) + per_bag x b >= target, or num_bags (a binary search; bags

@@ -112,9 +112,7 @@ void pool_qr_bags_ref(const QrBagArgs& a, QrPart part, int64_t bag_begin, int64_
   });
 }
 
-}  // namespace
-
-void pool_bags_max_argmax(const BagArgs& a, int64_t bag_begin, int64_t bag_end,
+void pool_bags_max_argmax_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end,
                           int64_t col_begin, int64_t col_end, int32_t* argmax) {
   const int64_t dim = a.table.dim;
   for (int64_t b = bag_begin; b < bag_end; ++b) {
@@ -145,8 +143,10 @@ void pool_bags_max_argmax(const BagArgs& a, int64_t bag_begin, int64_t bag_end,
   }
 }
 
+}  // namespace
+
 const Kernels& reference_kernels() {
-  static const Kernels kernels{gather_rows_ref, pool_bags_ref, pool_qr_bags_ref};
+  static const Kernels kernels{gather_rows_ref, pool_bags_ref, pool_qr_bags_ref, pool_bags_max_argmax_ref};
   return kernels;
 }
 
