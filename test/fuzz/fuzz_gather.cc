@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "fuzz_input.h"
@@ -134,6 +135,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const float o = out[b * dim + c], r = ref[b * dim + c];
       if (!(std::fabs(static_cast<double>(o) - r) <= tol)) fuzz::fail("embedding_bag differs from the reference");
     }
+  }
+  if (args.mode == g::PoolMode::Max) {
+    // With winners (returnArgmax): the dispatched kernel against the oracle, values bit for
+    // bit and winners exactly.
+    std::vector<float> max_out(out.size(), 7.0f), max_ref(out.size(), 7.0f);
+    std::vector<int32_t> winners(out.size(), -7), winners_ref(out.size(), -7);
+    args.out = max_out.data();
+    g::embedding_bag_max_argmax(args, winners.data());
+    args.out = max_ref.data();
+    g::reference_kernels().pool_bags_max_argmax(args, 0, num_bags, 0, dim, winners_ref.data());
+    if (!max_out.empty() && std::memcmp(max_out.data(), max_ref.data(), max_out.size() * sizeof(float)) != 0) {
+      fuzz::fail("embedding_bag_max_argmax's values differ from the reference");
+    }
+    if (winners != winners_ref) fuzz::fail("embedding_bag_max_argmax's winners differ from the reference");
   }
   (void)isa;
   return 0;
