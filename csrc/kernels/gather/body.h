@@ -270,6 +270,17 @@ EMBEDKIT_HOT typename V::Reg fold_end(typename V::Reg acc, int64_t count, bool a
   return mean ? V::div(acc, V::set1(static_cast<float>(count))) : acc;
 }
 
+// Vector k of a row's block of NV full vectors and, when kTail, the masked vector k == NV.
+// Forced inline, as the kernels' lambdas are: GCC left such a load out of line in the q4 QR
+// tail-only block (found by test/prefetch-codegen.test.ts, which rejects any out-of-line
+// lambda of a kernel).
+template <class V, class S, int NV, bool kTail>
+EMBEDKIT_HOT typename V::Reg block_vector(const S& src, const typename S::Row& row, int k, int tail_lanes,
+                                          typename V::Mask tail) {
+  const int64_t off = int64_t{k} * V::kLanes;
+  return (kTail && k == NV) ? src.load_tail(row, off, tail_lanes, tail) : src.load(row, off);
+}
+
 // Pools bag positions [p_begin, p_end) over NV full vectors (plus one masked vector when
 // kTail) starting at column `col`, and stores the result into out.
 template <class V, class S, class Idx, int NV, bool kTail>
@@ -294,11 +305,8 @@ inline void pool_block(const PoolState<S>& s, int64_t p_begin, int64_t p_end, in
   Reg acc[kRegs > 0 ? kRegs : 1];
   int64_t count = 0;
 
-  // Forced inline too: GCC left this one out of line in the q4 QR tail-only block (found by
-  // test/prefetch-codegen.test.ts, which now rejects any out-of-line lambda of a kernel).
   auto load = [&](const typename S::Row& row, int k) EMBEDKIT_HOT_LAMBDA {
-    const int64_t off = int64_t{k} * V::kLanes;
-    return (kTail && k == NV) ? src.load_tail(row, off, tail_lanes, tail) : src.load(row, off);
+    return block_vector<V, S, NV, kTail>(src, row, k, tail_lanes, tail);
   };
   auto load_out = [&](int k) EMBEDKIT_HOT_LAMBDA {
     return (kTail && k == NV) ? V::load_masked(out + k * V::kLanes, tail)
@@ -404,8 +412,7 @@ inline void argmax_block(const PoolState<S>& s, int64_t p_begin, int64_t p_end, 
   const bool hashed = a.table.hashed;
   const int64_t prefetch_bytes = src.bytes(int64_t{kRegs} * V::kLanes);
   auto load = [&](const typename S::Row& row, int k) EMBEDKIT_HOT_LAMBDA {
-    const int64_t off = int64_t{k} * V::kLanes;
-    return (kTail && k == NV) ? src.load_tail(row, off, tail_lanes, tail) : src.load(row, off);
+    return block_vector<V, S, NV, kTail>(src, row, k, tail_lanes, tail);
   };
   Reg acc[kRegs];
   Reg win[kRegs];
