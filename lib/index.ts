@@ -8,7 +8,10 @@ export {
   qrEmbeddingBagWeightsBackward,
   qrEmbeddingBagWeightsBackwardAsync,
 } from './qr-bag';
-export type { QrEmbeddingBagOptions, QrCombine, QrEmbeddingBagBackwardOptions, QrEmbeddingBagWeightsBackwardOptions, QrGradient } from './qr-bag';
+export type {
+  QrArgmax, QrEmbeddingBagArgmaxResult, QrEmbeddingBagOptions, QrCombine, QrEmbeddingBagBackwardOptions,
+  QrEmbeddingBagWeightsBackwardOptions, QrGradient,
+} from './qr-bag';
 export { rope, ropeAsync, ropeCache, ropeFrequencies, ropeRerotate, ropeRerotateAsync } from './rope';
 export type {
   PositionArray,

@@ -38,13 +38,37 @@ export interface QrEmbeddingBagOptions {
   paddingIdx?: number;
   /** Destination of `bags x dim` floats (`bags x 2 dim` for 'concat'); a fresh array when omitted. */
   out?: Float32Array;
+  /**
+   * Mode 'max' only: also return, per bag and column, the rows that won in each table
+   * ({@link QrArgmax}), which qrEmbeddingBagBackward takes as maxIndices.
+   */
+  returnArgmax?: boolean;
+  /** With returnArgmax: destinations of the two `bags x dim` winner arrays; fresh arrays when omitted. */
+  argmaxOut?: { quotient: Int32Array; remainder: Int32Array };
+}
+
+/**
+ * The winners of a QR max, each `bags x dim` (-1 for an empty or padding-only bag). 'sum' and
+ * 'mul': the quotient and the remainder row of the id whose combined value won each element;
+ * 'concat': the quotient row that won each column of the first half, and the remainder row
+ * that won each column of the second.
+ */
+export interface QrArgmax {
+  quotient: Int32Array;
+  remainder: Int32Array;
+}
+
+/** What qrEmbeddingBag returns with `returnArgmax: true`. */
+export interface QrEmbeddingBagArgmaxResult {
+  out: Float32Array;
+  argmax: QrArgmax;
 }
 
 type NativeQr<R> = (
   qData: unknown, qDim: unknown, qFormat: unknown, qScales: unknown, qBiases: unknown,
   rData: unknown, rDim: unknown, rFormat: unknown, rScales: unknown, rBiases: unknown,
   indices: unknown, bounds: unknown, boundsKind: number, mode: number, combine: number,
-  weights: unknown, paddingIdx: unknown, out: unknown,
+  weights: unknown, paddingIdx: unknown, out: unknown, argmaxQuotient: unknown, argmaxRemainder: unknown,
 ) => R;
 
 /** A table object's dim, or undefined for anything else. */
@@ -63,8 +87,20 @@ function callQr<R>(fn: NativeQr<R>, o: QrEmbeddingBagOptions, op: string): R {
   const { kind, bounds, bags } = boundsArgs(o, op);
   const outDim = o.combine === 'concat' && typeof q.dim === 'number' ? 2 * q.dim : q.dim;
   const out = o.out ?? freshOutput(bags, outDim, 'bags x output dim');
-  return fn(q.data, q.dim, q.format, q.scales, q.biases, r.data, r.dim, r.format, r.scales, r.biases,
-    o.indices, bounds, kind, mode, combine, o.weights, o.paddingIdx, out);
+  const call = (argmax?: { quotient: unknown; remainder: unknown }) =>
+    fn(q.data, q.dim, q.format, q.scales, q.biases, r.data, r.dim, r.format, r.scales, r.biases,
+      o.indices, bounds, kind, mode, combine, o.weights, o.paddingIdx, out, argmax?.quotient, argmax?.remainder);
+  if (o.returnArgmax === undefined || o.returnArgmax === false) return call();
+  if (o.returnArgmax !== true) throw new TypeError(`returnArgmax must be a boolean, got ${describe(o.returnArgmax)}`);
+  if (o.argmaxOut !== undefined && (o.argmaxOut === null || typeof o.argmaxOut !== 'object')) {
+    throw new TypeError(`argmaxOut must be an object { quotient, remainder }, got ${describe(o.argmaxOut)}`);
+  }
+  // Fresh winners sized like the output's bags (the addon checks the lengths either way).
+  const size = typeof q.dim === 'number' && bags >= 0 ? bags * q.dim : 0;
+  const argmax = o.argmaxOut ?? { quotient: new Int32Array(size), remainder: new Int32Array(size) };
+  const result = call(argmax) as unknown;
+  if (result instanceof Promise) return result.then((r: unknown) => ({ out: r as Float32Array, argmax })) as R;
+  return { out: result as Float32Array, argmax } as R;
 }
 
 /**
@@ -72,13 +108,18 @@ function callQr<R>(fn: NativeQr<R>, o: QrEmbeddingBagOptions, op: string): R {
  * remainder[id mod m]) with m = remainder rows; the rows are pooled as embeddingBag pools them
  * (sum / mean / max, weights, padding). Both tables share a format (f32, f16, bf16, q8, q4).
  */
-export function qrEmbeddingBag(options: QrEmbeddingBagOptions): Float32Array {
-  return callQr(native().qrEmbeddingBag, options, 'qrEmbeddingBag');
+export function qrEmbeddingBag(options: QrEmbeddingBagOptions & { returnArgmax: true }): QrEmbeddingBagArgmaxResult;
+export function qrEmbeddingBag(options: QrEmbeddingBagOptions): Float32Array;
+export function qrEmbeddingBag(options: QrEmbeddingBagOptions): Float32Array | QrEmbeddingBagArgmaxResult {
+  return callQr(native().qrEmbeddingBag, options, 'qrEmbeddingBag') as Float32Array | QrEmbeddingBagArgmaxResult;
 }
 
 /** {@link qrEmbeddingBag} on the libuv thread pool; the arrays are held until the promise settles. */
-export function qrEmbeddingBagAsync(options: QrEmbeddingBagOptions): Promise<Float32Array> {
-  return startAsync(options, 'qrEmbeddingBagAsync', () => callQr(native().qrEmbeddingBagAsync, options, 'qrEmbeddingBagAsync'));
+export function qrEmbeddingBagAsync(options: QrEmbeddingBagOptions & { returnArgmax: true }): Promise<QrEmbeddingBagArgmaxResult>;
+export function qrEmbeddingBagAsync(options: QrEmbeddingBagOptions): Promise<Float32Array>;
+export function qrEmbeddingBagAsync(options: QrEmbeddingBagOptions): Promise<Float32Array | QrEmbeddingBagArgmaxResult> {
+  return startAsync(options, 'qrEmbeddingBagAsync',
+    () => callQr(native().qrEmbeddingBagAsync, options, 'qrEmbeddingBagAsync') as Promise<Float32Array | QrEmbeddingBagArgmaxResult>);
 }
 
 /** The forward call's indices, offsets / lengths, includeLastOffset, combine, weights and paddingIdx, plus: */
@@ -88,8 +129,14 @@ export interface QrEmbeddingBagBackwardOptions
   gradOutput: Float32Array;
   /** Row length of both tables. */
   dim: number;
-  /** 'sum' or 'mean' ('max' is a TypeError: qrEmbeddingBag returns no argmax). */
-  mode: Exclude<PoolMode, 'max'>;
+  mode: PoolMode;
+  /**
+   * Mode 'max': the winners that `qrEmbeddingBag({ mode: 'max', returnArgmax: true })`
+   * returned. Each (bag, column)'s gradient goes to its quotient winner's row and its
+   * remainder winner's row ('sum'), its half's winner ('concat'), or times the other table's
+   * winning row ('mul').
+   */
+  maxIndices?: QrArgmax;
   /** Rows of the quotient table (its dense gradient is `quotientRows x dim`). */
   quotientRows: number;
   /** Rows of the remainder table, m: id i went to quotient row i / m and remainder row i mod m. */
@@ -120,15 +167,20 @@ function callQrBackward<R>(fn: (...args: unknown[]) => R, o: QrEmbeddingBagBackw
   if (o.sparse !== undefined && typeof o.sparse !== 'boolean') {
     throw new TypeError(`sparse must be a boolean, got ${describe(o.sparse)}`);
   }
+  const max = o.maxIndices;
+  if (max !== undefined && max !== null && typeof max !== 'object') {
+    throw new TypeError(`maxIndices must be an object { quotient, remainder }, got ${describe(max)}`);
+  }
   return fn(o.gradOutput, o.dim, o.indices, bounds, kind, mode, combine, o.weights, o.paddingIdx, o.quotientRows,
-    o.remainderRows, o.quotient, o.remainder, o.sparse === true, o.outQuotient, o.outRemainder);
+    o.remainderRows, o.quotient, o.remainder, o.sparse === true, o.outQuotient, o.outRemainder, max?.quotient, max?.remainder);
 }
 
 /**
- * The gradient of {@link qrEmbeddingBag} (modes 'sum' and 'mean') with respect to both tables.
- * Each id's pooled contribution g (its bag's gradient, times its weight, over the bag's count of
- * non-padding ids for 'mean') goes to quotient row i / m and remainder row i mod m: g to both
- * for 'sum', the two halves of g for 'concat', and g times the other table's row for 'mul'.
+ * The gradient of {@link qrEmbeddingBag} with respect to both tables. Each id's pooled
+ * contribution g (its bag's gradient, times its weight, over the bag's count of non-padding
+ * ids for 'mean') goes to quotient row i / m and remainder row i mod m: g to both for 'sum',
+ * the two halves of g for 'concat', and g times the other table's row for 'mul'. 'max' sends
+ * each gradient element to the rows in maxIndices (the forward's returnArgmax) the same way.
  * Padding ids and empty bags send nothing. Sums are taken in index order, bitwise the same
  * for any thread count.
  */

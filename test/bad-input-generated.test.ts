@@ -211,6 +211,14 @@ const TARGETS: Target[] = [
     }),
   },
   {
+    name: 'qrEmbeddingBagBackward (max, sparse)', call: (o) => ek.qrEmbeddingBagBackward(o as never), callAsync: (o) => ek.qrEmbeddingBagBackwardAsync(o as never),
+    base: () => ({
+      gradOutput: new Float32Array(2 * 2 * 4).fill(1), dim: 4, indices: Int32Array.of(1, 11, 0), offsets: Int32Array.of(0, 1), mode: 'max', combine: 'concat',
+      quotientRows: 3, remainderRows: 4, sparse: true,
+      maxIndices: { quotient: Int32Array.of(0, 2, 0, 0, 2, 2, 0, 2), remainder: Int32Array.of(1, 3, 1, 1, 0, 0, 0, 3) },
+    }),
+  },
+  {
     name: 'qrEmbeddingBagWeightsBackward', call: (o) => ek.qrEmbeddingBagWeightsBackward(o as never), callAsync: (o) => ek.qrEmbeddingBagWeightsBackwardAsync(o as never),
     base: () => ({
       gradOutput: new Float32Array(2 * 4).fill(1), quotient: new Float32Array(12).fill(2), remainder: new Float32Array(16).fill(3), dim: 4,
@@ -314,6 +322,13 @@ const TARGETS: Target[] = [
   {
     name: 'hashedEmbeddingBag (returnArgmax)', call: (o) => ek.hashedEmbeddingBag(o as never), callAsync: (o) => ek.hashedEmbeddingBagAsync(o as never),
     base: () => ({ table: table(), dim: 4, indices: BigInt64Array.of(3n, 2n ** 60n, 7n), lengths: Int32Array.of(1, 2), mode: 'max', seed: 11, paddingIdx: 7, returnArgmax: true }),
+  },
+  {
+    name: 'qrEmbeddingBag (returnArgmax)', call: (o) => ek.qrEmbeddingBag(o as never), callAsync: (o) => ek.qrEmbeddingBagAsync(o as never),
+    base: () => ({
+      quotient: table(), remainder: new Float32Array(3 * 4).map((_, i) => i % 5), dim: 4, indices: Int32Array.of(1, 29, 0, 3), offsets: Int32Array.of(0, 1),
+      mode: 'max', combine: 'mul', paddingIdx: 3, returnArgmax: true, argmaxOut: { quotient: new Int32Array(8), remainder: new Int32Array(8) },
+    }),
   },
   {
     name: 'qrEmbeddingBag', call: (o) => ek.qrEmbeddingBag(o as never), callAsync: (o) => ek.qrEmbeddingBagAsync(o as never),

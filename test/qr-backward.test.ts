@@ -9,11 +9,16 @@
 //    bilinear for 'mul');
 //  - every ISA forced, the same bits on 1, 2 and 3 threads, async, and the edges;
 //  - the weights' gradient against its float64 reference (padding ids exactly 0) and as the
-//    derivative of the addon's forward in the weights, on every ISA and thread count.
+//    derivative of the addon's forward in the weights, on every ISA and thread count;
+//  - 'max': the forward's returnArgmax against the definition (each table's winning rows; ties,
+//    NaN and padding), out = the forward without it, and the backward against its float64
+//    reference (the winners' rows get the gradient, its halves, or it times the other table's
+//    winning row), dense and sparse, async.
 import { describe, expect, it } from 'vitest';
 import {
   embeddingBagBackward,
   qrEmbeddingBag,
+  qrEmbeddingBagAsync,
   qrEmbeddingBagBackward,
   qrEmbeddingBagBackwardAsync,
   qrEmbeddingBagWeightsBackward,
@@ -360,6 +365,171 @@ function expectWeights(c: QrCase, got: Float32Array, ctx: string): void {
 }
 
 const WEIGHT_CASES = CASES.filter((v) => !v.weighted);
+
+/**
+ * A qrCase turned 'max' over tables of values from a small set (many ties) and, except for
+ * 'mul' (whose gradients would carry them), some NaN.
+ */
+function qrMaxCase(rng: Rng, dim: number, combine: QrCombine, padding: boolean, bounds: BoundsKind, kind: IndexKind) {
+  const c = qrCase(rng, dim, combine, { mode: 'sum', weighted: false, padding }, bounds, kind, rng.bool() ? 30 : 0);
+  const values = [-1, -0.5, 0, 0.5, 1];
+  const nan = combine === 'mul' ? 0 : 0.03;
+  for (const t of [c.quotient, c.remainder]) t.forEach((_, i) => { t[i] = rng.bool(nan) ? Number.NaN : values[rng.int(0, 4)]; });
+  return { ...c, o: { ...c.o, mode: 'max' as const } };
+}
+
+/** qrEmbeddingBag 'max' with its winners, from the definition (one float32 rounding per combined value). */
+function refQrMax(c: ReturnType<typeof qrMaxCase>) {
+  const { o, quotient, remainder } = c;
+  const dim = o.dim;
+  const m = o.remainderRows;
+  const limit = o.quotientRows * m;
+  const pad = o.paddingIdx === undefined ? -1 : o.paddingIdx < 0 ? o.paddingIdx + limit : o.paddingIdx;
+  const ids = toNumbers(o.indices);
+  const ranges = bagRanges(o as unknown as RefBagOptions);
+  const outDim = o.combine === 'concat' ? 2 * dim : dim;
+  const out = new Float32Array(ranges.length * outDim);
+  const winQ = new Int32Array(ranges.length * dim).fill(-1);
+  const winR = new Int32Array(ranges.length * dim).fill(-1);
+  ranges.forEach(([start, end], b) => {
+    for (let col = 0; col < outDim; col++) {
+      const half = o.combine === 'concat' ? Math.floor(col / dim) : -1;
+      const cc = col % dim;
+      let taken = false;
+      for (let p = start; p < end; p++) {
+        if (ids[p] === pad) continue;
+        const qi = Math.floor(ids[p] / m);
+        const ri = ids[p] % m;
+        const q = quotient[qi * dim + cc];
+        const r = remainder[ri * dim + cc];
+        const v = half === 0 ? q : half === 1 ? r : Math.fround(o.combine === 'mul' ? q * r : q + r);
+        if (!taken || v > out[b * outDim + col]) {
+          out[b * outDim + col] = v;
+          if (half !== 1) winQ[b * dim + cc] = qi;
+          if (half !== 0) winR[b * dim + cc] = ri;
+          taken = true;
+        }
+      }
+    }
+  });
+  return { out, argmax: { quotient: winQ, remainder: winR } };
+}
+
+/** The 'max' gradient of both tables in float64, from the winners. */
+function refQrMaxBackward(c: ReturnType<typeof qrMaxCase>, winners: { quotient: Int32Array; remainder: Int32Array }) {
+  const { o, quotient, remainder } = c;
+  const dim = o.dim;
+  const side = (rows: number) => ({ ref: new Float64Array(rows * dim), abs: new Float64Array(rows * dim) });
+  const q = side(o.quotientRows);
+  const r = side(o.remainderRows);
+  const g = o.gradOutput;
+  const add = (t: { ref: Float64Array; abs: Float64Array }, i: number, x: number) => {
+    t.ref[i] += x;
+    t.abs[i] += Math.abs(x);
+  };
+  winners.quotient.forEach((wq, e) => {
+    const wr = winners.remainder[e];
+    if (wq < 0) return;
+    const b = Math.floor(e / dim);
+    const cc = e % dim;
+    if (o.combine === 'concat') {
+      add(q, wq * dim + cc, g[b * 2 * dim + cc]);
+      add(r, wr * dim + cc, g[b * 2 * dim + dim + cc]);
+    } else if (o.combine === 'mul') {
+      add(q, wq * dim + cc, Math.fround(g[e] * remainder[wr * dim + cc]));
+      add(r, wr * dim + cc, Math.fround(g[e] * quotient[wq * dim + cc]));
+    } else {
+      add(q, wq * dim + cc, g[e]);
+      add(r, wr * dim + cc, g[e]);
+    }
+  });
+  return { quotient: q, remainder: r };
+}
+
+describe.each([1, 7, 16, 128, 129])("qrEmbeddingBag 'max' dim %i", (dim) => {
+  it.each(COMBINES.flatMap((combine) => [false, true].map((padding) => ({ combine, padding }))))(
+    'combine=$combine padding=$padding: returnArgmax against the definition; the backward against its reference, dense and sparse',
+    ({ combine, padding }) => {
+      const seed = freshSeed();
+      const rng = new Rng(seed);
+      for (const bounds of BOUNDS_KINDS) {
+        for (const kind of INDEX_KINDS) {
+          const c = qrMaxCase(rng, dim, combine, padding, bounds, kind);
+          const ctx = describeCase({ seed, dim, combine, padding, bounds, kind, quotientRows: c.o.quotientRows, remainderRows: c.o.remainderRows, paddingIdx: c.o.paddingIdx });
+          const forward = { ...c.o, quotient: c.quotient, remainder: c.remainder };
+          const want = refQrMax(c);
+          const argmaxOut = { quotient: new Int32Array(want.argmax.quotient.length).fill(-7), remainder: new Int32Array(want.argmax.remainder.length).fill(-7) };
+          const got = qrEmbeddingBag({ ...forward, returnArgmax: true, argmaxOut });
+          expect(got.argmax === argmaxOut, `${ctx}: argmax is argmaxOut`).toBe(true);
+          expect(firstBitMismatch(got.out, want.out), `${ctx}: out`).toBe(-1);
+          expect(Array.from(got.argmax.quotient), `${ctx}: quotient winners`).toEqual(Array.from(want.argmax.quotient));
+          expect(Array.from(got.argmax.remainder), `${ctx}: remainder winners`).toEqual(Array.from(want.argmax.remainder));
+          expect(firstBitMismatch(qrEmbeddingBag(forward), got.out), `${ctx}: out without argmax`).toBe(-1);
+
+          const ref = refQrMaxBackward(c, got.argmax);
+          const dense = qrEmbeddingBagBackward({ ...c.o, maxIndices: got.argmax });
+          expectSide(dense.quotient, ref.quotient, `${ctx}: quotient`);
+          expectSide(dense.remainder, ref.remainder, `${ctx}: remainder`);
+          const sparse = qrEmbeddingBagBackward({ ...c.o, maxIndices: got.argmax, sparse: true });
+          expectSparseMatchesDense(sparse.quotient, dense.quotient, dim, c.o.indices, `${ctx}: sparse quotient`);
+          expectSparseMatchesDense(sparse.remainder, dense.remainder, dim, c.o.indices, `${ctx}: sparse remainder`);
+        }
+      }
+    });
+});
+
+describe("qrEmbeddingBag 'max': async, by hand", () => {
+  it('async forms match the sync ones', async () => {
+    const seed = freshSeed();
+    for (const combine of COMBINES) {
+      const c = qrMaxCase(new Rng(seed), 9, combine, true, 'offsets', 'int64');
+      const forward = { ...c.o, quotient: c.quotient, remainder: c.remainder };
+      const sync = qrEmbeddingBag({ ...forward, returnArgmax: true });
+      const async = await qrEmbeddingBagAsync({ ...forward, returnArgmax: true });
+      expect(firstBitMismatch(async.out, sync.out), `seed=${seed} ${combine}`).toBe(-1);
+      expect(Array.from(async.argmax.quotient)).toEqual(Array.from(sync.argmax.quotient));
+      expect(Array.from(async.argmax.remainder)).toEqual(Array.from(sync.argmax.remainder));
+      const back = qrEmbeddingBagBackward({ ...c.o, maxIndices: sync.argmax });
+      const outs = { outQuotient: poisoned(back.quotient.length), outRemainder: poisoned(back.remainder.length) };
+      const got = await qrEmbeddingBagBackwardAsync({ ...c.o, maxIndices: sync.argmax, ...outs });
+      expect(got.quotient).toBe(outs.outQuotient);
+      expect(firstBitMismatch(got.quotient, back.quotient), `seed=${seed} ${combine} quotient`).toBe(-1);
+      expect(firstBitMismatch(got.remainder, back.remainder), `seed=${seed} ${combine} remainder`).toBe(-1);
+    }
+  });
+
+  it('a fixed case by hand, every combine', () => {
+    // m = 2: id 0 -> (q0, r0), 1 -> (q0, r1), 2 -> (q1, r0), 3 -> (q1, r1). dim 1.
+    const quotient = Float32Array.of(1, 3);
+    const remainder = Float32Array.of(2, -5);
+    const base = { quotient, remainder, dim: 1, indices: Int32Array.of(1, 2, 3, 0), lengths: Int32Array.of(3, 0, 1), mode: 'max' as const };
+    const { quotient: _q, remainder: _r, ...bags } = base;
+    const grads = { ...bags, gradOutput: Float32Array.of(10, 20, 30), quotientRows: 2, remainderRows: 2 };
+    // sum: bag 0 values 1-5=-4, 3+2=5, 3-5=-2 -> id 2 wins (q1, r0); bag 2: id 0 (q0, r0), 3.
+    const sum = qrEmbeddingBag({ ...base, combine: 'sum', returnArgmax: true });
+    expect(Array.from(sum.out)).toEqual([5, 0, 3]);
+    expect(Array.from(sum.argmax.quotient)).toEqual([1, -1, 0]);
+    expect(Array.from(sum.argmax.remainder)).toEqual([0, -1, 0]);
+    const gSum = qrEmbeddingBagBackward({ ...grads, combine: 'sum', maxIndices: sum.argmax });
+    expect(Array.from(gSum.quotient)).toEqual([30, 10]);
+    expect(Array.from(gSum.remainder)).toEqual([40, 0]);
+    // mul: bag 0 values -5, 6, -15 -> id 2 (q1 = 3, r0 = 2); gradients 10 x 2 to q1, 10 x 3 to r0.
+    const mul = qrEmbeddingBag({ ...base, combine: 'mul', returnArgmax: true });
+    expect(Array.from(mul.out)).toEqual([6, 0, 2]);
+    const gMul = qrEmbeddingBagBackward({ ...grads, quotient, remainder, combine: 'mul', maxIndices: mul.argmax });
+    expect(Array.from(gMul.quotient)).toEqual([30 * 2, 10 * 2]);
+    expect(Array.from(gMul.remainder)).toEqual([10 * 3 + 30 * 1, 0]);
+    // concat: bag 0 quotient half max(1, 3, 3) = 3 first at id 2 (q1); remainder half
+    // max(-5, 2, -5) = 2 at id 2 (r0). Bag 2: q0, r0.
+    const cat = qrEmbeddingBag({ ...base, combine: 'concat', returnArgmax: true });
+    expect(Array.from(cat.out)).toEqual([3, 2, 0, 0, 1, 2]);
+    expect(Array.from(cat.argmax.quotient)).toEqual([1, -1, 0]);
+    expect(Array.from(cat.argmax.remainder)).toEqual([0, -1, 0]);
+    const gCat = qrEmbeddingBagBackward({ ...grads, gradOutput: Float32Array.of(1, 2, 3, 4, 5, 6), combine: 'concat', maxIndices: cat.argmax });
+    expect(Array.from(gCat.quotient)).toEqual([5, 1]);
+    expect(Array.from(gCat.remainder)).toEqual([2 + 6, 0]);
+  });
+});
 
 describe.each([1, 7, 16, 128, 129])('qrEmbeddingBagWeightsBackward dim %i', (dim) => {
   it.each(WEIGHT_CASES)('combine=$combine mode=$mode padding=$padding: the reference, into out and fresh', (v) => {

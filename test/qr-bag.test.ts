@@ -156,6 +156,18 @@ describe('qrEmbeddingBag', () => {
     await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), combine: 'add' }), TypeError, /combine must be one of 'sum', 'mul', 'concat'/, q, qa);
     await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), mode: 'max', weights: new Float32Array(3) }), TypeError, /weights .* not 'max'/, q, qa);
     await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), weights: new Float32Array(2) }), RangeError, /weights.length must equal indices.length 3/, q, qa);
+    // returnArgmax: 'max' only; each winner array bags x dim Int32, apart from every other array.
+    await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), returnArgmax: true }), TypeError, /returnArgmax needs mode 'max'/, q, qa);
+    await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), returnArgmax: 1 }), TypeError, /returnArgmax must be a boolean/, q, qa);
+    await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), mode: 'max', returnArgmax: true, argmaxOut: 5 }), TypeError, /argmaxOut must be an object \{ quotient, remainder \}/, q, qa);
+    await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), mode: 'max', returnArgmax: true, argmaxOut: { quotient: new Int32Array(31), remainder: new Int32Array(32) } }),
+      RangeError, /argmax\.quotient\.length must be 32 \(2 bags x dim 16\), got 31/, q, qa);
+    await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), mode: 'max', returnArgmax: true, argmaxOut: { quotient: new Int32Array(32), remainder: new Float32Array(32) } }),
+      TypeError, /argmax\.remainder must be a Int32Array/, q, qa);
+    await expectThrowsAndRejects('qrEmbeddingBag', () => {
+      const shared = new Int32Array(32);
+      return { ...base(), mode: 'max', returnArgmax: true, argmaxOut: { quotient: shared, remainder: shared } };
+    }, TypeError, /argmax\.remainder must not share memory with argmax\.quotient/, q, qa);
     await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), paddingIdx: rows }), RangeError, /paddingIdx/, q, qa);
     await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), offsets: Int32Array.of(0, 4) }), RangeError, /offsets\[1\] = 4 is past the end/, q, qa);
     await expectThrowsAndRejects('qrEmbeddingBag', () => ({ ...base(), quotient: { ...pair.quotient, scales: new Float32Array(pair.quotient.rows + 1) } }), RangeError,

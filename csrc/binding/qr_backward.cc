@@ -1,12 +1,14 @@
 // N-API entry points of qrEmbeddingBagBackward and qrEmbeddingBagWeightsBackward and their
-// Async forms: the gradients of qrEmbeddingBag (sum / mean pooling) with respect to both of
-// its tables and to its per-sample weights. Every argument is validated first, so a bad call
-// writes nothing. Once it is, the ids become their quotient and remainder rows
-// (scatter::id_rows). The tables' gradients drop the padding positions and run the plain bag
-// backward over each table's rows: with the whole gradient ('sum'), its half ('concat': a
-// bag's gradient row read as two rows of dim floats), or the gradient times the other
-// table's row ('mul': a factor per position). The weights' gradient keeps every position
-// (padding as sentinel rows) and runs the weights kernel once or twice.
+// Async forms: the gradients of qrEmbeddingBag with respect to both of its tables (sum /
+// mean / max pooling) and to its per-sample weights (sum / mean). Every argument is validated
+// first, so a bad call writes nothing. Once it is, the ids become their quotient and
+// remainder rows (scatter::id_rows). The tables' gradients drop the padding positions and run
+// the plain bag backward over each table's rows: with the whole gradient ('sum'), its half
+// ('concat': a bag's gradient row read as two rows of dim floats), or the gradient times the
+// other table's row ('mul': a factor per position). 'max' needs no ids: each table's side runs
+// the plain max backward over that table's winners (the forward's returnArgmax) with its share
+// of each gradient element. The weights' gradient keeps every position (padding as sentinel
+// rows) and runs the weights kernel once or twice.
 #include <memory>
 #include <string>
 #include <utility>
@@ -52,14 +54,16 @@ struct QrBagInput {
 };
 
 // args from `at` on: indices, bounds, boundsKind, mode, combine. rows_names name the two row
-// counts in the id range error.
+// counts in the id range error; a null max_refusal lets mode 'max' through.
 void parse_qr_bag(Napi::Env env, const Napi::CallbackInfo& info, size_t at, const ArrayView& grad, int64_t dim,
                   const int64_t (&rows)[2], const char* const (&rows_names)[2], const char* max_refusal,
                   QrBagInput* in) {
   in->indices_view = get_index_array(env, info[at], "indices", &in->ids);
   parse_bag_bounds(env, info[at + 1], info[at + 2], in->ids.length, &in->bounds);
   in->mode = static_cast<PoolMode>(get_integer(env, info[at + 3], "mode", 0, 2));
-  if (in->mode == PoolMode::Max) throw_type_error(env, std::string("mode must be 'sum' or 'mean': ") + max_refusal);
+  if (in->mode == PoolMode::Max && max_refusal != nullptr) {
+    throw_type_error(env, std::string("mode must be 'sum' or 'mean': ") + max_refusal);
+  }
   in->combine = static_cast<QrCombine>(get_integer(env, info[at + 4], "combine", 0, 2));
   const int64_t bags = in->bounds.bags.num_bags;
   const int64_t out_dim = in->combine == QrCombine::Concat ? checked_product(env, 2, dim, "2 x dim") : dim;
@@ -86,6 +90,8 @@ struct QrSide {
   const char* rows_name;  // "quotientRows" / "remainderRows"
   int64_t rows = 0;
   ArrayView table;       // 'mul': the table, read as the other side's factor
+  ArrayView winners;     // 'max': this table's winning rows, bags x dim (maxIndices)
+  std::vector<float> max_grad;  // 'max' with 'concat' / 'mul': this side's gradient elements
   ArrayView out;
   scatter::BagBackwardArgs args;
   std::unique_ptr<scatter::BagBackward> prepared;
@@ -116,16 +122,119 @@ struct QrBackwardCall {
     std::vector<HeldArray> h{{"gradOutput", grad.value}, {"indices", in.indices_view.value},
                              {in.bounds.name, in.bounds.view.value}};
     if (weights.present) h.push_back({"weights", weights.value});
-    for (const QrSide& side : sides) {
+    const char* winners_names[2] = {"maxIndices.quotient", "maxIndices.remainder"};
+    for (int s = 0; s < 2; ++s) {
+      const QrSide& side = sides[s];
       if (side.table.present) h.push_back({side.name, side.table.value});
+      if (side.winners.present) h.push_back({winners_names[s], side.winners.value});
       h.push_back({side.out_name, side.out.value});
     }
     return h;
   }
 };
 
+// mode 'max': the winners from `at` on (maxIndices.quotient, maxIndices.remainder), each an
+// Int32Array of `entries` (bags x dim) rows of its table or -1, the two -1 together (an empty
+// or padding-only bag); any other mode takes none.
+void parse_max_winners(Napi::Env env, const Napi::CallbackInfo& info, size_t at, PoolMode mode, int64_t entries,
+                       QrSide (&sides)[2]) {
+  const char* names[2] = {"maxIndices.quotient", "maxIndices.remainder"};
+  if (mode != PoolMode::Max) {
+    if (!is_absent(info[at]) || !is_absent(info[at + 1])) throw_type_error(env, "maxIndices applies to mode 'max' only");
+    return;
+  }
+  if (is_absent(info[at]) || is_absent(info[at + 1])) {
+    throw_type_error(env, "mode 'max' needs maxIndices { quotient, remainder } (qrEmbeddingBag with returnArgmax)");
+  }
+  for (int s = 0; s < 2; ++s) {
+    QrSide& side = sides[s];
+    side.winners = get_typed_array(env, info[at + s], names[s], napi_int32_array, "Int32Array");
+    require_length(env, side.winners, names[s], entries, "bags x dim");
+    const auto* w = static_cast<const int32_t*>(side.winners.data);
+    for (int64_t e = 0; e < entries; ++e) {
+      if (w[e] < -1 || w[e] >= side.rows) {
+        throw_range_error(env, std::string(names[s]) + "[" + std::to_string(e) + "] = " + std::to_string(w[e]) +
+                                   " is out of range: -1 or a row id below " + std::to_string(side.rows));
+      }
+    }
+  }
+  const auto* wq = static_cast<const int32_t*>(sides[0].winners.data);
+  const auto* wr = static_cast<const int32_t*>(sides[1].winners.data);
+  for (int64_t e = 0; e < entries; ++e) {
+    if ((wq[e] == -1) != (wr[e] == -1)) {
+      throw_range_error(env, "maxIndices.quotient[" + std::to_string(e) + "] = " + std::to_string(wq[e]) +
+                                 " but maxIndices.remainder[" + std::to_string(e) + "] = " + std::to_string(wr[e]) +
+                                 ": both are -1 exactly where a bag has no entry");
+    }
+  }
+}
+
+// mode 'max': each side runs the plain max backward over its winners, with its share of each
+// gradient element: all of it ('sum'), its half of the row ('concat'), or it times the other
+// table's winning row ('mul', one float32 product, as the forward's q x r).
+void prepare_max_sides(const QrBagInput& in, const float* grad, int64_t dim, QrSide (&sides)[2]) {
+  const int64_t bags = in.bounds.bags.num_bags;
+  const int64_t entries = bags * dim;
+  for (int s = 0; s < 2; ++s) {
+    QrSide& side = sides[s];
+    const float* share = grad;
+    if (in.combine != QrCombine::Sum) {
+      side.max_grad.resize(static_cast<size_t>(entries));
+      const auto* other = static_cast<const int32_t*>(sides[1 - s].winners.data);
+      const auto* other_table = static_cast<const float*>(sides[1 - s].table.data);
+      for (int64_t b = 0; b < bags; ++b) {
+        for (int64_t c = 0; c < dim; ++c) {
+          const int64_t e = b * dim + c;
+          side.max_grad[static_cast<size_t>(e)] =
+              in.combine == QrCombine::Concat ? grad[(2 * b + s) * dim + c]
+              : other[e] < 0                 ? 0.0f
+                                             : grad[e] * other_table[int64_t{other[e]} * dim + c];
+        }
+      }
+      share = side.max_grad.data();
+    }
+    scatter::BagBackwardArgs& a = side.args;
+    a.grad = share;
+    a.dim = dim;
+    a.indices = in.ids;
+    a.bags = in.bounds.bags;
+    a.mode = PoolMode::Max;
+    a.argmax = static_cast<const int32_t*>(side.winners.data);
+    a.num_rows = side.rows;
+  }
+}
+
+// 'sum' / 'mean': the ids become rows, the padding id's positions dropped, and each side pools
+// its table's rows.
+void prepare_pooled_sides(Napi::Env env, QrBackwardCall& c, int64_t dim, int64_t padding_id) {
+  const QrCombine combine = c.in.combine;
+  scatter::IdRowsArgs map = c.in.id_rows_args({c.sides[0].rows, c.sides[1].rows}, padding_id);
+  map.weights = c.weights.present ? static_cast<const float*>(c.weights.data) : nullptr;
+  with_memory_check(env, "qrEmbeddingBagBackward", [&] { scatter::id_rows(map, &c.id_rows); });
+  for (int s = 0; s < 2; ++s) {
+    QrSide& side = c.sides[s];
+    scatter::BagBackwardArgs& a = side.args;
+    a.grad = static_cast<const float*>(c.grad.data);
+    a.dim = dim;
+    a.indices = c.id_rows.rows(s);
+    a.bags = c.id_rows.bags();
+    a.mode = c.in.mode;
+    a.weights = map.weights != nullptr ? c.id_rows.weights.data() : nullptr;
+    a.num_rows = side.rows;
+    if (combine == QrCombine::Concat) {
+      a.grad_rows_per_bag = 2;
+      a.grad_row_offset = s;
+    } else if (combine == QrCombine::Mul) {
+      a.factor = static_cast<const float*>(c.sides[1 - s].table.data);
+      a.factor_rows = c.id_rows.rows64[1 - s].data();
+      a.factor_table_rows = c.sides[1 - s].rows;
+    }
+  }
+}
+
 // args: gradOutput, dim, indices, bounds, boundsKind, mode, combine, weights?, paddingIdx?,
-//       quotientRows, remainderRows, quotient?, remainder?, sparse, outQuotient?, outRemainder?
+//       quotientRows, remainderRows, quotient?, remainder?, sparse, outQuotient?, outRemainder?,
+//       maxQuotient?, maxRemainder? (mode 'max': maxIndices.quotient / .remainder)
 std::shared_ptr<QrBackwardCall> prepare_qr_backward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto c = std::make_shared<QrBackwardCall>();
@@ -135,13 +244,16 @@ std::shared_ptr<QrBackwardCall> prepare_qr_backward(const Napi::CallbackInfo& in
   const int64_t dim = get_integer(env, info[1], "dim", 1, kMaxSafeInteger);
   q.rows = get_integer(env, info[9], "quotientRows", 0, kMaxSafeInteger);
   r.rows = get_integer(env, info[10], "remainderRows", 0, kMaxSafeInteger);
-  parse_qr_bag(env, info, 2, c->grad, dim, {q.rows, r.rows}, {"quotientRows", "remainderRows"},
-               "qrEmbeddingBag returns no argmax for 'max'", &c->in);
+  parse_qr_bag(env, info, 2, c->grad, dim, {q.rows, r.rows}, {"quotientRows", "remainderRows"}, nullptr, &c->in);
   const int64_t n = c->in.ids.length;
   const PoolMode mode = c->in.mode;
   const QrCombine combine = c->in.combine;
   c->weights = get_optional_float32_array(env, info[7], "weights");
-  if (c->weights.present) require_length(env, c->weights, "weights", n, "one per index");
+  if (c->weights.present) {
+    if (mode == PoolMode::Max) throw_type_error(env, "weights are supported with mode 'sum' and 'mean', not 'max'");
+    require_length(env, c->weights, "weights", n, "one per index");
+  }
+  parse_max_winners(env, info, 16, mode, c->in.bounds.bags.num_bags * dim, c->sides);
   const int64_t padding_id = get_padding_row(env, info[8], c->in.id_limit);
   // 'mul' reads each table as the other's factor; the other combines read neither.
   for (int s = 0; s < 2; ++s) {
@@ -184,35 +296,19 @@ std::shared_ptr<QrBackwardCall> prepare_qr_backward(const Napi::CallbackInfo& in
       for (const auto& [view, name] :
            {std::pair{&c->grad, "gradOutput"}, std::pair{&c->in.indices_view, "indices"},
             std::pair{&c->in.bounds.view, c->in.bounds.name}, std::pair{&c->weights, "weights"},
-            std::pair{&q.table, "quotient"}, std::pair{&r.table, "remainder"}}) {
+            std::pair{&q.table, "quotient"}, std::pair{&r.table, "remainder"},
+            std::pair{&q.winners, "maxIndices.quotient"}, std::pair{&r.winners, "maxIndices.remainder"}}) {
         require_disjoint(env, side.out, side.out_name, *view, name);
       }
     }
     require_disjoint(env, r.out, r.out_name, q.out, q.out_name);
   }
 
-  // Validated: the ids become rows, the padding id's positions dropped.
-  scatter::IdRowsArgs map = c->in.id_rows_args({q.rows, r.rows}, padding_id);
-  map.weights = c->weights.present ? static_cast<const float*>(c->weights.data) : nullptr;
-  with_memory_check(env, "qrEmbeddingBagBackward", [&] { scatter::id_rows(map, &c->id_rows); });
-  for (int s = 0; s < 2; ++s) {
-    QrSide& side = c->sides[s];
-    scatter::BagBackwardArgs& a = side.args;
-    a.grad = static_cast<const float*>(c->grad.data);
-    a.dim = dim;
-    a.indices = c->id_rows.rows(s);
-    a.bags = c->id_rows.bags();
-    a.mode = mode;
-    a.weights = map.weights != nullptr ? c->id_rows.weights.data() : nullptr;
-    a.num_rows = side.rows;
-    if (combine == QrCombine::Concat) {
-      a.grad_rows_per_bag = 2;
-      a.grad_row_offset = s;
-    } else if (combine == QrCombine::Mul) {
-      a.factor = static_cast<const float*>(c->sides[1 - s].table.data);
-      a.factor_rows = c->id_rows.rows64[1 - s].data();
-      a.factor_table_rows = c->sides[1 - s].rows;
-    }
+  if (mode == PoolMode::Max) {
+    with_memory_check(env, "qrEmbeddingBagBackward",
+                      [&] { prepare_max_sides(c->in, static_cast<const float*>(c->grad.data), dim, c->sides); });
+  } else {
+    prepare_pooled_sides(env, *c, dim, padding_id);
   }
   if (c->sparse) {
     // Each side's size is its number of distinct rows: plan first, then allocate (a new

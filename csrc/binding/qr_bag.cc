@@ -3,6 +3,7 @@
 // argument is validated first, so a bad call writes nothing.
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../kernels/gather/gather.h"
@@ -29,9 +30,17 @@ constexpr const char* kFormatNames[gather::kNumTableFormats] = {"f32", "f16", "b
 struct QrCall {
   TableArg quotient, remainder;
   ArrayView indices_view, weights_view, out;
+  ArrayView winners[2];  // returnArgmax: the quotient's and the remainder's winning rows
   BagBounds bounds;
   QrBagArgs args;
-  void run() const { gather::embedding_qr_bag(args); }
+  void run() const {
+    if (winners[0].present) {
+      gather::embedding_qr_bag_max_argmax(args, static_cast<int32_t*>(winners[0].data),
+                                          static_cast<int32_t*>(winners[1].data));
+    } else {
+      gather::embedding_qr_bag(args);
+    }
+  }
   std::vector<HeldArray> held() const {
     std::vector<HeldArray> h = quotient.held();
     for (const HeldArray& r : remainder.held()) h.push_back(r);
@@ -39,12 +48,17 @@ struct QrCall {
     h.push_back({bounds.name, bounds.view.value});
     h.push_back({"out", out.value});
     if (weights_view.present) h.push_back({"weights", weights_view.value});
+    if (winners[0].present) {
+      h.push_back({"argmax.quotient", winners[0].value});
+      h.push_back({"argmax.remainder", winners[1].value});
+    }
     return h;
   }
 };
 
 // args: quotient rows, dim, format?, scales?, biases?, remainder rows, dim, format?, scales?,
-//       biases?, indices, bounds, boundsKind, mode, combine, weights?, paddingIdx?, out?
+//       biases?, indices, bounds, boundsKind, mode, combine, weights?, paddingIdx?, out?,
+//       argmaxQuotient?, argmaxRemainder? (returnArgmax: both or neither)
 std::unique_ptr<QrCall> prepare_qr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto c = std::make_unique<QrCall>();
@@ -108,6 +122,32 @@ std::unique_ptr<QrCall> prepare_qr(const Napi::CallbackInfo& info) {
   require_disjoint(env, c->out, "out", c->bounds.view, c->bounds.name);
   require_disjoint(env, c->out, "out", c->weights_view, "weights");
   a.bag.out = static_cast<float*>(c->out.data);
+
+  if (!is_absent(info[18]) || !is_absent(info[19])) {
+    // returnArgmax: each table's winning rows, bags x dim Int32 each (rows must fit).
+    if (a.bag.mode != PoolMode::Max) throw_type_error(env, "returnArgmax needs mode 'max'");
+    const char* names[2] = {"argmax.quotient", "argmax.remainder"};
+    const int64_t table_rows[2] = {q.rows, r.rows};
+    for (int s = 0; s < 2; ++s) {
+      if (table_rows[s] > INT32_MAX) {
+        throw_range_error(env, std::string("returnArgmax needs tables of at most 2147483647 rows, ") +
+                                   (s == 0 ? "quotient" : "remainder") + " has " + std::to_string(table_rows[s]));
+      }
+      c->winners[s] = get_typed_array(env, info[18 + s], names[s], napi_int32_array, "Int32Array");
+      if (c->winners[s].length != bags * q.dim) {
+        throw_range_error(env, std::string(names[s]) + ".length must be " + std::to_string(bags * q.dim) + " (" +
+                                   std::to_string(bags) + " bags x dim " + std::to_string(q.dim) + "), got " +
+                                   std::to_string(c->winners[s].length));
+      }
+      c->quotient.require_disjoint_from(env, c->winners[s], names[s]);
+      c->remainder.require_disjoint_from(env, c->winners[s], names[s]);
+      for (const auto& [view, name] : {std::pair{&c->indices_view, "indices"},
+                                       std::pair{&c->bounds.view, c->bounds.name}, std::pair{&c->out, "out"}}) {
+        require_disjoint(env, c->winners[s], names[s], *view, name);
+      }
+    }
+    require_disjoint(env, c->winners[1], names[1], c->winners[0], names[0]);
+  }
   return c;
 }
 

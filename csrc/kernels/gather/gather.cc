@@ -127,6 +127,29 @@ void embedding_qr_bag(const QrBagArgs& args) {
   }
 }
 
+void embedding_qr_bag_max_argmax(const QrBagArgs& args, int32_t* quotient_winners, int32_t* remainder_winners) {
+  count_kernel_call(Isa::Scalar);
+  const int64_t dim = args.bag.table.dim;
+  QrBagArgs pass = args;
+  pass.bag.out_stride = args.out_dim();
+  struct Pass {
+    QrPart part;
+    int32_t* quotient;
+    int32_t* remainder;
+  };
+  const bool concat = args.combine == QrCombine::Concat;
+  const Pass passes[2] = {
+      concat ? Pass{QrPart::Quotient, quotient_winners, nullptr}
+             : Pass{args.combine == QrCombine::Mul ? QrPart::Mul : QrPart::Sum, quotient_winners, remainder_winners},
+      Pass{QrPart::Remainder, nullptr, remainder_winners}};
+  for (int i = 0; i < (concat ? 2 : 1); ++i) {
+    pass.bag.out = args.bag.out + i * dim;
+    split_bags(args.bag.bags, dim, [&](int64_t b0, int64_t b1, int64_t c0, int64_t c1) {
+      pool_qr_bags_max_argmax(pass, passes[i].part, b0, b1, c0, c1, passes[i].quotient, passes[i].remainder);
+    });
+  }
+}
+
 void embedding_bag_max_argmax(const BagArgs& args, int32_t* argmax) {
   const Isa isa = active_isa();
   count_kernel_call(isa);

@@ -172,6 +172,18 @@ void gather(const Table& table, const IndexArray& indices, float* out);
 void embedding_bag(const BagArgs& args);
 // qrEmbeddingBag: bags x out_dim() floats into args.bag.out (Concat: two passes).
 void embedding_qr_bag(const QrBagArgs& args);
+
+// QR max pooling with the winners (qrEmbeddingBag's returnArgmax), scalar on every path: per
+// bag and column, the quotient row and the remainder row of the id that won ('sum' / 'mul':
+// one id per element gives both; 'concat': the quotient half's winner's quotient row and the
+// remainder half's winner's remainder row), -1 for empty and padding-only bags. Both arrays
+// are num_bags x dim; the tables' rows must fit int32.
+void embedding_qr_bag_max_argmax(const QrBagArgs& args, int32_t* quotient_winners, int32_t* remainder_winners);
+// One pass of it (ref.cc): `part` Quotient / Remainder fills one of the arrays (the other is
+// null), Sum / Mul both; out as pool_qr_bags writes it.
+void pool_qr_bags_max_argmax(const QrBagArgs& args, QrPart part, int64_t bag_begin, int64_t bag_end,
+                             int64_t col_begin, int64_t col_end, int32_t* quotient_winners,
+                             int32_t* remainder_winners);
 // Max pooling with the winning ids (argmax: num_bags x dim; Kernels::pool_bags_max_argmax).
 void embedding_bag_max_argmax(const BagArgs& args, int32_t* argmax);
 

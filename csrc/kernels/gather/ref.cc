@@ -90,12 +90,11 @@ void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t
 }
 
 // A QR id reads quotient row id / m and remainder row id % m; the combined value is one
-// float32 add or multiply of the two decoded values.
-void pool_qr_bags_ref(const QrBagArgs& a, QrPart part, int64_t bag_begin, int64_t bag_end,
-                      int64_t col_begin, int64_t col_end) {
-  const Table& q = a.bag.table;
-  const Table& rem = a.remainder;
-  pool_ref(a.bag, bag_begin, bag_end, col_begin, col_end, [&](int64_t p, int64_t c0, int64_t c1, auto fn) {
+// float32 add or multiply of the two decoded values. pool_ref's `values` for such a pair.
+auto qr_values(const QrBagArgs& a, QrPart part) {
+  return [&a, part](int64_t p, int64_t c0, int64_t c1, auto fn) {
+    const Table& q = a.bag.table;
+    const Table& rem = a.remainder;
     const int64_t id = a.bag.indices.at(p);
     if (id == a.bag.padding_idx) return false;
     const int64_t qi = id / rem.rows;
@@ -109,7 +108,12 @@ void pool_qr_bags_ref(const QrBagArgs& a, QrPart part, int64_t bag_begin, int64_
       }
     }
     return true;
-  });
+  };
+}
+
+void pool_qr_bags_ref(const QrBagArgs& a, QrPart part, int64_t bag_begin, int64_t bag_end,
+                      int64_t col_begin, int64_t col_end) {
+  pool_ref(a.bag, bag_begin, bag_end, col_begin, col_end, qr_values(a, part));
 }
 
 void pool_bags_max_argmax_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end,
@@ -144,6 +148,37 @@ void pool_bags_max_argmax_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_e
 }
 
 }  // namespace
+
+void pool_qr_bags_max_argmax(const QrBagArgs& a, QrPart part, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
+                             int64_t col_end, int32_t* quotient_winners, int32_t* remainder_winners) {
+  const int64_t dim = a.bag.table.dim;
+  const int64_t m = a.remainder.rows;
+  const auto values = qr_values(a, part);
+  for (int64_t b = bag_begin; b < bag_end; ++b) {
+    float* out = a.bag.out_row(b);
+    int32_t* wq = quotient_winners != nullptr ? quotient_winners + b * dim : nullptr;
+    int32_t* wr = remainder_winners != nullptr ? remainder_winners + b * dim : nullptr;
+    for (int64_t c = col_begin; c < col_end; ++c) {
+      out[c] = 0.0f;
+      if (wq != nullptr) wq[c] = -1;
+      if (wr != nullptr) wr[c] = -1;
+    }
+    bool first = true;
+    for (int64_t p = a.bag.bags.start(b); p < a.bag.bags.end(b); ++p) {
+      const int64_t id = a.bag.indices.at(p);
+      // The max rule of every kernel: the first value initializes, a later one wins an element
+      // only when strictly greater; the winner's rows in both tables are recorded.
+      const bool taken = values(p, col_begin, col_end, [&](int64_t c, float x) {
+        if (first || x > out[c]) {
+          out[c] = x;
+          if (wq != nullptr) wq[c] = static_cast<int32_t>(id / m);
+          if (wr != nullptr) wr[c] = static_cast<int32_t>(id % m);
+        }
+      });
+      if (taken) first = false;
+    }
+  }
+}
 
 const Kernels& reference_kernels() {
   static const Kernels kernels{gather_rows_ref, pool_bags_ref, pool_qr_bags_ref, pool_bags_max_argmax_ref};
