@@ -1,7 +1,7 @@
 // The gather family: gather rows by index, and pool them per bag (PyTorch embedding_bag).
 import { tableArgs, type TableInput } from './compress';
 import { native } from './native';
-import { describe, enumCode, freshOutput, lengthOf, requireOptions, startAsync, type IndexArray } from './options';
+import { enumCode, freshOutput, lengthOf, requireOptions, startAsync, withArgmax, type IndexArray } from './options';
 
 /** What gather and embeddingBag read: a table and, for a pruned table, its remap. */
 interface TableOptions {
@@ -121,18 +121,10 @@ function callBag<R>(fn: NativeBag<R>, o: EmbeddingBagOptions, op: string, hashSe
   const t = tableArgs(o.table, o.dim);
   const { kind, bounds, bags } = boundsArgs(o, op);
   const out = o.out ?? freshOutput(bags, t.dim, 'bags x dim');
-  const call = (argmax: unknown) => fn(t.data, t.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, out, argmax,
-    t.format, t.scales, t.biases, o.remap, hashSeed);
-  if (o.returnArgmax === undefined || o.returnArgmax === false) return call(undefined);
-  if (o.returnArgmax !== true) throw new TypeError(`returnArgmax must be a boolean, got ${describe(o.returnArgmax)}`);
-  let argmax: Int32Array | undefined = o.argmaxOut;
-  if (argmax === undefined) {
-    const n = out === undefined ? -1 : out.length;
-    if (n >= 0) argmax = new Int32Array(n);
-  }
-  const result = call(argmax ?? null);
-  if (result instanceof Promise) return result.then((r: unknown) => ({ out: r as Float32Array, argmax: argmax as Int32Array }));
-  return { out: result as Float32Array, argmax: argmax as Int32Array };
+  // Fresh winners sized like the output (null, which the addon refuses, without one).
+  return withArgmax(o.returnArgmax, () => o.argmaxOut ?? (out === undefined ? null : new Int32Array(out.length)),
+    (argmax) => fn(t.data, t.dim, o.indices, bounds, kind, mode, o.weights, o.paddingIdx, out, argmax,
+      t.format, t.scales, t.biases, o.remap, hashSeed));
 }
 
 /** Copies `table` rows `indices[i]` into row i of the output. */

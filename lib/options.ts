@@ -50,6 +50,20 @@ export function enumCode<T extends string>(value: unknown, names: readonly T[], 
   return code;
 }
 
+/**
+ * An op's returnArgmax option: without it, `call(undefined)`'s result; with it, `{ out, argmax }`
+ * (once the call settles, for an async one), `argmax` being what `winners()` made (the
+ * caller's destination or fresh arrays) and `call(argmax)` having filled it.
+ */
+export function withArgmax<A>(returnArgmax: unknown, winners: () => A, call: (argmax: A | undefined) => unknown): unknown {
+  if (returnArgmax === undefined || returnArgmax === false) return call(undefined);
+  if (returnArgmax !== true) throw new TypeError(`returnArgmax must be a boolean, got ${describe(returnArgmax)}`);
+  const argmax = winners();
+  const result = call(argmax);
+  if (result instanceof Promise) return result.then((out: unknown) => ({ out, argmax }));
+  return { out: result, argmax };
+}
+
 export function describe(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`;
   if (typeof value === 'bigint') return `${value}n`;

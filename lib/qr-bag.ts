@@ -6,7 +6,7 @@
 import { tableArgs, type TableInput } from './compress';
 import { boundsArgs, type PoolMode } from './gather';
 import { native } from './native';
-import { describe, enumCode, freshOutput, requireOptions, startAsync, type IndexArray } from './options';
+import { describe, enumCode, freshOutput, requireOptions, startAsync, withArgmax, type IndexArray } from './options';
 import type { SparseGradient } from './scatter';
 
 export type QrCombine = 'sum' | 'mul' | 'concat';
@@ -87,20 +87,17 @@ function callQr<R>(fn: NativeQr<R>, o: QrEmbeddingBagOptions, op: string): R {
   const { kind, bounds, bags } = boundsArgs(o, op);
   const outDim = o.combine === 'concat' && typeof q.dim === 'number' ? 2 * q.dim : q.dim;
   const out = o.out ?? freshOutput(bags, outDim, 'bags x output dim');
-  const call = (argmax?: { quotient: unknown; remainder: unknown }) =>
+  const winners = () => {
+    if (o.argmaxOut !== undefined && (o.argmaxOut === null || typeof o.argmaxOut !== 'object')) {
+      throw new TypeError(`argmaxOut must be an object { quotient, remainder }, got ${describe(o.argmaxOut)}`);
+    }
+    // Fresh winners sized like the output's bags (the addon checks the lengths either way).
+    const size = typeof q.dim === 'number' && bags >= 0 ? bags * q.dim : 0;
+    return o.argmaxOut ?? { quotient: new Int32Array(size), remainder: new Int32Array(size) };
+  };
+  return withArgmax(o.returnArgmax, winners, (argmax) =>
     fn(q.data, q.dim, q.format, q.scales, q.biases, r.data, r.dim, r.format, r.scales, r.biases,
-      o.indices, bounds, kind, mode, combine, o.weights, o.paddingIdx, out, argmax?.quotient, argmax?.remainder);
-  if (o.returnArgmax === undefined || o.returnArgmax === false) return call();
-  if (o.returnArgmax !== true) throw new TypeError(`returnArgmax must be a boolean, got ${describe(o.returnArgmax)}`);
-  if (o.argmaxOut !== undefined && (o.argmaxOut === null || typeof o.argmaxOut !== 'object')) {
-    throw new TypeError(`argmaxOut must be an object { quotient, remainder }, got ${describe(o.argmaxOut)}`);
-  }
-  // Fresh winners sized like the output's bags (the addon checks the lengths either way).
-  const size = typeof q.dim === 'number' && bags >= 0 ? bags * q.dim : 0;
-  const argmax = o.argmaxOut ?? { quotient: new Int32Array(size), remainder: new Int32Array(size) };
-  const result = call(argmax) as unknown;
-  if (result instanceof Promise) return result.then((r: unknown) => ({ out: r as Float32Array, argmax })) as R;
-  return { out: result as Float32Array, argmax } as R;
+      o.indices, bounds, kind, mode, combine, o.weights, o.paddingIdx, out, argmax?.quotient, argmax?.remainder)) as R;
 }
 
 /**

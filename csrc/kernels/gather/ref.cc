@@ -79,14 +79,45 @@ void pool_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t col_
   }
 }
 
-void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
-                   int64_t col_end) {
-  pool_ref(a, bag_begin, bag_end, col_begin, col_end, [&](int64_t p, int64_t c0, int64_t c1, auto fn) {
+// pool_ref's `values` for a plain table (remapped or hashed): position p's row.
+auto table_values(const BagArgs& a) {
+  return [&a](int64_t p, int64_t c0, int64_t c1, auto fn) {
     const int64_t r = pooled_row(a, p);
     if (r < 0) return false;
     for_each_value(a.table, r, c0, c1, fn);
     return true;
-  });
+  };
+}
+
+void pool_bags_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
+                   int64_t col_end) {
+  pool_ref(a, bag_begin, bag_end, col_begin, col_end, table_values(a));
+}
+
+// Max pooling that records each element's winner, over rows read by `values` (as pool_ref):
+// the first value initializes, a later one wins an element only when strictly greater (ties
+// and NaN keep the earlier winner), the rule of every max kernel. `winners.clear(b, c)` marks
+// an element as won by nothing, `winners.take(b, c, p)` records position p as its winner.
+template <class Values, class Winners>
+void pool_max_with_winners(const BagArgs& a, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
+                           int64_t col_end, Values values, Winners winners) {
+  for (int64_t b = bag_begin; b < bag_end; ++b) {
+    float* out = a.out_row(b);
+    for (int64_t c = col_begin; c < col_end; ++c) {
+      out[c] = 0.0f;
+      winners.clear(b, c);
+    }
+    bool first = true;
+    for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
+      const bool taken = values(p, col_begin, col_end, [&](int64_t c, float x) {
+        if (first || x > out[c]) {
+          out[c] = x;
+          winners.take(b, c, p);
+        }
+      });
+      if (taken) first = false;
+    }
+  }
 }
 
 // A QR id reads quotient row id / m and remainder row id % m; the combined value is one
@@ -117,67 +148,44 @@ void pool_qr_bags_ref(const QrBagArgs& a, QrPart part, int64_t bag_begin, int64_
 }
 
 void pool_bags_max_argmax_ref(const BagArgs& a, int64_t bag_begin, int64_t bag_end,
-                          int64_t col_begin, int64_t col_end, int32_t* argmax) {
-  const int64_t dim = a.table.dim;
-  for (int64_t b = bag_begin; b < bag_end; ++b) {
-    float* out = a.out_row(b);
-    int32_t* arg = argmax + b * dim;
-    for (int64_t c = col_begin; c < col_end; ++c) {
-      out[c] = 0.0f;
-      arg[c] = -1;
+                              int64_t col_begin, int64_t col_end, int32_t* argmax) {
+  // A hashed bag's winner is the table row its id hashed to (what the max gradient needs; the
+  // id may not fit 32 bits); otherwise the id, a row of the original id space.
+  struct Winners {
+    const BagArgs& a;
+    int32_t* argmax;
+    void clear(int64_t b, int64_t c) const { argmax[b * a.table.dim + c] = -1; }
+    void take(int64_t b, int64_t c, int64_t p) const {
+      const int64_t id = a.indices.at(p);
+      argmax[b * a.table.dim + c] = static_cast<int32_t>(a.table.hashed ? table_row(a.table, id) : id);
     }
-    bool first = true;
-    for (int64_t p = a.bags.start(b); p < a.bags.end(b); ++p) {
-      const int64_t idx = a.indices.at(p);
-      const int64_t r = pooled_row(a, p);
-      if (r < 0) continue;
-      // A hashed bag's winner is the table row its id hashed to (what the max gradient
-      // needs; the id may not fit 32 bits); otherwise the id, a row of the original id space.
-      const int64_t winner = a.table.hashed ? r : idx;
-      // The same rule as the max kernels: the first row initializes, a later one wins an
-      // element only when strictly greater (ties and NaN keep the earlier winner).
-      for_each_value(a.table, r, col_begin, col_end, [&](int64_t c, float x) {
-        if (first || x > out[c]) {
-          out[c] = x;
-          arg[c] = static_cast<int32_t>(winner);
-        }
-      });
-      first = false;
-    }
-  }
+  };
+  pool_max_with_winners(a, bag_begin, bag_end, col_begin, col_end, table_values(a), Winners{a, argmax});
 }
 
 }  // namespace
 
 void pool_qr_bags_max_argmax(const QrBagArgs& a, QrPart part, int64_t bag_begin, int64_t bag_end, int64_t col_begin,
                              int64_t col_end, int32_t* quotient_winners, int32_t* remainder_winners) {
-  const int64_t dim = a.bag.table.dim;
-  const int64_t m = a.remainder.rows;
-  const auto values = qr_values(a, part);
-  for (int64_t b = bag_begin; b < bag_end; ++b) {
-    float* out = a.bag.out_row(b);
-    int32_t* wq = quotient_winners != nullptr ? quotient_winners + b * dim : nullptr;
-    int32_t* wr = remainder_winners != nullptr ? remainder_winners + b * dim : nullptr;
-    for (int64_t c = col_begin; c < col_end; ++c) {
-      out[c] = 0.0f;
-      if (wq != nullptr) wq[c] = -1;
-      if (wr != nullptr) wr[c] = -1;
+  // The winning id's row in each table whose array is given.
+  struct Winners {
+    const QrBagArgs& a;
+    int32_t* quotient;
+    int32_t* remainder;
+    void clear(int64_t b, int64_t c) const {
+      const int64_t e = b * a.bag.table.dim + c;
+      if (quotient != nullptr) quotient[e] = -1;
+      if (remainder != nullptr) remainder[e] = -1;
     }
-    bool first = true;
-    for (int64_t p = a.bag.bags.start(b); p < a.bag.bags.end(b); ++p) {
+    void take(int64_t b, int64_t c, int64_t p) const {
+      const int64_t e = b * a.bag.table.dim + c;
       const int64_t id = a.bag.indices.at(p);
-      // The max rule of every kernel: the first value initializes, a later one wins an element
-      // only when strictly greater; the winner's rows in both tables are recorded.
-      const bool taken = values(p, col_begin, col_end, [&](int64_t c, float x) {
-        if (first || x > out[c]) {
-          out[c] = x;
-          if (wq != nullptr) wq[c] = static_cast<int32_t>(id / m);
-          if (wr != nullptr) wr[c] = static_cast<int32_t>(id % m);
-        }
-      });
-      if (taken) first = false;
+      if (quotient != nullptr) quotient[e] = static_cast<int32_t>(id / a.remainder.rows);
+      if (remainder != nullptr) remainder[e] = static_cast<int32_t>(id % a.remainder.rows);
     }
-  }
+  };
+  pool_max_with_winners(a.bag, bag_begin, bag_end, col_begin, col_end, qr_values(a, part),
+                        Winners{a, quotient_winners, remainder_winners});
 }
 
 const Kernels& reference_kernels() {
