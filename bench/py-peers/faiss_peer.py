@@ -1,0 +1,47 @@
+"""FAISS on the CPU for compare.sh's `codebook` family: nearest-codeword assignment
+(IndexFlatL2.search, k = 1), product-quantizer encoding, decoding and distance tables
+(ProductQuantizer) and the PQ scan (IndexPQ.search), with embedkit's codebooks copied in
+(the same m x 2^bits x dsub layout), on the inputs data.mjs wrote."""
+import faiss
+import numpy as np
+
+from peer_common import Peer, check_of
+
+
+def main(p):
+    S = p.shapes
+    dim, m, bits, k = S["pqDim"], S["pqM"], S["pqBits"], S["pqK"]
+    x_assign = p.load("assign_x.f32", np.float32, (S["assignRows"], dim))
+    book = p.load("assign_book.f32", np.float32, (S["assignCodes"], dim))
+    x = p.load("pq_x.f32", np.float32, (S["pqRows"], dim))
+    queries = x[: S["pqQueries"]]
+    flat = faiss.IndexFlatL2(dim)
+    flat.add(book)
+    pq = faiss.ProductQuantizer(dim, m, bits)
+    faiss.copy_array_to_vector(p.load("pq_codebooks.f32", np.float32), pq.centroids)
+    index = faiss.IndexPQ(dim, m, bits)
+    faiss.copy_array_to_vector(p.load("pq_codebooks.f32", np.float32), index.pq.centroids)
+    index.is_trained = True
+    index.add(x)  # encodes x with those codebooks: the codes pqScan scans on our side
+    codes = pq.compute_codes(x)
+
+    def distance_tables():  # the SWIG form: (n, x, out), the output a fresh array as ours
+        tables = np.empty((queries.shape[0], m, 1 << bits), dtype=np.float32)
+        pq.compute_distance_tables(queries.shape[0], faiss.swig_ptr(queries), faiss.swig_ptr(tables))
+        return tables
+
+    for t in p.threads:
+        faiss.omp_set_num_threads(t)
+        p.emit("codebookAssign", "faiss IndexFlatL2.search k=1", t, p.timed(lambda: flat.search(x_assign, 1)),
+               check_of(flat.search(x_assign, 1)[0]))
+        p.emit("pqEncode", "faiss ProductQuantizer.compute_codes", t, p.timed(lambda: pq.compute_codes(x)),
+               check_of(pq.compute_codes(x)))
+        p.emit("pqDecode", "faiss ProductQuantizer.decode", t, p.timed(lambda: pq.decode(codes)), check_of(pq.decode(codes)))
+        p.emit("pqDistanceTable", "faiss ProductQuantizer.compute_distance_tables", t, p.timed(distance_tables),
+               check_of(distance_tables()))
+        p.emit("pqScan", "faiss IndexPQ.search", t, p.timed(lambda: index.search(queries, k)),
+               check_of(index.search(queries, k)[0]))
+
+
+if __name__ == "__main__":
+    main(Peer())

@@ -1,0 +1,124 @@
+// The embedkit side of compare.sh: the peers' ops on the same inputs, timed the same way (a
+// warm-up call, then the median of single calls). Usage: node ours.mjs <family> <data dir>
+// <threads, e.g. 1,2> <repetitions>. Prints the peers' JSON lines with impl "embedkit ...".
+//
+// Large inputs go to ek.allocFloat32 (huge-page advice), as NumPy advises its own large
+// arrays, where the peers' inputs live. Outputs are fresh per call where the peer's are
+// ("fresh"), and also into a kept `out` where the op takes one ("out given").
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const ek = require('../../dist/cjs/index.js');
+
+const [family, data, threadList, repsArg] = process.argv.slice(2);
+const threads = threadList.split(',').map(Number);
+const reps = Number(repsArg);
+const shapes = JSON.parse(readFileSync(path.join(data, 'shapes.json'), 'utf8'));
+
+function load(name, Type) {
+  const bytes = readFileSync(path.join(data, name));
+  const n = bytes.byteLength / Type.BYTES_PER_ELEMENT;
+  const out = Type === Float32Array && n >= 1 << 20 ? ek.allocFloat32(n) : new Type(n);
+  new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
+  return out;
+}
+
+// peer_common.py's check_of: the float64 sum of the result and of every 5th element.
+function checkOf(x) {
+  let all = 0;
+  let fifth = 0;
+  for (let i = 0; i < x.length; i++) {
+    all += x[i];
+    if (i % 5 === 0) fifth += x[i];
+  }
+  return [all, fifth];
+}
+
+function timed(fn) {
+  fn();
+  const times = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1];
+}
+
+/** Times `call` at thread count t and prints it with the check of `result(call())`. */
+function emit(op, impl, t, call, result = (r) => r) {
+  const ms = timed(call);
+  console.log(JSON.stringify({ op, impl, threads: t, ms, check: checkOf(result(call())) }));
+}
+
+function scatterFamily() {
+  const { rows, dim, bags, perBag, spmmSize: size } = shapes;
+  const table = load('table.f32', Float32Array);
+  const src = load('src.f32', Float32Array);
+  const scatterIdx = { uniform: load('idx_uniform.i32', Int32Array), zipf: load('idx_zipf.i32', Int32Array) };
+  const indices = load('bag_idx.i32', Int32Array);
+  const offsets = Int32Array.from({ length: bags }, (_, b) => b * perBag);
+  const grad = load('grad.f32', Float32Array);
+  const argmax = load('argmax.i32', Int32Array);
+  const b = load('b.f32', Float32Array);
+  const csr = {};
+  for (const kind of ['uniform', 'powerlaw']) {
+    const part = (name, Type) => load(`csr_${kind}_${name}`, Type);
+    csr[kind] = { rowPtr: part('rowptr.i32', Int32Array), colIdx: part('colidx.i32', Int32Array), values: part('values.f32', Float32Array), numRows: size, numCols: size };
+  }
+  const dst = ek.allocFloat32(rows * dim);
+  const tableOut = ek.allocFloat32(rows * dim);
+  const back = { gradOutput: grad, dim, indices, offsets, numRows: rows };
+  return (t) => {
+    for (const [kind, idx] of Object.entries(scatterIdx)) {
+      // In place, as index_add_: timed into dst (drifting), checked by one call into zeros.
+      const add = () => ek.scatterAdd({ dst, dim, indices: idx, src });
+      emit(`scatterAdd ${kind}`, 'embedkit scatterAdd', t, add, () => {
+        dst.fill(0);
+        return add();
+      });
+    }
+    for (const [mode, extra, op] of [['sum', {}, 'bagBackward sum dense'], ['max', { maxIndices: argmax }, 'bagBackward max dense']]) {
+      const o = { ...back, mode, ...extra };
+      emit(op, 'embedkit (fresh)', t, () => ek.embeddingBagBackward(o));
+      emit(op, 'embedkit (out given)', t, () => ek.embeddingBagBackward({ ...o, out: tableOut }));
+    }
+    emit('bagBackward sum sparse', 'embedkit sparse: true', t, () => ek.embeddingBagBackward({ ...back, mode: 'sum', sparse: true }), (r) => r.values);
+    emit('bagBackward weights', 'embedkit embeddingBagWeightsBackward', t,
+      () => ek.embeddingBagWeightsBackward({ gradOutput: grad, table, dim, indices, offsets, mode: 'sum' }));
+    for (const [kind, a] of Object.entries(csr)) {
+      emit(`spmm ${kind}`, 'embedkit spmm', t, () => ek.spmm({ a, b, dim }));
+      emit(`spmm ${kind} transposed`, 'embedkit spmm transpose: true', t, () => ek.spmm({ a, b, dim, transpose: true }));
+    }
+    emit('gather', 'embedkit gather', t, () => ek.gather({ table, dim, indices }));
+    for (const mode of ['sum', 'max']) emit(`embeddingBag ${mode}`, 'embedkit embeddingBag', t, () => ek.embeddingBag({ table, dim, indices, offsets, mode }));
+  };
+}
+
+function codebookFamily() {
+  const { assignRows, assignCodes, pqRows, pqDim: dim, pqM: m, pqBits: bits, pqQueries, pqK: k } = shapes;
+  const xAssign = load('assign_x.f32', Float32Array);
+  const book = load('assign_book.f32', Float32Array);
+  const x = load('pq_x.f32', Float32Array);
+  const pq = { dim, m, bits, codebooks: load('pq_codebooks.f32', Float32Array) };
+  const codes = ek.pqEncode({ x, pq });
+  const queries = x.subarray(0, pqQueries * dim);
+  if (xAssign.length !== assignRows * dim || book.length !== assignCodes * dim || x.length !== pqRows * dim) throw new Error('codebook data: unexpected sizes');
+  return (t) => {
+    emit('codebookAssign', 'embedkit codebookAssign', t, () => ek.codebookAssign({ x: xAssign, dim, codebook: book, numCodes: assignCodes }), (r) => r.distances);
+    emit('pqEncode', 'embedkit pqEncode', t, () => ek.pqEncode({ x, pq }));
+    emit('pqDecode', 'embedkit pqDecode', t, () => ek.pqDecode({ codes, pq }));
+    emit('pqDistanceTable', 'embedkit pqDistanceTable', t, () => ek.pqDistanceTable({ queries, pq }));
+    emit('pqScan', 'embedkit pqScan', t, () => ek.pqScan({ queries, codes, pq, k }), (r) => r.distances);
+  };
+}
+
+const families = { scatter: scatterFamily, codebook: codebookFamily };
+const run = families[family]();
+for (const t of threads) {
+  ek.setThreads(t);
+  run(t);
+}

@@ -1,0 +1,44 @@
+"""What the Python peers of compare.sh share: their command line (<data dir> <threads, e.g.
+1,2> <repetitions>), loading data.mjs's raw files, the timing (a warm-up call, then the median
+of single calls, as ours.mjs times embedkit) and the result check both sides print."""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+
+class Peer:
+    def __init__(self):
+        self.data = sys.argv[1]
+        self.threads = [int(t) for t in sys.argv[2].split(",")]
+        self.reps = int(sys.argv[3])
+        with open(os.path.join(self.data, "shapes.json")) as f:
+            self.shapes = json.load(f)
+
+    def load(self, name, dtype, shape=None):
+        a = np.fromfile(os.path.join(self.data, name), dtype=dtype)
+        return a.reshape(shape) if shape else a
+
+    def timed(self, fn):
+        fn()
+        times = []
+        for _ in range(self.reps):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+        times.sort()
+        return times[len(times) // 2]
+
+    @staticmethod
+    def emit(op, impl, threads, ms, check):
+        print(json.dumps({"op": op, "impl": impl, "threads": threads, "ms": ms, "check": check}), flush=True)
+
+
+def check_of(x):
+    """[sum, sum of every 5th element] in float64 (ours.mjs's checkOf)."""
+    if hasattr(x, "detach"):
+        x = x.detach().numpy()
+    flat = np.asarray(x).reshape(-1)
+    return [float(flat.sum(dtype=np.float64)), float(flat[::5].sum(dtype=np.float64))]
