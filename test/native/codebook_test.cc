@@ -7,6 +7,9 @@
 //   score_rows (assign, pq_encode):     the chosen code's float64 score within 1e-5 x scale of
 //                                       the float64 best (float32 may order near-ties
 //                                       differently); exact duplicates: the lowest index.
+//                                       Where every score is exact (small integers), with
+//                                       NaN and infinities: the scalar scan's code and score,
+//                                       bitwise.
 //   log-partition, cross-entropy:       1e-6 relative to the V-sized float64 value.
 //   top-k:                              ids equal to sorting the expanded row.
 //   pq_scan:                            the k-th distance equal to the float64 brute force
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "codebook/codebook.h"
+#include "codebook/panels.h"
 #include "common/isa.h"
 #include "common/parallel.h"
 #include "harness.h"
@@ -148,6 +152,51 @@ TEST(vq_reductions_against_the_expanded_row) {
       for (int64_t i = 0; i < top; ++i) CHECK_MSG(ids[b * top + i] == order[i], "top-k V=", v, " rank ", i);
     }
   }
+}
+
+// Small integers make every score exact on every ISA (fma or not, any order), so the vector
+// kernels' per-lane choice and final reduction must give the scalar scan's result exactly:
+// ties to the lowest code, a NaN score never chosen unless it is code 0's (then nothing
+// replaces it), infinities, and panels padded past num_codes.
+TEST(score_rows_every_isa_is_the_scan_on_exact_scores) {
+  Rng rng(harness::test_seed());
+  const cb::Kernels& scan = cb::reference_kernels();
+  for_each_isa([&](ek::Isa isa) {
+    const cb::Kernels& k = cb::kernels_for(isa);
+    for (int64_t codes : {1, 5, 16, 17, 31, 32, 33, 64, 100, 257}) {
+      const int64_t dim = rng.between(1, 20), rows = rng.between(1, 130);
+      std::vector<float> x(static_cast<size_t>(rows * dim)), book(static_cast<size_t>(codes * dim));
+      for (float& v : x) v = static_cast<float>(rng.between(-2, 2));
+      for (float& v : book) v = static_cast<float>(rng.between(-2, 2));
+      // A few rows and codes poisoned: a NaN or an infinity in one coordinate.
+      const float specials[] = {NAN, INFINITY, -INFINITY};
+      for (int i = 0; i < 3; ++i) x[static_cast<size_t>(rng.below(rows * dim))] = specials[rng.below(3)];
+      for (int i = 0; i < 2; ++i) book[static_cast<size_t>(rng.below(codes * dim))] = specials[rng.below(3)];
+      if (rng.below(4) == 0) book[static_cast<size_t>(rng.below(dim))] = NAN;  // code 0 scores NaN
+      cb::PanelStore wide, narrow;
+      cb::pack_panels(book.data(), codes, dim, k.panel_width, &wide);
+      cb::pack_panels(book.data(), codes, dim, 1, &narrow);
+      const cb::Rows xs{x.data(), rows, dim, dim};
+      for (cb::Metric metric : {cb::Metric::L2, cb::Metric::InnerProduct}) {
+        std::vector<int32_t> got(static_cast<size_t>(rows)), want(static_cast<size_t>(rows));
+        std::vector<float> got_score(static_cast<size_t>(rows)), want_score(static_cast<size_t>(rows));
+        const int64_t begin = rng.below(rows);  // a slice: rows before it are not written
+        k.score_rows(xs, wide.view, metric, begin, rows, got.data(), got_score.data());
+        scan.score_rows(xs, narrow.view, metric, begin, rows, want.data(), want_score.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          if (r < begin) {
+            CHECK_MSG(got[r] == 0 && got_score[r] == 0.0f, "row ", r, " before the slice was written");
+            continue;
+          }
+          CHECK_MSG(got[r] == want[r], "codes=", codes, " dim=", dim, " metric ", static_cast<int>(metric), " row ", r,
+                    ": code ", got[r], ", the scan's ", want[r]);
+          CHECK_MSG(std::memcmp(&got_score[r], &want_score[r], sizeof(float)) == 0 ||
+                        (std::isnan(got_score[r]) && std::isnan(want_score[r])),
+                    "row ", r, " score ", got_score[r], " vs ", want_score[r]);
+        }
+      }
+    }
+  });
 }
 
 TEST(assign_every_isa_against_float64) {

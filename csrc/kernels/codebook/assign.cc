@@ -3,6 +3,7 @@
 // kernel; its distance is then recomputed from the row and the code in float64, so it does
 // not suffer the cancellation of ||x||² - 2 x·c + ||c||².
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "../common/kernel_stats.h"
@@ -14,8 +15,10 @@ namespace embedkit::codebook {
 void pack_panels(const float* codebook, int64_t num_codes, int64_t dim, int64_t width,
                  PanelStore* store) {
   const int64_t panels = (num_codes + width - 1) / width;
-  store->data.assign(static_cast<size_t>(panels * dim * width), 0.0f);
-  store->norms.assign(static_cast<size_t>(panels * width), 0.0f);
+  // Padding codes score NaN under either metric, which never replaces a kept code.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  store->data.assign(static_cast<size_t>(panels * dim * width), nan);
+  store->norms.assign(static_cast<size_t>(panels * width), nan);
   for (int64_t c = 0; c < num_codes; ++c) {
     const float* code = codebook + c * dim;
     float* panel = store->data.data() + (c / width) * dim * width + c % width;

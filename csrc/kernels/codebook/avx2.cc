@@ -1,5 +1,6 @@
 // AVX2 + FMA instantiation of the codebook kernels.
 #include "codebook.h"
+#include "rank_order.h"
 
 #include "../common/target.h"
 

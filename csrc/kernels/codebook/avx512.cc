@@ -1,5 +1,6 @@
 // AVX-512 (F, BW, VL, DQ) instantiation of the codebook kernels.
 #include "codebook.h"
+#include "rank_order.h"
 
 #include "../common/target.h"
 

@@ -87,8 +87,8 @@ struct Rows {
 };
 
 // A codebook repacked for the SIMD distance block: codes in panels of `width` (the ISA's
-// panel width), each panel dim x width floats (coordinate-major), codes past num_codes zero;
-// norms[c] = ||c||² (float64 sum, rounded), +inf for the padding codes.
+// panel width), each panel dim x width floats (coordinate-major), codes past num_codes NaN;
+// norms[c] = ||c||² (float64 sum, rounded), NaN for the padding codes.
 struct Panels {
   int64_t num_codes = 0;
   int64_t dim = 0;

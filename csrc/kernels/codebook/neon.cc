@@ -1,5 +1,6 @@
 // NEON instantiation of the codebook kernels (Advanced SIMD is baseline on arm64).
 #include "codebook.h"
+#include "rank_order.h"
 
 #include "../common/target.h"
 
