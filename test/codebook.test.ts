@@ -427,12 +427,13 @@ describe('product quantization', () => {
     return calls;
   });
 
-  it('distance tables and pqScan against float64 brute force over the coded vectors', async () => {
+  // 4-bit codes take the scan's generic loop, 8-bit ones with m = 8 or 16 its unrolled ones.
+  it.each([[16, 4, 4], [16, 8, 8], [32, 16, 8]])('distance tables and pqScan against float64 brute force over the coded vectors (dim %i, m %i, bits %i)', async (dim, m, bits) => {
     const seed = freshSeed();
     const rng = new Rng(seed);
-    const dim = 16, m = 4, bits = 4, n = 5000, nq = 3, k = 10;
+    const n = 5000, nq = 3, k = 10, ksub = 1 << bits, dsub = dim / m;
     const x = randomTable(rng, n, dim);
-    const pq: ProductQuantizer = { dim, m, bits, codebooks: randomTable(rng, 16, dim) };
+    const pq: ProductQuantizer = { dim, m, bits, codebooks: randomTable(rng, ksub, dim) };
     const codes = pqEncode({ x, pq });
     const queries = randomTable(rng, nq, dim);
     for (const metric of ['l2', 'ip'] as Metric[]) {
@@ -440,9 +441,9 @@ describe('product quantization', () => {
       const decoded = pqDecode({ codes, pq, out: poisoned(n * dim) });
       expect(firstMismatch(decoded, jsDecode(codes, pq)), 'pqDecode copies the sub-codewords').toBe(-1);
       expect(firstMismatch(await pqDecodeAsync({ codes, pq }), decoded)).toBe(-1);
-      for (let q = 0; q < nq; q++) for (let s = 0; s < m; s++) for (let c = 0; c < 16; c++) {
-        const want = refScore(queries, q * dim + s * 4, pq.codebooks, (s * 16 + c) * 4, 4, metric);
-        expect(Math.abs(tables[(q * m + s) * 16 + c] - want)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(want)));
+      for (let q = 0; q < nq; q++) for (let s = 0; s < m; s++) for (let c = 0; c < ksub; c++) {
+        const want = refScore(queries, q * dim + s * dsub, pq.codebooks, (s * ksub + c) * dsub, dsub, metric);
+        expect(Math.abs(tables[(q * m + s) * ksub + c] - want)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(want)));
       }
       const got = pqScan({ queries, codes, pq, k, metric });
       const viaTables = pqScan({ tables, codes, pq, k, metric });

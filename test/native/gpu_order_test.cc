@@ -98,9 +98,11 @@ TEST(gpu_scan_keys_equal_pq_scan) {
   Rng rng(harness::test_seed());
   for (int trial = 0; trial < 60; ++trial) {
     cb::Pq pq;
-    pq.m = rng.between(1, 4);
+    // Every third trial takes a shape pq_scan unrolls (8-bit codes, m 8 or 16).
+    const bool unrolled = trial % 3 == 0;
+    pq.m = unrolled ? (rng.coin(0.5) ? 8 : 16) : rng.between(1, 4);
     pq.dim = pq.m;
-    pq.ksub = int64_t{1} << rng.between(1, 3);
+    pq.ksub = unrolled ? 256 : int64_t{1} << rng.between(1, 3);
     const int64_t n = rng.between(1, 300), nq = rng.between(1, 5), k = rng.between(1, n);
     std::vector<float> tables(static_cast<size_t>(nq * pq.m * pq.ksub));
     for (float& t : tables) t = tie_prone(rng);

@@ -168,6 +168,47 @@ void offer(std::vector<Hit>& heap, size_t limit, const Hit& h, const HitOrder& b
   }
 }
 
+// Codes [i0, i1) of one query into its heap. A code's distance is its m table entries added
+// in subspace order in float32 (the order the CUDA scan and test/native/gpu_order_test.cc
+// replay). kM / kKsub > 0 fix m and 2^bits at compile time, which unrolls the sum into one
+// load-and-add per subspace at a constant offset; 0 takes them from pq. Once the heap is full
+// and its worst is a number, a sum not strictly better is dropped before the heap is touched:
+// the heap holds the lower ids of any tie.
+template <int kM, int kKsub>
+void scan_codes(const Pq& pq, const float* table, const uint8_t* codes, int64_t i0, int64_t i1,
+                size_t k, const HitOrder& better, std::vector<Hit>& heap) {
+  const int64_t m = kM > 0 ? kM : pq.m;
+  const int64_t ksub = kKsub > 0 ? kKsub : pq.ksub;
+  bool gated = false;  // full, with a number as its worst
+  float worst = 0.0f;
+  for (int64_t i = i0; i < i1; ++i) {
+    const uint8_t* c = codes + i * m;
+    float sum = 0.0f;
+    for (int64_t s = 0; s < m; ++s) sum += table[s * ksub + c[s]];
+    if (gated && !(better.minimize ? sum < worst : sum > worst)) continue;
+    offer(heap, k, Hit{sum, i}, better);
+    gated = heap.size() == k && !std::isnan(heap.front().score);
+    worst = heap.front().score;
+  }
+}
+
+using ScanCodes = void (*)(const Pq&, const float*, const uint8_t*, int64_t, int64_t, size_t, const HitOrder&,
+                           std::vector<Hit>&);
+
+// The common shapes of 8-bit codes unrolled; any other through the generic loop.
+ScanCodes scan_codes_for(const Pq& pq) {
+  if (pq.ksub == 256) {
+    switch (pq.m) {
+      case 8: return scan_codes<8, 256>;
+      case 16: return scan_codes<16, 256>;
+      case 32: return scan_codes<32, 256>;
+      case 64: return scan_codes<64, 256>;
+      default: break;
+    }
+  }
+  return scan_codes<0, 0>;
+}
+
 }  // namespace
 
 void pq_scan(const Pq& pq, const float* tables, int64_t nq, Metric metric, const uint8_t* codes,
@@ -175,6 +216,7 @@ void pq_scan(const Pq& pq, const float* tables, int64_t nq, Metric metric, const
   count_kernel_call(Isa::Scalar);
   if (nq == 0 || k == 0) return;
   const HitOrder better{metric == Metric::L2};
+  const ScanCodes scan = scan_codes_for(pq);
   const int64_t chunks = (n + kScanChunk - 1) / kScanChunk;
   std::vector<std::vector<Hit>> found(static_cast<size_t>(nq * chunks));
   parallel_for(nq * chunks, [&](int64_t task) {
@@ -182,12 +224,7 @@ void pq_scan(const Pq& pq, const float* tables, int64_t nq, Metric metric, const
     const float* table = tables + q * pq.m * pq.ksub;
     std::vector<Hit>& heap = found[static_cast<size_t>(task)];
     heap.reserve(static_cast<size_t>(std::min(k, kScanChunk)));
-    for (int64_t i = ch * kScanChunk; i < std::min(n, (ch + 1) * kScanChunk); ++i) {
-      const uint8_t* c = codes + i * pq.m;
-      float sum = 0.0f;
-      for (int64_t s = 0; s < pq.m; ++s) sum += table[s * pq.ksub + c[s]];
-      offer(heap, static_cast<size_t>(k), Hit{sum, i}, better);
-    }
+    scan(pq, table, codes, ch * kScanChunk, std::min(n, (ch + 1) * kScanChunk), static_cast<size_t>(k), better, heap);
   });
   parallel_for(nq, [&](int64_t q) {
     std::vector<Hit> all;
