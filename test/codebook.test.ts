@@ -427,6 +427,17 @@ describe('product quantization', () => {
     return calls;
   });
 
+  it('pqDecode copies each sub-codeword, for every sub-codeword length (unrolled 2 / 4 / 8 / 16 and any other)', () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const [dim, m, bits] of [[6, 6, 2], [8, 4, 3], [16, 4, 8], [16, 2, 8], [32, 2, 4], [21, 7, 5], [40, 8, 1]] as Array<[number, number, number]>) {
+      const n = rng.int(1, 200);
+      const pq: ProductQuantizer = { dim, m, bits, codebooks: randomTable(rng, 2 ** bits, dim) };
+      const codes = Uint8Array.from({ length: n * m }, () => rng.int(0, 2 ** bits - 1));
+      expect(firstMismatch(pqDecode({ codes, pq, out: poisoned(n * dim) }), jsDecode(codes, pq)), `seed=${seed} dim=${dim} m=${m}`).toBe(-1);
+    }
+  });
+
   // 4-bit codes take the scan's generic loop, 8-bit ones with m = 8 or 16 its unrolled ones.
   it.each([[16, 4, 4], [16, 8, 8], [32, 16, 8]])('distance tables and pqScan against float64 brute force over the coded vectors (dim %i, m %i, bits %i)', async (dim, m, bits) => {
     const seed = freshSeed();

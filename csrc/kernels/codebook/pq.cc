@@ -106,18 +106,33 @@ void pq_encode(const Pq& pq, const float* x, int64_t n, uint8_t* codes) {
   });
 }
 
+namespace {
+
+// Rows [r0, r1): each subspace's sub-codeword copied into place. kDsub > 0 fixes the
+// sub-codeword's length at compile time, so each copy is a few vector moves instead of a
+// memmove call per subspace (16 M calls for 1 M vectors of m = 16: FAISS decoded 1.3x as fast).
+template <int kDsub>
+void decode_rows(const Pq& pq, const uint8_t* codes, int64_t r0, int64_t r1, float* out) {
+  const int64_t dsub = kDsub > 0 ? kDsub : pq.dsub();
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* c = codes + r * pq.m;
+    float* row = out + r * pq.dim;
+    for (int64_t s = 0; s < pq.m; ++s) {
+      const float* cw = pq.codebook(s) + c[s] * dsub;
+      for (int64_t d = 0; d < dsub; ++d) row[s * dsub + d] = cw[d];
+    }
+  }
+}
+
+}  // namespace
+
 void pq_decode(const Pq& pq, const uint8_t* codes, int64_t n, float* out) {
   count_kernel_call(Isa::Scalar);
   const int64_t dsub = pq.dsub();
+  auto decode = dsub == 2 ? decode_rows<2> : dsub == 4 ? decode_rows<4> : dsub == 8 ? decode_rows<8>
+              : dsub == 16 ? decode_rows<16> : decode_rows<0>;
   const int64_t tasks = task_count_for(n * pq.dim, 1 << 15);
-  parallel_for(tasks, [&](int64_t t) {
-    for (int64_t r = n * t / tasks; r < n * (t + 1) / tasks; ++r) {
-      for (int64_t s = 0; s < pq.m; ++s) {
-        const float* cw = pq.codebook(s) + codes[r * pq.m + s] * dsub;
-        std::copy(cw, cw + dsub, out + r * pq.dim + s * dsub);
-      }
-    }
-  });
+  parallel_for(tasks, [&](int64_t t) { decode(pq, codes, n * t / tasks, n * (t + 1) / tasks, out); });
 }
 
 void pq_distance_table(const Pq& pq, const float* queries, int64_t nq, Metric metric,
