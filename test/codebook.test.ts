@@ -427,7 +427,7 @@ describe('product quantization', () => {
     return calls;
   });
 
-  it('pqDecode copies each sub-codeword, for every sub-codeword length (unrolled 2 / 4 / 8 / 16 and any other)', () => {
+  it('pqDecode and pqDistanceTable for every sub-codeword length (unrolled 2 / 4 / 8 / 16 and any other)', () => {
     const seed = freshSeed();
     const rng = new Rng(seed);
     for (const [dim, m, bits] of [[6, 6, 2], [8, 4, 3], [16, 4, 8], [16, 2, 8], [32, 2, 4], [21, 7, 5], [40, 8, 1]] as Array<[number, number, number]>) {
@@ -435,6 +435,15 @@ describe('product quantization', () => {
       const pq: ProductQuantizer = { dim, m, bits, codebooks: randomTable(rng, 2 ** bits, dim) };
       const codes = Uint8Array.from({ length: n * m }, () => rng.int(0, 2 ** bits - 1));
       expect(firstMismatch(pqDecode({ codes, pq, out: poisoned(n * dim) }), jsDecode(codes, pq)), `seed=${seed} dim=${dim} m=${m}`).toBe(-1);
+      const ksub = 2 ** bits, dsub = dim / m, nq = rng.int(1, 3);
+      const queries = randomTable(rng, nq, dim);
+      for (const metric of ['l2', 'ip'] as Metric[]) {
+        const tables = pqDistanceTable({ queries, pq, metric });
+        for (let q = 0; q < nq; q++) for (let s = 0; s < m; s++) for (let c = 0; c < ksub; c++) {
+          const want = refScore(queries, q * dim + s * dsub, pq.codebooks, (s * ksub + c) * dsub, dsub, metric);
+          expect(Math.abs(tables[(q * m + s) * ksub + c] - want), `seed=${seed} dim=${dim} m=${m} ${metric}`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(want)));
+        }
+      }
     }
   });
 
