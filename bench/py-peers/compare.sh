@@ -6,23 +6,27 @@
 #             dense; F.embedding and F.embedding_bag (FBGEMM's kernel on the CPU)
 #   codebook: FAISS: IndexFlatL2 nearest codeword, ProductQuantizer encode / decode / tables,
 #             IndexPQ search
+#   jl:       a dense Gaussian projection (PyTorch matmul, MKL) and a very sparse one (SciPy)
+#             against srht, fjlt and sparseProjection (other random matrices: time only)
 #
-# Usage: bash bench/py-peers/compare.sh <scatter | codebook> <python> [rounds=3] [reps=7]
-# The python needs torch and scipy (scatter) or faiss-cpu (codebook), e.g. a venv:
+# Usage: bash bench/py-peers/compare.sh <scatter | codebook | jl> <python> [rounds=3] [reps=7]
+# The python needs torch and scipy (scatter, jl) or faiss-cpu (codebook), e.g. a venv:
 #   python3 -m venv /tmp/peers && /tmp/peers/bin/pip install torch scipy faiss-cpu
 # Needs the built addon and dist/ (npm run compile). Data: $PEER_DATA/<family> (default
-# /tmp/embedkit-peers), written once (scatter ~0.9 GB, codebook ~0.6 GB). Threads:
+# /tmp/embedkit-peers), written once (scatter ~0.9 GB, codebook ~0.6 GB, jl ~0.5 GB). Threads:
 # $PEER_THREADS (default 1,2).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-family=${1:?usage: compare.sh <scatter | codebook> <python> [rounds] [reps]}
-py=${2:?usage: compare.sh <scatter | codebook> <python> [rounds] [reps]}
+usage='usage: compare.sh <scatter | codebook | jl> <python> [rounds] [reps]'
+family=${1:?$usage}
+py=${2:?$usage}
 rounds=${3:-3}
 reps=${4:-7}
 case "$family" in
   scatter) peer=torch_peer.py; version='import torch; print("peer: torch", torch.__version__, "with MKL" if torch.backends.mkl.is_available() else "without MKL")' ;;
   codebook) peer=faiss_peer.py; version='import faiss; print("peer: faiss", faiss.__version__)' ;;
-  *) echo "unknown family $family (scatter | codebook)" >&2; exit 2 ;;
+  jl) peer=jl_peer.py; version='import torch, scipy; print("peer: torch", torch.__version__, "scipy", scipy.__version__)' ;;
+  *) echo "unknown family $family (scatter | codebook | jl)" >&2; exit 2 ;;
 esac
 data=$(realpath -m "${PEER_DATA:-/tmp/embedkit-peers}/$family")  # absolute: the peer runs in its own folder
 threads=${PEER_THREADS:-1,2}

@@ -1,6 +1,6 @@
 // The inputs of compare.sh, written once as raw little-endian files so that both sides time
 // the very same values; the shapes and seeds are the bench suites' (bench/scatter.mjs,
-// bench/gather.mjs, bench/codebook.mjs). Usage: node data.mjs <family> <dir>.
+// bench/gather.mjs, bench/codebook.mjs, bench/jl.mjs). Usage: node data.mjs <family> <dir>.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -53,7 +53,13 @@ function codebookData(save) {
   return shapes;
 }
 
-const families = { scatter: scatterData, codebook: codebookData };
+function jlData(save) {
+  const shapes = { rows: 65_536, projections: [[768, 128], [768, 256], [1024, 128], [1024, 256]] };
+  for (const d of [768, 1024]) save(`x_${d}.f32`, fillRandom(new Float32Array(shapes.rows * d), 0x72 + d));
+  return shapes;
+}
+
+const families = { scatter: scatterData, codebook: codebookData, jl: jlData };
 const [family, dir] = process.argv.slice(2);
 if (!families[family] || !dir) {
   console.error(`usage: node data.mjs <${Object.keys(families).join(' | ')}> <dir>`);

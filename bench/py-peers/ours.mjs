@@ -48,10 +48,13 @@ function timed(fn) {
   return times[times.length >> 1];
 }
 
-/** Times `call` at thread count t and prints it with the check of `result(call())`. */
+/**
+ * Times `call` at thread count t and prints it with the check of `result(call())`; with
+ * `result` null, no check (the peer computes another function of the input).
+ */
 function emit(op, impl, t, call, result = (r) => r) {
   const ms = timed(call);
-  console.log(JSON.stringify({ op, impl, threads: t, ms, check: checkOf(result(call())) }));
+  console.log(JSON.stringify({ op, impl, threads: t, ms, check: result ? checkOf(result(call())) : null }));
 }
 
 function scatterFamily() {
@@ -116,7 +119,25 @@ function codebookFamily() {
   };
 }
 
-const families = { scatter: scatterFamily, codebook: codebookFamily };
+// The peers draw their own random matrices (jl_peer.py): time only.
+function jlFamily() {
+  const { rows, projections } = shapes;
+  const xs = {};
+  for (const [d] of projections) xs[d] ??= load(`x_${d}.f32`, Float32Array);
+  return (t) => {
+    for (const [d, k] of projections) {
+      const op = `project ${rows}x${d}->${k}`;
+      const o = { x: xs[d], inDim: d, outDim: k, seed: 42 };
+      emit(op, 'embedkit srht', t, () => ek.srht(o), null);
+      emit(op, 'embedkit fjlt', t, () => ek.fjlt(o), null);
+      emit(op, 'embedkit sparseProjection (Li)', t, () => ek.sparseProjection(o), null);
+      const kept = ek.makeSparseProjection({ inDim: d, outDim: k, seed: 42 });
+      emit(op, 'embedkit SparseProjection.apply (Li, R kept)', t, () => kept.apply(xs[d]), null);
+    }
+  };
+}
+
+const families = { scatter: scatterFamily, codebook: codebookFamily, jl: jlFamily };
 const run = families[family]();
 for (const t of threads) {
   ek.setThreads(t);

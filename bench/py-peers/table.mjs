@@ -1,6 +1,8 @@
 // compare.sh's table: per op, the median over rounds of each implementation's time at each
 // thread count, and for each embedkit form the fastest peer's time over its own at the same
-// thread count (peers whose result is not the op's, printed without a check, are left out).
+// thread count (a peer printed without a check computes something else: it is left out
+// when another peer computes our result, and stands in when none does, as for the JL
+// projections, which draw their own random matrices).
 // A result check that differs between the sides (relative 1e-4 of the sum) is marked.
 import { readFileSync } from 'node:fs';
 import { median } from '../common.mjs';
@@ -28,7 +30,9 @@ for (const op of ops) {
   for (const impl of [...peers, ...ours]) {
     const ratios = threads.map((t) => {
       if (!impl.startsWith('embedkit')) return '';
-      const peer = best(peers.filter((p) => records.some((r) => r.op === op && r.impl === p && r.check)), t);
+      // Peers with our result if any; else (another random projection) every peer, on time.
+      const same = peers.filter((p) => records.some((r) => r.op === op && r.impl === p && r.check));
+      const peer = best(same.length ? same : peers, t);
       return Number.isFinite(peer) ? `${(peer / ms(op, impl, t)).toFixed(2)}×` : '';
     });
     lines.push(`| ${op}${agree ? '' : ' (RESULTS DIFFER)'} | ${impl} | ${threads.map((t) => fmt(ms(op, impl, t))).join(' | ')} | ${ratios.join(' | ')} |`);
