@@ -6,6 +6,7 @@
 // per op and shape: median time, calls/s, rows/s, effective GB/s, % of the roof and the ratio
 // against the pure-JS baseline measured in the same run. --json writes the records.
 import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,10 +30,14 @@ const USAGE = `usage: npm run bench -- [--quick] [--filter <substring>] [--json 
   --json <file>        write the selected records as a JSON array
   --no-ort             skip the onnxruntime-node baselines
   --plain-alloc        allocate tables with new Float32Array instead of embedkit's
-                       allocFloat32 (cache-line aligned, advised for huge pages)`;
+                       allocFloat32 (cache-line aligned, advised for huge pages)
+  --peers <python>     then run bench/py-peers/compare.sh with that Python (torch, scipy and
+                       faiss-cpu installed) for the scatter, codebook and jl families: PyTorch /
+                       SciPy / FAISS on the same inputs, alternated rounds (minutes per family;
+                       with --filter, only a family the filter names)`;
 
 function parseArgs(argv) {
-  const opts = { quick: false, filter: '', json: null, ort: true, plainAlloc: false };
+  const opts = { quick: false, filter: '', json: null, ort: true, plainAlloc: false, peers: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const eq = a.indexOf('=');
@@ -48,6 +53,7 @@ function parseArgs(argv) {
       case '--json': opts.json = value(); break;
       case '--no-ort': opts.ort = false; break;
       case '--plain-alloc': opts.plainAlloc = true; break;
+      case '--peers': opts.peers = value(); break;
       case '-h': case '--help': console.log(USAGE); process.exit(0); break;
       default: throw new Error(`unknown argument ${a}`);
     }
@@ -327,7 +333,24 @@ async function main() {
     fs.writeFileSync(opts.json, `${JSON.stringify(out, null, 2)}\n`);
     console.log(`wrote ${out.length} records to ${opts.json}`);
   }
+  if (opts.peers) failed = !runPeers(opts) || failed;
   process.exitCode = failed ? 1 : 0;
+}
+
+/** --peers: compare.sh per family (its own rounds and table); false when one failed. */
+function runPeers(opts) {
+  let ok = true;
+  for (const family of ['scatter', 'codebook', 'jl']) {
+    if (opts.filter && !family.includes(opts.filter.toLowerCase())) continue;
+    console.log(`\npeers: ${family}`);
+    const rounds = opts.quick ? ['1', '3'] : ['3', '7'];
+    const run = spawnSync('bash', [path.join(root, 'bench', 'py-peers', 'compare.sh'), family, opts.peers, ...rounds], { stdio: 'inherit' });
+    if (run.status !== 0) {
+      console.log(`peers: ${family} failed (exit ${run.status ?? run.signal})`);
+      ok = false;
+    }
+  }
+  return ok;
 }
 
 main().catch((error) => {
