@@ -395,6 +395,14 @@ describe('product quantization', () => {
     const b = pqTrain({ x, dim, m: 3, bits: 4, iterations: 6, seed: 11 });
     setThreads(initialThreads);
     expect(sameBytes(bytesOf(a.codebooks), bytesOf(b.codebooks)), `seed=${seed}`).toBe(true);
+    // One subspace: trained on the calling thread at 1 thread, its assignment split over rows at
+    // 2 (fewer subspaces than threads): the same codebook.
+    setThreads(1);
+    const one = pqTrain({ x, dim, m: 1, bits: 8, iterations: 3, seed: 3 });  // 600 x 256 x 12: several row tasks
+    setThreads(2);
+    const split = pqTrain({ x, dim, m: 1, bits: 8, iterations: 3, seed: 3 });
+    setThreads(initialThreads);
+    expect(sameBytes(bytesOf(one.codebooks), bytesOf(split.codebooks)), `seed=${seed} m=1`).toBe(true);
     expect(a.codebooks.length).toBe(16 * dim);
     const c = await pqTrainAsync({ x, dim, m: 3, bits: 4, iterations: 6, seed: 11 });
     expect(sameBytes(bytesOf(c.codebooks), bytesOf(a.codebooks))).toBe(true);

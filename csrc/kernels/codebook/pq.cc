@@ -32,11 +32,12 @@ void assign_chunk(const Kernels& k, const Rows& sub, const Panels& p, int64_t r0
 
 }  // namespace
 
-void pq_train(const float* x, int64_t n, int64_t dim, int64_t m, int64_t ksub, int iterations,
-              uint64_t seed, float* codebooks) {
-  const Isa isa = active_isa();
-  count_kernel_call(isa);
-  const Kernels& k = kernels_for(isa);
+namespace {
+
+// One subspace's k-means (see pq_train), its assignment step split over the pool when
+// `parallel_rows`, else on the calling thread: the same result either way.
+void train_subspace(const Kernels& k, const float* x, int64_t n, int64_t dim, int64_t m, int64_t ksub,
+                    int iterations, uint64_t seed, int64_t s, bool parallel_rows, float* codebooks) {
   const int64_t dsub = dim / m;
   std::vector<int32_t> codes(static_cast<size_t>(n));
   std::vector<float> scores(static_cast<size_t>(n));
@@ -44,41 +45,62 @@ void pq_train(const float* x, int64_t n, int64_t dim, int64_t m, int64_t ksub, i
   std::vector<double> sums(static_cast<size_t>(ksub * dsub));
   std::vector<int64_t> counts(static_cast<size_t>(ksub));
   PanelStore store;
-  for (int64_t s = 0; s < m; ++s) {
-    float* cb = codebooks + s * ksub * dsub;
-    const Rows sub = subspace(x, n, dim, dsub, s);
-    // ksub distinct rows by a partial Fisher-Yates shuffle (philox.h, stream kPqInit).
-    for (int64_t i = 0; i < n; ++i) perm[static_cast<size_t>(i)] = i;
-    for (int64_t i = 0; i < ksub; ++i) {
-      const philox::Block r = philox::stream_block(seed, philox::kPqInit, (static_cast<uint64_t>(s) << 32) | static_cast<uint64_t>(i));
-      const uint64_t u = static_cast<uint64_t>(r.v[0]) | (static_cast<uint64_t>(r.v[1]) << 32);
-      const int64_t j = i + static_cast<int64_t>(philox::uniform_below(u, static_cast<uint64_t>(n - i)));
-      std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(j)]);
-      std::copy(sub.row(perm[static_cast<size_t>(i)]), sub.row(perm[static_cast<size_t>(i)]) + dsub, cb + i * dsub);
-    }
-    for (int it = 0; it < iterations; ++it) {
-      pack_panels(cb, ksub, dsub, k.panel_width, &store);
+  float* cb = codebooks + s * ksub * dsub;
+  const Rows sub = subspace(x, n, dim, dsub, s);
+  // ksub distinct rows by a partial Fisher-Yates shuffle (philox.h, stream kPqInit).
+  for (int64_t i = 0; i < n; ++i) perm[static_cast<size_t>(i)] = i;
+  for (int64_t i = 0; i < ksub; ++i) {
+    const philox::Block r = philox::stream_block(seed, philox::kPqInit, (static_cast<uint64_t>(s) << 32) | static_cast<uint64_t>(i));
+    const uint64_t u = static_cast<uint64_t>(r.v[0]) | (static_cast<uint64_t>(r.v[1]) << 32);
+    const int64_t j = i + static_cast<int64_t>(philox::uniform_below(u, static_cast<uint64_t>(n - i)));
+    std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(j)]);
+    std::copy(sub.row(perm[static_cast<size_t>(i)]), sub.row(perm[static_cast<size_t>(i)]) + dsub, cb + i * dsub);
+  }
+  std::vector<int64_t>().swap(perm);  // one such task per thread runs at once: keep them small
+  for (int it = 0; it < iterations; ++it) {
+    pack_panels(cb, ksub, dsub, k.panel_width, &store);
+    if (parallel_rows) {
       const int64_t tasks = task_count_for(work_of(n, ksub, dsub), kMinScoreWorkPerTask);
       parallel_for(tasks, [&](int64_t t) {
         assign_chunk(k, sub, store.view, n * t / tasks, n * (t + 1) / tasks, codes.data(), scores.data());
       });
-      // The means, summed in row order (the same on any thread count).
-      std::fill(sums.begin(), sums.end(), 0.0);
-      std::fill(counts.begin(), counts.end(), 0);
-      for (int64_t r = 0; r < n; ++r) {
-        const int64_t c = codes[static_cast<size_t>(r)];
-        const float* row = sub.row(r);
-        double* acc = sums.data() + c * dsub;
-        for (int64_t d = 0; d < dsub; ++d) acc[d] += row[d];
-        ++counts[static_cast<size_t>(c)];
-      }
-      for (int64_t c = 0; c < ksub; ++c) {
-        if (counts[static_cast<size_t>(c)] == 0) continue;  // an empty cluster keeps its centroid
-        for (int64_t d = 0; d < dsub; ++d) {
-          cb[c * dsub + d] = static_cast<float>(sums[static_cast<size_t>(c * dsub + d)] / static_cast<double>(counts[static_cast<size_t>(c)]));
-        }
+    } else {
+      assign_chunk(k, sub, store.view, 0, n, codes.data(), scores.data());
+    }
+    // The means, summed in row order (the same on any thread count).
+    std::fill(sums.begin(), sums.end(), 0.0);
+    std::fill(counts.begin(), counts.end(), 0);
+    for (int64_t r = 0; r < n; ++r) {
+      const int64_t c = codes[static_cast<size_t>(r)];
+      const float* row = sub.row(r);
+      double* acc = sums.data() + c * dsub;
+      for (int64_t d = 0; d < dsub; ++d) acc[d] += row[d];
+      ++counts[static_cast<size_t>(c)];
+    }
+    for (int64_t c = 0; c < ksub; ++c) {
+      if (counts[static_cast<size_t>(c)] == 0) continue;  // an empty cluster keeps its centroid
+      for (int64_t d = 0; d < dsub; ++d) {
+        cb[c * dsub + d] = static_cast<float>(sums[static_cast<size_t>(c * dsub + d)] / static_cast<double>(counts[static_cast<size_t>(c)]));
       }
     }
+  }
+}
+
+}  // namespace
+
+void pq_train(const float* x, int64_t n, int64_t dim, int64_t m, int64_t ksub, int iterations,
+              uint64_t seed, float* codebooks) {
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
+  // The subspaces are independent k-means: with at least as many as threads, each task trains
+  // whole subspaces, so the serial means pass runs in parallel too and the pool is entered
+  // once, not once per iteration (65,536 x 128, m 16, 8 bits, 25 iterations, 2 threads:
+  // 1.70 -> 1.50 s). Fewer subspaces split each assignment step over rows instead.
+  if (m >= thread_count()) {
+    parallel_for(m, [&](int64_t s) { train_subspace(k, x, n, dim, m, ksub, iterations, seed, s, false, codebooks); });
+  } else {
+    for (int64_t s = 0; s < m; ++s) train_subspace(k, x, n, dim, m, ksub, iterations, seed, s, true, codebooks);
   }
 }
 
