@@ -17,13 +17,14 @@ def main(p):
     queries = x[: S["pqQueries"]]
     flat = faiss.IndexFlatL2(dim)
     flat.add(book)
+    codebooks = p.load("pq_codebooks.f32", np.float32)
     pq = faiss.ProductQuantizer(dim, m, bits)
-    faiss.copy_array_to_vector(p.load("pq_codebooks.f32", np.float32), pq.centroids)
-    index = faiss.IndexPQ(dim, m, bits)
-    faiss.copy_array_to_vector(p.load("pq_codebooks.f32", np.float32), index.pq.centroids)
-    index.is_trained = True
-    index.add(x)  # encodes x with those codebooks: the codes pqScan scans on our side
+    faiss.copy_array_to_vector(codebooks, pq.centroids)
     codes = pq.compute_codes(x)
+    index = faiss.IndexPQ(dim, m, bits)
+    faiss.copy_array_to_vector(codebooks, index.pq.centroids)
+    index.is_trained = True
+    index.add_sa_codes(codes)  # the codes as encoded once: what pqScan scans on our side
 
     def distance_tables():  # the SWIG form: (n, x, out), the output a fresh array as ours
         tables = np.empty((queries.shape[0], m, 1 << bits), dtype=np.float32)

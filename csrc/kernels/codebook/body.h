@@ -76,9 +76,9 @@ template <class V>
 // panel row of 8-float subspaces (pqEncode) spends 16 fmas per 2 x 6 x L scores; a scalar
 // compare per score, as this kernel did before, cost 4x its fmas (FAISS encoded 1.8x as fast).
 template <class V, bool kMinimize>
-void score_rows_in(const Rows& x, const Panels& p, Metric metric, int64_t begin, int64_t end,
-                   int32_t* codes, float* scores) {
+void score_rows_in(const Rows& x, const Panels& p, int64_t begin, int64_t end, int32_t* codes, float* scores) {
   using Reg = typename V::Reg;
+  constexpr Metric metric = kMinimize ? Metric::L2 : Metric::InnerProduct;  // l2 is minimized
   constexpr int L = V::kLanes;
   constexpr int W = 2 * L;
   const int64_t panels = (p.num_codes + W - 1) / W;
@@ -145,9 +145,9 @@ template <class V>
 void score_rows(const Rows& x, const Panels& p, Metric metric, int64_t begin, int64_t end,
                 int32_t* codes, float* scores) {
   if (metric == Metric::L2) {
-    score_rows_in<V, true>(x, p, metric, begin, end, codes, scores);
+    score_rows_in<V, true>(x, p, begin, end, codes, scores);
   } else {
-    score_rows_in<V, false>(x, p, metric, begin, end, codes, scores);
+    score_rows_in<V, false>(x, p, begin, end, codes, scores);
   }
 }
 
