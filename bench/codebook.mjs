@@ -2,7 +2,7 @@
 // and V = 32,000 with --quick): the expansion, log-partition, cross-entropy, top-k (k = 50)
 // and sampling; codebookAssign of 65,536 vectors of d = 128 to 4,096 codes (8,192 to 1,024
 // with --quick); pqEncode and pqScan over 1,000,000 vectors of d = 128, m = 16, bits = 8
-// (100,000 with --quick). Baselines in the same run: the same computation on the expanded
+// (100,000 with --quick), and the distance tables of 4 and 64 queries. Baselines in the same run: the same computation on the expanded
 // V-sized logits in pure JS ('js', the ratio's denominator) and in embedkit ('embedkit-expand':
 // vqLogits, then the O(K) op over an identity map of V codes, i.e. embedkit's own V-sized
 // reduction); pure-JS brute force for assignment, encoding and scanning.
@@ -124,6 +124,26 @@ function jsPqEncode(x, dim, m, ksub, books, rows, codes) {
       codes[r * m + s] = bc;
     }
   }
+}
+
+// The distance tables' definition (codebook.h): float64 sums in coordinate order.
+function jsPqDistanceTable(queries, nq, dim, m, ksub, codebooks, tables) {
+  const dsub = dim / m;
+  for (let q = 0; q < nq; q++) {
+    for (let s = 0; s < m; s++) {
+      const xo = q * dim + s * dsub, to = (q * m + s) * ksub;
+      for (let c = 0; c < ksub; c++) {
+        const co = (s * ksub + c) * dsub;
+        let sum = 0;
+        for (let d = 0; d < dsub; d++) {
+          const diff = queries[xo + d] - codebooks[co + d];
+          sum += diff * diff;
+        }
+        tables[to + c] = sum;
+      }
+    }
+  }
+  return tables;
 }
 
 function jsPqScan(tables, m, ksub, codes, n, nq, k, ids) {
@@ -299,6 +319,20 @@ async function runPq(ctx) {
   });
   codes ??= ek.pqEncode({ x, pq });
   ctx.gc();
+  // Tables for a few queries (the scan's 4) and for a batch of 64: every ISA, against the
+  // definition in JS, whose float64 sums are the tables' exact bits (verify: 0 or Infinity).
+  for (const tq of [nq, 64]) {
+    const tqueries = x.subarray(0, tq * dim);
+    const refTables = jsPqDistanceTable(tqueries, tq, dim, m, ksub, pq.codebooks, new Float32Array(tq * m * ksub));
+    await runGroup(ctx, {
+      op: 'pqDistanceTable', shape: `${tq}q x ${dim} m${m} bits${bits}`, bytes: 4 * (tq * dim + ksub * dim + tq * m * ksub), units: tq,
+      impls: [
+        { impl: 'js', threads: 1, isa: 'js', isRef: true, prepare: () => ({ fn: () => jsPqDistanceTable(tqueries, tq, dim, m, ksub, pq.codebooks, new Float32Array(tq * m * ksub)) }) },
+        ...ekImpls(ctx, ctx.isas, () => ({ fn: () => ek.pqDistanceTable({ queries: tqueries, pq }) })),
+      ],
+      verify: (r) => idsMismatch(r, refTables),
+    });
+  }
   const queries = x.subarray(0, nq * dim);
   const tables = ek.pqDistanceTable({ queries, pq });
   const refIds = new Int32Array(nq * k);

@@ -193,7 +193,7 @@ function section(title, body, note = '') {
 // ---- codebook ---------------------------------------------------------------------------
 {
   const rows = [];
-  for (const op of ['vqLogits', 'vqLogSumExp', 'vqCrossEntropy', 'vqTopK', 'vqSample', 'codebookAssign', 'pqEncode', 'pqScan']) {
+  for (const op of ['vqLogits', 'vqLogSumExp', 'vqCrossEntropy', 'vqTopK', 'vqSample', 'codebookAssign', 'pqEncode', 'pqDistanceTable', 'pqScan']) {
     for (const shape of shapesOf(op)) {
       const two = own(op, shape, 2), one = own(op, shape, 1);
       const js = find(op, shape, 'js'), expand = find(op, shape, 'embedkit-expand');

@@ -448,7 +448,8 @@ function tableArgs(o: PqDistanceTableOptions, op: string): unknown[] {
 
 /**
  * nq x m x 2^bits: ||q_s - c||² (l2) or q_s·c (ip) for every query, subspace s and code c,
- * summed in float64. A coded vector's asymmetric distance is the sum over s of
+ * summed in float64 over the coordinates in order and rounded once (the same bits on every
+ * ISA and on the GPU). A coded vector's asymmetric distance is the sum over s of
  * table[s][code_s].
  */
 export function pqDistanceTable(options: PqDistanceTableOptions): Float32Array {

@@ -435,7 +435,7 @@ describe('product quantization', () => {
     return calls;
   });
 
-  it('pqDecode and pqDistanceTable for every sub-codeword length (unrolled 2 / 4 / 8 / 16 and any other)', () => {
+  it('pqDecode for every sub-codeword length (unrolled 2 / 4 / 8 / 16 and any other)', () => {
     const seed = freshSeed();
     const rng = new Rng(seed);
     for (const [dim, m, bits] of [[6, 6, 2], [8, 4, 3], [16, 4, 8], [16, 2, 8], [32, 2, 4], [21, 7, 5], [40, 8, 1]] as Array<[number, number, number]>) {
@@ -443,16 +443,38 @@ describe('product quantization', () => {
       const pq: ProductQuantizer = { dim, m, bits, codebooks: randomTable(rng, 2 ** bits, dim) };
       const codes = Uint8Array.from({ length: n * m }, () => rng.int(0, 2 ** bits - 1));
       expect(firstMismatch(pqDecode({ codes, pq, out: poisoned(n * dim) }), jsDecode(codes, pq)), `seed=${seed} dim=${dim} m=${m}`).toBe(-1);
-      const ksub = 2 ** bits, dsub = dim / m, nq = rng.int(1, 3);
+    }
+  });
+
+  // The tables are float64 sums in coordinate order rounded once (codebook.h), so JS's own
+  // float64 arithmetic gives their exact bits; the SIMD paths sum codes in lanes and widen the
+  // sub-codebook in register blocks where the sub-vector length and code count allow.
+  itOnEachIsa('pqDistanceTable is the float64 definition, bitwise, for every sub-vector length and code count', () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const special = [NaN, Infinity, -Infinity, 0, -0, 3e-39, 1e30, -7e-20];
+    let calls = 0;
+    for (const [dim, m, bits] of [[6, 6, 2], [8, 4, 3], [16, 4, 8], [16, 2, 8], [32, 2, 4], [21, 7, 5], [40, 8, 1], [64, 8, 6], [48, 2, 7]] as Array<[number, number, number]>) {
+      const ksub = 2 ** bits, dsub = dim / m, nq = rng.int(1, 5);
+      const pq: ProductQuantizer = { dim, m, bits, codebooks: randomTable(rng, ksub, dim) };
       const queries = randomTable(rng, nq, dim);
+      for (let i = 0; i < 6; i++) {
+        pq.codebooks[rng.int(0, pq.codebooks.length - 1)] = special[rng.int(0, special.length - 1)];
+        queries[rng.int(0, queries.length - 1)] = special[rng.int(0, special.length - 1)];
+      }
       for (const metric of ['l2', 'ip'] as Metric[]) {
         const tables = pqDistanceTable({ queries, pq, metric });
+        calls++;
         for (let q = 0; q < nq; q++) for (let s = 0; s < m; s++) for (let c = 0; c < ksub; c++) {
-          const want = refScore(queries, q * dim + s * dsub, pq.codebooks, (s * ksub + c) * dsub, dsub, metric);
-          expect(Math.abs(tables[(q * m + s) * ksub + c] - want), `seed=${seed} dim=${dim} m=${m} ${metric}`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(want)));
+          const want = Math.fround(refScore(queries, q * dim + s * dsub, pq.codebooks, (s * ksub + c) * dsub, dsub, metric));
+          const got = tables[(q * m + s) * ksub + c];
+          if (!(Object.is(got, want) || (Number.isNaN(got) && Number.isNaN(want)))) {
+            expect(got, `seed=${seed} dim=${dim} m=${m} bits=${bits} ${metric}: query ${q} subspace ${s} code ${c}`).toBe(want);
+          }
         }
       }
     }
+    return calls;
   });
 
   // 4-bit codes take the scan's generic loop, 8-bit ones with m = 8 or 16 its unrolled ones.

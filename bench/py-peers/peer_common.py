@@ -1,6 +1,7 @@
 """What the Python peers of compare.sh share: their command line (<data dir> <threads, e.g.
 1,2> <repetitions>), loading data.mjs's raw files, the timing (a warm-up call, then the median
-of single calls, as ours.mjs times embedkit) and the result check both sides print."""
+of single calls, as ours.mjs times embedkit; calls under a few ms repeat for 20 ms) and the
+result check both sides print."""
 import json
 import os
 import sys
@@ -22,12 +23,22 @@ class Peer:
         return a.reshape(shape) if shape else a
 
     def timed(self, fn):
-        fn()
-        times = []
-        for _ in range(self.reps):
+        """At least `reps` single calls; short ones repeat until 20 ms are spent (at most
+        2,000 calls), after a warm-up of one call or 20 ms of them, as ours.mjs's timed."""
+        spent, calls = 0.0, 0
+        while calls == 0 or (spent < 20 and calls < 2000):
             t0 = time.perf_counter()
             fn()
-            times.append((time.perf_counter() - t0) * 1e3)
+            spent += (time.perf_counter() - t0) * 1e3
+            calls += 1
+        times = []
+        spent = 0.0
+        while len(times) < self.reps or (spent < 20 and len(times) < 2000):
+            t0 = time.perf_counter()
+            fn()
+            ms = (time.perf_counter() - t0) * 1e3
+            times.append(ms)
+            spent += ms
         times.sort()
         return times[len(times) // 2]
 

@@ -1,7 +1,11 @@
 // Nearest-codeword assignment: the codebook is repacked into the active ISA's panels once per
 // call, rows are split over the pool, and each row's code is chosen by the SIMD score
 // kernel; its distance is then recomputed from the row and the code in float64, so it does
-// not suffer the cancellation of ||x||² - 2 x·c + ||c||².
+// not suffer the cancellation of ||x||² - 2 x·c + ||c||². Contraction off (exact_fp.h): the
+// norms' and distances' float64 mul and add stay two roundings on targets with a fused
+// multiply-add (arm64), as on x86-64's base ISA and the GPU's.
+#include "../rope/exact_fp.h"
+
 #include <algorithm>
 #include <limits>
 #include <vector>

@@ -1,4 +1,6 @@
 // AVX2 + FMA instantiation of the codebook kernels.
+// Contraction off (exact_fp.h): the distance tables' float64 mul and add stay two roundings.
+#include "../rope/exact_fp.h"
 #include "codebook.h"
 #include "rank_order.h"
 
@@ -23,7 +25,7 @@ struct Avx2Gather {
 }  // namespace
 
 const Kernels* avx2_kernels() {
-  static const Kernels kernels = simd_body::make_kernels<simd::Avx2F32, Avx2Gather>();
+  static const Kernels kernels = simd_body::make_kernels<simd::Avx2F32, simd::Avx2F64, Avx2Gather>();
   return &kernels;
 }
 }  // namespace embedkit::codebook

@@ -1,4 +1,6 @@
 // AVX-512 (F, BW, VL, DQ) instantiation of the codebook kernels.
+// Contraction off (exact_fp.h): the distance tables' float64 mul and add stay two roundings.
+#include "../rope/exact_fp.h"
 #include "codebook.h"
 #include "rank_order.h"
 
@@ -31,7 +33,7 @@ struct Avx512Gather {
 }  // namespace
 
 const Kernels* avx512_kernels() {
-  static const Kernels kernels = simd_body::make_kernels<simd::Avx512F32, Avx512Gather>();
+  static const Kernels kernels = simd_body::make_kernels<simd::Avx512F32, simd::Avx512F64, Avx512Gather>();
   return &kernels;
 }
 }  // namespace embedkit::codebook

@@ -97,6 +97,16 @@ struct Panels {
   const float* norms = nullptr; // ceil(num_codes / width) * width
 };
 
+// A product quantizer: dim = m * dsub; codebooks m x ksub x dsub, ksub = 2^bits (bits <= 8).
+struct Pq {
+  int64_t dim = 0;
+  int64_t m = 0;
+  int64_t ksub = 0;
+  const float* codebooks = nullptr;
+  int64_t dsub() const { return dim / m; }
+  const float* codebook(int64_t s) const { return codebooks + s * ksub * dsub(); }
+};
+
 // One ISA's kernels; each call handles a slice independent of how the rest is split.
 struct Kernels {
   // The number of codes a panel holds on this ISA.
@@ -108,6 +118,11 @@ struct Kernels {
   // (ip, maximized), float32, the lowest index on ties: codes[r] and its score scores[r].
   void (*score_rows)(const Rows& x, const Panels& p, Metric metric, int64_t begin, int64_t end,
                      int32_t* codes, float* scores);
+  // Distance-table rows (see pq_distance_table) of queries [q0, q1) for subspace s, into
+  // tables (the whole nq x m x ksub output). scratch holds ksub * dsub doubles: the SIMD
+  // paths widen the sub-codebook there once, coordinate-major, for all the queries.
+  void (*table_rows)(const Pq& pq, int64_t s, const float* queries, int64_t q0, int64_t q1, Metric metric,
+                     double* scratch, float* tables);
 };
 
 const Kernels& reference_kernels();
@@ -122,16 +137,6 @@ const Kernels& kernels_for(Isa isa);
 void assign(const Rows& x, const float* codebook, int64_t num_codes, Metric metric,
             int32_t* codes, float* dist);
 
-// A product quantizer: dim = m * dsub; codebooks m x ksub x dsub, ksub = 2^bits (bits <= 8).
-struct Pq {
-  int64_t dim = 0;
-  int64_t m = 0;
-  int64_t ksub = 0;
-  const float* codebooks = nullptr;
-  int64_t dsub() const { return dim / m; }
-  const float* codebook(int64_t s) const { return codebooks + s * ksub * dsub(); }
-};
-
 // k-means per subspace over the rows of x (n x dim), into codebooks (m x ksub x dsub):
 // initial centroids are ksub distinct rows picked by Philox (stream kPqInit, partial
 // Fisher-Yates), then `iterations` Lloyd steps (assign, then float64 means in row order);
@@ -143,7 +148,9 @@ void pq_encode(const Pq& pq, const float* x, int64_t n, uint8_t* codes);
 // out (n x dim): the concatenated sub-codewords.
 void pq_decode(const Pq& pq, const uint8_t* codes, int64_t n, float* out);
 // tables (nq x m x ksub): ||q_s - c||² (l2) or q_s · c (ip) per query, subspace and code,
-// each summed directly in float64 (d·ksub terms per query: tiny next to a scan).
+// each a float64 sum over the coordinates in order, from +0, of (x_d - c_d)² or x_d c_d, every
+// operation rounded (never fused), then rounded once to float32: the same bits on every ISA
+// (the SIMD paths sum several codes at once, one per lane) and on the GPU.
 void pq_distance_table(const Pq& pq, const float* queries, int64_t nq, Metric metric,
                        float* tables);
 // Per query, the k coded vectors with the smallest table sum (l2) or largest (ip), the sum

@@ -1,4 +1,6 @@
 // NEON instantiation of the codebook kernels (Advanced SIMD is baseline on arm64).
+// Contraction off (exact_fp.h): the distance tables' float64 mul and add stay two roundings.
+#include "../rope/exact_fp.h"
 #include "codebook.h"
 #include "rank_order.h"
 
@@ -22,7 +24,7 @@ struct NeonGather {
 }  // namespace
 
 const Kernels* neon_kernels() {
-  static const Kernels kernels = simd_body::make_kernels<simd::NeonF32, NeonGather>();
+  static const Kernels kernels = simd_body::make_kernels<simd::NeonF32, simd::NeonF64, NeonGather>();
   return &kernels;
 }
 }  // namespace embedkit::codebook

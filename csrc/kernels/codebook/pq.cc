@@ -1,10 +1,12 @@
 // Product quantization: training (k-means per subspace), encode / decode, distance tables,
 // the asymmetric scan with its top-k, and bag pooling over coded rows. Encoding and training
-// assign through the SIMD score kernel (each subspace is a strided view of the vectors);
-// the rest is table lookups and short float64 sums, shared by every ISA.
+// assign through the SIMD score kernel (each subspace is a strided view of the vectors), the
+// distance tables come from the SIMD table kernel; the rest is table lookups and short float64
+// sums, shared by every ISA.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "../common/kernel_stats.h"
@@ -157,64 +159,21 @@ void pq_decode(const Pq& pq, const uint8_t* codes, int64_t n, float* out) {
   parallel_for(tasks, [&](int64_t t) { decode(pq, codes, n * t / tasks, n * (t + 1) / tasks, out); });
 }
 
-namespace {
-
-// One query's tables for subspaces [s0, s1): exact_score's float64 sum (a difference or a
-// product per coordinate, added in coordinate order, no fused multiply-add), with the query's
-// sub-vector widened once and kDsub > 0 fixing its length at compile time, so the per-code
-// loop is straight-line code (a generic call per code ran 4 query tables in 112 us here,
-// FAISS's float32 tables in 10).
-template <int kDsub, bool kL2>
-void distance_rows(const Pq& pq, const float* query, int64_t s0, int64_t s1, float* tables) {
-  const int64_t dsub = kDsub > 0 ? kDsub : pq.dsub();
-  double xs[kDsub > 0 ? kDsub : 1];
-  for (int64_t s = s0; s < s1; ++s) {
-    const float* sub = query + s * dsub;
-    const float* book = pq.codebook(s);
-    float* row = tables + s * pq.ksub;
-    if constexpr (kDsub > 0) {
-      for (int64_t d = 0; d < kDsub; ++d) xs[d] = sub[d];
-    }
-    for (int64_t c = 0; c < pq.ksub; ++c) {
-      if constexpr (kDsub > 0) {
-        const float* cw = book + c * kDsub;
-        double acc = 0;
-        for (int64_t d = 0; d < kDsub; ++d) {
-          if constexpr (kL2) {
-            const double diff = xs[d] - static_cast<double>(cw[d]);
-            acc += diff * diff;
-          } else {
-            acc += xs[d] * static_cast<double>(cw[d]);
-          }
-        }
-        row[c] = static_cast<float>(acc);
-      } else {
-        row[c] = static_cast<float>(exact_score(sub, book + c * dsub, dsub, kL2 ? Metric::L2 : Metric::InnerProduct));
-      }
-    }
-  }
-}
-
-template <bool kL2>
-auto distance_rows_for(int64_t dsub) {
-  return dsub == 2 ? distance_rows<2, kL2> : dsub == 4 ? distance_rows<4, kL2> : dsub == 8 ? distance_rows<8, kL2>
-       : dsub == 16 ? distance_rows<16, kL2> : distance_rows<0, kL2>;
-}
-
-}  // namespace
-
 void pq_distance_table(const Pq& pq, const float* queries, int64_t nq, Metric metric,
                        float* tables) {
-  count_kernel_call(Isa::Scalar);
-  const auto rows = metric == Metric::L2 ? distance_rows_for<true>(pq.dsub()) : distance_rows_for<false>(pq.dsub());
-  // Tasks over (query, subspace) pairs: a single query's table splits too.
-  const int64_t pairs = nq * pq.m;
+  const Isa isa = active_isa();
+  count_kernel_call(isa);
+  const Kernels& k = kernels_for(isa);
+  // Tasks over (subspace, query) pairs, subspace-major: a task widens each sub-codebook it
+  // meets once for all its queries, and a single query's table still splits.
+  const int64_t pairs = pq.m * nq;
   const int64_t tasks = task_count_for(work_of(nq, pq.ksub, pq.dim), 1 << 15);
   parallel_for(tasks, [&](int64_t t) {
+    const std::unique_ptr<double[]> scratch(new double[static_cast<size_t>(pq.ksub * pq.dsub())]);
     for (int64_t p = pairs * t / tasks; p < pairs * (t + 1) / tasks;) {
-      const int64_t q = p / pq.m, s0 = p % pq.m, s1 = std::min(pq.m, s0 + pairs * (t + 1) / tasks - p);
-      rows(pq, queries + q * pq.dim, s0, s1, tables + q * pq.m * pq.ksub);
-      p += s1 - s0;
+      const int64_t s = p / nq, q0 = p % nq, q1 = std::min(nq, q0 + pairs * (t + 1) / tasks - p);
+      k.table_rows(pq, s, queries, q0, q1, metric, scratch.get(), tables);
+      p += q1 - q0;
     }
   });
 }

@@ -1,5 +1,7 @@
 // The scalar reference of the codebook kernels: the oracle the SIMD paths are tested against,
 // and the "scalar" path itself. Its panels are one code wide, i.e. the codebook as given.
+// Contraction off (exact_fp.h): the table sums' mul and add stay two roundings on every target.
+#include "../rope/exact_fp.h"
 #include "codebook.h"
 
 namespace embedkit::codebook {
@@ -34,10 +36,34 @@ void score_rows_ref(const Rows& x, const Panels& p, Metric metric, int64_t begin
   }
 }
 
+// The definition itself, read straight from the codebook: no widened copy (scratch unused).
+void table_rows_ref(const Pq& pq, int64_t s, const float* queries, int64_t q0, int64_t q1, Metric metric,
+                    double* /*scratch*/, float* tables) {
+  const int64_t dsub = pq.dsub();
+  const float* book = pq.codebook(s);
+  for (int64_t q = q0; q < q1; ++q) {
+    const float* x = queries + q * pq.dim + s * dsub;
+    float* row = tables + (q * pq.m + s) * pq.ksub;
+    for (int64_t c = 0; c < pq.ksub; ++c) {
+      const float* code = book + c * dsub;
+      double sum = 0.0;
+      for (int64_t d = 0; d < dsub; ++d) {
+        if (metric == Metric::L2) {
+          const double diff = static_cast<double>(x[d]) - static_cast<double>(code[d]);
+          sum += diff * diff;
+        } else {
+          sum += static_cast<double>(x[d]) * static_cast<double>(code[d]);
+        }
+      }
+      row[c] = static_cast<float>(sum);
+    }
+  }
+}
+
 }  // namespace
 
 const Kernels& reference_kernels() {
-  static const Kernels kernels{1, expand_rows_ref, score_rows_ref};
+  static const Kernels kernels{1, expand_rows_ref, score_rows_ref, table_rows_ref};
   return kernels;
 }
 

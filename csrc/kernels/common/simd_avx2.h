@@ -43,4 +43,30 @@ struct Avx2F32 {
   static inline void store_bits_masked(int32_t* p, Reg v, Mask m) { _mm256_maskstore_epi32(p, m, _mm256_castps_si256(v)); }
 };
 
+// 4 x float64 in a YMM register (see Avx512F64).
+struct Avx2F64 {
+  using Reg = __m256d;
+  static constexpr int kLanes = 4;
+
+  static inline Reg zero() { return _mm256_setzero_pd(); }
+  static inline Reg set1(double v) { return _mm256_set1_pd(v); }
+  static inline Reg load(const double* p) { return _mm256_loadu_pd(p); }
+  static inline void store(double* p, Reg v) { _mm256_storeu_pd(p, v); }
+  // See Avx512F64::load_columns: a 4 x 4 float transpose, then one widening per column.
+  static inline void load_columns(const float* p, int64_t stride, Reg (&cols)[kLanes]) {
+    const __m128 r0 = _mm_loadu_ps(p), r1 = _mm_loadu_ps(p + stride);
+    const __m128 r2 = _mm_loadu_ps(p + 2 * stride), r3 = _mm_loadu_ps(p + 3 * stride);
+    const __m128 t0 = _mm_unpacklo_ps(r0, r1), t1 = _mm_unpacklo_ps(r2, r3);  // columns 0, 1
+    const __m128 t2 = _mm_unpackhi_ps(r0, r1), t3 = _mm_unpackhi_ps(r2, r3);  // columns 2, 3
+    cols[0] = _mm256_cvtps_pd(_mm_movelh_ps(t0, t1));
+    cols[1] = _mm256_cvtps_pd(_mm_movehl_ps(t1, t0));
+    cols[2] = _mm256_cvtps_pd(_mm_movelh_ps(t2, t3));
+    cols[3] = _mm256_cvtps_pd(_mm_movehl_ps(t3, t2));
+  }
+  static inline Reg add(Reg a, Reg b) { return _mm256_add_pd(a, b); }
+  static inline Reg sub(Reg a, Reg b) { return _mm256_sub_pd(a, b); }
+  static inline Reg mul(Reg a, Reg b) { return _mm256_mul_pd(a, b); }
+  static inline void store_rounded(float* p, Reg v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
+};
+
 }  // namespace embedkit::simd

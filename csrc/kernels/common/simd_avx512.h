@@ -44,4 +44,44 @@ struct Avx512F32 {
   }
 };
 
+// 8 x float64 in a ZMM register: the few operations of the float64 sums that must give the
+// scalar code's bits (add, sub and mul only, never fused: the including file turns
+// contraction off), and the rounding of a vector of sums to float32.
+struct Avx512F64 {
+  using Reg = __m512d;
+  static constexpr int kLanes = 8;
+
+  static inline Reg zero() { return _mm512_setzero_pd(); }
+  static inline Reg set1(double v) { return _mm512_set1_pd(v); }
+  static inline Reg load(const double* p) { return _mm512_loadu_pd(p); }
+  static inline void store(double* p, Reg v) { _mm512_storeu_pd(p, v); }
+  // The kLanes x kLanes floats at p + i * stride + j (row i, column j), transposed and widened
+  // exactly: cols[j] holds column j. An 8 x 8 float transpose in YMM registers (unpack,
+  // shuffle, then 128-bit halves), then one widening per column: a ZMM double transpose
+  // cost a third more here.
+  static inline void load_columns(const float* p, int64_t stride, Reg (&cols)[kLanes]) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(p + i * stride);
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // (r_i[0], r_i+1[0], r_i[1], r_i+1[1]) per half
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // the same for columns 2, 3 (6, 7)
+    }
+    for (int i = 0; i < 8; i += 4) {
+      for (int h = 0; h < 2; ++h) {
+        r[i + 2 * h] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], _MM_SHUFFLE(1, 0, 1, 0));      // rows i..i+3
+        r[i + 2 * h + 1] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], _MM_SHUFFLE(3, 2, 3, 2));  // of one column
+      }
+    }
+    for (int j = 0; j < 4; ++j) {  // r[j]: rows 0-3 of columns j, j + 4; r[4 + j]: rows 4-7
+      cols[j] = _mm512_cvtps_pd(_mm256_permute2f128_ps(r[j], r[4 + j], 0x20));
+      cols[j + 4] = _mm512_cvtps_pd(_mm256_permute2f128_ps(r[j], r[4 + j], 0x31));
+    }
+  }
+  static inline Reg add(Reg a, Reg b) { return _mm512_add_pd(a, b); }
+  static inline Reg sub(Reg a, Reg b) { return _mm512_sub_pd(a, b); }
+  static inline Reg mul(Reg a, Reg b) { return _mm512_mul_pd(a, b); }
+  // Each lane rounded to float32 (to nearest, as static_cast<float>), kLanes floats stored.
+  static inline void store_rounded(float* p, Reg v) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)); }
+};
+
 }  // namespace embedkit::simd

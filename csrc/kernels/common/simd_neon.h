@@ -51,4 +51,25 @@ struct NeonF32 {
   }
 };
 
+// 2 x float64 in a Q register (see simd_avx512.h's Avx512F64).
+struct NeonF64 {
+  using Reg = float64x2_t;
+  static constexpr int kLanes = 2;
+
+  static inline Reg zero() { return vdupq_n_f64(0.0); }
+  static inline Reg set1(double v) { return vdupq_n_f64(v); }
+  static inline Reg load(const double* p) { return vld1q_f64(p); }
+  static inline void store(double* p, Reg v) { vst1q_f64(p, v); }
+  // See simd_avx512.h's Avx512F64::load_columns: a 2 x 2 float transpose, then widening.
+  static inline void load_columns(const float* p, int64_t stride, Reg (&cols)[kLanes]) {
+    const float32x2_t r0 = vld1_f32(p), r1 = vld1_f32(p + stride);
+    cols[0] = vcvt_f64_f32(vzip1_f32(r0, r1));
+    cols[1] = vcvt_f64_f32(vzip2_f32(r0, r1));
+  }
+  static inline Reg add(Reg a, Reg b) { return vaddq_f64(a, b); }
+  static inline Reg sub(Reg a, Reg b) { return vsubq_f64(a, b); }
+  static inline Reg mul(Reg a, Reg b) { return vmulq_f64(a, b); }
+  static inline void store_rounded(float* p, Reg v) { vst1_f32(p, vcvt_f32_f64(v)); }
+};
+
 }  // namespace embedkit::simd
