@@ -436,6 +436,8 @@ export interface PqDistanceTableOptions {
   pq: ProductQuantizer;
   /** Default 'l2'. */
   metric?: Metric;
+  /** Destination of the nq x m x 2^bits tables (for searches that reuse one); fresh when omitted. */
+  out?: Float32Array;
 }
 
 function tableArgs(o: PqDistanceTableOptions, op: string): unknown[] {
@@ -443,7 +445,7 @@ function tableArgs(o: PqDistanceTableOptions, op: string): unknown[] {
   const pq = pqOf(o.pq);
   const ok = typeof pq.dim === 'number' && typeof pq.m === 'number' && typeof pq.bits === 'number';
   const n = ok ? (lengthOf(o.queries) / pq.dim) * pq.m * 2 ** pq.bits : -1;
-  return [o.queries, ...pqArgs(pq), metricCode(o.metric), allocate(f32, n, 'the tables')];
+  return [o.queries, ...pqArgs(pq), metricCode(o.metric), o.out ?? allocate(f32, n, 'the tables')];
 }
 
 /**

@@ -289,7 +289,7 @@ const TARGETS: Target[] = [
   },
   {
     name: 'pqDistanceTable', call: (o) => ek.pqDistanceTable(o as never), callAsync: (o) => ek.pqDistanceTableAsync(o as never),
-    base: () => ({ queries: new Float32Array(2 * 4).map((_, i) => i), pq: { dim: 4, m: 2, bits: 2, codebooks: new Float32Array(16).map((_, i) => i / 3) }, metric: 'l2' }),
+    base: () => ({ queries: new Float32Array(2 * 4).map((_, i) => i), pq: { dim: 4, m: 2, bits: 2, codebooks: new Float32Array(16).map((_, i) => i / 3) }, metric: 'l2', out: new Float32Array(2 * 2 * 4) }),
   },
   {
     name: 'pqScan', call: (o) => ek.pqScan(o as never), callAsync: (o) => ek.pqScanAsync(o as never),

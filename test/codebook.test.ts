@@ -19,6 +19,7 @@ import {
   pqDecode,
   pqDecodeAsync,
   pqDistanceTable,
+  pqDistanceTableAsync,
   pqEmbeddingBag,
   pqEmbeddingBagAsync,
   pqEncode,
@@ -463,7 +464,9 @@ describe('product quantization', () => {
         queries[rng.int(0, queries.length - 1)] = special[rng.int(0, special.length - 1)];
       }
       for (const metric of ['l2', 'ip'] as Metric[]) {
-        const tables = pqDistanceTable({ queries, pq, metric });
+        const out = poisoned(nq * m * ksub);
+        const tables = pqDistanceTable({ queries, pq, metric, out });
+        expect(tables, 'the given out is filled and returned').toBe(out);
         calls++;
         for (let q = 0; q < nq; q++) for (let s = 0; s < m; s++) for (let c = 0; c < ksub; c++) {
           const want = Math.fround(refScore(queries, q * dim + s * dsub, pq.codebooks, (s * ksub + c) * dsub, dsub, metric));
@@ -603,6 +606,8 @@ describe('bad input throws the documented error with nothing written', () => {
     ['dim not divisible by m', () => ({ x: new Float32Array(10), pq: { ...pq, dim: 5, codebooks: new Float32Array(20) } }), RangeError, /dim 5 is not divisible by m 2/, pqEncode, pqEncodeAsync],
     ['codes above 2^bits', () => ({ codes: Uint8Array.of(0, 3, 4, 1), pq, out: new Float32Array(8).fill(2) }), RangeError, /codes\[2\] = 4 is out of range for 2\^bits = 4 codes/, pqDecode, pqDecodeAsync],
     ['bag index out of range', () => ({ codes: Uint8Array.of(0, 3, 2, 1), pq, indices: Int32Array.of(0, 2), offsets: Int32Array.of(0), mode: 'sum', out: new Float32Array(4).fill(3) }), RangeError, /indices\[1\] = 2 is out of range for 2 coded rows/, pqEmbeddingBag, pqEmbeddingBagAsync],
+    ['tables out of the wrong length', () => ({ queries: new Float32Array(8).fill(1), pq, out: new Float32Array(15).fill(4) }), RangeError, /out.length must be 16 \(queries x m x 2\^bits\), got 15/, pqDistanceTable, pqDistanceTableAsync],
+    ['tables out aliasing the queries', () => { const buf = new Float32Array(24).fill(1); return { queries: buf.subarray(0, 8), pq, out: buf.subarray(4, 20) }; }, TypeError, /out must not share memory with queries/, pqDistanceTable, pqDistanceTableAsync],
     ['scan k > n', () => ({ queries: new Float32Array(4), codes: Uint8Array.of(0, 1), pq, k: 2 }), RangeError, /k must be from 1 to 1/, pqScan, pqScanAsync],
   ];
   for (const [what, make, cls, message, sync, async] of cases) {
