@@ -154,7 +154,9 @@ void score_rows(const Rows& x, const Panels& p, Metric metric, int64_t begin, in
 // kVecs vectors of codes [c, c + kVecs L) of one distance-table row, over the widened
 // sub-codebook book_t (dsub x ksub doubles): lane l of vector j sums code c + j L + l's terms
 // in coordinate order from +0 with the scalar definition's operations (ref.cc), so its bits;
-// the kVecs independent sums hide the add's latency.
+// the kVecs independent sums hide the add's latency. L2's subtract alternates with
+// sub_on_fma (the same rounding), so that it does not queue behind the sums on the add pipes
+// (Zen 4: 64 query tables 233 -> 221 us on AVX-512, 268 -> 234 on AVX2, one thread).
 template <class D, bool kL2, int kVecs>
 [[gnu::always_inline]] inline void table_codes(const double* book_t, int64_t dsub, int64_t ksub, const float* x,
                                                int64_t c, float* row) {
@@ -168,7 +170,7 @@ template <class D, bool kL2, int kVecs>
     for (int j = 0; j < kVecs; ++j) {
       const Reg cd = D::load(coord + j * L);
       if constexpr (kL2) {
-        const Reg diff = D::sub(xd, cd);
+        const Reg diff = j % 2 == 0 ? D::sub(xd, cd) : D::sub_on_fma(xd, cd);
         sum[j] = D::add(sum[j], D::mul(diff, diff));
       } else {
         sum[j] = D::add(sum[j], D::mul(xd, cd));

@@ -65,6 +65,7 @@ struct Avx2F64 {
   }
   static inline Reg add(Reg a, Reg b) { return _mm256_add_pd(a, b); }
   static inline Reg sub(Reg a, Reg b) { return _mm256_sub_pd(a, b); }
+  static inline Reg sub_on_fma(Reg a, Reg b) { return _mm256_fnmadd_pd(b, _mm256_set1_pd(1.0), a); }
   static inline Reg mul(Reg a, Reg b) { return _mm256_mul_pd(a, b); }
   static inline void store_rounded(float* p, Reg v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
 };

@@ -79,6 +79,9 @@ struct Avx512F64 {
   }
   static inline Reg add(Reg a, Reg b) { return _mm512_add_pd(a, b); }
   static inline Reg sub(Reg a, Reg b) { return _mm512_sub_pd(a, b); }
+  // a - b as a - b * 1 in one rounding: sub's exact result (signed zeros included), issued to
+  // the multiply-add pipes instead of the add pipes, which sums already keep busy.
+  static inline Reg sub_on_fma(Reg a, Reg b) { return _mm512_fnmadd_pd(b, _mm512_set1_pd(1.0), a); }
   static inline Reg mul(Reg a, Reg b) { return _mm512_mul_pd(a, b); }
   // Each lane rounded to float32 (to nearest, as static_cast<float>), kLanes floats stored.
   static inline void store_rounded(float* p, Reg v) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)); }

@@ -68,6 +68,7 @@ struct NeonF64 {
   }
   static inline Reg add(Reg a, Reg b) { return vaddq_f64(a, b); }
   static inline Reg sub(Reg a, Reg b) { return vsubq_f64(a, b); }
+  static inline Reg sub_on_fma(Reg a, Reg b) { return vfmsq_f64(a, b, vdupq_n_f64(1.0)); }
   static inline Reg mul(Reg a, Reg b) { return vmulq_f64(a, b); }
   static inline void store_rounded(float* p, Reg v) { vst1_f32(p, vcvt_f32_f64(v)); }
 };
