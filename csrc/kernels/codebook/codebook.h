@@ -5,11 +5,11 @@
 //
 // Numerics: the O(B·V) expansion and the O(N·K·d) distance blocks are float32 SIMD (one body,
 // body.h, per ISA); the PQ distance tables are float64 SIMD with the scalar definition's
-// operations in each lane (the same bits on every ISA). The O(K)-per-row VQ reductions (log-partition, cross-entropy, top-k,
-// sampling), k-means updates and PQ table lookups are scalar code shared by every ISA, with
-// float64 accumulation where a row's reduction is short, so they give the same bits on every
-// path. Every result is bitwise identical for any thread count: work is split by rows, and
-// each row is computed by one task in a fixed order.
+// operations in each lane (the same bits on every ISA). The O(K)-per-row VQ reductions
+// (log-partition, cross-entropy, top-k, sampling), k-means updates and PQ table lookups are
+// scalar code shared by every ISA, with float64 accumulation where a row's reduction is short,
+// so they give the same bits on every path. Every result is bitwise identical for any thread
+// count: work is split by rows, and each row is computed by one task in a fixed order.
 #pragma once
 
 #include <cstdint>

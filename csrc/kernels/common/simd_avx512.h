@@ -62,14 +62,16 @@ struct Avx512F64 {
   static inline void load_columns(const float* p, int64_t stride, Reg (&cols)[kLanes]) {
     __m256 r[8], t[8];
     for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(p + i * stride);
+    // Rows i, i + 1 interleaved: columns 0, 1 (4, 5 in the high half), then 2, 3 (6, 7).
     for (int i = 0; i < 8; i += 2) {
-      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // (r_i[0], r_i+1[0], r_i[1], r_i+1[1]) per half
-      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // the same for columns 2, 3 (6, 7)
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
     }
+    // r[i + k], k < 4: rows i..i+3 of column k (column k + 4 in the high half).
     for (int i = 0; i < 8; i += 4) {
       for (int h = 0; h < 2; ++h) {
-        r[i + 2 * h] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], _MM_SHUFFLE(1, 0, 1, 0));      // rows i..i+3
-        r[i + 2 * h + 1] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], _MM_SHUFFLE(3, 2, 3, 2));  // of one column
+        r[i + 2 * h] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 2 * h + 1] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], _MM_SHUFFLE(3, 2, 3, 2));
       }
     }
     for (int j = 0; j < 4; ++j) {  // r[j]: rows 0-3 of columns j, j + 4; r[4 + j]: rows 4-7
