@@ -2,10 +2,11 @@
 // and V = 32,000 with --quick): the expansion, log-partition, cross-entropy, top-k (k = 50)
 // and sampling; codebookAssign of 65,536 vectors of d = 128 to 4,096 codes (8,192 to 1,024
 // with --quick); pqEncode and pqScan over 1,000,000 vectors of d = 128, m = 16, bits = 8
-// (100,000 with --quick), and the distance tables of 4 and 64 queries. Baselines in the same run: the same computation on the expanded
-// V-sized logits in pure JS ('js', the ratio's denominator) and in embedkit ('embedkit-expand':
-// vqLogits, then the O(K) op over an identity map of V codes, i.e. embedkit's own V-sized
-// reduction); pure-JS brute force for assignment, encoding and scanning.
+// (100,000 with --quick), and the distance tables of 4 and 64 queries. Baselines in the same
+// run: the same computation on the expanded V-sized logits in pure JS ('js', the ratio's
+// denominator) and in embedkit ('embedkit-expand': vqLogits, then the O(K) op over an
+// identity map of V codes, i.e. embedkit's own V-sized reduction); pure-JS brute force for
+// assignment, encoding and scanning, and the tables' float64 definition.
 //
 // Bytes each call must move (the GB/s column): the expansion writes B x V floats and reads the
 // token -> code map once per row, 8·B·V (copy roof); the O(K) ops read the code logits, 4·B·K

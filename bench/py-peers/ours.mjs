@@ -36,26 +36,28 @@ function checkOf(x) {
   return [all, fifth];
 }
 
-// At least `reps` single calls; short ones repeat until 20 ms are spent (at most 2,000
-// calls), so a call of microseconds is a steady median, not the slowest of seven cold ones;
-// the warm-up is one call, or 20 ms of them for short calls (V8 compiles the wrapper's JS
-// over the first thousand or so). peer_common.py's timed does the same.
-function timed(fn) {
-  for (let spent = 0, calls = 0; calls === 0 || (spent < 20 && calls < 2000); calls++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    spent += Number(process.hrtime.bigint() - t0) / 1e6;
-  }
+// The times (ms) of at least `calls` single calls; short ones repeat until 20 ms are spent
+// (at most 2,000 calls), so a call of microseconds gets a steady median, not the slowest of
+// seven cold ones.
+function sample(fn, calls) {
   const times = [];
   let spent = 0;
-  while (times.length < reps || (spent < 20 && times.length < 2000)) {
+  while (times.length < calls || (spent < 20 && times.length < 2000)) {
     const t0 = process.hrtime.bigint();
     fn();
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     times.push(ms);
     spent += ms;
   }
-  times.sort((a, b) => a - b);
+  return times;
+}
+
+// The median of `reps` samples after a warm-up of one call, or 20 ms of them for short calls
+// (V8 compiles the wrapper's JS over the first thousand or so). peer_common.py's timed does
+// the same.
+function timed(fn) {
+  sample(fn, 1);
+  const times = sample(fn, reps).sort((a, b) => a - b);
   return times[times.length >> 1];
 }
 

@@ -22,24 +22,25 @@ class Peer:
         a = np.fromfile(os.path.join(self.data, name), dtype=dtype)
         return a.reshape(shape) if shape else a
 
-    def timed(self, fn):
-        """At least `reps` single calls; short ones repeat until 20 ms are spent (at most
-        2,000 calls), after a warm-up of one call or 20 ms of them, as ours.mjs's timed."""
-        spent, calls = 0.0, 0
-        while calls == 0 or (spent < 20 and calls < 2000):
-            t0 = time.perf_counter()
-            fn()
-            spent += (time.perf_counter() - t0) * 1e3
-            calls += 1
+    @staticmethod
+    def sample(fn, calls):
+        """The times (ms) of at least `calls` single calls; short ones repeat until 20 ms are
+        spent (at most 2,000 calls), as ours.mjs's sample."""
         times = []
         spent = 0.0
-        while len(times) < self.reps or (spent < 20 and len(times) < 2000):
+        while len(times) < calls or (spent < 20 and len(times) < 2000):
             t0 = time.perf_counter()
             fn()
             ms = (time.perf_counter() - t0) * 1e3
             times.append(ms)
             spent += ms
-        times.sort()
+        return times
+
+    def timed(self, fn):
+        """The median of `reps` samples after a warm-up of one call, or 20 ms of them for
+        short calls, as ours.mjs's timed."""
+        self.sample(fn, 1)
+        times = sorted(self.sample(fn, self.reps))
         return times[len(times) // 2]
 
     @staticmethod
