@@ -6,7 +6,10 @@
 #
 # Prepare here, then run there through the device tool:
 #   npm run compile && node scripts/gpu-kit.mjs      # dist/, build/Release, .cache/device/gpu-kit.tar.xz
+#   node scripts/prebuild.mjs --arch cuda             # optional: prebuilds/linux-x64/embedkit_cuda.node
 #   device: bash scripts/gpu-check.sh                 # carry: .cache/device/gpu-kit.tar.xz dist build/Release
+#                                                     #   (and prebuilds/linux-x64/embedkit_cuda.node)
+# A carried CUDA prebuild gets the GPU specs too, after the benchmark.
 # Results (vitest JSON, bench JSON, logs) go to $OUT when set, else gpu-results/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -73,21 +76,40 @@ for variant in "${variants[@]}"; do
   fi
 done
 
+# The linux-x64 prebuild, when carried (the shipped binary: every release architecture, host
+# code linked by zig; see scripts/prebuild.mjs): the same specs with the build above moved
+# aside, so that the loader falls through to prebuilds/.
+prebuild_status=0
+if [ -f prebuilds/linux-x64/embedkit_cuda.node ]; then
+  start=$SECONDS
+  mv build-cuda/Release/embedkit_cuda.node build-cuda/embedkit_cuda.node.source
+  EMBEDKIT_REQUIRE_GPU=1 node node_modules/vitest/vitest.mjs run test/gpu \
+    --reporter=default --reporter=json --outputFile.json="$out/vitest-gpu-prebuild.json" >"$out/tests-prebuild.log" 2>&1
+  prebuild_status=$?
+  mv build-cuda/embedkit_cuda.node.source build-cuda/Release/embedkit_cuda.node
+  echo "gpu-check: GPU specs on the prebuild status $prebuild_status in $((SECONDS - start)) s"
+fi
+
 echo
 echo "==== gpu-check summary ===="
 # Each failed spec by name with the start of its message: the summary is what surely comes
 # back (the output's tail), so a failure can be read without the logs.
-node -e '
-  const r = require(process.argv[1]);
-  console.log(`GPU specs: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped; ` +
-    `${r.numFailedTestSuites} of ${r.numTotalTestSuites} suites failed`);
-  for (const file of r.testResults) {
-    for (const t of file.assertionResults.filter((a) => a.status === "failed")) {
-      const message = (t.failureMessages[0] ?? "").replace(/\x1b\[[0-9;]*m/g, "").split("\n").slice(0, 3).join(" | ");
-      console.log(`  FAILED ${file.name.replace(/^.*\/test\//, "test/")}: ${t.fullName}\n    ${message.slice(0, 400)}`);
+spec_summary() {
+  node -e '
+    const r = require(process.argv[1]);
+    console.log(`${process.argv[2]}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped; ` +
+      `${r.numFailedTestSuites} of ${r.numTotalTestSuites} suites failed`);
+    for (const file of r.testResults) {
+      for (const t of file.assertionResults.filter((a) => a.status === "failed")) {
+        const message = (t.failureMessages[0] ?? "").replace(/\x1b\[[0-9;]*m/g, "").split("\n").slice(0, 3).join(" | ");
+        console.log(`  FAILED ${file.name.replace(/^.*\/test\//, "test/")}: ${t.fullName}\n    ${message.slice(0, 400)}`);
+      }
     }
-  }
-' "$out/vitest-gpu.json" 2>/dev/null || echo "GPU specs: no report (status $test_status)"
+  ' "$1" "$2" 2>/dev/null || echo "$2: no report (status $3)"
+}
+spec_summary "$out/vitest-gpu.json" "GPU specs" "$test_status"
+[ -f prebuilds/linux-x64/embedkit_cuda.node ] &&
+  spec_summary "$out/vitest-gpu-prebuild.json" "GPU specs on prebuilds/linux-x64/embedkit_cuda.node" "$prebuild_status"
 cat "$out/bench.log"
 if [ -n "${GPU_VARIANTS:-}" ]; then
   node scripts/gpu-variants.mjs "$out" "${GPU_VARIANTS}"
@@ -96,4 +118,4 @@ fi
 # variant record into one archive.
 (cd "$out" && find . -maxdepth 1 -type f ! -name vitest-gpu.json ! -name bench-gpu.json ! -name logs.tar.gz -printf '%P\n' |
   tar -czf logs.tar.gz -T - --remove-files) 2>/dev/null || true
-[ $test_status -eq 0 ] && [ $bench_status -eq 0 ]
+[ $test_status -eq 0 ] && [ $bench_status -eq 0 ] && [ $prebuild_status -eq 0 ]

@@ -2,7 +2,9 @@
 # The package as a user gets it: `npm pack`, then install the tarball into a fresh project
 # with no compiler on the PATH and npm's default script policy, and load it from the
 # prebuilds only (PREBUILDS_ONLY=1), from CommonJS and ESM; then load the linux-arm64 prebuild
-# in an arm64 Node under qemu-user and check it computes the same bits as x64.
+# in an arm64 Node under qemu-user and check it computes the same bits as x64. Where nvcc is
+# on the PATH (so npm run prebuild built it), the CUDA addon's linux-x64 prebuild must ship
+# too and load from the installed package (here, with no GPU, saying so).
 # Needs prebuilds/ (npm run prebuild) and dist/ (npm run compile).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,11 +15,14 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "package-test: npm pack --dry-run"
+cuda_prebuild=no
+command -v nvcc >/dev/null && cuda_prebuild=yes
 npm pack --dry-run --json --ignore-scripts >"$tmp/dry.json" 2>/dev/null
-node - "$tmp/dry.json" <<'JS'
+node - "$tmp/dry.json" "$cuda_prebuild" <<'JS'
 const files = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8'))[0].files.map((f) => f.path);
 const must = ['package.json', 'README.md', 'binding.gyp', 'dist/cjs/index.js', 'dist/esm/index.mjs', 'dist/cjs/index.d.ts',
-  'csrc/binding/addon.cc', 'csrc/kernels/common/parallel.cc', 'prebuilds/linux-x64/embedkit.glibc.node', 'prebuilds/linux-arm64/embedkit.glibc.node'];
+  'csrc/binding/addon.cc', 'csrc/kernels/common/parallel.cc', 'prebuilds/linux-x64/embedkit.glibc.node', 'prebuilds/linux-arm64/embedkit.glibc.node',
+  ...(process.argv[3] === 'yes' ? ['prebuilds/linux-x64/embedkit_cuda.node', 'cuda/binding/addon.cc'] : [])];
 const missing = must.filter((f) => !files.includes(f));
 const stray = files.filter((f) => /^(test|bench|scripts|build|build-[^/]*|\.cache|\.ci|node_modules|test-results|bench-results)\//.test(f) || f.endsWith('.tgz'));
 console.log(`package-test: ${files.length} files; prebuilds: ${files.filter((f) => f.startsWith('prebuilds/')).join(', ')}`);
@@ -59,6 +64,14 @@ done
 cd "$tmp/app"
 x64=$(PATH="$tmp/bin" PREBUILDS_ONLY=1 node "$root/scripts/smoke.cjs" "$tmp/app/node_modules/embedkit")
 echo "package-test: CommonJS: $x64"
+# The loader's own reasons start "the CUDA addon" (none found, failed to load, another ABI);
+# any other reason came from the loaded addon's probe.
+node -e '
+  const { cuda } = JSON.parse(process.argv[1]);
+  const loaded = cuda === "available" || !/^the CUDA addon/.test(cuda);
+  if (process.argv[2] === "yes" && !loaded) { console.error("package-test: FAILED: the CUDA prebuild did not load: " + cuda); process.exit(1); }
+  console.log("package-test: CUDA addon " + (loaded ? "loaded from the package" : "not in the package") + ": " + cuda);
+' "$x64" "$cuda_prebuild"
 PATH="$tmp/bin" PREBUILDS_ONLY=1 node --input-type=module -e "
 import { capabilities, gather } from 'embedkit';
 const out = gather({ table: Float32Array.of(1, 2, 3, 4), dim: 2, indices: Int32Array.of(1, 0) });

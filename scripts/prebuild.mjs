@@ -9,12 +9,17 @@
 // aarch64 alike, so both binaries come from this one x86-64 machine with one toolchain.
 // The floor this gives is printed by scripts/check-glibc.sh.
 //
-// Usage: node scripts/prebuild.mjs [--arch x64|arm64 ...]   (default: both)
+// With nvcc on the PATH it also builds the CUDA addon for linux-x64 into
+// prebuilds/linux-x64/embedkit_cuda.node (cudaPrebuild below: nvcc and g++ compile, zig
+// links against the same glibc stubs).
+//
+// Usage: node scripts/prebuild.mjs [--arch x64|arm64|cuda ...]
+//          (default: x64 and arm64, and cuda where nvcc is found)
 //        node scripts/prebuild.mjs --zig-path   (fetch the toolchain, print the zig binary)
 // The first run compiles zig's C++ runtime for each target (~3 min each, cached in
 // ~/.cache/zig afterwards).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, arch as hostArch, platform as hostPlatform } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,14 +38,18 @@ function fail(message) {
   process.exit(1);
 }
 
+// The targets asked for: { cpu: ['x64', 'arm64'], cuda: true | false | 'if-nvcc' }.
 function parseArchs(argv) {
   const archs = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--arch' && argv[i + 1]) archs.push(argv[++i]);
-    else fail(`unknown argument ${argv[i]} (use --arch x64 or --arch arm64)`);
+    else fail(`unknown argument ${argv[i]} (use --arch x64, --arch arm64 or --arch cuda)`);
   }
-  for (const a of archs) if (!TARGETS[a]) fail(`unknown arch ${a}: known are ${Object.keys(TARGETS).join(', ')}`);
-  return archs.length ? archs : Object.keys(TARGETS);
+  for (const a of archs) {
+    if (!TARGETS[a] && a !== 'cuda') fail(`unknown arch ${a}: known are ${[...Object.keys(TARGETS), 'cuda'].join(', ')}`);
+  }
+  if (archs.length === 0) return { cpu: Object.keys(TARGETS), cuda: 'if-nvcc' };
+  return { cpu: archs.filter((a) => a !== 'cuda'), cuda: archs.includes('cuda') };
 }
 
 // The zig toolchain, unpacked from its npm tarball into .cache/toolchain (npm verifies the
@@ -83,6 +92,65 @@ function stage() {
   return dir;
 }
 
+// ---- the CUDA addon, linux-x64 ------------------------------------------------------------
+// CUDA's headers refuse libc++ on x86-64, so nvcc cannot use zig's clang as its host compiler.
+// Instead CMake builds the addon as `npm run build:cuda` does (nvcc, with Debian's g++ as host
+// compiler, for CMakeLists.txt's release architectures), and its link line is run again with
+// zig in place of g++: the same objects and static cudart, linked against the glibc 2.28 stubs
+// instead of this machine's glibc 2.36 (which binds the pthread and dl calls to their 2.34
+// versions), with the C++ runtime as shared libraries. libstdc++ cannot go in statically here:
+// GCC 12's libstdc++.a needs glibc 2.32-2.36 symbols (__libc_single_threaded, _dl_find_object,
+// arc4random) and initial-exec TLS that a dlopen'ed addon may not get. What g++'s objects ask
+// of libstdc++.so.6 is GLIBCXX_3.4.21 (GCC 5) at most; scripts/check-glibc.sh checks both
+// floors. The CUDA runtime is linked in (static cudart): the addon needs only the NVIDIA driver,
+// which it opens on first use, and loads without one.
+const CUDA_BUILD_DIR = join(root, '.cache', 'prebuild-cuda');
+const CUDA_SIZE_BUDGET = 10 * 2 ** 20; // bytes, stripped: the package's largest file
+
+function hasNvcc() {
+  return spawnSync('nvcc', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+function run(cmd, args, options = {}) {
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], ...options });
+  if (r.status !== 0) fail(`${cmd} ${args.slice(0, 3).join(' ')} ... failed (exit ${r.status ?? r.signal})`);
+}
+
+// The path of one of g++'s runtime libraries (libstdc++.so.6, libgcc_s.so.1) as g++ links it.
+function gccRuntime(name) {
+  const file = execFileSync('g++', [`-print-file-name=${name}`], { encoding: 'utf8' }).trim();
+  if (!file.startsWith('/')) fail(`g++ does not know where ${name} is`);
+  return file;
+}
+
+function cudaPrebuild(zig) {
+  if (!hasNvcc()) fail('--arch cuda needs nvcc on the PATH');
+  const headers = ['node-api-headers/include', 'node-addon-api'].map((d) => join(root, 'node_modules', d));
+  const env = { ...process.env };
+  delete env.EMBEDKIT_CUDA_ARCHS; // the release architectures, whatever a developer's shell says
+  console.log('prebuild: CUDA addon for linux-x64 (nvcc + g++, linked by zig against glibc ' + `${GLIBC_TARGET} stubs)`);
+  run('cmake', ['-S', root, '-B', CUDA_BUILD_DIR, '-G', 'Unix Makefiles', '-DEMBEDKIT_CUDA=ON',
+    '-DCMAKE_BUILD_TYPE=Release', `-DNODE_API_INCLUDE_DIRS=${headers.join(';')}`], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  run('cmake', ['--build', CUDA_BUILD_DIR, '-j', process.env.JOBS ?? String(availableParallelism())], { env });
+  // CMake's own link line: "<c++> <flags> -o Release/embedkit_cuda.node <objects> <-L, -l>".
+  const link = readFileSync(join(CUDA_BUILD_DIR, 'CMakeFiles', 'embedkit_cuda.dir', 'link.txt'), 'utf8').trim().split(/\s+/);
+  const o = link.indexOf('-o');
+  if (o < 1 || link.some((t) => /["']/.test(t))) fail(`unexpected link line in ${CUDA_BUILD_DIR}: ${link.join(' ')}`);
+  const dir = join(root, 'prebuilds', 'linux-x64');
+  const target = join(dir, 'embedkit_cuda.node');
+  mkdirSync(dir, { recursive: true });
+  rmSync(target, { force: true });
+  const args = ['cc', '-target', `${TARGETS.x64.triple}.${GLIBC_TARGET}`, ...link.slice(1, o), '-o', target,
+    ...link.slice(o + 2), gccRuntime('libstdc++.so.6'), gccRuntime('libgcc_s.so.1')];
+  run(zig, args, { cwd: CUDA_BUILD_DIR });
+  run('strip', [target]);
+  const bytes = statSync(target).size;
+  if (bytes > CUDA_SIZE_BUDGET) fail(`${target} is ${bytes} bytes, over the ${CUDA_SIZE_BUDGET}-byte budget`);
+  // It must load here, where there is no GPU, and say why CUDA is unavailable.
+  const probe = execFileSync(process.execPath, ['-e', 'console.log(JSON.stringify(require(process.argv[1]).probe()))', target], { encoding: 'utf8' }).trim();
+  console.log(`prebuild: prebuilds/linux-x64/embedkit_cuda.node (${bytes} bytes), probe here: ${probe}`);
+}
+
 function main() {
   if (hostPlatform() !== 'linux' || hostArch() !== 'x64') {
     fail(`the prebuilds are cross-built on linux-x64 (this is ${hostPlatform()}-${hostArch()}); elsewhere use npm run build:native`);
@@ -91,13 +159,15 @@ function main() {
     console.log(zigBinary());
     return;
   }
-  const archs = parseArchs(process.argv.slice(2));
+  const { cpu, cuda } = parseArchs(process.argv.slice(2));
   const zig = zigBinary();
   const stageDir = stage();
   const prebuildify = join(root, 'node_modules', '.bin', 'prebuildify');
-  for (const a of archs) {
+  for (const a of cpu) {
     const t = TARGETS[a];
-    rmSync(join(root, 'prebuilds', `linux-${a}`), { recursive: true, force: true });
+    // The CPU addon's files only: a CUDA prebuild beside it stays.
+    const dir = join(root, 'prebuilds', `linux-${a}`);
+    if (existsSync(dir)) for (const f of readdirSync(dir)) if (f.startsWith('embedkit.')) rmSync(join(dir, f));
     console.log(`prebuild: linux-${a} (${t.triple}, glibc ${GLIBC_TARGET} stubs)`);
     const r = spawnSync(prebuildify, ['--napi', '--strip', '--tag-libc', '--arch', a, '--out', root, stageDir], {
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -109,6 +179,8 @@ function main() {
     console.log(`prebuild: prebuilds/linux-${a}/${files.join(', ')}`);
   }
   rmSync(stageDir, { recursive: true, force: true });
+  if (cuda === true || (cuda === 'if-nvcc' && hasNvcc())) cudaPrebuild(zig);
+  else if (cuda === 'if-nvcc') console.log('prebuild: no nvcc on the PATH: the CUDA prebuild is skipped');
 }
 
 main();

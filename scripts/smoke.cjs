@@ -30,8 +30,10 @@ e.rope({ q, k, numHeads: 5, numKvHeads: 2, headDim: 96, rotaryDim: 64, offset: 1
   scaling: { type: 'yarn', factor: 4, originalMaxPosition: 4096 } });
 add(q);
 add(k);
-// The CUDA addon is optional and not in the package: asking must answer, never throw.
+// The CUDA addon is optional (linux-x64 has a prebuild, linux-arm64 none): asking must
+// answer, never throw. Its reason tells whether the addon loaded (package-test.sh checks).
 if (typeof e.cuda.available() !== 'boolean' || (!e.cuda.available() && !e.cuda.unavailableReason())) {
   throw new Error('cuda.available() gave no answer or no reason');
 }
-console.log(JSON.stringify({ arch: process.arch, isa: e.capabilities().isa, digest: hash.digest('hex') }));
+const cuda = e.cuda.available() ? 'available' : e.cuda.unavailableReason();
+console.log(JSON.stringify({ arch: process.arch, isa: e.capabilities().isa, digest: hash.digest('hex'), cuda }));
