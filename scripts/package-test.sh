@@ -72,6 +72,20 @@ node -e '
   if (process.argv[2] === "yes" && !loaded) { console.error("package-test: FAILED: the CUDA prebuild did not load: " + cuda); process.exit(1); }
   console.log("package-test: CUDA addon " + (loaded ? "loaded from the package" : "not in the package") + ": " + cuda);
 ' "$x64" "$cuda_prebuild"
+# Its bindings throw C++ exceptions that Node-API turns into JS errors: they must unwind
+# through the system's libstdc++ and libgcc_s, which the zig link binds (prebuild.mjs).
+if [ "$cuda_prebuild" = yes ]; then
+  node -e '
+    try { require(process.argv[1]).gather(); } catch (e) {
+      if (e instanceof TypeError && /^table must be a DeviceArray/.test(e.message)) {
+        console.log("package-test: CUDA addon: a bad argument throws " + e.constructor.name + ": " + e.message);
+        process.exit(0);
+      }
+      throw e;
+    }
+    throw new Error("package-test: FAILED: the CUDA addon took gather() with no arguments");
+  ' "$tmp/app/node_modules/embedkit/prebuilds/linux-x64/embedkit_cuda.node"
+fi
 PATH="$tmp/bin" PREBUILDS_ONLY=1 node --input-type=module -e "
 import { capabilities, gather } from 'embedkit';
 const out = gather({ table: Float32Array.of(1, 2, 3, 4), dim: 2, indices: Int32Array.of(1, 0) });
