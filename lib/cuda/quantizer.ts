@@ -82,14 +82,22 @@ export function pqDecode(o: { codes: DeviceArray<'uint8'>; pq: DeviceProductQuan
   return out as DeviceArray<'float32'>;
 }
 
-/** nq x m x 2^bits: ||q_s - c||² (l2) or q_s·c (ip), summed in float64. */
-export function pqDistanceTable(o: { queries: DeviceArray<'float32'>; pq: DeviceProductQuantizer; metric?: Metric }):
-  DeviceArray<'float32'> {
+/**
+ * nq x m x 2^bits: ||q_s - c||² (l2) or q_s·c (ip), summed in float64; into `out` (a search
+ * loop's tables, reused) when given.
+ */
+export function pqDistanceTable(o: {
+  queries: DeviceArray<'float32'>; pq: DeviceProductQuantizer; metric?: Metric; out?: DeviceArray<'float32'>;
+}): DeviceArray<'float32'> {
   requireOptions(o, 'cuda.pqDistanceTable');
   const addon = cudaAddon();
   const queries = handleOf(o.queries, 'queries');
   const pq = pqArgs(o.pq);
   const metric = metricCode(o.metric);
+  if (o.out !== undefined && o.out !== null) {
+    addon.pqDistanceTable(queries, ...pq, metric, handleOf(o.out, 'out'));
+    return o.out;
+  }
   const n = typeof o.pq.dim === 'number' && typeof o.pq.m === 'number' && typeof o.pq.bits === 'number'
     ? (o.queries.length / o.pq.dim) * o.pq.m * 2 ** o.pq.bits : -1;
   const [out] = withFreshOutputs(o.queries.device, [['float32', n]],

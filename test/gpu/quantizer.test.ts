@@ -97,6 +97,10 @@ describe.skipIf(!gpuReady)('cuda product quantizer', () => {
         const tables = pqDistanceTable({ queries, pq, metric });
         const dtables = keep(cuda.pqDistanceTable({ queries: dev(queries), pq: dpq, metric }));
         expect(firstDifference(await dtables.toHost(), tables), `${ctx} ${metric}: tables`).toBe(-1);
+        // Into a given (poisoned) out: the same tables, and out is what comes back.
+        const out = dev(new Float32Array(tables.length).fill(Number.NaN)) as DeviceArray<'float32'>;
+        expect(cuda.pqDistanceTable({ queries: dev(queries), pq: dpq, metric, out })).toBe(out);
+        expect(firstDifference(await out.toHost(), tables), `${ctx} ${metric}: tables into out`).toBe(-1);
         const k = rng.int(1, n);
         const want = pqScan({ tables, codes, pq, k, metric });
         // Codes copied from the host are checked against 2^bits; the encoder's own output too.
@@ -121,6 +125,17 @@ describe.skipIf(!gpuReady)('cuda product quantizer', () => {
     expect(() => cuda.pqDecode({ codes: dev(Uint8Array.of(0, 1, 2, 3)), pq: { ...pq, m: 3 }, out })).toThrow(/not divisible/);
     expect(() => cuda.pqDecode({ codes: dev(Uint8Array.of(0, 1, 2, 3)), pq: { ...pq, bits: 9 }, out })).toThrow(RangeError);
     expect(() => cuda.pqDecode({ codes: dev(Uint8Array.of(0, 1, 2, 3)), pq: { ...pq, codebooks: dev(new Float32Array(15)) }, out })).toThrow(/codebooks.length/);
+    // pqDistanceTable's out: 1 query x m 2 x 4 codes = 8 floats; one short, or the queries.
+    const queries = dev(new Float32Array(4)) as DeviceArray<'float32'>;
+    const short = dev(new Float32Array(7).fill(5)) as DeviceArray<'float32'>;
+    expect(() => cuda.pqDistanceTable({ queries, pq, out: short })).toThrow(RangeError);
+    expect(() => cuda.pqDistanceTable({ queries, pq, out: dev(new Int32Array(8)) as never })).toThrow(TypeError);
+    expect(await short.toHost()).toEqual(new Float32Array(7).fill(5));
+    // Nor the queries themselves (dim 8 = m 2 x 4 codes makes the lengths agree).
+    const pq8 = { dim: 8, m: 2, bits: 2, codebooks: dev(new Float32Array(32)) as DeviceArray<'float32'> };
+    const q8 = dev(new Float32Array(8).fill(5)) as DeviceArray<'float32'>;
+    expect(() => cuda.pqDistanceTable({ queries: q8, pq: pq8, out: q8 })).toThrow(/queries/);
+    expect(await q8.toHost()).toEqual(new Float32Array(8).fill(5));
     expect(await out.toHost()).toEqual(new Float32Array(8).fill(5));
     const tables = dev(new Float32Array(8)) as DeviceArray<'float32'>;
     const codes = dev(Uint8Array.of(0, 1, 2, 3)) as DeviceArray<'uint8'>;
