@@ -37,7 +37,7 @@ node -e 'const c = require("./dist/cjs/index.js").capabilities(); console.log("e
 for ((r = 1; r <= rounds; r++)); do
   echo "round $r of $rounds" >&2
   (cd bench/py-peers && "$py" -W ignore "$peer" "$data" "$threads" "$reps") >>"$out"
-  node bench/py-peers/ours.mjs "$family" "$data" "$threads" "$reps" >>"$out"
+  node --expose-gc bench/py-peers/ours.mjs "$family" "$data" "$threads" "$reps" >>"$out"
 done
 node bench/py-peers/table.mjs "$out"
 echo "records: $out"

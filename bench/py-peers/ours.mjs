@@ -52,12 +52,21 @@ function sample(fn, calls) {
   return times;
 }
 
+// A full GC before each op's timing (compare.sh runs node with --expose-gc): the arrays the
+// op before dropped (up to 512 MB each) are freed at once on the peers' side (Python's
+// reference counts) but linger here, and V8 then starts collections from the small fresh
+// allocations of the next op (pqDistanceTable's 64 KB tables took 50-74 µs a call right
+// after three pqDecode calls, 19-21 after a GC, 16 into a kept out).
+function collectGarbage() {
+  globalThis.gc?.();
+}
+
 // The median of `reps` samples after a warm-up of one call, or 20 ms of them for short calls
 // (V8 compiles the wrapper's JS over the first thousand or so). peer_common.py's timed does
 // the same.
-function timed(fn) {
+function timed(fn, n = reps) {
   sample(fn, 1);
-  const times = sample(fn, reps).sort((a, b) => a - b);
+  const times = sample(fn, n).sort((a, b) => a - b);
   return times[times.length >> 1];
 }
 
@@ -66,6 +75,7 @@ function timed(fn) {
  * `result` null, no check (the peer computes another function of the input).
  */
 function emit(op, impl, t, call, result = (r) => r) {
+  collectGarbage();
   const ms = timed(call);
   console.log(JSON.stringify({ op, impl, threads: t, ms, check: result ? checkOf(result(call())) : null }));
 }
@@ -122,12 +132,25 @@ function codebookFamily() {
   const pq = { dim, m, bits, codebooks: load('pq_codebooks.f32', Float32Array) };
   const codes = ek.pqEncode({ x, pq });
   const queries = x.subarray(0, pqQueries * dim);
+  const tables = new Float32Array(pqQueries * m * 2 ** bits);
   if (xAssign.length !== assignRows * dim || book.length !== assignCodes * dim || x.length !== pqRows * dim) throw new Error('codebook data: unexpected sizes');
+  // faiss_peer.py's training rows and error: the first 256 x 2^bits rows, 25 iterations.
+  const trainX = x.subarray(0, Math.min(pqRows, 256 << bits) * dim);
+  const train = () => ek.pqTrain({ x: trainX, dim, m, bits, iterations: 25, seed: 1 });
+  const trainingError = (trained) => {
+    const decoded = ek.pqDecode({ codes: ek.pqEncode({ x: trainX, pq: trained }), pq: trained });
+    let sum = 0;
+    for (let i = 0; i < trainX.length; i++) sum += (decoded[i] - trainX[i]) ** 2;
+    return sum / trainX.length;
+  };
   return (t) => {
+    collectGarbage();
+    console.log(JSON.stringify({ op: 'pqTrain', impl: 'embedkit pqTrain', threads: t, ms: timed(train, 3), check: null, mse: trainingError(train()) }));
     emit('codebookAssign', 'embedkit codebookAssign', t, () => ek.codebookAssign({ x: xAssign, dim, codebook: book, numCodes: assignCodes }), (r) => r.distances);
     emit('pqEncode', 'embedkit pqEncode', t, () => ek.pqEncode({ x, pq }));
     emit('pqDecode', 'embedkit pqDecode', t, () => ek.pqDecode({ codes, pq }));
-    emit('pqDistanceTable', 'embedkit pqDistanceTable', t, () => ek.pqDistanceTable({ queries, pq }));
+    emit('pqDistanceTable', 'embedkit pqDistanceTable (fresh)', t, () => ek.pqDistanceTable({ queries, pq }));
+    emit('pqDistanceTable', 'embedkit pqDistanceTable (out given)', t, () => ek.pqDistanceTable({ queries, pq, out: tables }));
     emit('pqScan', 'embedkit pqScan', t, () => ek.pqScan({ queries, codes, pq, k }), (r) => r.distances);
   };
 }

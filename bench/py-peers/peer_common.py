@@ -36,16 +36,16 @@ class Peer:
             spent += ms
         return times
 
-    def timed(self, fn):
-        """The median of `reps` samples after a warm-up of one call, or 20 ms of them for
-        short calls, as ours.mjs's timed."""
+    def timed(self, fn, reps=None):
+        """The median of `reps` samples (the command line's unless given) after a warm-up of
+        one call, or 20 ms of them for short calls, as ours.mjs's timed."""
         self.sample(fn, 1)
-        times = sorted(self.sample(fn, self.reps))
+        times = sorted(self.sample(fn, reps or self.reps))
         return times[len(times) // 2]
 
     @staticmethod
-    def emit(op, impl, threads, ms, check):
-        print(json.dumps({"op": op, "impl": impl, "threads": threads, "ms": ms, "check": check}), flush=True)
+    def emit(op, impl, threads, ms, check, **extra):
+        print(json.dumps({"op": op, "impl": impl, "threads": threads, "ms": ms, "check": check, **extra}), flush=True)
 
 
 def check_of(x):

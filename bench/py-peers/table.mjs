@@ -14,7 +14,7 @@ const ms = (op, impl, t) => {
   const times = records.filter((r) => r.op === op && r.impl === impl && r.threads === t).map((r) => r.ms);
   return times.length ? median(times) : NaN;
 };
-const fmt = (x) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : '');
+const fmt = (x) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 0.1 ? x.toFixed(2) : x.toPrecision(3)) : '');
 const lines = [`| op | implementation | ${threads.map((t) => `ms (${t} thr)`).join(' | ')} | ${threads.map((t) => `peer / embedkit (${t} thr)`).join(' | ')} |`];
 lines.push(`|---|---|${threads.map(() => '---:').join('|')}|${threads.map(() => '---:').join('|')}|`);
 let disagreements = 0;
@@ -39,4 +39,10 @@ for (const op of ops) {
   }
 }
 console.log(lines.join('\n'));
+// Ops timed only (each side's own random start) print how good each side's result is.
+for (const op of ops.filter((o) => records.some((r) => r.op === o && r.mse !== undefined))) {
+  const impls = [...new Set(records.filter((r) => r.op === op && r.mse !== undefined).map((r) => r.impl))];
+  const mse = (impl) => median(records.filter((r) => r.op === op && r.impl === impl).map((r) => r.mse));
+  console.log(`${op}: mean squared error on its training rows, ${impls.map((i) => `${i} ${mse(i).toPrecision(4)}`).join(', ')}`);
+}
 console.log(disagreements ? `compare: ${disagreements} ops whose results differ` : 'compare: every checked result agrees');
