@@ -128,7 +128,7 @@ function cudaPrebuild(zig) {
   const headers = ['node-api-headers/include', 'node-addon-api'].map((d) => join(root, 'node_modules', d));
   const env = { ...process.env };
   delete env.EMBEDKIT_CUDA_ARCHS; // the release architectures, whatever a developer's shell says
-  console.log('prebuild: CUDA addon for linux-x64 (nvcc + g++, linked by zig against glibc ' + `${GLIBC_TARGET} stubs)`);
+  console.log(`prebuild: CUDA addon for linux-x64 (nvcc + g++, linked by zig against glibc ${GLIBC_TARGET} stubs)`);
   run('cmake', ['-S', root, '-B', CUDA_BUILD_DIR, '-G', 'Unix Makefiles', '-DEMBEDKIT_CUDA=ON',
     '-DCMAKE_BUILD_TYPE=Release', `-DNODE_API_INCLUDE_DIRS=${headers.join(';')}`], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   run('cmake', ['--build', CUDA_BUILD_DIR, '-j', process.env.JOBS ?? String(availableParallelism())], { env });
