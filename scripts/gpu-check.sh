@@ -39,11 +39,17 @@ build_status=$?
 echo "gpu-check: CUDA addon build (sm_$EMBEDKIT_CUDA_ARCHS) status $build_status in $((SECONDS - start)) s"
 [ $build_status -eq 0 ] || { tail -40 "$out/cmake.log"; exit 1; }
 
+# run_specs <name>: test/gpu with a missing GPU a failure, into $out/vitest-<name>.json and
+# $out/<name>.log.
+run_specs() {
+  EMBEDKIT_REQUIRE_GPU=1 node node_modules/vitest/vitest.mjs run test/gpu \
+    --reporter=default --reporter=json --outputFile.json="$out/vitest-$1.json" >"$out/$1.log" 2>&1
+}
+
 start=$SECONDS
-EMBEDKIT_REQUIRE_GPU=1 node node_modules/vitest/vitest.mjs run test/gpu \
-  --reporter=default --reporter=json --outputFile.json="$out/vitest-gpu.json" >"$out/tests.log" 2>&1
+run_specs gpu
 test_status=$?
-tail -25 "$out/tests.log"
+tail -25 "$out/gpu.log"
 echo "gpu-check: GPU specs status $test_status in $((SECONDS - start)) s"
 
 start=$SECONDS
@@ -83,8 +89,7 @@ prebuild_status=0
 if [ -f prebuilds/linux-x64/embedkit_cuda.node ]; then
   start=$SECONDS
   mv build-cuda/Release/embedkit_cuda.node build-cuda/embedkit_cuda.node.source
-  EMBEDKIT_REQUIRE_GPU=1 node node_modules/vitest/vitest.mjs run test/gpu \
-    --reporter=default --reporter=json --outputFile.json="$out/vitest-gpu-prebuild.json" >"$out/tests-prebuild.log" 2>&1
+  run_specs gpu-prebuild
   prebuild_status=$?
   mv build-cuda/embedkit_cuda.node.source build-cuda/Release/embedkit_cuda.node
   echo "gpu-check: GPU specs on the prebuild status $prebuild_status in $((SECONDS - start)) s"

@@ -38,6 +38,15 @@ function fail(message) {
   process.exit(1);
 }
 
+// Parallel compile jobs for node-gyp's make and CMake.
+const JOBS = process.env.JOBS ?? String(availableParallelism());
+
+// Runs a build step with its output shown; a failure ends the script with its exit status.
+function run(cmd, args, options = {}) {
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], ...options });
+  if (r.status !== 0) fail(`${cmd} ${args.slice(0, 3).join(' ')} ... failed (exit ${r.status ?? r.signal})`);
+}
+
 // The targets asked for: { cpu: ['x64', 'arm64'], cuda: true | false | 'if-nvcc' }.
 function parseArchs(argv) {
   const archs = [];
@@ -111,11 +120,6 @@ function hasNvcc() {
   return spawnSync('nvcc', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-function run(cmd, args, options = {}) {
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], ...options });
-  if (r.status !== 0) fail(`${cmd} ${args.slice(0, 3).join(' ')} ... failed (exit ${r.status ?? r.signal})`);
-}
-
 // The path of one of g++'s runtime libraries (libstdc++.so.6, libgcc_s.so.1) as g++ links it.
 function gccRuntime(name) {
   const file = execFileSync('g++', [`-print-file-name=${name}`], { encoding: 'utf8' }).trim();
@@ -131,7 +135,7 @@ function cudaPrebuild(zig) {
   console.log(`prebuild: CUDA addon for linux-x64 (nvcc + g++, linked by zig against glibc ${GLIBC_TARGET} stubs)`);
   run('cmake', ['-S', root, '-B', CUDA_BUILD_DIR, '-G', 'Unix Makefiles', '-DEMBEDKIT_CUDA=ON',
     '-DCMAKE_BUILD_TYPE=Release', `-DNODE_API_INCLUDE_DIRS=${headers.join(';')}`], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  run('cmake', ['--build', CUDA_BUILD_DIR, '-j', process.env.JOBS ?? String(availableParallelism())], { env });
+  run('cmake', ['--build', CUDA_BUILD_DIR, '-j', JOBS], { env });
   // CMake's own link line: "<c++> <flags> -o Release/embedkit_cuda.node <objects> <-L, -l>".
   const link = readFileSync(join(CUDA_BUILD_DIR, 'CMakeFiles', 'embedkit_cuda.dir', 'link.txt'), 'utf8').trim().split(/\s+/);
   const o = link.indexOf('-o');
@@ -161,7 +165,7 @@ function main() {
   }
   const { cpu, cuda } = parseArchs(process.argv.slice(2));
   const zig = zigBinary();
-  const stageDir = stage();
+  const stageDir = cpu.length > 0 ? stage() : undefined;
   const prebuildify = join(root, 'node_modules', '.bin', 'prebuildify');
   for (const a of cpu) {
     const t = TARGETS[a];
@@ -169,16 +173,14 @@ function main() {
     const dir = join(root, 'prebuilds', `linux-${a}`);
     if (existsSync(dir)) for (const f of readdirSync(dir)) if (f.startsWith('embedkit.')) rmSync(join(dir, f));
     console.log(`prebuild: linux-${a} (${t.triple}, glibc ${GLIBC_TARGET} stubs)`);
-    const r = spawnSync(prebuildify, ['--napi', '--strip', '--tag-libc', '--arch', a, '--out', root, stageDir], {
-      stdio: ['ignore', 'inherit', 'inherit'],
+    run(prebuildify, ['--napi', '--strip', '--tag-libc', '--arch', a, '--out', root, stageDir], {
       // JOBS: node-gyp's make -j (prebuildify passes none, so the sources compiled one at a time).
-      env: { ...process.env, ...compilerWrappers(zig, t.triple), PREBUILD_STRIP_BIN: t.strip, JOBS: process.env.JOBS ?? String(availableParallelism()) },
+      env: { ...process.env, ...compilerWrappers(zig, t.triple), PREBUILD_STRIP_BIN: t.strip, JOBS },
     });
-    if (r.status !== 0) fail(`prebuildify for linux-${a} failed (exit ${r.status ?? r.signal})`);
     const files = readdirSync(join(root, 'prebuilds', `linux-${a}`));
     console.log(`prebuild: prebuilds/linux-${a}/${files.join(', ')}`);
   }
-  rmSync(stageDir, { recursive: true, force: true });
+  if (stageDir) rmSync(stageDir, { recursive: true, force: true });
   if (cuda === true || (cuda === 'if-nvcc' && hasNvcc())) cudaPrebuild(zig);
   else if (cuda === 'if-nvcc') console.log('prebuild: no nvcc on the PATH: the CUDA prebuild is skipped');
 }

@@ -72,12 +72,15 @@ function timed(fn, n = reps) {
 
 /**
  * Times `call` at thread count t and prints it with the check of `result(call())`; with
- * `result` null, no check (the peer computes another function of the input).
+ * `result` null, no check (the peer computes another function of the input). `reps` caps a
+ * long op's samples; `extra(r)` adds fields from one call's result (peer_common.py's emit
+ * takes the same).
  */
-function emit(op, impl, t, call, result = (r) => r) {
+function emit(op, impl, t, call, result = (r) => r, { reps: n = reps, extra } = {}) {
   collectGarbage();
-  const ms = timed(call);
-  console.log(JSON.stringify({ op, impl, threads: t, ms, check: result ? checkOf(result(call())) : null }));
+  const ms = timed(call, n);
+  const r = result || extra ? call() : undefined;
+  console.log(JSON.stringify({ op, impl, threads: t, ms, check: result ? checkOf(result(r)) : null, ...extra?.(r) }));
 }
 
 function scatterFamily() {
@@ -144,8 +147,7 @@ function codebookFamily() {
     return sum / trainX.length;
   };
   return (t) => {
-    collectGarbage();
-    console.log(JSON.stringify({ op: 'pqTrain', impl: 'embedkit pqTrain', threads: t, ms: timed(train, 3), check: null, mse: trainingError(train()) }));
+    emit('pqTrain', 'embedkit pqTrain', t, train, null, { reps: 3, extra: (trained) => ({ mse: trainingError(trained) }) });
     emit('codebookAssign', 'embedkit codebookAssign', t, () => ek.codebookAssign({ x: xAssign, dim, codebook: book, numCodes: assignCodes }), (r) => r.distances);
     emit('pqEncode', 'embedkit pqEncode', t, () => ek.pqEncode({ x, pq }));
     emit('pqDecode', 'embedkit pqDecode', t, () => ek.pqDecode({ codes, pq }));

@@ -6,7 +6,7 @@
 import type { Metric } from '../codebook';
 import { describe, enumCode, requireOptions } from '../options';
 import { cudaAddon } from './addon';
-import { DeviceArray, handleOf, withFreshOutputs } from './device-array';
+import { DeviceArray, handleOf, withFreshOutputs, withOutput } from './device-array';
 
 const METRICS: readonly Metric[] = ['l2', 'ip'];
 
@@ -73,13 +73,8 @@ export function pqDecode(o: { codes: DeviceArray<'uint8'>; pq: DeviceProductQuan
   const addon = cudaAddon();
   const codes = handleOf(o.codes, 'codes');
   const pq = pqArgs(o.pq);
-  if (o.out !== undefined && o.out !== null) {
-    addon.pqDecode(codes, ...pq, handleOf(o.out, 'out'));
-    return o.out;
-  }
   const n = typeof o.pq.dim === 'number' && typeof o.pq.m === 'number' ? (o.codes.length / o.pq.m) * o.pq.dim : -1;
-  const [out] = withFreshOutputs(o.codes.device, [['float32', n]], ([v]) => addon.pqDecode(codes, ...pq, v.handle));
-  return out as DeviceArray<'float32'>;
+  return withOutput(o.out, n, o.codes.device, (v) => addon.pqDecode(codes, ...pq, v.handle));
 }
 
 /**
@@ -94,15 +89,9 @@ export function pqDistanceTable(o: {
   const queries = handleOf(o.queries, 'queries');
   const pq = pqArgs(o.pq);
   const metric = metricCode(o.metric);
-  if (o.out !== undefined && o.out !== null) {
-    addon.pqDistanceTable(queries, ...pq, metric, handleOf(o.out, 'out'));
-    return o.out;
-  }
   const n = typeof o.pq.dim === 'number' && typeof o.pq.m === 'number' && typeof o.pq.bits === 'number'
     ? (o.queries.length / o.pq.dim) * o.pq.m * 2 ** o.pq.bits : -1;
-  const [out] = withFreshOutputs(o.queries.device, [['float32', n]],
-    ([t]) => addon.pqDistanceTable(queries, ...pq, metric, t.handle));
-  return out as DeviceArray<'float32'>;
+  return withOutput(o.out, n, o.queries.device, (t) => addon.pqDistanceTable(queries, ...pq, metric, t.handle));
 }
 
 export interface CudaPqScanOptions {
