@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ScatterPlan,
+  allocFloat32,
   capabilities,
   embeddingBag,
   embeddingBagAsync,
@@ -49,7 +50,7 @@ import {
   type BagVariant,
   type IndexKind,
 } from './reference';
-import { itOnEachIsa } from './checks';
+import { expectSameBitsOnThreads, itOnEachIsa } from './checks';
 import { cond, forward64, maxTieGap, refArgmax, refBagBackward, refScatterAdd } from './scatter-reference';
 
 const BOUND = 1e-6;
@@ -273,6 +274,57 @@ describe.each(DIMS)('embeddingBagBackward dim %i', (dim) => {
         }
       }
     }
+  });
+});
+
+// The dense sum / mean backward writes an `out` whose rows are whole, line-aligned cache lines
+// with streaming stores where the ISA has them (no zero fill, untouched rows zeroed, each
+// touched row's first contribution stored over it: csrc/kernels/scatter/scatter.h,
+// scatter_add_into_zeros; test/native/scatter_test.cc shows which path ran); any other `out`
+// gets the zero fill and the adds. Both must give the same bits, write every element of out
+// and nothing around it.
+describe('embeddingBagBackward: a line-aligned out (streaming path) equals any other out', () => {
+  itOnEachIsa('dense sum / mean, with and without a plan, 1-3 threads', () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    // Rows repeating ~13 times (a given plan pools) and mostly distinct rows (it does not:
+    // from two threads the plan-free streaming form runs instead); dim 64: whole lines.
+    const many = manyBagsCase(rng);
+    const fewLengths = randomLengths(rng, 300, 8);
+    const few = { ...many, lengths: fewLengths, idx: randomIndices(rng, fewLengths.reduce((a, b) => a + b, 0), many.rows) };
+    let calls = 0;
+    for (const [{ dim, rows, lengths, idx, table }, mode] of [[many, 'sum'], [many, 'mean'], [few, 'sum'], [few, 'mean']] as const) {
+      const weights = rng.bool() ? randomWeights(rng, idx.length) : undefined;
+      const o = bagOptions({ table, dim, mode, weights, paddingIdx: rng.bool() ? 11 : undefined }, idx, lengths, 'offsets', 'int32');
+      const gradOutput = randomTable(rng, lengths.length, dim);
+      const plan = scatterPlan({ indices: o.indices, numRows: rows });
+      for (const withPlan of [false, true]) {
+        const ctx = `seed=${seed} mode=${mode} positions=${idx.length} weighted=${weights !== undefined} plan=${withPlan}`;
+        const n = rows * dim;
+        // Aligned: 64 bytes into a line-aligned allocation; shifted: one float past a line.
+        const alignedBacking = allocFloat32(n + 32).fill(NaN);
+        const aligned = alignedBacking.subarray(16, 16 + n);
+        const shiftedBacking = allocFloat32(n + 32).fill(NaN);
+        const shifted = shiftedBacking.subarray(17, 17 + n);
+        const opts = { ...o, gradOutput, numRows: rows, plan: withPlan ? plan : undefined };
+        const runs = [aligned, shifted].map((out) => expectSameBitsOnThreads(() => {
+          out.fill(NaN);
+          const got = embeddingBagBackward({ ...opts, out });
+          calls++;
+          expect(got === out, `${ctx}: returns out`).toBe(true);
+          return got.slice();
+        }, ctx));
+        expect(firstBitMismatch(runs[0], runs[1]), `${ctx}: aligned vs shifted out`).toBe(-1);
+        expect(firstNaN(runs[0]), `${ctx}: every element written`).toBe(-1);
+        expect(firstBitMismatch(runs[0], embeddingBagBackward(opts)), `${ctx}: vs a fresh output`).toBe(-1);
+        calls++;
+        for (const [backing, at] of [[alignedBacking, 16], [shiftedBacking, 17]] as const) {
+          const outside = [...backing.subarray(0, at), ...backing.subarray(at + n)];
+          expect(outside.every((x) => Number.isNaN(x)), `${ctx}: nothing written around out`).toBe(true);
+        }
+      }
+    }
+    return calls;
   });
 });
 

@@ -519,6 +519,170 @@ TEST(scatter_add_column_and_row_split_at_any_alignment) {
   ek::set_thread_count(2);
 }
 
+// scatter_add_into_zeros against a zero fill and scatter_add on the same ISA: bitwise equal,
+// nothing outside dst written, for dims whose rows are whole cache lines (the streaming path
+// on AVX2 / AVX-512 when dst is line-aligned) and others, dst aligned or shifted, with
+// duplicates, a hub row, a skipped row, weights, bag rows and factors, on 1-3 threads. Which
+// path ran is visible: handed a NaN-poisoned dst as `dst_is_zero`, the streaming path writes
+// each touched row without reading it (finite sums) and leaves untouched rows alone (NaN);
+// the fill-free fallback reads NaN into every touched row. The kernels' first-touch stores
+// are also checked directly on every ISA, the scalar and NEON ones included, which
+// scatter_add_into_zeros itself never streams through.
+TEST(scatter_add_into_zeros_streams_first_touches_bitwise) {
+  Rng rng(harness::test_seed());
+  const float poison = from_bits(0x7fc0beefu);
+  for (int64_t dim : {16, 32, 48, 128, 7, 129}) {
+    for (int variant = 0; variant < 6; ++variant) {
+      const bool weighted = variant % 2 == 1, factored = variant >= 4;
+      const bool aligned = variant < 4 || rng.coin(0.5);
+      const int64_t rows = rng.between(1, 300);
+      const int64_t n = harness::quick() ? rng.between(1, 1500) : rng.between(1, 5000);
+      std::vector<int64_t> idx(static_cast<size_t>(n));
+      for (int64_t& v : idx) v = rng.coin(0.2) ? rows - 1 : rng.below(rows);  // a hub
+      const Ids ids(random_type(rng), idx);
+      const int64_t skip = rng.coin(0.5) ? rng.below(rows) : -1;
+      const int64_t bags = rng.between(1, 40);
+      std::vector<int64_t> bag_of(static_cast<size_t>(n));
+      for (int64_t& b : bag_of) b = rng.below(bags);
+      const std::vector<float> grad = random_floats(rng, bags * dim), w = random_floats(rng, n);
+      const int64_t factor_rows = rng.between(1, 20);
+      const std::vector<float> factor = random_floats(rng, factor_rows * dim);
+      std::vector<int64_t> factor_row(static_cast<size_t>(n));
+      for (int64_t& v : factor_row) v = rng.below(factor_rows);
+      s::ScatterArgs a;
+      a.dim = dim;
+      a.src = grad.data();
+      a.src_rows = bag_of.data();
+      a.weights = weighted ? w.data() : nullptr;
+      a.alpha = weighted ? 0.5f : 1.0f;
+      if (factored) {
+        a.factor = factor.data();
+        a.factor_rows = factor_row.data();
+      }
+      // dst: line-aligned, or one float past a line, with kGuard floats on both sides.
+      constexpr int64_t kGuard = 32;
+      const int64_t span = rows * dim + 2 * kGuard;
+      const int64_t shift = aligned ? 0 : 1;
+      auto dst_of = [&](std::vector<float>& v) {  // v holds span + 16 floats
+        float* line = v.data() + kGuard;
+        while (reinterpret_cast<uintptr_t>(line) % 64 != 0) ++line;
+        return line + shift;
+      };
+      std::vector<bool> touched(static_cast<size_t>(rows), false);
+      for (int64_t v : idx) {
+        if (v != skip) touched[static_cast<size_t>(v)] = true;
+      }
+      const bool may_stream = aligned && dim % 16 == 0;
+      SCOPED_CONTEXT("dim=", dim, " rows=", rows, " n=", n, " skip=", skip, " weighted=", weighted,
+                     " factored=", factored, " aligned=", aligned);
+      for_each_isa([&](ek::Isa isa) {
+        const bool streams = may_stream && s::kernels_for(isa).streams;
+        // The same ISA's zero fill and scatter_add on one thread: what every run must equal.
+        std::vector<float> expect(static_cast<size_t>(span + 16), 0.0f);
+        a.dst = dst_of(expect);
+        s::scatter_add(ids.view(), rows, a, skip);
+        const float* want = a.dst;
+        for (int threads : {1, 2, 3}) {
+          SCOPED_CONTEXT("threads ", threads);
+          CHECK_EQ(ek::set_thread_count(threads), std::string());
+          std::vector<float> got(static_cast<size_t>(span + 16));
+          for (float& x : got) x = rng.nonzero();
+          const std::vector<float> before = got;
+          a.dst = dst_of(got);
+          const int64_t at = a.dst - got.data();
+          s::scatter_add_into_zeros(ids.view(), rows, a, skip, false);
+          for (int64_t e = 0; e < static_cast<int64_t>(got.size()); ++e) {
+            const bool inside = e >= at && e < at + rows * dim;
+            const bool ok = inside ? bits(got[e]) == bits(want[e - at]) : bits(got[e]) == bits(before[e]);
+            if (!CHECK_MSG(ok, "element ", e - at, inside ? "" : " (outside dst)")) break;
+          }
+          // dst_is_zero over poison: which path ran.
+          std::vector<float> poisoned(static_cast<size_t>(span + 16), poison);
+          a.dst = dst_of(poisoned);
+          s::scatter_add_into_zeros(ids.view(), rows, a, skip, true);
+          for (int64_t r = 0; r < rows; ++r) {
+            const float* row = a.dst + r * dim;
+            bool ok = true;
+            for (int64_t c = 0; c < dim; ++c) {
+              ok &= !touched[static_cast<size_t>(r)] ? bits(row[c]) == bits(poison)
+                    : streams ? bits(row[c]) == bits(want[r * dim + c])
+                              : std::isnan(row[c]);
+            }
+            if (!CHECK_MSG(ok, "row ", r, touched[static_cast<size_t>(r)] ? " (touched)" : " (untouched)",
+                           streams ? ": the streaming path" : ": the fallback")) break;
+          }
+        }
+      });
+    }
+  }
+  // The kernels directly, every ISA: positions flagged first are stored as 0 + contribution
+  // over whatever dst held, the rest added, against the scalar kernel on a zeroed dst. Rows of
+  // whole aligned lines (what streaming stores need) for the x86 paths; any dim where no ISA
+  // streams.
+  for (int64_t dim : {16, 64, 144, 5, 33}) {
+    const int64_t rows = rng.between(1, 40), n = rng.between(1, 300);
+    std::vector<int64_t> idx(static_cast<size_t>(n));
+    for (int64_t& v : idx) v = rng.below(rows);
+    const Ids ids(random_type(rng), idx);
+    std::vector<uint8_t> first(static_cast<size_t>(n));
+    std::vector<bool> seen(static_cast<size_t>(rows), false);
+    for (int64_t i = 0; i < n; ++i) {
+      first[i] = !seen[static_cast<size_t>(idx[i])];
+      seen[static_cast<size_t>(idx[i])] = true;
+    }
+    const std::vector<float> src = random_floats(rng, n * dim), w = random_floats(rng, n);
+    const size_t size = static_cast<size_t>(rows * dim + 16);
+    auto offset_of = [](const std::vector<float>& v) {  // the first line boundary in v
+      int64_t at = 0;
+      while (reinterpret_cast<uintptr_t>(v.data() + at) % 64 != 0) ++at;
+      return at;
+    };
+    for (bool weighted : {false, true}) {
+      s::ScatterArgs a;
+      a.dim = dim;
+      a.src = src.data();
+      a.weights = weighted ? w.data() : nullptr;
+      a.alpha = weighted ? 0.25f : 1.0f;
+      for (ek::Isa isa : runnable_isas()) {
+        const s::Kernels& k = s::kernels_for(isa);
+        if (k.streams && dim % 16 != 0) continue;
+        SCOPED_CONTEXT("direct kernel, isa ", ek::isa_name(isa), " dim=", dim, " weighted=", weighted);
+        std::vector<float> want(size, 0.0f);
+        a.dst = want.data() + offset_of(want);
+        a.first_touch = nullptr;
+        k.scatter_rows(a, ids.view(), nullptr, n, 0, dim);
+        const float* expect = a.dst;
+        std::vector<float> got(size, poison);
+        a.dst = got.data() + offset_of(got);
+        a.first_touch = first.data();
+        k.scatter_rows(a, ids.view(), nullptr, n, 0, dim);
+        bool ok = true;
+        for (int64_t e = 0; e < rows * dim; ++e) {
+          ok &= seen[static_cast<size_t>(e / dim)] ? bits(a.dst[e]) == bits(expect[e]) : bits(a.dst[e]) == bits(poison);
+        }
+        CHECK_MSG(ok, "first-touch stores differ from adding onto zeros");
+        // zero_untouched_rows: exactly the rows no position names.
+        std::vector<uint64_t> mask(static_cast<size_t>((rows + 63) / 64), 0);
+        for (int64_t r = 0; r < rows; ++r) {
+          if (seen[static_cast<size_t>(r)]) mask[r >> 6] |= uint64_t{1} << (r & 63);
+        }
+        std::vector<float> zeroed(size, poison);
+        const int64_t at = offset_of(zeroed);
+        k.zero_untouched_rows(zeroed.data() + at, dim, mask.data(), 0, rows);
+        ok = true;
+        for (size_t e = 0; e < zeroed.size(); ++e) {
+          const int64_t off = static_cast<int64_t>(e) - at;
+          const bool inside = off >= 0 && off < rows * dim;
+          ok &= inside && !seen[static_cast<size_t>(off / dim)] ? bits(zeroed[e]) == 0u : bits(zeroed[e]) == bits(poison);
+        }
+        CHECK_MSG(ok, "zero_untouched_rows");
+        ++g_checked[static_cast<int>(isa)];
+      }
+    }
+  }
+  ek::set_thread_count(2);
+}
+
 TEST(bag_backward_matches_reference_every_isa) {
   Rng rng(harness::test_seed());
   for (int64_t dim : kDims) {

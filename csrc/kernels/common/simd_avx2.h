@@ -16,6 +16,10 @@ struct Avx2F32 {
   static inline Reg set1(float v) { return _mm256_set1_ps(v); }
   static inline Reg load(const float* p) { return _mm256_loadu_ps(p); }
   static inline void store(float* p, Reg v) { _mm256_storeu_ps(p, v); }
+  // A non-temporal store: p 32-byte aligned (see simd_avx512.h).
+  static constexpr bool kStreams = true;
+  static inline void stream(float* p, Reg v) { _mm256_stream_ps(p, v); }
+  static inline void stream_fence() { _mm_sfence(); }
   // First n lanes, 0 < n < kLanes.
   static inline Mask tail_mask(int n) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);

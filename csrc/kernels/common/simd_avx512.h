@@ -17,6 +17,11 @@ struct Avx512F32 {
   static inline Reg set1(float v) { return _mm512_set1_ps(v); }
   static inline Reg load(const float* p) { return _mm512_loadu_ps(p); }
   static inline void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
+  // A non-temporal store: p 64-byte aligned. Written lines go to memory without being read
+  // first; stream_fence() orders them before the stores that follow (a task's end).
+  static constexpr bool kStreams = true;
+  static inline void stream(float* p, Reg v) { _mm512_stream_ps(p, v); }
+  static inline void stream_fence() { _mm_sfence(); }
   // First n lanes, 0 < n < kLanes. Masked-off lanes are neither read nor written, so a
   // row's last partial vector never touches memory past the row.
   static inline Mask tail_mask(int n) { return static_cast<Mask>((1u << n) - 1u); }

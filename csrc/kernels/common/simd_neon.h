@@ -16,6 +16,11 @@ struct NeonF32 {
   static inline Reg set1(float v) { return vdupq_n_f32(v); }
   static inline Reg load(const float* p) { return vld1q_f32(p); }
   static inline void store(float* p, Reg v) { vst1q_f32(p, v); }
+  // No streaming store is used here (kStreams false: callers keep their zero-fill paths);
+  // stream() is a plain store so that shared kernels still compile and test alike.
+  static constexpr bool kStreams = false;
+  static inline void stream(float* p, Reg v) { vst1q_f32(p, v); }
+  static inline void stream_fence() {}
   static inline Mask tail_mask(int n) { return n; }
   // NEON has no masked memory access: go through a stack buffer so no byte past the row
   // is read or written.

@@ -1,5 +1,6 @@
-// The plan-free scatter-add, dense max-backward and per-sample-weights gradient kernels,
-// written once over a vector type V (common/simd_*.h).
+// The plan-free scatter-add (with its first-touch stores and the zeroing of untouched rows),
+// dense max-backward and per-sample-weights gradient kernels, written once over a vector
+// type V (common/simd_*.h).
 // Included by avx2.cc / avx512.cc / neon.cc inside their EMBEDKIT_TARGET region. It uses the
 // gather body's index helpers (gather/body.h; internal linkage there too).
 #pragma once
@@ -68,13 +69,19 @@ void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, const in
   float* const dst = a.dst + c0;
   const float* const src = a.src + c0;
   auto position = [&](int64_t j) { return positions != nullptr ? positions[j] : j; };
+  const uint8_t* const first_touch = a.first_touch;
   for (int64_t j = 0; j < count; ++j) {
     // Both rows a later position needs: the destination is random, and the source, read in
-    // order, has gaps when this task owns only some of the rows.
+    // order, has gaps when this task owns only some of the rows. A first touch reads no
+    // destination.
     if (j + kRowPrefetchDistance < count) {
       const int64_t ahead = position(j + kRowPrefetchDistance);
-      prefetch_row_pair(dst + index_at<Idx>(indices, ahead) * dim, src + source_row(a, ahead) * dim,
-                        part_bytes);
+      const float* ahead_src = src + source_row(a, ahead) * dim;
+      if (first_touch != nullptr && first_touch[ahead] != 0) {
+        gather::simd_body::prefetch_row(ahead_src, part_bytes);
+      } else {
+        prefetch_row_pair(dst + index_at<Idx>(indices, ahead) * dim, ahead_src, part_bytes);
+      }
     }
     const int64_t i = position(j);
     float* d = dst + index_at<Idx>(indices, i) * dim;
@@ -100,6 +107,17 @@ void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, const in
         return V::load(s + col);
       }
     };
+    if (first_touch != nullptr && first_touch[i] != 0) {
+      // 0 + contribution, the operations the add into a zeroed row applies, streamed.
+      int64_t c = 0;
+      for (; c < full_end; c += V::kLanes) V::stream(d + c, update(V::zero(), source(c)));
+      if (tail_lanes != 0) {
+        Reg sv = V::load_masked(s + c, tail);
+        if constexpr (kFactor) sv = V::mul(sv, V::load_masked(f + c, tail));
+        V::store_masked(d + c, update(V::zero(), sv), tail);
+      }
+      continue;
+    }
     auto step = [&](int64_t col) { V::store(d + col, update(V::load(d + col), source(col))); };
     // Four vectors per loop step: a one-vector loop spent half its instructions on its
     // counters. Instructions per 128-float row on AVX2 (callgrind, bench/scatter-probe):
@@ -119,6 +137,7 @@ void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, const in
       V::store_masked(d + c, update(V::load_masked(d + c, tail), sv), tail);
     }
   }
+  if (first_touch != nullptr) V::stream_fence();
 }
 
 template <class V, class Idx, bool kFactor>
@@ -244,9 +263,25 @@ void weights_grad(const WeightsGradArgs& a, int64_t bag, int64_t p0, int64_t p1)
 }
 
 template <class V>
+void zero_untouched_rows(float* out, int64_t dim, const uint64_t* touched, int64_t r0, int64_t r1) {
+  const int64_t full_end = dim / V::kLanes * V::kLanes;
+  const int tail_lanes = static_cast<int>(dim % V::kLanes);
+  const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
+  for (int64_t r = r0; r < r1; ++r) {
+    if ((touched[r >> 6] >> (r & 63) & 1) != 0) continue;
+    float* row = out + r * dim;
+    for (int64_t c = 0; c < full_end; c += V::kLanes) V::stream(row + c, V::zero());
+    if (tail_lanes != 0) V::store_masked(row + full_end, V::zero(), tail);
+  }
+  V::stream_fence();
+}
+
+template <class V>
 Kernels make_kernels() {
   Kernels k;
   k.max_backward_columns = max_backward_columns<V>;
+  k.zero_untouched_rows = zero_untouched_rows<V>;
+  k.streams = V::kStreams;
   k.weights_grad = [](const WeightsGradArgs& a, int64_t bag, int64_t p0, int64_t p1) {
     switch (a.indices.type) {
       case IndexType::Int32: return weights_grad<V, int32_t>(a, bag, p0, p1);

@@ -16,7 +16,16 @@ void scatter_rows_ref(const ScatterArgs& a, const IndexArray& indices, const int
     // and plan-free forms agree bit for bit on this path too.
     const float w = scaled ? (a.weights != nullptr ? a.alpha * a.weights[i] : a.alpha) : 1.0f;
     const float* f = a.factor != nullptr ? a.factor + a.factor_rows[i] * a.dim : nullptr;
-    for (int64_t c = c0; c < c1; ++c) d[c] += w * (f != nullptr ? s[c] * f[c] : s[c]);
+    // A first touch adds onto a zero it does not read.
+    const bool first = a.first_touch != nullptr && a.first_touch[i] != 0;
+    for (int64_t c = c0; c < c1; ++c) d[c] = (first ? 0.0f : d[c]) + w * (f != nullptr ? s[c] * f[c] : s[c]);
+  }
+}
+
+void zero_untouched_rows_ref(float* out, int64_t dim, const uint64_t* touched, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    if ((touched[r >> 6] >> (r & 63) & 1) != 0) continue;
+    for (int64_t c = 0; c < dim; ++c) out[r * dim + c] = 0.0f;
   }
 }
 
@@ -51,7 +60,8 @@ void weights_grad_ref(const WeightsGradArgs& a, int64_t bag, int64_t p0, int64_t
 }  // namespace
 
 const Kernels& reference_kernels() {
-  static const Kernels kernels{scatter_rows_ref, max_backward_columns_ref, weights_grad_ref};
+  static const Kernels kernels{scatter_rows_ref, max_backward_columns_ref, weights_grad_ref,
+                               zero_untouched_rows_ref, false};
   return kernels;
 }
 

@@ -236,6 +236,62 @@ void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs&
 
 namespace {
 
+// The rows of `indices` (but `skip`) as bits of `touched`, and first[i] = 1 where position i
+// is the first to name its row. One pass in index order; a bit per row keeps the bitmap in L2
+// (1 M rows: 125 KiB), so the pass is a few ms at most next to the scatter's tens.
+void mark_first_touches(const IndexArray& indices, int64_t skip, std::vector<uint64_t>* touched,
+                        LargeArray<uint8_t>* first) {
+  visit_index_type(indices.type, [&](auto tag) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(tag)>>;
+    const T* idx = static_cast<const T*>(indices.data);
+    uint64_t* bits = touched->data();
+    uint8_t* flag = first->data();
+    for (int64_t i = 0; i < indices.length; ++i) {
+      const int64_t row = static_cast<int64_t>(idx[i]);
+      if (row == skip) {
+        flag[i] = 0;
+        continue;
+      }
+      const uint64_t bit = uint64_t{1} << (row & 63);
+      flag[i] = (bits[row >> 6] & bit) == 0;
+      bits[row >> 6] |= bit;
+    }
+  });
+}
+
+// Whether scatter_add_into_zeros can stream rows into dst: the kernels stream, and every
+// row, and so every column group's part of it (line_cuts), is whole aligned cache lines.
+bool streams_rows(const Kernels& k, const float* dst, int64_t dim) {
+  return k.streams && dim % kLineFloats == 0 && reinterpret_cast<uintptr_t>(dst) % kLineBytes == 0;
+}
+
+}  // namespace
+
+void scatter_add_into_zeros(const IndexArray& indices, int64_t num_rows, const ScatterArgs& a,
+                            int64_t skip, bool dst_is_zero) {
+  const Kernels& k = kernels_for(active_isa());
+  if (indices.length == 0 || !streams_rows(k, a.dst, a.dim)) {
+    if (!dst_is_zero) fill_zero(a.dst, num_rows * a.dim);
+    scatter_add(indices, num_rows, a, skip);
+    return;
+  }
+  std::vector<uint64_t> touched(static_cast<size_t>((num_rows + 63) / 64), 0);
+  LargeArray<uint8_t> first(static_cast<size_t>(indices.length));
+  mark_first_touches(indices, skip, &touched, &first);
+  if (!dst_is_zero) {
+    // Row ranges whose floats fill a task; a range boundary between two rows shares no line.
+    const int64_t tasks = task_count_for(num_rows * a.dim, kMinFillPerTask);
+    parallel_for(tasks, [&](int64_t t) {
+      k.zero_untouched_rows(a.dst, a.dim, touched.data(), num_rows * t / tasks, num_rows * (t + 1) / tasks);
+    });
+  }
+  ScatterArgs onto_zeros = a;
+  onto_zeros.first_touch = first.data();
+  scatter_add(indices, num_rows, onto_zeros, skip);
+}
+
+namespace {
+
 // Applies a plan's contributions in plan order with the plan-free kernel: contribution k goes
 // to its segment's row (ascending) from source row a.src_rows[k] (in plan order, not
 // position order), scaled by a.weights[k] when set (a.alpha must be 1 then; the kernel
@@ -418,17 +474,24 @@ const LargeArray<int64_t>& BagBackward::rows() {
   return plan_->rows;
 }
 
+bool BagBackward::dense_through_plan(const float* out) const {
+  if (args_.factor != nullptr) return factor_pools();
+  if (args_.plan == nullptr) return rows_repeat();
+  if (plan_free_is_faster()) return false;
+  return pool_plan(*args_.plan) || !streams_rows(kernels_for(active_isa()), out, args_.dim);
+}
+
 void BagBackward::run_dense(float* out) {
-  if (!args_.out_is_zero) fill_zero(out, args_.num_rows * args_.dim);
-  if (args_.mode == PoolMode::Max) return run_max_columns(out, args_.argmax);
-  if (args_.factor != nullptr) {
-    if (factor_pools()) return run_factor_pooled(out, true);
-  } else if (args_.plan != nullptr ? !plan_free_is_faster() : rows_repeat()) {
-    return run_planned(out, true);
+  if (args_.mode == PoolMode::Max || dense_through_plan(out)) {
+    if (!args_.out_is_zero) fill_zero(out, args_.num_rows * args_.dim);
+    if (args_.mode == PoolMode::Max) return run_max_columns(out, args_.argmax);
+    return args_.factor != nullptr ? run_factor_pooled(out, true) : run_planned(out, true);
   }
-  // A plan-free scatter-add of gradient rows: out[indices[p]] += scale_p * grad[bag(p)], in
-  // index order per row, the sums the plan form computes, bit for bit.
-  scatter_add(args_.indices, args_.num_rows, gradient_rows(out, bag_of_.data(), scale_.empty() ? nullptr : scale_.data()), args_.padding_idx);
+  // A plan-free scatter-add of gradient rows onto zeros: out[indices[p]] += scale_p *
+  // grad[bag(p)], in index order per row, the sums the plan form computes, bit for bit.
+  scatter_add_into_zeros(args_.indices, args_.num_rows,
+                         gradient_rows(out, bag_of_.data(), scale_.empty() ? nullptr : scale_.data()),
+                         args_.padding_idx, args_.out_is_zero);
 }
 
 ScatterArgs BagBackward::gradient_rows(float* out, const int64_t* src_rows, const float* scales) const {
@@ -518,10 +581,10 @@ void BagBackward::run_factor_sparse(float* out) {
   for (int64_t u = 0; u < slots; ++u) {
     for (int64_t k = plan.bounds[u]; k < plan.bounds[u + 1]; ++k) slot[plan.order[k]] = u;
   }
-  fill_zero(out, slots * args_.dim);
   // Each slot's contributions in position order, as the dense form adds them: the same bits.
-  scatter_add(IndexArray{slot.data(), plan.num_indices, IndexType::Int64}, slots,
-              gradient_rows(out, bag_of_.data(), scale_.empty() ? nullptr : scale_.data()), slots);
+  scatter_add_into_zeros(IndexArray{slot.data(), plan.num_indices, IndexType::Int64}, slots,
+                         gradient_rows(out, bag_of_.data(), scale_.empty() ? nullptr : scale_.data()), slots,
+                         false);
 }
 
 void BagBackward::run_planned(float* out, bool dense) {

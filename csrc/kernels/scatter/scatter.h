@@ -63,6 +63,11 @@ struct ScatterArgs {
   // combine). Plan-free form (scatter_add over indices) only.
   const float* factor = nullptr;
   const int64_t* factor_rows = nullptr;
+  // When set, first_touch[i] != 0 marks the positions whose row no earlier position writes:
+  // that row holds nothing to keep (scatter_add_into_zeros), so the kernel writes it as
+  // 0 + contribution without reading it, with streaming stores where the ISA has them (dst
+  // rows then 64-byte aligned, dim a multiple of 16). Plan-free form only.
+  const uint8_t* first_touch = nullptr;
 };
 // Each touched row becomes dst + c0 + c1 + ... (contributions in index order, each
 // alpha * w_i * src_i rounded to float first). Runs on the active ISA over the pool; on one
@@ -82,6 +87,16 @@ void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs&
 // columns where rows are whole lines. For tests, which reach the column split with small
 // inputs this way; not thread-safe against running calls.
 int64_t set_row_split_max_src_bytes(int64_t bytes);
+// dst = 0, then scatter_add(indices, num_rows, args, skip): every row of dst is written, with
+// the sums of its contributions or zeros. Where the ISA has streaming stores and dst's rows
+// are whole aligned cache lines, no row is written twice or read before its first write:
+// rows no position names are zeroed with streaming stores and each other row's first
+// contribution is stored over it (first_touch), where a zero fill followed by the scatter
+// would write every row once more and read back each one it adds to (bench shape, 524,288
+// positions into 1 M x 128: 28.4 -> 16.6 ms on 2 threads, C++ harness, bench/NOTES.md). The
+// same bits either way. dst_is_zero: dst holds zeros already (a fresh array), nothing to fill.
+void scatter_add_into_zeros(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args,
+                            int64_t skip, bool dst_is_zero);
 
 // Column cuts [0, c1, ..., dim] into at most `groups` runs, one per task, for rows of dim
 // floats starting at `rows`: on cache-line boundaries (the rows' own when dim % 16 == 0), each
@@ -142,6 +157,12 @@ struct Kernels {
   // bag_weights_grad over positions [p0, p1), p0 inside bag `bag` (or at its start): each
   // output a dot product of two rows, the table rows prefetched ahead across bag boundaries.
   void (*weights_grad)(const WeightsGradArgs& args, int64_t bag, int64_t p0, int64_t p1);
+  // Zeroes rows [r0, r1) of out (dim floats each) whose bit in `touched` is clear, with
+  // streaming stores where the ISA has them, then fences them.
+  void (*zero_untouched_rows)(float* out, int64_t dim, const uint64_t* touched, int64_t r0, int64_t r1);
+  // Whether scatter_rows' first-touch stores and zero_untouched_rows stream (bypass the
+  // caches): scatter_add_into_zeros takes its first-touch path only then.
+  bool streams = false;
 };
 const Kernels& reference_kernels();  // ref.cc
 const Kernels* avx2_kernels();
@@ -191,13 +212,14 @@ struct BagBackwardArgs {
 };
 
 // A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
-// position; the dense form is then a plan-free scatter-add of gradient rows (or, where the
-// indices hold 8 or more positions per table row, the pooled plan form below), and the sparse
-// form a plan (the distinct rows and the positions feeding each) whose segments the gather
+// position; the dense form is then a plan-free scatter-add of gradient rows onto zeros
+// (scatter_add_into_zeros; or, where the indices hold 8 or more positions per table row, the
+// pooled plan form below), and the sparse form a plan (the distinct rows and the positions feeding each) whose segments the gather
 // family's pooling kernels sum into the compact output, one bag of gradOutput rows per row.
 // With a given plan both forms use it (no sort; the dense form then as scatter_add with a
-// plan: pooled where rows repeat, else the row kernel in plan order; on one thread the dense
-// form stays plan-free, which is faster there): the same sums, bit for bit. With a factor
+// plan: pooled where rows repeat, else the row kernel in plan order, except where the
+// plan-free form streams or runs on one thread, which are faster): the same sums, bit for
+// bit. With a factor
 // both forms pool each plan segment through the gather family's QR 'mul' kernel where the
 // dense form would pool (its ids made of a gradient row and a factor row), and are otherwise
 // the plan-free scatter, the sparse one into the compact output: dense and sparse choose
@@ -223,6 +245,12 @@ class BagBackward {
   // Whether the indices repeat each table row often enough (8+ positions per row) that
   // the dense form sorts and pools rather than scattering.
   bool rows_repeat() const;
+  // Whether the dense form into `out` sums through the plan (pooled, or the row kernel in plan
+  // order) rather than scatter_add_into_zeros: with a factor where it pools, without a plan
+  // where rows repeat; with a given plan from two threads on, where the plan pools or the
+  // plan-free form cannot stream (streaming, the plan-free form wrote the bench shape in 17 ms
+  // where plan order took 27.5).
+  bool dense_through_plan(const float* out) const;
   // With a factor, whether rows_repeat() and every (gradient row, factor row) pair fits one
   // int64 id: then both forms pool.
   bool factor_pools() const;
