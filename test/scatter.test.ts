@@ -277,23 +277,27 @@ describe.each(DIMS)('embeddingBagBackward dim %i', (dim) => {
   });
 });
 
-// The dense sum / mean backward writes an `out` whose rows are whole, line-aligned cache lines
-// with streaming stores where the ISA has them (no zero fill, untouched rows zeroed, each
-// touched row's first contribution stored over it: csrc/kernels/scatter/scatter.h,
-// scatter_add_into_zeros; test/native/scatter_test.cc shows which path ran); any other `out`
-// gets the zero fill and the adds. Both must give the same bits, write every element of out
-// and nothing around it.
+// The dense sum / mean backward writes an `out` of 24 MiB or more whose rows are whole,
+// line-aligned cache lines with streaming stores where the ISA has them (no zero fill,
+// untouched rows zeroed, each touched row's first contribution stored over it:
+// csrc/kernels/scatter/scatter.h, scatter_add_into_zeros; test/native/scatter_test.cc shows
+// which path ran); any other `out` gets the zero fill and the adds. Both must give the same
+// bits, write every element of out and nothing around it.
 describe('embeddingBagBackward: a line-aligned out (streaming path) equals any other out', () => {
   itOnEachIsa('dense sum / mean, with and without a plan, 1-3 threads', () => {
     const seed = freshSeed();
     const rng = new Rng(seed);
-    // Rows repeating ~13 times (a given plan pools) and mostly distinct rows (it does not:
-    // from two threads the plan-free streaming form runs instead); dim 64: whole lines.
-    const many = manyBagsCase(rng);
-    const fewLengths = randomLengths(rng, 300, 8);
-    const few = { ...many, lengths: fewLengths, idx: randomIndices(rng, fewLengths.reduce((a, b) => a + b, 0), many.rows) };
+    // 98,304 rows x 64 (24 MiB, whole lines). Ids among 3,000 rows repeat ~13 times (a given
+    // plan pools); ids among all rows mostly differ (it does not: from two threads the
+    // plan-free streaming form runs instead).
+    const dim = 64, rows = 98304;
+    const table = randomTable(rng, rows, dim);
+    const lengths = randomLengths(rng, 2000, 40);
+    const n = lengths.reduce((a, b) => a + b, 0);
+    const hot = randomIndices(rng, n, 3000).map((x) => (rng.bool(0.1) ? 7 : x));
+    const spread = randomIndices(rng, n, rows);
     let calls = 0;
-    for (const [{ dim, rows, lengths, idx, table }, mode] of [[many, 'sum'], [many, 'mean'], [few, 'sum'], [few, 'mean']] as const) {
+    for (const [idx, mode] of [[hot, 'sum'], [hot, 'mean'], [spread, 'sum'], [spread, 'mean']] as const) {
       const weights = rng.bool() ? randomWeights(rng, idx.length) : undefined;
       const o = bagOptions({ table, dim, mode, weights, paddingIdx: rng.bool() ? 11 : undefined }, idx, lengths, 'offsets', 'int32');
       const gradOutput = randomTable(rng, lengths.length, dim);

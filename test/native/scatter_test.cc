@@ -519,9 +519,10 @@ TEST(scatter_add_column_and_row_split_at_any_alignment) {
   ek::set_thread_count(2);
 }
 
-// scatter_add_into_zeros against a zero fill and scatter_add on the same ISA: bitwise equal,
-// nothing outside dst written, for dims whose rows are whole cache lines (the streaming path
-// on AVX2 / AVX-512 when dst is line-aligned) and others, dst aligned or shifted, with
+// scatter_add_into_zeros (its size floor lifted) against a zero fill and scatter_add on the
+// same ISA: bitwise equal, nothing outside dst written, for dims whose rows are whole cache
+// lines (the streaming path on AVX2 / AVX-512 when dst is line-aligned) and others, dst
+// aligned or shifted, with
 // duplicates, a hub row, a skipped row, weights, bag rows and factors, on 1-3 threads. Which
 // path ran is visible: handed a NaN-poisoned dst as `dst_is_zero`, the streaming path writes
 // each touched row without reading it (finite sums) and leaves untouched rows alone (NaN);
@@ -531,6 +532,8 @@ TEST(scatter_add_column_and_row_split_at_any_alignment) {
 TEST(scatter_add_into_zeros_streams_first_touches_bitwise) {
   Rng rng(harness::test_seed());
   const float poison = from_bits(0x7fc0beefu);
+  // Streamed at any size here (the default starts at 24 MiB of dst).
+  const int64_t default_stream_min = s::set_stream_min_bytes(0);
   for (int64_t dim : {16, 32, 48, 128, 7, 129}) {
     for (int variant = 0; variant < 6; ++variant) {
       const bool weighted = variant % 2 == 1, factored = variant >= 4;
@@ -614,6 +617,25 @@ TEST(scatter_add_into_zeros_streams_first_touches_bitwise) {
         }
       });
     }
+  }
+  s::set_stream_min_bytes(default_stream_min);
+  {
+    // Under the floor (a 64 KiB dst) an aligned dst still takes the fill-free fallback.
+    const int64_t rows = 256, dim = 64;
+    std::vector<float> poisoned(static_cast<size_t>(rows * dim + 16), poison);
+    float* dst = poisoned.data();
+    while (reinterpret_cast<uintptr_t>(dst) % 64 != 0) ++dst;
+    const std::vector<int64_t> idx = {3, 200, 3};
+    const Ids ids(ek::IndexType::Int32, idx);
+    const std::vector<float> src = random_floats(rng, 3 * dim);
+    s::ScatterArgs a;
+    a.dim = dim;
+    a.src = src.data();
+    a.dst = dst;
+    for_each_isa([&](ek::Isa) {
+      s::scatter_add_into_zeros(ids.view(), rows, a, -1, true);
+      CHECK_MSG(std::isnan(dst[3 * dim]) && std::isnan(dst[200 * dim]), "a small dst streamed");
+    });
   }
   // The kernels directly, every ISA: positions flagged first are stored as 0 + contribution
   // over whatever dst held, the rest added, against the scalar kernel on a zeroed dst. Rows of

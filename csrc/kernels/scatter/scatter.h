@@ -88,8 +88,9 @@ void scatter_add(const IndexArray& indices, int64_t num_rows, const ScatterArgs&
 // inputs this way; not thread-safe against running calls.
 int64_t set_row_split_max_src_bytes(int64_t bytes);
 // dst = 0, then scatter_add(indices, num_rows, args, skip): every row of dst is written, with
-// the sums of its contributions or zeros. Where the ISA has streaming stores and dst's rows
-// are whole aligned cache lines, no row is written twice or read before its first write:
+// the sums of its contributions or zeros. Where the ISA has streaming stores, dst is 24 MiB
+// or more (less stays in cache; scatter.cc) and its rows are whole aligned cache lines, no
+// row is written twice or read before its first write:
 // rows no position names are zeroed with streaming stores and each other row's first
 // contribution is stored over it (first_touch), where a zero fill followed by the scatter
 // would write every row once more and read back each one it adds to (bench shape, 524,288
@@ -97,6 +98,10 @@ int64_t set_row_split_max_src_bytes(int64_t bytes);
 // same bits either way. dst_is_zero: dst holds zeros already (a fresh array), nothing to fill.
 void scatter_add_into_zeros(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args,
                             int64_t skip, bool dst_is_zero);
+// The dst size from which scatter_add_into_zeros streams (24 MiB); returns the previous one.
+// For tests, which reach the streaming path with small inputs this way; not thread-safe
+// against running calls.
+int64_t set_stream_min_bytes(int64_t bytes);
 
 // Column cuts [0, c1, ..., dim] into at most `groups` runs, one per task, for rows of dim
 // floats starting at `rows`: on cache-line boundaries (the rows' own when dim % 16 == 0), each
