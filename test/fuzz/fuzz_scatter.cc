@@ -1,5 +1,5 @@
 // libFuzzer target for the scatter / SpMM family: index arrays of every type with values in
-// and out of range, padding skips, weights; CSR matrices with valid and corrupted row
+// and out of range, padding skips, weights, the scatter onto zeros (streamed or not); CSR matrices with valid and corrupted row
 // pointers and columns. The validators must agree with plain scans; whatever they accept
 // must run within its arrays (ASan) on the chosen ISA and thread count: scatter-add gives
 // the same bits with and without a plan and as the scalar path on one thread, the stable
@@ -78,6 +78,38 @@ void fuzz_scatter_add(fuzz::Input& in) {
   a.dst = scalar.data();
   on_scalar_one_thread([&] { sc::scatter_add(indices, rows, a, skip); });
   if (!same_bits(plain, scalar)) fuzz::fail("scatter_add differs from the scalar path on one thread");
+
+  // Onto zeros, streamed at any size where the ISA streams (dim a multiple of 16 and dst
+  // line-aligned; a guard line on both sides), or filled and added: the bits of a zero fill
+  // and scatter_add.
+  {
+    const int64_t dst_dim = in.flag() ? 16 * in.between(1, 3) : dim;
+    std::vector<float> wide_src;
+    if (dst_dim != dim) {
+      wide_src.resize(static_cast<size_t>(n * dst_dim));
+      for (auto& v : wide_src) v = in.value();
+    }
+    sc::ScatterArgs z = a;
+    z.dim = dst_dim;
+    z.src = dst_dim != dim ? wide_src.data() : src.data();
+    std::vector<float> filled(static_cast<size_t>(rows * dst_dim), 0.0f);
+    z.dst = filled.data();
+    sc::scatter_add(indices, rows, z, skip);
+    std::vector<float> buffer(static_cast<size_t>(rows * dst_dim + 48), 3.0f);
+    float* dst = buffer.data() + 16;
+    while (reinterpret_cast<uintptr_t>(dst) % 64 != 0) ++dst;
+    if (in.flag()) ++dst;  // one float past a line: the fallback
+    const int64_t floor = sc::set_stream_min_bytes(0);
+    z.dst = dst;
+    sc::scatter_add_into_zeros(indices, rows, z, skip, false);
+    sc::set_stream_min_bytes(floor);
+    if (rows > 0 && std::memcmp(dst, filled.data(), filled.size() * sizeof(float)) != 0) {
+      fuzz::fail("scatter_add_into_zeros differs from a zero fill and scatter_add");
+    }
+    for (float* f = buffer.data(); f < buffer.data() + buffer.size(); ++f) {
+      if ((f < dst || f >= dst + rows * dst_dim) && *f != 3.0f) fuzz::fail("scatter_add_into_zeros wrote outside dst");
+    }
+  }
 
   // A caller's plan (no skip): it matches its own indices, and dropping the skipped row
   // gives the plan built with that skip.
