@@ -272,8 +272,9 @@ std::atomic<int64_t> g_stream_min_bytes{kStreamMinBytes};  // tests may change i
 // and every row, and so every column group's part of it (line_cuts), is whole aligned
 // cache lines.
 bool streams_rows(const Kernels& k, const float* dst, int64_t num_rows, int64_t dim) {
+  const int64_t bytes = num_rows * dim * static_cast<int64_t>(sizeof(float));
   return k.streams && dim % kLineFloats == 0 && reinterpret_cast<uintptr_t>(dst) % kLineBytes == 0 &&
-         num_rows * dim * static_cast<int64_t>(sizeof(float)) >= g_stream_min_bytes.load(std::memory_order_relaxed);
+         bytes >= g_stream_min_bytes.load(std::memory_order_relaxed);
 }
 
 }  // namespace

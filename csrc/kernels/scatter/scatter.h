@@ -90,12 +90,12 @@ int64_t set_row_split_max_src_bytes(int64_t bytes);
 // dst = 0, then scatter_add(indices, num_rows, args, skip): every row of dst is written, with
 // the sums of its contributions or zeros. Where the ISA has streaming stores, dst is 24 MiB
 // or more (less stays in cache; scatter.cc) and its rows are whole aligned cache lines, no
-// row is written twice or read before its first write:
-// rows no position names are zeroed with streaming stores and each other row's first
-// contribution is stored over it (first_touch), where a zero fill followed by the scatter
-// would write every row once more and read back each one it adds to (bench shape, 524,288
-// positions into 1 M x 128: 28.4 -> 16.6 ms on 2 threads, C++ harness, bench/NOTES.md). The
-// same bits either way. dst_is_zero: dst holds zeros already (a fresh array), nothing to fill.
+// row is written twice or read before its first write: rows no position names are zeroed
+// with streaming stores and each other row's first contribution is stored over it
+// (first_touch), where a zero fill followed by the scatter would write every row once more
+// and read back each one it adds to (bench shape, 524,288 positions into 1 M x 128: 28.4 ->
+// 16.6 ms on 2 threads, C++ harness, bench/NOTES.md). The same bits either way.
+// dst_is_zero: dst holds zeros already (a fresh array), nothing to fill.
 void scatter_add_into_zeros(const IndexArray& indices, int64_t num_rows, const ScatterArgs& args,
                             int64_t skip, bool dst_is_zero);
 // The dst size from which scatter_add_into_zeros streams (24 MiB); returns the previous one.
@@ -219,18 +219,18 @@ struct BagBackwardArgs {
 // A prepared backward pass. Sum / Mean: the bag and the scale (weight / count) of every
 // position; the dense form is then a plan-free scatter-add of gradient rows onto zeros
 // (scatter_add_into_zeros; or, where the indices hold 8 or more positions per table row, the
-// pooled plan form below), and the sparse form a plan (the distinct rows and the positions feeding each) whose segments the gather
-// family's pooling kernels sum into the compact output, one bag of gradOutput rows per row.
-// With a given plan both forms use it (no sort; the dense form then as scatter_add with a
-// plan: pooled where rows repeat, else the row kernel in plan order, except where the
-// plan-free form streams or runs on one thread, which are faster): the same sums, bit for
-// bit. With a factor
-// both forms pool each plan segment through the gather family's QR 'mul' kernel where the
-// dense form would pool (its ids made of a gradient row and a factor row), and are otherwise
-// the plan-free scatter, the sparse one into the compact output: dense and sparse choose
-// alike, so they agree bit for bit. Max: both forms walk the bags in order per column range
-// (max_backward_columns, no plan), the sparse one with winners renamed to their slots among
-// rows() (index_winners); both add each element's gradients in bag order, the same bits.
+// pooled plan form below), and the sparse form a plan (the distinct rows and the positions
+// feeding each) whose segments the gather family's pooling kernels sum into the compact
+// output, one bag of gradOutput rows per row. With a given plan both forms use it (no sort;
+// the dense form then as scatter_add with a plan: pooled where rows repeat, else the row
+// kernel in plan order, except where the plan-free form streams or runs on one thread, which
+// are faster): the same sums, bit for bit. With a factor both forms pool each plan segment
+// through the gather family's QR 'mul' kernel where the dense form would pool (its ids made
+// of a gradient row and a factor row), and are otherwise the plan-free scatter, the sparse
+// one into the compact output: dense and sparse choose alike, so they agree bit for bit.
+// Max: both forms walk the bags in order per column range (max_backward_columns, no plan),
+// the sparse one with winners renamed to their slots among rows() (index_winners); both add
+// each element's gradients in bag order, the same bits.
 // rows() are the rows that get a gradient, what the sparse form returns.
 class BagBackward {
  public:
