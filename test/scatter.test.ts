@@ -330,6 +330,21 @@ describe('embeddingBagBackward: a line-aligned out (streaming path) equals any o
     }
     return calls;
   });
+
+  it('the async form writes the same bits into an aligned 24 MiB out', async () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const dim = 64, rows = 98304;
+    const lengths = randomLengths(rng, 500, 20);
+    const indices = Int32Array.from(randomIndices(rng, lengths.reduce((a, b) => a + b, 0), rows));
+    const o = { gradOutput: randomTable(rng, lengths.length, dim), dim, indices, lengths: Int32Array.from(lengths), mode: 'mean' as const, numRows: rows };
+    const sync = embeddingBagBackward({ ...o, out: allocFloat32(rows * dim).fill(NaN) });
+    const out = allocFloat32(rows * dim).fill(NaN);
+    const got = await embeddingBagBackwardAsync({ ...o, out });
+    expect(got === out, `seed=${seed}: returns out`).toBe(true);
+    expect(firstBitMismatch(got, sync), `seed=${seed}`).toBe(-1);
+    expect(firstNaN(got), `seed=${seed}: every element written`).toBe(-1);
+  });
 });
 
 describe('embeddingBagBackward: finite differences, argmax, threads, async', () => {
