@@ -47,6 +47,17 @@ function run(cmd, args, options = {}) {
   if (r.status !== 0) fail(`${cmd} ${args.slice(0, 3).join(' ')} ... failed (exit ${r.status ?? r.signal})`);
 }
 
+// prebuildify names the newest Node release as node-gyp's target, whose headers node-gyp would
+// download, which fails offline. Node-API's headers are the same in every release, so
+// node-gyp gets the running Node's own (nodedir), as npm gives it where its config sets
+// nodedir (this machine's does: `npm run prebuild` worked where the script run directly did
+// not).
+function nodeHeadersEnv() {
+  if (process.env.npm_config_nodedir) return {};
+  const prefix = dirname(dirname(process.execPath));
+  return existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? { npm_config_nodedir: prefix } : {};
+}
+
 // The targets asked for: { cpu: ['x64', 'arm64'], cuda: true | false | 'if-nvcc' }.
 function parseArchs(argv) {
   const archs = [];
@@ -175,7 +186,7 @@ function main() {
     console.log(`prebuild: linux-${a} (${t.triple}, glibc ${GLIBC_TARGET} stubs)`);
     run(prebuildify, ['--napi', '--strip', '--tag-libc', '--arch', a, '--out', root, stageDir], {
       // JOBS: node-gyp's make -j (prebuildify passes none, so the sources compiled one at a time).
-      env: { ...process.env, ...compilerWrappers(zig, t.triple), PREBUILD_STRIP_BIN: t.strip, JOBS },
+      env: { ...process.env, ...nodeHeadersEnv(), ...compilerWrappers(zig, t.triple), PREBUILD_STRIP_BIN: t.strip, JOBS },
     });
     const files = readdirSync(join(root, 'prebuilds', `linux-${a}`));
     console.log(`prebuild: prebuilds/linux-${a}/${files.join(', ')}`);
