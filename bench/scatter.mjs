@@ -97,6 +97,31 @@ function jsGather(table, dim, idx, out) {
 }
 
 /**
+ * `nnz` distinct (row, col) pairs: the first ones that `draw(round)` ([rows, cols] arrays of
+ * nnz ids each, round 0, 1, ...) yields, in draw order. csrFromCoo sums repeated pairs into
+ * one nonzero, so 2,000,000 Zipf(1.1) pairs over 200,000 rows hold only 952,982 distinct
+ * ones; the issue's power-law graph has as many nonzeros as the uniform one (2.4 rounds).
+ */
+export function distinctPairs(nnz, size, draw) {
+  const rows = new Int32Array(nnz);
+  const cols = new Int32Array(nnz);
+  const seen = new Set();
+  let k = 0;
+  for (let round = 0; k < nnz; round++) {
+    if (round === 64) throw new Error(`distinctPairs: fewer than ${nnz} distinct pairs in 64 rounds`);
+    const [r, c] = draw(round);
+    for (let i = 0; i < r.length && k < nnz; i++) {
+      const key = r[i] * size + c[i];
+      if (seen.has(key)) continue;
+      seen.add(key);
+      rows[k] = r[i];
+      cols[k++] = c[i];
+    }
+  }
+  return { rows, cols };
+}
+
+/**
  * Zipf(s) row ids over [0, rows): rank k has weight k^-s (inverse-CDF sampling), and ranks are
  * scattered over the rows by a bijective multiplicative hash so hot rows are not adjacent.
  */
@@ -425,6 +450,18 @@ async function backwardGroups(ctx, { rows, bags, perBag, dim }) {
   ctx.gc();
 }
 
+/**
+ * The spmm suite's matrices as [kind, () => { rows, cols }]: nnz distinct uniform pairs, and
+ * nnz distinct pairs with both ends Zipf(1.1) (a power-law graph: hub rows and hub columns).
+ * Round r of the draws is seeded 0x100 r past round 0's.
+ */
+export function spmmPairs(nnz, size) {
+  return [
+    ['uniform', () => distinctPairs(nnz, size, (r) => [randomIndices(nnz, size, 0x51 + 0x100 * r), randomIndices(nnz, size, 0x52 + 0x100 * r)])],
+    ['power-law 1.1', () => distinctPairs(nnz, size, (r) => [zipfIndices(nnz, size, 1.1, 0x53 + 0x100 * r), zipfIndices(nnz, size, 1.1, 0x54 + 0x100 * r)])],
+  ];
+}
+
 async function spmmGroups(ctx, { size, nnz, dim, gatherRows, gatherN }) {
   const { ek } = ctx;
   // The gather suite's random-row gather at this dim, measured here for the spmm target.
@@ -449,12 +486,9 @@ async function spmmGroups(ctx, { size, nnz, dim, gatherRows, gatherN }) {
   const b = fillRandom(ctx.allocTable(size * dim), 0xb0b);
   const out = ctx.allocTable(size * dim);
   const jsOut = ctx.allocTable(size * dim);
-  for (const [kind, rowsOf, colsOf] of [
-    ['uniform', () => randomIndices(nnz, size, 0x51), () => randomIndices(nnz, size, 0x52)],
-    ['power-law 1.1', () => zipfIndices(nnz, size, 1.1, 0x53), () => zipfIndices(nnz, size, 1.1, 0x54)],
-  ]) {
+  for (const [kind, pairs] of spmmPairs(nnz, size)) {
     const values = fillRandom(new Float32Array(nnz), 0x55);
-    const a = ek.csrFromCoo({ rows: rowsOf(), cols: colsOf(), values, numRows: size, numCols: size });
+    const a = ek.csrFromCoo({ ...pairs(), values, numRows: size, numCols: size });
     const aT = ek.csrTranspose(a);
     let maxRow = 0;
     for (let r = 0; r < size; r++) maxRow = Math.max(maxRow, a.rowPtr[r + 1] - a.rowPtr[r]);

@@ -13,7 +13,7 @@
 # The python needs torch and scipy (scatter, jl) or faiss-cpu (codebook), e.g. a venv:
 #   python3 -m venv /tmp/peers && /tmp/peers/bin/pip install torch scipy faiss-cpu
 # Needs the built addon and dist/ (npm run compile). Data: $PEER_DATA/<family> (default
-# /tmp/embedkit-peers), written once (scatter ~0.9 GB, codebook ~0.6 GB, jl ~0.5 GB). Threads:
+# /tmp/embedkit-peers), written once and again when data.mjs or the suites it draws from change (scatter ~0.9 GB, codebook ~0.6 GB, jl ~0.5 GB). Threads:
 # $PEER_THREADS (default 1,2).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,7 +30,13 @@ case "$family" in
 esac
 data=$(realpath -m "${PEER_DATA:-/tmp/embedkit-peers}/$family")  # absolute: the peer runs in its own folder
 threads=${PEER_THREADS:-1,2}
-[ -f "$data/shapes.json" ] || node bench/py-peers/data.mjs "$family" "$data"
+# The data is rewritten when the scripts that make it change (a stamp of their text).
+stamp=$(cat bench/py-peers/data.mjs bench/scatter.mjs bench/common.mjs | sha256sum | cut -c1-16)
+if [ ! -f "$data/shapes.json" ] || [ "$(cat "$data/stamp" 2>/dev/null)" != "$stamp" ]; then
+  rm -rf "$data"
+  node bench/py-peers/data.mjs "$family" "$data"
+  echo "$stamp" >"$data/stamp"
+fi
 out=$(mktemp "/tmp/peers-$family-XXXX.jsonl")
 "$py" -c "$version"
 node -e 'const c = require("./dist/cjs/index.js").capabilities(); console.log("embedkit:", c.isa, "path,", c.threads, "threads at most")'

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fillRandom, randomIndices, rng } from '../common.mjs';
-import { zipfIndices } from '../scatter.mjs';
+import { spmmPairs, zipfIndices } from '../scatter.mjs';
 
 const require = createRequire(import.meta.url);
 const ek = require('../../dist/cjs/index.js');
@@ -30,12 +30,10 @@ function scatterData(save) {
   }
   save('argmax.i32', argmax);
   save('b.f32', fillRandom(new Float32Array(spmmSize * dim), 0xb0b));
-  for (const [kind, rowsOf, colsOf] of [
-    ['uniform', () => randomIndices(spmmNnz, spmmSize, 0x51), () => randomIndices(spmmNnz, spmmSize, 0x52)],
-    ['powerlaw', () => zipfIndices(spmmNnz, spmmSize, 1.1, 0x53), () => zipfIndices(spmmNnz, spmmSize, 1.1, 0x54)],
-  ]) {
+  for (const [name, pairs] of spmmPairs(spmmNnz, spmmSize)) {
+    const kind = name === 'uniform' ? 'uniform' : 'powerlaw';
     const values = fillRandom(new Float32Array(spmmNnz), 0x55);
-    const a = ek.csrFromCoo({ rows: rowsOf(), cols: colsOf(), values, numRows: spmmSize, numCols: spmmSize });
+    const a = ek.csrFromCoo({ ...pairs(), values, numRows: spmmSize, numCols: spmmSize });
     save(`csr_${kind}_rowptr.i32`, Int32Array.from(a.rowPtr));
     save(`csr_${kind}_colidx.i32`, Int32Array.from(a.colIdx));
     save(`csr_${kind}_values.f32`, a.values);
