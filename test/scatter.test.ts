@@ -304,12 +304,12 @@ describe('embeddingBagBackward: a line-aligned out (streaming path) equals any o
       const plan = scatterPlan({ indices: o.indices, numRows: rows });
       for (const withPlan of [false, true]) {
         const ctx = `seed=${seed} mode=${mode} positions=${idx.length} weighted=${weights !== undefined} plan=${withPlan}`;
-        const n = rows * dim;
+        const size = rows * dim;
         // Aligned: 64 bytes into a line-aligned allocation; shifted: one float past a line.
-        const alignedBacking = allocFloat32(n + 32).fill(NaN);
-        const aligned = alignedBacking.subarray(16, 16 + n);
-        const shiftedBacking = allocFloat32(n + 32).fill(NaN);
-        const shifted = shiftedBacking.subarray(17, 17 + n);
+        const alignedBacking = allocFloat32(size + 32).fill(NaN);
+        const aligned = alignedBacking.subarray(16, 16 + size);
+        const shiftedBacking = allocFloat32(size + 32).fill(NaN);
+        const shifted = shiftedBacking.subarray(17, 17 + size);
         const opts = { ...o, gradOutput, numRows: rows, plan: withPlan ? plan : undefined };
         const runs = [aligned, shifted].map((out) => expectSameBitsOnThreads(() => {
           out.fill(NaN);
@@ -323,7 +323,7 @@ describe('embeddingBagBackward: a line-aligned out (streaming path) equals any o
         expect(firstBitMismatch(runs[0], embeddingBagBackward(opts)), `${ctx}: vs a fresh output`).toBe(-1);
         calls++;
         for (const [backing, at] of [[alignedBacking, 16], [shiftedBacking, 17]] as const) {
-          const outside = [...backing.subarray(0, at), ...backing.subarray(at + n)];
+          const outside = [...backing.subarray(0, at), ...backing.subarray(at + size)];
           expect(outside.every((x) => Number.isNaN(x)), `${ctx}: nothing written around out`).toBe(true);
         }
       }

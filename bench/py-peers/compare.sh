@@ -13,8 +13,8 @@
 # The python needs torch and scipy (scatter, jl) or faiss-cpu (codebook), e.g. a venv:
 #   python3 -m venv /tmp/peers && /tmp/peers/bin/pip install torch scipy faiss-cpu
 # Needs the built addon and dist/ (npm run compile). Data: $PEER_DATA/<family> (default
-# /tmp/embedkit-peers), written once and again when data.mjs or the suites it draws from change (scatter ~0.9 GB, codebook ~0.6 GB, jl ~0.5 GB). Threads:
-# $PEER_THREADS (default 1,2).
+# /tmp/embedkit-peers), written once, and again when data.mjs or the suites it draws from
+# change (scatter ~0.9 GB, codebook ~0.6 GB, jl ~0.5 GB). Threads: $PEER_THREADS (default 1,2).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 usage='usage: compare.sh <scatter | codebook | jl> <python> [rounds] [reps]'
