@@ -12,7 +12,7 @@
 # PyTorch the python has, and linked with it; embedkit's with the flags of the shipped addon
 # (base ISA, runtime dispatch).
 set -euo pipefail
-usage='usage: compare.sh /path/to/vllm /path/to/python [reps]'
+usage='usage: compare.sh /path/to/vllm /path/to/python [reps] [shape filter]'
 vllm=${1:?$usage}
 py=${2:?$usage}
 shift 2

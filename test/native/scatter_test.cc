@@ -111,6 +111,12 @@ std::vector<double> rounding_slack(const std::vector<float>& dst0, int64_t at, c
   return slack;
 }
 
+// The first cache-line boundary at or after p (a vector needs up to 15 floats of slack).
+float* first_line(float* p) {
+  while (reinterpret_cast<uintptr_t>(p) % 64 != 0) ++p;
+  return p;
+}
+
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b, const char* what) {
   // Empty vectors may hold null data, which memcmp must not get (UBSan), even for 0 bytes.
   return CHECK_MSG(a.size() == b.size() &&
@@ -466,9 +472,7 @@ TEST(scatter_add_column_and_row_split_at_any_alignment) {
     constexpr int64_t kGuard = 32;
     std::vector<float> dst0(static_cast<size_t>(rows * dim + shift + kGuard + 16));
     for (float& x : dst0) x = rng.nonzero();
-    float* base = dst0.data();
-    while (reinterpret_cast<uintptr_t>(base) % 64 != 0) ++base;  // a line boundary
-    const int64_t at = (base - dst0.data()) + shift;
+    const int64_t at = (first_line(dst0.data()) - dst0.data()) + shift;
     SCOPED_CONTEXT("dim=", dim, " rows=", rows, " n=", n, " shift=", shift, " skip=", skip,
                    " bag_rows=", bag_rows, " weighted=", weighted);
     s::ScatterArgs args;
@@ -566,11 +570,8 @@ TEST(scatter_add_into_zeros_streams_first_touches_bitwise) {
       constexpr int64_t kGuard = 32;
       const int64_t span = rows * dim + 2 * kGuard;
       const int64_t shift = aligned ? 0 : 1;
-      auto dst_of = [&](std::vector<float>& v) {  // v holds span + 16 floats
-        float* line = v.data() + kGuard;
-        while (reinterpret_cast<uintptr_t>(line) % 64 != 0) ++line;
-        return line + shift;
-      };
+      // v holds span + 16 floats.
+      auto dst_of = [&](std::vector<float>& v) { return first_line(v.data() + kGuard) + shift; };
       std::vector<bool> touched(static_cast<size_t>(rows), false);
       for (int64_t v : idx) {
         if (v != skip) touched[static_cast<size_t>(v)] = true;
@@ -623,8 +624,7 @@ TEST(scatter_add_into_zeros_streams_first_touches_bitwise) {
     // Under the floor (a 64 KiB dst) an aligned dst still takes the fill-free fallback.
     const int64_t rows = 256, dim = 64;
     std::vector<float> poisoned(static_cast<size_t>(rows * dim + 16), poison);
-    float* dst = poisoned.data();
-    while (reinterpret_cast<uintptr_t>(dst) % 64 != 0) ++dst;
+    float* dst = first_line(poisoned.data());
     const std::vector<int64_t> idx = {3, 200, 3};
     const Ids ids(ek::IndexType::Int32, idx);
     const std::vector<float> src = random_floats(rng, 3 * dim);
@@ -654,11 +654,6 @@ TEST(scatter_add_into_zeros_streams_first_touches_bitwise) {
     }
     const std::vector<float> src = random_floats(rng, n * dim), w = random_floats(rng, n);
     const size_t size = static_cast<size_t>(rows * dim + 16);
-    auto offset_of = [](const std::vector<float>& v) {  // the first line boundary in v
-      int64_t at = 0;
-      while (reinterpret_cast<uintptr_t>(v.data() + at) % 64 != 0) ++at;
-      return at;
-    };
     for (bool weighted : {false, true}) {
       s::ScatterArgs a;
       a.dim = dim;
@@ -670,17 +665,18 @@ TEST(scatter_add_into_zeros_streams_first_touches_bitwise) {
         if (k.streams && dim % 16 != 0) continue;
         SCOPED_CONTEXT("direct kernel, isa ", ek::isa_name(isa), " dim=", dim, " weighted=", weighted);
         std::vector<float> want(size, 0.0f);
-        a.dst = want.data() + offset_of(want);
+        a.dst = first_line(want.data());
         a.first_touch = nullptr;
         k.scatter_rows(a, ids.view(), nullptr, n, 0, dim);
         const float* expect = a.dst;
         std::vector<float> got(size, poison);
-        a.dst = got.data() + offset_of(got);
+        a.dst = first_line(got.data());
         a.first_touch = first.data();
         k.scatter_rows(a, ids.view(), nullptr, n, 0, dim);
         bool ok = true;
         for (int64_t e = 0; e < rows * dim; ++e) {
-          ok &= seen[static_cast<size_t>(e / dim)] ? bits(a.dst[e]) == bits(expect[e]) : bits(a.dst[e]) == bits(poison);
+          const float want = seen[static_cast<size_t>(e / dim)] ? expect[e] : poison;
+          ok &= bits(a.dst[e]) == bits(want);
         }
         CHECK_MSG(ok, "first-touch stores differ from adding onto zeros");
         // zero_untouched_rows: exactly the rows no position names.
@@ -689,13 +685,14 @@ TEST(scatter_add_into_zeros_streams_first_touches_bitwise) {
           if (seen[static_cast<size_t>(r)]) mask[r >> 6] |= uint64_t{1} << (r & 63);
         }
         std::vector<float> zeroed(size, poison);
-        const int64_t at = offset_of(zeroed);
+        const int64_t at = first_line(zeroed.data()) - zeroed.data();
         k.zero_untouched_rows(zeroed.data() + at, dim, mask.data(), 0, rows);
         ok = true;
         for (size_t e = 0; e < zeroed.size(); ++e) {
           const int64_t off = static_cast<int64_t>(e) - at;
           const bool inside = off >= 0 && off < rows * dim;
-          ok &= inside && !seen[static_cast<size_t>(off / dim)] ? bits(zeroed[e]) == 0u : bits(zeroed[e]) == bits(poison);
+          const bool zero = inside && !seen[static_cast<size_t>(off / dim)];
+          ok &= zero ? bits(zeroed[e]) == 0u : bits(zeroed[e]) == bits(poison);
         }
         CHECK_MSG(ok, "zero_untouched_rows");
         ++g_checked[static_cast<int>(isa)];

@@ -107,15 +107,16 @@ void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, const in
         return V::load(s + col);
       }
     };
+    auto source_tail = [&](int64_t col) {  // the row's last tail_lanes columns from col
+      Reg sv = V::load_masked(s + col, tail);
+      if constexpr (kFactor) sv = V::mul(sv, V::load_masked(f + col, tail));
+      return sv;
+    };
     if (first_touch != nullptr && first_touch[i] != 0) {
       // 0 + contribution, the operations the add into a zeroed row applies, streamed.
       int64_t c = 0;
       for (; c < full_end; c += V::kLanes) V::stream(d + c, update(V::zero(), source(c)));
-      if (tail_lanes != 0) {
-        Reg sv = V::load_masked(s + c, tail);
-        if constexpr (kFactor) sv = V::mul(sv, V::load_masked(f + c, tail));
-        V::store_masked(d + c, update(V::zero(), sv), tail);
-      }
+      if (tail_lanes != 0) V::store_masked(d + c, update(V::zero(), source_tail(c)), tail);
       continue;
     }
     auto step = [&](int64_t col) { V::store(d + col, update(V::load(d + col), source(col))); };
@@ -131,11 +132,7 @@ void scatter_rows_impl(const ScatterArgs& a, const IndexArray& indices, const in
       step(c + 3 * V::kLanes);
     }
     for (; c < full_end; c += V::kLanes) step(c);
-    if (tail_lanes != 0) {
-      Reg sv = V::load_masked(s + c, tail);
-      if constexpr (kFactor) sv = V::mul(sv, V::load_masked(f + c, tail));
-      V::store_masked(d + c, update(V::load_masked(d + c, tail), sv), tail);
-    }
+    if (tail_lanes != 0) V::store_masked(d + c, update(V::load_masked(d + c, tail), source_tail(c)), tail);
   }
   if (first_touch != nullptr) V::stream_fence();
 }
