@@ -347,6 +347,45 @@ describe('embeddingBagBackward: a line-aligned out (streaming path) equals any o
   });
 });
 
+describe('embeddingBagBackward max: outputs of 16 MiB and more, mapped in first from two threads', () => {
+  itOnEachIsa('dense (fresh and into out) and sparse equal a float32 sum in bag order, 1-3 threads', () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    // 60,000 rows x 128: a 30.7 MB dense output; 12,000 bags of 8 uniform ids, whose winners
+    // name ~48,000 distinct rows: a ~24 MB sparse output (checked below).
+    const dim = 128, rows = 60000, bags = 12000, perBag = 8;
+    const indices = Int32Array.from(randomIndices(rng, bags * perBag, rows));
+    const offsets = Int32Array.from({ length: bags }, (_, b) => b * perBag);
+    const gradOutput = randomTable(rng, bags, dim);
+    const maxIndices = new Int32Array(bags * dim);
+    for (let e = 0; e < maxIndices.length; e++) {
+      maxIndices[e] = rng.bool(0.01) ? -1 : indices[Math.floor(e / dim) * perBag + rng.int(0, perBag - 1)];
+    }
+    const want = new Float32Array(rows * dim);
+    for (let e = 0; e < maxIndices.length; e++) {
+      if (maxIndices[e] >= 0) want[maxIndices[e] * dim + (e % dim)] += gradOutput[e];
+    }
+    const o = { gradOutput, dim, indices, offsets, mode: 'max' as const, maxIndices, numRows: rows };
+    const ctx = `seed=${seed}`;
+    const fresh = expectSameBitsOnThreads(() => embeddingBagBackward(o), `${ctx} fresh`);
+    expect(firstBitMismatch(fresh, want), `${ctx}: fresh vs reference`).toBe(-1);
+    const out = allocFloat32(rows * dim);
+    const into = expectSameBitsOnThreads(() => embeddingBagBackward({ ...o, out: out.fill(NaN) }).slice(), `${ctx} out`);
+    expect(firstBitMismatch(into, want), `${ctx}: into out vs reference`).toBe(-1);
+    let sparseBytes = 0;
+    const values = expectSameBitsOnThreads(() => {
+      const g = embeddingBagBackward({ ...o, sparse: true });
+      sparseBytes = g.values.byteLength;
+      const dense = new Float32Array(rows * dim);
+      g.rows.forEach((r, u) => dense.set(g.values.subarray(u * dim, (u + 1) * dim), Number(r) * dim));
+      return dense;
+    }, `${ctx} sparse`);
+    expect(firstBitMismatch(values, want), `${ctx}: sparse vs reference`).toBe(-1);
+    expect(sparseBytes, 'the sparse output reaches the 16 MiB floor').toBeGreaterThanOrEqual(16 << 20);
+    return 9;
+  });
+});
+
 describe('embeddingBagBackward: finite differences, argmax, threads, async', () => {
   it.each(BAG_VARIANTS)('gradient of sum(g ⊙ embeddingBag) agrees with central differences (mode=$mode weighted=$weighted padding=$padding)', (v) => {
     const seed = freshSeed();

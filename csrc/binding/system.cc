@@ -23,6 +23,7 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   features.Set("avx2", f.avx2);
   features.Set("fma", f.fma);
   features.Set("f16c", f.f16c);
+  features.Set("popcnt", f.popcnt);
   features.Set("avx512f", f.avx512f);
   features.Set("avx512bw", f.avx512bw);
   features.Set("avx512vl", f.avx512vl);

@@ -20,9 +20,14 @@
 #include <string>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "common/isa.h"
 #include "common/kernel_stats.h"
 #include "common/large_array.h"
+#include "common/memory.h"
 #include "common/parallel.h"
 #include "gather/gather.h"
 #include "harness.h"
@@ -945,6 +950,41 @@ TEST(large_array_blocks_are_reused_and_capped) {
   CHECK(std::all_of(small.begin(), small.end(), [](int32_t x) { return x == -1; }));
 }
 
+// prefault_zeroed maps in every page of a fresh mapping from two or more threads, leaving
+// it all zeros, and touches nothing on one thread or below kPrefaultMinBytes (mincore tells
+// which pages are mapped: the proof that the path ran). Ranges that start off a page
+// boundary and end mid-page too.
+TEST(prefault_zeroed_maps_fresh_pages_from_two_threads) {
+#if defined(__linux__)
+  const size_t page = 4096;
+  for (size_t bytes : {ek::kPrefaultMinBytes + 12345, ek::kPrefaultMinBytes - page}) {
+    for (size_t offset : {size_t{0}, size_t{100}}) {
+      for (int threads : {1, 2, 3}) {
+        SCOPED_CONTEXT("bytes=", static_cast<int64_t>(bytes), " offset=", static_cast<int64_t>(offset),
+                       " threads=", threads);
+        const size_t mapped = bytes + offset + 2 * page;
+        void* base = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (!CHECK(base != MAP_FAILED)) continue;
+        char* data = static_cast<char*>(base) + offset;
+        CHECK_EQ(ek::set_thread_count(threads), std::string());
+        ek::prefault_zeroed(data, bytes);
+        // Pages wholly inside [data, data + bytes), as mincore counts them from base.
+        const size_t first = (offset + page - 1) / page, last = (offset + bytes) / page;
+        std::vector<unsigned char> resident(mapped / page + 1);
+        CHECK_EQ(mincore(base, mapped, resident.data()), 0);
+        size_t mapped_in = 0;
+        for (size_t k = first; k < last; ++k) mapped_in += resident[k] & 1;
+        const bool expected = threads >= 2 && bytes >= ek::kPrefaultMinBytes;
+        CHECK_MSG(mapped_in == (expected ? last - first : 0), mapped_in, " of ", last - first, " pages mapped");
+        CHECK(std::all_of(data, data + bytes, [](char c) { return c == 0; }));
+        munmap(base, mapped);
+      }
+    }
+  }
+  ek::set_thread_count(2);
+#endif
+}
+
 TEST(csr_from_coo_transpose_and_spmm_every_isa) {
   Rng rng(harness::test_seed());
   for (int64_t dim : kDims) {
@@ -1330,7 +1370,8 @@ TEST(weights_grad_matches_reference_every_isa_and_thread_count) {
 
 // Both regimes of index_winners (a bitmap of a small row range; a sort when the rows are many
 // next to the entries) against a std::map of the winners, over 1 and 3 threads (the bitmap
-// is marked by several tasks at once).
+// is marked by several tasks at once) and every ISA (the x86 SIMD paths count bits with
+// POPCNT, scalar with the compiler's popcount).
 TEST(index_winners_both_regimes_match_a_map) {
   Rng rng(harness::test_seed());
   for (int64_t num_rows : {int64_t{1}, int64_t{70}, int64_t{5000}, int64_t{1} << 30}) {
@@ -1351,21 +1392,24 @@ TEST(index_winners_both_regimes_match_a_map) {
         u = static_cast<int32_t>(rows.size());
         rows.push_back(row);
       }
-      for (int threads : {1, 3}) {
-        SCOPED_CONTEXT("num_rows=", num_rows, " entries=", entries, " threads=", threads);
-        CHECK_EQ(ek::set_thread_count(threads), std::string());
-        s::Winners got;
-        s::index_winners(argmax.data(), entries, num_rows, &got);
-        CHECK_MSG(std::vector<int64_t>(got.rows.begin(), got.rows.end()) == rows, "distinct rows: ", got.rows.size(), " vs ", rows.size());
-        CHECK_MSG(got.slots.size() == argmax.size(), "slots length ", got.slots.size());
-        for (size_t k = 0; k < argmax.size() && k < got.slots.size(); ++k) {
-          const int32_t want = argmax[k] < 0 ? -1 : slot[argmax[k]];
-          if (got.slots[k] != want) {
-            CHECK_MSG(false, "slot of entry ", k, ": ", got.slots[k], " vs ", want);
-            break;
+      for_each_isa([&](ek::Isa) {
+        for (int threads : {1, 3}) {
+          SCOPED_CONTEXT("num_rows=", num_rows, " entries=", entries, " threads=", threads);
+          CHECK_EQ(ek::set_thread_count(threads), std::string());
+          s::Winners got;
+          s::index_winners(argmax.data(), entries, num_rows, &got);
+          CHECK_MSG(std::vector<int64_t>(got.rows.begin(), got.rows.end()) == rows, "distinct rows: ", got.rows.size(),
+                    " vs ", rows.size());
+          CHECK_MSG(got.slots.size() == argmax.size(), "slots length ", got.slots.size());
+          for (size_t k = 0; k < argmax.size() && k < got.slots.size(); ++k) {
+            const int32_t want = argmax[k] < 0 ? -1 : slot[argmax[k]];
+            if (got.slots[k] != want) {
+              CHECK_MSG(false, "slot of entry ", k, ": ", got.slots[k], " vs ", want);
+              break;
+            }
           }
         }
-      }
+      });
     }
   }
 }

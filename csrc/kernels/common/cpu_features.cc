@@ -27,6 +27,7 @@ CpuFeatures detect() {
   const bool osxsave = (ecx >> 27) & 1;
   f.fma = (ecx >> 12) & 1;
   f.f16c = (ecx >> 29) & 1;
+  f.popcnt = (ecx >> 23) & 1;
   if (osxsave) {
     const uint64_t xcr0 = read_xcr0();
     f.os_ymm = (xcr0 & 0x6) == 0x6;

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "parallel.h"
+
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
@@ -21,6 +23,18 @@ size_t advise_huge_pages(void* data, size_t bytes) {
   (void)bytes;
   return 0;
 #endif
+}
+
+void prefault_zeroed(void* data, size_t bytes) {
+  if (bytes < kPrefaultMinBytes || thread_count() < 2) return;
+  constexpr int64_t kPage = 4096;
+  const int64_t pages = static_cast<int64_t>((bytes + kPage - 1) / kPage);
+  // One task per thread: each maps a contiguous run, so no two threads fault the same huge page.
+  const int64_t tasks = thread_count();
+  volatile char* const base = static_cast<char*>(data);
+  parallel_for(tasks, [&](int64_t t) {
+    for (int64_t k = pages * t / tasks; k < pages * (t + 1) / tasks; ++k) base[k * kPage] = 0;
+  });
 }
 
 }  // namespace embedkit

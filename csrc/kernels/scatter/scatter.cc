@@ -9,6 +9,7 @@
 
 #include "../common/kernel_stats.h"
 #include "../common/kernel_table.h"
+#include "../common/memory.h"
 #include "../common/parallel.h"
 #include "scatter.h"
 
@@ -29,6 +30,8 @@ void fill_zero(float* out, int64_t n) {
     std::memset(out + b, 0, static_cast<size_t>(e - b) * sizeof(float));
   });
 }
+
+size_t float_bytes(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
 
 // Below this many floats moved, a task is not worth a thread hand-off (as gather.cc).
 constexpr int64_t kMinFloatsPerTask = 8192;
@@ -500,7 +503,11 @@ bool BagBackward::dense_through_plan(const float* out) const {
 void BagBackward::run_dense(float* out) {
   if (args_.mode == PoolMode::Max || dense_through_plan(out)) {
     if (!args_.out_is_zero) fill_zero(out, args_.num_rows * args_.dim);
-    if (args_.mode == PoolMode::Max) return run_max_columns(out, args_.argmax);
+    if (args_.mode == PoolMode::Max) {
+      // The column walk writes out at random; a fresh out is mapped in first (prefault_zeroed).
+      if (args_.out_is_zero) prefault_zeroed(out, float_bytes(args_.num_rows * args_.dim));
+      return run_max_columns(out, args_.argmax);
+    }
     return args_.factor != nullptr ? run_factor_pooled(out, true) : run_planned(out, true);
   }
   // A plan-free scatter-add of gradient rows onto zeros: out[indices[p]] += scale_p *
@@ -524,8 +531,9 @@ ScatterArgs BagBackward::gradient_rows(float* out, const int64_t* src_rows, cons
 
 void BagBackward::run_sparse(float* out) {
   if (args_.mode == PoolMode::Max) {
-    // Row u of out is rows()[u]: the same column walk with each winner renamed to its slot.
-    rows();
+    // Row u of out is rows()[u]: the same column walk with each winner renamed to its slot,
+    // into a fresh array, mapped in first as the dense form's (prefault_zeroed).
+    prefault_zeroed(out, float_bytes(static_cast<int64_t>(rows().size()) * args_.dim));
     return run_max_columns(out, winners_.slots.data());
   }
   if (args_.factor != nullptr) return factor_pools() ? run_factor_pooled(out, false) : run_factor_sparse(out);
