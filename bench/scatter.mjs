@@ -101,19 +101,33 @@ function jsGather(table, dim, idx, out) {
  * nnz ids each, round 0, 1, ...) yields, in draw order. csrFromCoo sums repeated pairs into
  * one nonzero, so 2,000,000 Zipf(1.1) pairs over 200,000 rows hold only 952,982 distinct
  * ones; the issue's power-law graph has as many nonzeros as the uniform one (2.4 rounds).
+ * The pairs seen are kept in an open-addressing table of typed arrays, not a Set: the GPU
+ * suite asks for 20 M, past what a V8 Set holds (2^24 entries).
  */
 export function distinctPairs(nnz, size, draw) {
+  if (size * size > Number.MAX_SAFE_INTEGER) throw new RangeError(`distinctPairs: size ${size} too large for a pair key`);
   const rows = new Int32Array(nnz);
   const cols = new Int32Array(nnz);
-  const seen = new Set();
+  const bits = Math.max(4, Math.ceil(Math.log2(1.5 * nnz + 1)));
+  const mask = 2 ** bits - 1;
+  const keys = new Float64Array(2 ** bits).fill(-1); // -1: an empty slot
+  // Inserts key (r * size + c); returns false when it was there already.
+  const insert = (key) => {
+    const lo = key >>> 0, hi = Math.floor(key / 2 ** 32);
+    let slot = Math.imul(lo ^ Math.imul(hi, 0x27d4eb2d), 0x9e3779b1) >>> (32 - bits);
+    while (keys[slot] !== -1) {
+      if (keys[slot] === key) return false;
+      slot = (slot + 1) & mask;
+    }
+    keys[slot] = key;
+    return true;
+  };
   let k = 0;
   for (let round = 0; k < nnz; round++) {
     if (round === 64) throw new Error(`distinctPairs: fewer than ${nnz} distinct pairs in 64 rounds`);
     const [r, c] = draw(round);
     for (let i = 0; i < r.length && k < nnz; i++) {
-      const key = r[i] * size + c[i];
-      if (seen.has(key)) continue;
-      seen.add(key);
+      if (!insert(r[i] * size + c[i])) continue;
       rows[k] = r[i];
       cols[k++] = c[i];
     }
@@ -135,16 +149,36 @@ export function zipfIndices(count, rows, s, seed) {
   const next = rng(seed);
   const out = new Int32Array(count);
   const mult = pickCoprime(rows);
+  // rank x mult mod rows in doubles while the product stays exact (rows up to 2^26), else in
+  // BigInts (3 allocations a draw: most of the time of a 20 M draw).
+  const scatter = rows * rows <= Number.MAX_SAFE_INTEGER
+    ? (rank) => (rank * mult) % rows
+    : (rank) => Number((BigInt(rank) * BigInt(mult)) % BigInt(rows));
+  // The rank of u is the first k with cdf[k] >= u (the last rank if none). A binary search over
+  // the whole cdf missed the cache ~10 times a draw at 2 M rows; guide[j], the first rank whose
+  // cdf reaches j/buckets of the total, narrows it to one bucket (most draws fall among the
+  // first ranks, whose cdf then stays in cache), and the steps after the search make the
+  // answer exactly the full search's whatever the rounding of the bucket bounds.
+  const buckets = Math.min(rows, 1 << 16);
+  const guide = new Int32Array(buckets + 1);
+  for (let j = 0, k = 0; j <= buckets; j++) {
+    const bound = (j / buckets) * acc;
+    while (k < rows - 1 && cdf[k] < bound) k++;
+    guide[j] = k;
+  }
   for (let i = 0; i < count; i++) {
     const u = (next() / 4294967296) * acc;
-    let lo = 0;
-    let hi = rows - 1;
+    const j = Math.min(buckets - 1, Math.floor((u / acc) * buckets));
+    let lo = guide[j];
+    let hi = guide[j + 1];
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (cdf[mid] < u) lo = mid + 1;
       else hi = mid;
     }
-    out[i] = Number((BigInt(lo) * BigInt(mult)) % BigInt(rows));
+    while (lo > 0 && cdf[lo - 1] >= u) lo--;
+    while (lo < rows - 1 && cdf[lo] < u) lo++;
+    out[i] = scatter(lo);
   }
   return out;
 }
