@@ -327,10 +327,10 @@ std::shared_ptr<BackwardCall> prepare_backward(const Napi::CallbackInfo& info) {
     with_memory_check(env, "embeddingBagBackward",
                       [&] { c->prepared = std::make_unique<scatter::BagBackward>(a); });
     const int64_t u = static_cast<int64_t>(c->prepared->rows().size());
-    // A new array, so zero: run_sparse adds each row's contributions into it.
+    // A new array (advised for huge pages by output_float32), so zero: run_sparse adds each
+    // row's contributions into it.
     c->out = output_float32(env, Napi::Value(), checked_product(env, u, dim, "rows x dim"),
                             std::to_string(u) + " rows x dim " + std::to_string(dim));
-    advise_fresh(c->out.value);
     Napi::Object result = Napi::Object::New(env);
     result.Set("rows", ids_like(env, c->prepared->rows(), c->indices_view.type));
     result.Set("values", c->out.value);
@@ -511,8 +511,7 @@ Napi::Value csr_object(Napi::Env env, const scatter::Csr& m, int64_t num_rows, i
   o.Set("rowPtr", index_output(env, m.row_ptr, int32));
   o.Set("colIdx", index_output(env, m.col_idx, int32));
   if (m.has_values) {
-    ArrayView values = output_float32(env, Napi::Value(), nnz, "nnz");
-    advise_fresh(values.value);
+    ArrayView values = output_float32(env, Napi::Value(), nnz, "nnz");  // advised when large
     if (nnz > 0) std::memcpy(values.data, m.values.data(), static_cast<size_t>(nnz) * sizeof(float));
     o.Set("values", values.value);
   }
