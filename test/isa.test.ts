@@ -151,7 +151,8 @@ describe('setIsa', () => {
     expect(caps.available).toContain(caps.isa);
     expect(Object.keys(caps.kernelCalls).sort()).toEqual([...ISAS].sort());
     if (process.arch === 'x64') {
-      expect(caps.available.includes('avx2')).toBe(caps.features.avx2 && caps.features.fma && caps.features.osYmm);
+      const { avx2, fma, f16c, popcnt, osYmm } = caps.features;
+      expect(caps.available.includes('avx2')).toBe(avx2 && fma && f16c && popcnt && osYmm);
       if (caps.available.includes('avx512')) expect(caps.features.avx512f && caps.features.osZmm).toBe(true);
       expect(caps.available).not.toContain('neon');
     }
