@@ -265,7 +265,7 @@ void zero_untouched_rows(float* out, int64_t dim, const uint64_t* touched, int64
   const int tail_lanes = static_cast<int>(dim % V::kLanes);
   const typename V::Mask tail = V::tail_mask(tail_lanes == 0 ? 1 : tail_lanes);
   for (int64_t r = r0; r < r1; ++r) {
-    if ((touched[r >> 6] >> (r & 63) & 1) != 0) continue;
+    if (row_bit(touched, r)) continue;
     float* row = out + r * dim;
     for (int64_t c = 0; c < full_end; c += V::kLanes) V::stream(row + c, V::zero());
     if (tail_lanes != 0) V::store_masked(row + full_end, V::zero(), tail);

@@ -24,7 +24,7 @@ void scatter_rows_ref(const ScatterArgs& a, const IndexArray& indices, const int
 
 void zero_untouched_rows_ref(float* out, int64_t dim, const uint64_t* touched, int64_t r0, int64_t r1) {
   for (int64_t r = r0; r < r1; ++r) {
-    if ((touched[r >> 6] >> (r & 63) & 1) != 0) continue;
+    if (row_bit(touched, r)) continue;
     for (int64_t c = 0; c < dim; ++c) out[r * dim + c] = 0.0f;
   }
 }

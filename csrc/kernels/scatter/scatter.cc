@@ -501,13 +501,18 @@ bool BagBackward::dense_through_plan(const float* out) const {
 }
 
 void BagBackward::run_dense(float* out) {
-  if (args_.mode == PoolMode::Max || dense_through_plan(out)) {
-    if (!args_.out_is_zero) fill_zero(out, args_.num_rows * args_.dim);
-    if (args_.mode == PoolMode::Max) {
-      // The column walk writes out at random; a fresh out is mapped in first (prefault_zeroed).
-      if (args_.out_is_zero) prefault_zeroed(out, float_bytes(args_.num_rows * args_.dim));
-      return run_max_columns(out, args_.argmax);
+  const int64_t floats = args_.num_rows * args_.dim;
+  if (args_.mode == PoolMode::Max) {
+    // The column walk writes out at random: a fresh out is mapped in first (prefault_zeroed).
+    if (args_.out_is_zero) {
+      prefault_zeroed(out, float_bytes(floats));
+    } else {
+      fill_zero(out, floats);
     }
+    return run_max_columns(out, args_.argmax);
+  }
+  if (dense_through_plan(out)) {
+    if (!args_.out_is_zero) fill_zero(out, floats);
     return args_.factor != nullptr ? run_factor_pooled(out, true) : run_planned(out, true);
   }
   // A plan-free scatter-add of gradient rows onto zeros: out[indices[p]] += scale_p *

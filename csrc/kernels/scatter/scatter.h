@@ -148,6 +148,9 @@ void bag_weights_grad(const WeightsGradArgs& args);
 int64_t weights_grad_divisor(const WeightsGradArgs& args, int64_t b);
 
 // One ISA's kernels for the plan-free forms.
+// Bit r of a bitmap over rows, 64 rows a word, low bit first.
+inline bool row_bit(const uint64_t* bits, int64_t r) { return (bits[r >> 6] >> (r & 63) & 1) != 0; }
+
 struct Kernels {
   // Applies positions[0..count) in that order (positions null: 0..count), each i as
   // dst[indices[i]] = dst[indices[i]] + scale_i * src[i] (a plain add when unscaled;
@@ -162,8 +165,8 @@ struct Kernels {
   // bag_weights_grad over positions [p0, p1), p0 inside bag `bag` (or at its start): each
   // output a dot product of two rows, the table rows prefetched ahead across bag boundaries.
   void (*weights_grad)(const WeightsGradArgs& args, int64_t bag, int64_t p0, int64_t p1);
-  // Zeroes rows [r0, r1) of out (dim floats each) whose bit in `touched` is clear, with
-  // streaming stores where the ISA has them, then fences them.
+  // Zeroes rows [r0, r1) of out (dim floats each) whose bit in `touched` (row_bit) is clear,
+  // with streaming stores where the ISA has them, then fences them.
   void (*zero_untouched_rows)(float* out, int64_t dim, const uint64_t* touched, int64_t r0, int64_t r1);
   // Whether scatter_rows' first-touch stores and zero_untouched_rows stream (bypass the
   // caches): scatter_add_into_zeros takes its first-touch path only then.
