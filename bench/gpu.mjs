@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fillRandom, fmtMs, fmtNum, randomIndices, table } from './common.mjs';
-import { distinctPairs, zipfIndices } from './scatter.mjs';
+import { spmmPairs, zipfIndices } from './scatter.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -175,14 +175,12 @@ for (const a of [tableDev, indices, offsets, gatherIdx, bagOut, gatherOut]) a.di
   const b = DeviceArray.empty('float32', size * 128);
   for (let at = 0; at < b.length; at += piece.length) b.set(piece.subarray(0, Math.min(piece.length, b.length - at)), at);
   const out = DeviceArray.empty('float32', size * 128);
-  // nnz distinct pairs each (distinctPairs): the power-law draw repeats pairs, which
-  // csrFromCoo would merge (20 M Zipf(1.1) draws over 2 M rows: 8,663,879 nonzeros).
-  for (const [name, draw] of [
-    ['random', (r) => [randomIndices(nnz, size, 41 + 1000 * r), randomIndices(nnz, size, 43 + 1000 * r)]],
-    ['power-law', (r) => [zipfIndices(nnz, size, 1.1, 47 + 1000 * r), zipfIndices(nnz, size, 1.1, 53 + 1000 * r)]],
-  ]) {
-    const { rows, cols } = distinctPairs(nnz, size, draw);
-    const csr = csrFromCoo({ rows, cols, numRows: size, numCols: size });
+  // The CPU suite's matrices at this size: nnz distinct pairs each (spmmPairs); the power-law
+  // draw repeats pairs, which csrFromCoo would merge (20 M Zipf(1.1) draws over 2 M rows:
+  // 8,663,879 nonzeros).
+  for (const [kind, pairs] of spmmPairs(nnz, size)) {
+    const name = kind === 'uniform' ? 'random' : 'power-law';
+    const csr = csrFromCoo({ ...pairs(), numRows: size, numCols: size });
     const a = { rowPtr: DeviceArray.fromHost(csr.rowPtr), colIdx: DeviceArray.fromHost(csr.colIdx), numRows: size, numCols: size };
     const ms = await medianMs(() => cuda.spmm({ a, b, dim: 128, out }));
     record(`spmm ${name}`, `${size}^2, ${csr.colIdx.length} nnz x128`, ms, csr.colIdx.length * (512 + 4) + size * 512, roof);
